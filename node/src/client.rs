@@ -1,0 +1,66 @@
+//! A SQL client over the FE's gRPC endpoint, shared by the `palo` CLI, the standalone launcher,
+//! the simulator's workload and the tests.
+
+use crate::error::SqlError;
+use crate::fe::QueryOutput;
+use crate::rpc::{self, RpcTimeouts, proto};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The statement ran and failed.
+    #[error("{0}")]
+    Sql(SqlError),
+    /// The FE could not be reached or did not answer in time: the outcome is unknown.
+    #[error("cannot reach the FE at {addr}: {detail}")]
+    Unreachable { addr: String, detail: String },
+}
+
+#[derive(Clone)]
+pub struct SqlClient {
+    addr: String,
+    client: proto::frontend_client::FrontendClient<tonic::transport::Channel>,
+    database: String,
+}
+
+impl SqlClient {
+    /// A client of the FE at `addr` (`host:port` of its gRPC port). Connects lazily.
+    pub fn new(addr: &str, timeouts: RpcTimeouts) -> Result<SqlClient, ClientError> {
+        let channel = rpc::channel(addr, timeouts)
+            .map_err(|e| ClientError::Unreachable { addr: addr.to_string(), detail: e.to_string() })?;
+        Ok(SqlClient {
+            addr: addr.to_string(),
+            client: proto::frontend_client::FrontendClient::new(channel),
+            database: String::new(),
+        })
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub async fn execute(&mut self, sql: &str) -> Result<QueryOutput, ClientError> {
+        let request =
+            proto::ExecuteSqlRequest { sql: sql.to_string(), database: self.database.clone(), user: "root".into() };
+        let response = self
+            .client
+            .execute_sql(request)
+            .await
+            .map_err(|status| ClientError::Unreachable {
+                addr: self.addr.clone(),
+                detail: format!("{:?}: {}", status.code(), status.message()),
+            })?
+            .into_inner();
+        self.database = response.database;
+        match response.outcome {
+            Some(proto::execute_sql_response::Outcome::ResultSet(rs)) => Ok(QueryOutput::Rows {
+                columns: rs.columns,
+                rows: rs.rows.into_iter().map(|r| r.cells.into_iter().map(|c| c.value).collect()).collect(),
+            }),
+            Some(proto::execute_sql_response::Outcome::AffectedRows(n)) => Ok(QueryOutput::Ok { affected_rows: n }),
+            Some(proto::execute_sql_response::Outcome::Error(e)) => Err(ClientError::Sql(SqlError::from_proto(&e))),
+            None => {
+                Err(ClientError::Unreachable { addr: self.addr.clone(), detail: "the FE sent an empty answer".into() })
+            }
+        }
+    }
+}

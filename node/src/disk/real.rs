@@ -1,0 +1,178 @@
+//! [`RealDisk`]: the [`Disk`] contract on the operating system's files. The only module of node
+//! code allowed to touch `std::fs`; every call runs on tokio's blocking pool.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use super::{DirEntry, Disk, DiskError, DiskResult, Metadata};
+
+/// OS files under `root`. Relative paths given to it are resolved against `root`.
+#[derive(Debug, Clone)]
+pub struct RealDisk {
+    root: PathBuf,
+}
+
+impl RealDisk {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RealDisk { root: root.into() }
+    }
+
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.root.join(path) }
+    }
+
+    async fn blocking<T, F>(&self, path: &Path, op: F) -> DiskResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(PathBuf) -> io::Result<T> + Send + 'static,
+    {
+        let full = self.resolve(path);
+        let shown = path.to_path_buf();
+        let joined = tokio::task::spawn_blocking(move || op(full)).await;
+        match joined {
+            Ok(result) => result.map_err(|e| map_io_error(shown, e)),
+            Err(e) => Err(DiskError::Io { path: shown, detail: format!("blocking task failed: {e}") }),
+        }
+    }
+}
+
+fn map_io_error(path: PathBuf, e: io::Error) -> DiskError {
+    match e.kind() {
+        io::ErrorKind::NotFound => DiskError::NotFound { path },
+        io::ErrorKind::AlreadyExists => DiskError::AlreadyExists { path },
+        io::ErrorKind::StorageFull => DiskError::NoSpace { path },
+        _ => DiskError::Io { path, detail: e.to_string() },
+    }
+}
+
+/// (available, total) bytes of the file system holding `path`.
+fn statvfs_bytes(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stat` points to writable memory
+    // of the right type; statvfs fills it completely when it returns 0.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so the struct is initialised.
+    let stat = unsafe { stat.assume_init() };
+    let fragment = stat.f_frsize as u64;
+    Ok((stat.f_bavail as u64 * fragment, stat.f_blocks as u64 * fragment))
+}
+
+#[async_trait]
+impl Disk for RealDisk {
+    async fn create_dir_all(&self, path: &Path) -> DiskResult<()> {
+        self.blocking(path, |p| fs::create_dir_all(p)).await
+    }
+
+    async fn create_new(&self, path: &Path) -> DiskResult<()> {
+        self.blocking(path, |p| OpenOptions::new().write(true).create_new(true).open(p).map(|_| ())).await
+    }
+
+    async fn write_at(&self, path: &Path, offset_bytes: u64, data: &[u8]) -> DiskResult<()> {
+        let data = data.to_vec();
+        self.blocking(path, move |p| {
+            let mut f = OpenOptions::new().write(true).create(true).truncate(false).open(p)?;
+            f.seek(SeekFrom::Start(offset_bytes))?;
+            f.write_all(&data)
+        })
+        .await
+    }
+
+    async fn append(&self, path: &Path, data: &[u8]) -> DiskResult<u64> {
+        let data = data.to_vec();
+        self.blocking(path, move |p| {
+            let mut f = OpenOptions::new().append(true).create(true).open(p)?;
+            f.write_all(&data)?;
+            Ok(f.metadata()?.len())
+        })
+        .await
+    }
+
+    async fn read_at(&self, path: &Path, offset_bytes: u64, len_bytes: u64) -> DiskResult<Vec<u8>> {
+        self.blocking(path, move |p| {
+            let mut f = fs::File::open(p)?;
+            f.seek(SeekFrom::Start(offset_bytes))?;
+            let mut out = Vec::new();
+            f.take(len_bytes).read_to_end(&mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn read_all(&self, path: &Path) -> DiskResult<Vec<u8>> {
+        self.blocking(path, |p| fs::read(p)).await
+    }
+
+    async fn truncate(&self, path: &Path, len_bytes: u64) -> DiskResult<()> {
+        self.blocking(path, move |p| OpenOptions::new().write(true).open(p)?.set_len(len_bytes)).await
+    }
+
+    async fn sync(&self, path: &Path) -> DiskResult<()> {
+        self.blocking(path, |p| OpenOptions::new().read(true).open(p)?.sync_all()).await
+    }
+
+    async fn sync_dir(&self, dir: &Path) -> DiskResult<()> {
+        self.blocking(dir, |p| fs::File::open(p)?.sync_all()).await
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> DiskResult<()> {
+        let to = self.resolve(to);
+        self.blocking(from, move |p| fs::rename(p, to)).await
+    }
+
+    async fn hard_link(&self, original: &Path, link: &Path) -> DiskResult<()> {
+        let link = self.resolve(link);
+        self.blocking(original, move |p| fs::hard_link(p, link)).await
+    }
+
+    async fn remove_file(&self, path: &Path) -> DiskResult<()> {
+        self.blocking(path, |p| fs::remove_file(p)).await
+    }
+
+    async fn remove_dir_all(&self, path: &Path) -> DiskResult<()> {
+        self.blocking(path, |p| fs::remove_dir_all(p)).await
+    }
+
+    async fn read_dir(&self, path: &Path) -> DiskResult<Vec<DirEntry>> {
+        self.blocking(path, |p| {
+            let mut entries = Vec::new();
+            for entry in fs::read_dir(p)? {
+                let entry = entry?;
+                entries.push(DirEntry {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    is_dir: entry.file_type()?.is_dir(),
+                });
+            }
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn metadata(&self, path: &Path) -> DiskResult<Option<Metadata>> {
+        self.blocking(path, |p| match fs::metadata(p) {
+            Ok(m) => Ok(Some(Metadata { len_bytes: m.len(), is_dir: m.is_dir() })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn available_bytes(&self) -> DiskResult<u64> {
+        let root = self.root.clone();
+        self.blocking(&root, |p| statvfs_bytes(&p).map(|(free, _)| free)).await
+    }
+
+    async fn capacity_bytes(&self) -> DiskResult<u64> {
+        let root = self.root.clone();
+        self.blocking(&root, |p| statvfs_bytes(&p).map(|(_, total)| total)).await
+    }
+}

@@ -1,0 +1,259 @@
+//! Statement execution: the one SQL entry point (gRPC `ExecuteSql` now, the MySQL protocol later).
+//! A statement either changes nothing and fails with a [`SqlError`], or commits one journal
+//! record and succeeds.
+
+use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
+use super::{Fe, FeEdit, NodeHealth};
+use crate::VERSION;
+use crate::clock;
+use crate::error::SqlError;
+use crate::sql::{self, Statement};
+
+/// What a successful statement returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryOutput {
+    /// A result set; `None` cells are SQL NULL.
+    Rows { columns: Vec<String>, rows: Vec<Vec<Option<String>>> },
+    /// "Query OK, N rows affected".
+    Ok { affected_rows: u64 },
+}
+
+const SHOW_BACKENDS_COLUMNS: [&str; 16] = [
+    "BackendId",
+    "Host",
+    "HeartbeatPort",
+    "BePort",
+    "LastStartTime",
+    "LastHeartbeat",
+    "Alive",
+    "SystemDecommissioned",
+    "TabletNum",
+    "DataUsedCapacity",
+    "AvailCapacity",
+    "TotalCapacity",
+    "UsedPct",
+    "ErrMsg",
+    "Version",
+    "HeartbeatFailureCounter",
+];
+
+const SHOW_BROKER_COLUMNS: [&str; 7] = ["Name", "Host", "Port", "Alive", "LastStartTime", "LastUpdateTime", "ErrMsg"];
+
+const SHOW_FRONTENDS_COLUMNS: [&str; 9] =
+    ["Name", "Host", "RpcPort", "Role", "IsMaster", "ClusterId", "Alive", "LastStartTime", "Version"];
+
+/// Doris's capacity format: `1.234 GB`.
+pub fn format_capacity(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.3} {}", UNITS[unit])
+}
+
+fn opt_time(ms: Option<u64>) -> Option<String> {
+    ms.map(clock::format_datetime)
+}
+
+fn bool_text(b: bool) -> Option<String> {
+    Some(if b { "true" } else { "false" }.to_string())
+}
+
+impl Fe {
+    /// Parses and runs one statement.
+    pub async fn execute(&self, sql_text: &str) -> Result<QueryOutput, SqlError> {
+        let statement = sql::parse(sql_text).map_err(SqlError::syntax)?;
+        self.execute_statement(statement).await
+    }
+
+    pub async fn execute_statement(&self, statement: Statement) -> Result<QueryOutput, SqlError> {
+        match statement {
+            Statement::ShowBackends => Ok(self.show_backends().await),
+            Statement::ShowBrokers => Ok(self.show_brokers().await),
+            Statement::ShowFrontends => Ok(self.show_frontends().await),
+            Statement::AddBackends(addrs) => {
+                let mut durable = self.durable.lock().await;
+                let membership = &durable.state.membership;
+                let mut edits = Vec::new();
+                let mut next_id = membership.next_backend_id;
+                if membership.backends.len() + addrs.len() > MAX_BACKENDS {
+                    return Err(SqlError::doris(format!(
+                        "a cluster holds at most {MAX_BACKENDS} backends; drop some first"
+                    )));
+                }
+                for (i, addr) in addrs.iter().enumerate() {
+                    if membership.backend_by_addr(&addr.host, addr.port).is_some() || addrs[..i].contains(addr) {
+                        return Err(SqlError::doris(format!("Same backend already exists[{addr}]")));
+                    }
+                    edits.push(MembershipEdit::AddBackend(BackendRecord {
+                        id: next_id,
+                        host: addr.host.clone(),
+                        port: addr.port,
+                    }));
+                    next_id += 1;
+                }
+                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::DropBackends(addrs) => {
+                let mut durable = self.durable.lock().await;
+                let membership = &durable.state.membership;
+                let mut edits = Vec::new();
+                for (i, addr) in addrs.iter().enumerate() {
+                    match membership.backend_by_addr(&addr.host, addr.port) {
+                        Some(backend) if !addrs[..i].contains(addr) => {
+                            edits.push(MembershipEdit::DropBackend { id: backend.id });
+                        }
+                        _ => return Err(SqlError::doris(format!("backend does not exists[{addr}]"))),
+                    }
+                }
+                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::AddBrokers { name, addrs } => {
+                let mut durable = self.durable.lock().await;
+                let membership = &durable.state.membership;
+                if membership.brokers.len() + addrs.len() > MAX_BROKERS {
+                    return Err(SqlError::doris(format!(
+                        "a cluster holds at most {MAX_BROKERS} brokers; drop some first"
+                    )));
+                }
+                let mut edits = Vec::new();
+                for (i, addr) in addrs.iter().enumerate() {
+                    let broker = BrokerRecord { name: name.clone(), host: addr.host.clone(), port: addr.port };
+                    if membership.has_broker(&broker) || addrs[..i].contains(addr) {
+                        return Err(SqlError::doris(format!("Broker({name}) already has the address {addr}")));
+                    }
+                    edits.push(MembershipEdit::AddBroker(broker));
+                }
+                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::DropBrokers { name, addrs } => {
+                let mut durable = self.durable.lock().await;
+                let membership = &durable.state.membership;
+                let mut edits = Vec::new();
+                for (i, addr) in addrs.iter().enumerate() {
+                    let broker = BrokerRecord { name: name.clone(), host: addr.host.clone(), port: addr.port };
+                    if !membership.has_broker(&broker) || addrs[..i].contains(addr) {
+                        return Err(SqlError::doris(format!("Broker({name}) has no address {addr}")));
+                    }
+                    edits.push(MembershipEdit::DropBroker(broker));
+                }
+                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::DropAllBrokers { name } => {
+                let mut durable = self.durable.lock().await;
+                let edits: Vec<_> = durable
+                    .state
+                    .membership
+                    .brokers
+                    .iter()
+                    .filter(|b| b.name == name)
+                    .cloned()
+                    .map(MembershipEdit::DropBroker)
+                    .collect();
+                if edits.is_empty() {
+                    return Err(SqlError::doris(format!("Unknown broker name({name})")));
+                }
+                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+        }
+    }
+
+    async fn show_backends(&self) -> QueryOutput {
+        let state = self.state().await;
+        let health = self.health_snapshot();
+        let unknown = NodeHealth::default();
+        let rows = state
+            .membership
+            .backends
+            .values()
+            .map(|b| {
+                let h = health.backends.get(&b.id).unwrap_or(&unknown);
+                let used_pct = if h.capacity_bytes > 0 {
+                    let used = h.capacity_bytes.saturating_sub(h.available_bytes);
+                    format!("{:.2} %", used as f64 * 100.0 / h.capacity_bytes as f64)
+                } else {
+                    "0.00 %".to_string()
+                };
+                vec![
+                    Some(b.id.to_string()),
+                    Some(b.host.clone()),
+                    Some(b.port.to_string()),
+                    Some(b.port.to_string()),
+                    opt_time(h.last_start_time_ms),
+                    opt_time(h.last_heartbeat_ms),
+                    bool_text(h.alive),
+                    bool_text(false),
+                    Some(h.tablet_count.to_string()),
+                    Some(format_capacity(h.data_used_bytes)),
+                    Some(format_capacity(h.available_bytes)),
+                    Some(format_capacity(h.capacity_bytes)),
+                    Some(used_pct),
+                    Some(h.err_msg.clone()),
+                    Some(h.version.clone()),
+                    Some(h.failure_count.to_string()),
+                ]
+            })
+            .collect();
+        QueryOutput::Rows { columns: SHOW_BACKENDS_COLUMNS.iter().map(|c| c.to_string()).collect(), rows }
+    }
+
+    async fn show_brokers(&self) -> QueryOutput {
+        let state = self.state().await;
+        let health = self.health_snapshot();
+        let unknown = NodeHealth::default();
+        let rows = state
+            .membership
+            .brokers
+            .iter()
+            .map(|b| {
+                let h = health.brokers.get(b).unwrap_or(&unknown);
+                vec![
+                    Some(b.name.clone()),
+                    Some(b.host.clone()),
+                    Some(b.port.to_string()),
+                    bool_text(h.alive),
+                    opt_time(h.last_start_time_ms),
+                    opt_time(h.last_heartbeat_ms),
+                    Some(h.err_msg.clone()),
+                ]
+            })
+            .collect();
+        QueryOutput::Rows { columns: SHOW_BROKER_COLUMNS.iter().map(|c| c.to_string()).collect(), rows }
+    }
+
+    async fn show_frontends(&self) -> QueryOutput {
+        let state = self.state().await;
+        let row = vec![
+            Some(format!("fe_{}", self.config.advertise_addr().replace([':', '.'], "_"))),
+            Some(self.config.advertise_host.clone()),
+            Some(self.config.grpc_port.to_string()),
+            Some("MASTER".into()),
+            bool_text(true),
+            Some(state.cluster_id.to_string()),
+            bool_text(true),
+            opt_time(Some(self.start_time_ms)),
+            Some(VERSION.into()),
+        ];
+        QueryOutput::Rows { columns: SHOW_FRONTENDS_COLUMNS.iter().map(|c| c.to_string()).collect(), rows: vec![row] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_formatted_like_doris() {
+        assert_eq!(format_capacity(0), "0.000 B");
+        assert_eq!(format_capacity(1536), "1.500 KB");
+        assert_eq!(format_capacity(3 * 1024 * 1024 * 1024), "3.000 GB");
+    }
+}

@@ -1,0 +1,217 @@
+//! Heartbeats: every interval the FE calls each backend and broker it knows. A success marks the
+//! node alive at once; `heartbeat_max_failures` consecutive failures mark it dead. Liveness is
+//! not journaled: after an FE restart every node is unknown (not alive) until it answers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::transport::Channel;
+
+use super::Fe;
+use super::membership::BrokerRecord;
+use crate::rpc::{self, RpcTimeouts, proto};
+use crate::shutdown::Shutdown;
+
+/// What the FE last learned about one node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeHealth {
+    pub alive: bool,
+    /// When the node's process started (from its answer), ms since the epoch.
+    pub last_start_time_ms: Option<u64>,
+    /// When the node last answered, ms since the epoch.
+    pub last_heartbeat_ms: Option<u64>,
+    pub failure_count: u32,
+    pub err_msg: String,
+    pub version: String,
+    pub available_bytes: u64,
+    pub capacity_bytes: u64,
+    pub data_used_bytes: u64,
+    pub tablet_count: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Health {
+    pub backends: BTreeMap<i64, NodeHealth>,
+    pub brokers: BTreeMap<BrokerRecord, NodeHealth>,
+}
+
+/// The answer of one heartbeat call.
+enum Beat {
+    Ok(NodeHealth),
+    Failed(String),
+}
+
+fn record(entry: &mut NodeHealth, beat: Beat, now_ms: u64, max_failures: u32) {
+    match beat {
+        Beat::Ok(seen) => {
+            *entry = NodeHealth { alive: true, last_heartbeat_ms: Some(now_ms), failure_count: 0, ..seen };
+        }
+        Beat::Failed(message) => {
+            entry.failure_count = entry.failure_count.saturating_add(1);
+            entry.err_msg = message;
+            if entry.failure_count >= max_failures {
+                entry.alive = false;
+            }
+        }
+    }
+}
+
+/// Channels are kept per address so real mode reuses connections.
+#[derive(Default)]
+struct Channels {
+    by_addr: BTreeMap<String, Channel>,
+}
+
+impl Channels {
+    fn get(&mut self, addr: &str) -> Result<Channel, String> {
+        if let Some(channel) = self.by_addr.get(addr) {
+            return Ok(channel.clone());
+        }
+        let channel = rpc::channel(addr, RpcTimeouts::CONTROL).map_err(|e| e.to_string())?;
+        self.by_addr.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+async fn beat_backend(channel: Result<Channel, String>, request: proto::BackendHeartbeatRequest) -> Beat {
+    let channel = match channel {
+        Ok(c) => c,
+        Err(e) => return Beat::Failed(e),
+    };
+    let mut client = proto::backend_client::BackendClient::new(channel);
+    match client.heartbeat(request).await {
+        Ok(response) => {
+            let r = response.into_inner();
+            Beat::Ok(NodeHealth {
+                last_start_time_ms: Some(r.start_time_ms),
+                version: r.version,
+                available_bytes: r.available_bytes,
+                capacity_bytes: r.capacity_bytes,
+                data_used_bytes: r.data_used_bytes,
+                tablet_count: r.tablet_count,
+                ..NodeHealth::default()
+            })
+        }
+        Err(status) => Beat::Failed(format!("heartbeat failed: {}", status.message())),
+    }
+}
+
+async fn beat_broker(channel: Result<Channel, String>, request: proto::BrokerPingRequest) -> Beat {
+    let channel = match channel {
+        Ok(c) => c,
+        Err(e) => return Beat::Failed(e),
+    };
+    let mut client = proto::broker_client::BrokerClient::new(channel);
+    match client.ping(request).await {
+        Ok(response) => {
+            let r = response.into_inner();
+            Beat::Ok(NodeHealth {
+                last_start_time_ms: Some(r.start_time_ms),
+                version: r.version,
+                ..NodeHealth::default()
+            })
+        }
+        Err(status) => Beat::Failed(format!("ping failed: {}", status.message())),
+    }
+}
+
+/// The heartbeat loop. One round calls every member concurrently and waits for all answers
+/// (each bounded by the control RPC timeouts), then sleeps until the next interval.
+pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
+    let interval = Duration::from_millis(fe.config.heartbeat_interval_ms);
+    let mut channels = Channels::default();
+    loop {
+        round(&fe, &mut channels).await;
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
+    let state = fe.state().await;
+    let fe_addr = fe.config.advertise_addr();
+    let backend_calls: Vec<_> = state
+        .membership
+        .backends
+        .values()
+        .map(|backend| {
+            let request = proto::BackendHeartbeatRequest {
+                fe_addr: fe_addr.clone(),
+                backend_id: backend.id,
+                cluster_id: state.cluster_id,
+            };
+            let call = beat_backend(channels.get(&backend.addr()), request);
+            (backend.id, tokio::spawn(call))
+        })
+        .collect();
+    let broker_calls: Vec<_> = state
+        .membership
+        .brokers
+        .iter()
+        .map(|broker| {
+            let request = proto::BrokerPingRequest { fe_addr: fe_addr.clone(), cluster_id: state.cluster_id };
+            let call = beat_broker(channels.get(&broker.addr()), request);
+            (broker.clone(), tokio::spawn(call))
+        })
+        .collect();
+
+    let mut backend_beats = Vec::with_capacity(backend_calls.len());
+    for (id, call) in backend_calls {
+        let beat = call.await.unwrap_or_else(|e| Beat::Failed(format!("heartbeat task failed: {e}")));
+        backend_beats.push((id, beat));
+    }
+    let mut broker_beats = Vec::with_capacity(broker_calls.len());
+    for (broker, call) in broker_calls {
+        let beat = call.await.unwrap_or_else(|e| Beat::Failed(format!("ping task failed: {e}")));
+        broker_beats.push((broker, beat));
+    }
+
+    // Members dropped while the round ran are forgotten, and their answers ignored.
+    let members = fe.state().await.membership;
+    let now_ms = crate::clock::now_ms();
+    let max_failures = fe.config.heartbeat_max_failures;
+    let mut health = match fe.health.lock() {
+        Ok(h) => h,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    health.backends.retain(|id, _| members.backends.contains_key(id));
+    health.brokers.retain(|b, _| members.has_broker(b));
+    for (id, beat) in backend_beats {
+        if members.backends.contains_key(&id) {
+            record(health.backends.entry(id).or_default(), beat, now_ms, max_failures);
+        }
+    }
+    for (broker, beat) in broker_beats {
+        if members.has_broker(&broker) {
+            record(health.brokers.entry(broker).or_default(), beat, now_ms, max_failures);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alive_at_once_dead_after_max_failures() {
+        let mut h = NodeHealth::default();
+        record(&mut h, Beat::Ok(NodeHealth { last_start_time_ms: Some(5), ..NodeHealth::default() }), 100, 3);
+        assert!(h.alive);
+        assert_eq!(h.last_heartbeat_ms, Some(100));
+        record(&mut h, Beat::Failed("x".into()), 200, 3);
+        record(&mut h, Beat::Failed("y".into()), 300, 3);
+        assert!(h.alive, "two failures of three allowed");
+        record(&mut h, Beat::Failed("z".into()), 400, 3);
+        assert!(!h.alive);
+        assert_eq!(h.err_msg, "z");
+        assert_eq!(h.last_heartbeat_ms, Some(100), "last heartbeat is the last success");
+        record(&mut h, Beat::Ok(NodeHealth::default()), 500, 3);
+        assert!(h.alive);
+        assert_eq!(h.failure_count, 0);
+        assert_eq!(h.err_msg, "");
+    }
+}

@@ -1,0 +1,281 @@
+//! The frontend (FE): owns the cluster's metadata, journals every change before acknowledging
+//! it, answers SQL, and tracks which backends and brokers are alive.
+//!
+//! Architecture invariant: the FE's in-memory state is a function of its journal. Every change
+//! goes through [`Fe::commit`]: validate, append + fsync, then apply; replay at start applies the
+//! same records with the same code.
+
+mod execute;
+mod heartbeat;
+pub mod membership;
+mod service;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::disk::Disk;
+use crate::error::{NodeError, SqlError};
+use crate::journal::{Journal, JournalError};
+use crate::shutdown::Shutdown;
+use membership::{Membership, MembershipEdit};
+
+pub use execute::QueryOutput;
+pub use heartbeat::NodeHealth;
+
+/// FE settings, from `fe.toml` and flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeConfig {
+    /// Address the gRPC server binds to.
+    pub listen_host: String,
+    /// Address other nodes use to reach this FE.
+    pub advertise_host: String,
+    pub grpc_port: u16,
+    /// Directory of the journal (edit log and images).
+    pub meta_dir: PathBuf,
+    pub heartbeat_interval_ms: u64,
+    /// Consecutive failed heartbeats after which a node is shown dead.
+    pub heartbeat_max_failures: u32,
+    /// Journal records between two image checkpoints.
+    pub checkpoint_every_records: u64,
+}
+
+impl Default for FeConfig {
+    fn default() -> Self {
+        FeConfig {
+            listen_host: "0.0.0.0".into(),
+            advertise_host: "127.0.0.1".into(),
+            grpc_port: 9020,
+            meta_dir: PathBuf::from("fe-meta"),
+            heartbeat_interval_ms: 1_000,
+            heartbeat_max_failures: 3,
+            checkpoint_every_records: 1_000,
+        }
+    }
+}
+
+impl FeConfig {
+    pub fn validate(&self) -> Result<(), NodeError> {
+        if self.grpc_port == 0 {
+            return Err(NodeError::Config("fe grpc_port must be from 1 to 65535".into()));
+        }
+        if !(10..=600_000).contains(&self.heartbeat_interval_ms) {
+            return Err(NodeError::Config("heartbeat_interval_ms must be from 10 to 600000".into()));
+        }
+        if !(1..=1_000).contains(&self.heartbeat_max_failures) {
+            return Err(NodeError::Config("heartbeat_max_failures must be from 1 to 1000".into()));
+        }
+        if self.checkpoint_every_records == 0 {
+            return Err(NodeError::Config("checkpoint_every_records must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn advertise_addr(&self) -> String {
+        format!("{}:{}", self.advertise_host, self.grpc_port)
+    }
+}
+
+/// One journal record. Later issues add catalog and job records here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeEdit {
+    /// The first record of a new cluster: its identity, which BEs remember.
+    ClusterId { cluster_id: u64 },
+    /// One statement's membership changes, applied together.
+    Membership { edits: Vec<MembershipEdit> },
+}
+
+/// The FE's durable state: everything the journal rebuilds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeState {
+    pub cluster_id: u64,
+    pub membership: Membership,
+}
+
+/// A checkpoint of [`FeState`] (the image file's payload).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FeImage {
+    format_version: u32,
+    state: FeState,
+}
+
+const IMAGE_FORMAT_VERSION: u32 = 1;
+
+impl FeState {
+    pub fn apply(&mut self, edit: &FeEdit) {
+        match edit {
+            FeEdit::ClusterId { cluster_id } => {
+                assert_eq!(self.cluster_id, 0, "cluster id set twice");
+                assert_ne!(*cluster_id, 0, "cluster id 0 is reserved");
+                self.cluster_id = *cluster_id;
+            }
+            FeEdit::Membership { edits } => {
+                for e in edits {
+                    self.membership.apply(e);
+                }
+            }
+        }
+    }
+}
+
+struct Durable {
+    journal: Journal,
+    state: FeState,
+    last_lsn: u64,
+    records_since_checkpoint: u64,
+}
+
+/// A running FE. Shared by its gRPC service, its heartbeat loop and (in standalone) the launcher.
+pub struct Fe {
+    config: FeConfig,
+    start_time_ms: u64,
+    durable: tokio::sync::Mutex<Durable>,
+    health: Mutex<heartbeat::Health>,
+}
+
+impl Fe {
+    /// Opens the journal, replays it, and returns the FE ready to serve.
+    pub async fn open(config: FeConfig, disk: Arc<dyn Disk>) -> Result<Arc<Fe>, NodeError> {
+        config.validate()?;
+        let journal_context = || format!("opening the journal in {}", config.meta_dir.display());
+        let (journal, recovered) = Journal::open(disk, &config.meta_dir)
+            .await
+            .map_err(|source| NodeError::Journal { context: journal_context(), source })?;
+        let mut state = FeState { cluster_id: 0, membership: Membership::new() };
+        let mut last_lsn = 0;
+        if let Some((lsn, payload)) = &recovered.image {
+            let image: FeImage = serde_json::from_slice(payload).map_err(|e| NodeError::Journal {
+                context: journal_context(),
+                source: JournalError::Corrupt(format!("image {lsn} does not decode: {e}")),
+            })?;
+            if image.format_version != IMAGE_FORMAT_VERSION {
+                return Err(NodeError::Config(format!(
+                    "image format version {} is not supported (expected {IMAGE_FORMAT_VERSION})",
+                    image.format_version
+                )));
+            }
+            state = image.state;
+            last_lsn = *lsn;
+        }
+        let replayed = recovered.records.len();
+        for (lsn, payload) in &recovered.records {
+            let edit: FeEdit = serde_json::from_slice(payload).map_err(|e| NodeError::Journal {
+                context: journal_context(),
+                source: JournalError::Corrupt(format!("record {lsn} does not decode: {e}")),
+            })?;
+            state.apply(&edit);
+            last_lsn = *lsn;
+        }
+        tracing::info!(
+            image_lsn = recovered.image.as_ref().map_or(0, |(lsn, _)| *lsn),
+            replayed,
+            cut_bytes = recovered.cut_bytes,
+            backends = state.membership.backends.len(),
+            brokers = state.membership.brokers.len(),
+            "fe: journal replayed"
+        );
+        let fe = Arc::new(Fe {
+            start_time_ms: crate::clock::now_ms(),
+            durable: tokio::sync::Mutex::new(Durable {
+                journal,
+                state,
+                last_lsn,
+                records_since_checkpoint: replayed as u64,
+            }),
+            health: Mutex::new(heartbeat::Health::default()),
+            config,
+        });
+        if fe.durable.lock().await.state.cluster_id == 0 {
+            let cluster_id = new_cluster_id(&fe.config);
+            fe.commit(FeEdit::ClusterId { cluster_id })
+                .await
+                .map_err(|e| NodeError::Other(format!("cannot record the cluster id: {}", e.message)))?;
+            tracing::info!(cluster_id, "fe: new cluster");
+        }
+        Ok(fe)
+    }
+
+    pub fn config(&self) -> &FeConfig {
+        &self.config
+    }
+
+    /// A copy of the durable state (for SHOW, heartbeats and the simulator's checks).
+    pub async fn state(&self) -> FeState {
+        self.durable.lock().await.state.clone()
+    }
+
+    /// Journals `edit` (append + fsync), then applies it. The one way FE state changes.
+    async fn commit(&self, edit: FeEdit) -> Result<(), SqlError> {
+        let mut durable = self.durable.lock().await;
+        self.commit_locked(&mut durable, edit).await
+    }
+
+    async fn commit_locked(&self, durable: &mut Durable, edit: FeEdit) -> Result<(), SqlError> {
+        let payload =
+            serde_json::to_vec(&edit).map_err(|e| SqlError::doris(format!("cannot encode journal record: {e}")))?;
+        let lsn = durable.journal.append(&payload).await.map_err(|e| {
+            tracing::warn!(error = %e, "fe: journal append failed");
+            SqlError::doris(format!("the change was not saved ({e}); it had no effect, retry it"))
+        })?;
+        assert_eq!(lsn, durable.last_lsn + 1, "journal lsn out of step with the FE");
+        durable.state.apply(&edit);
+        durable.last_lsn = lsn;
+        durable.records_since_checkpoint += 1;
+        if durable.records_since_checkpoint >= self.config.checkpoint_every_records {
+            let image = FeImage { format_version: IMAGE_FORMAT_VERSION, state: durable.state.clone() };
+            match serde_json::to_vec(&image) {
+                Ok(bytes) => match durable.journal.checkpoint(lsn, &bytes).await {
+                    Ok(()) => durable.records_since_checkpoint = 0,
+                    // The record is durable in the edit log; a failed checkpoint only delays
+                    // compaction, so it is logged and retried after the next record.
+                    Err(e) => tracing::warn!(error = %e, "fe: checkpoint failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "fe: cannot encode image"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Health of every member as last seen by heartbeats.
+    pub fn health_snapshot(&self) -> heartbeat::Health {
+        match self.health.lock() {
+            Ok(h) => h.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// A cluster id from the moment and place of the first start (the simulator controls both).
+fn new_cluster_id(config: &FeConfig) -> u64 {
+    let mut id = crate::clock::now_ms() ^ 0x9e37_79b9_7f4a_7c15;
+    for byte in config.advertise_addr().bytes() {
+        id = (id ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (id & 0x7fff_ffff) | 1
+}
+
+/// Runs an FE until `shutdown` fires: journal replay, the gRPC service and the heartbeat loop.
+pub async fn run(config: FeConfig, disk: Arc<dyn Disk>, shutdown: Shutdown) -> Result<(), NodeError> {
+    let fe = Fe::open(config, disk).await?;
+    serve(fe, shutdown).await
+}
+
+/// Serves an opened FE until `shutdown` fires.
+pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
+    let addr: SocketAddr = format!("{}:{}", fe.config.listen_host, fe.config.grpc_port)
+        .parse()
+        .map_err(|e| NodeError::Config(format!("fe listen address: {e}")))?;
+    let heartbeats = tokio::spawn(heartbeat::run(fe.clone(), shutdown.clone()));
+    tracing::info!(%addr, advertise = %fe.config.advertise_addr(), "fe: serving");
+    let mut stop = shutdown.clone();
+    let served = tonic::transport::Server::builder()
+        .add_service(crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone())))
+        .serve_with_shutdown(addr, async move { stop.wait().await })
+        .await;
+    heartbeats.abort();
+    served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
+}

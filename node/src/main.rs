@@ -1,0 +1,196 @@
+//! `palo-node`: the production entry point. One binary, four roles.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use palo_node::be::BeConfig;
+use palo_node::broker::BrokerConfig;
+use palo_node::disk::{Disk, RealDisk};
+use palo_node::error::NodeError;
+use palo_node::fe::FeConfig;
+use palo_node::shutdown::Shutdown;
+use palo_node::standalone::StandaloneConfig;
+
+/// Palo node: the frontend (FE), a backend (BE), a broker, or all of them in one process.
+///
+/// Every role reads an optional TOML config file (`--config`); flags override the file, and
+/// every key not given keeps the default shown here. Logs go to stderr; set RUST_LOG (for
+/// example RUST_LOG=debug) for more detail. Ctrl-C stops a node cleanly.
+#[derive(Parser, Debug)]
+#[command(name = "palo-node", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// Run the frontend: catalog, journal, SQL endpoint, heartbeats.
+    Fe(FeArgs),
+    /// Run a backend: tablet storage on this machine.
+    Be(BeArgs),
+    /// Run a broker: the gateway to remote repositories.
+    Broker(BrokerArgs),
+    /// Run an FE, three BEs and a broker on loopback in one process, registered with each
+    /// other. Ports: FE 9020, BEs 9060-9062, broker 8000 (plus --port-offset).
+    Standalone(StandaloneArgs),
+}
+
+#[derive(Args, Debug)]
+struct FeArgs {
+    /// TOML file with any of: listen_host, advertise_host, grpc_port, meta_dir,
+    /// heartbeat_interval_ms, heartbeat_max_failures, checkpoint_every_records.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to bind the gRPC server to [default: 0.0.0.0].
+    #[arg(long)]
+    listen_host: Option<String>,
+    /// Address BEs and brokers use to reach this FE [default: 127.0.0.1].
+    #[arg(long)]
+    advertise_host: Option<String>,
+    /// gRPC port: SQL endpoint and task reports [default: 9020].
+    #[arg(long)]
+    grpc_port: Option<u16>,
+    /// Directory of the journal (edit log and image checkpoints) [default: fe-meta].
+    #[arg(long, value_name = "DIR")]
+    meta_dir: Option<PathBuf>,
+    /// Milliseconds between heartbeats to each backend and broker [default: 1000].
+    #[arg(long)]
+    heartbeat_interval_ms: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct BeArgs {
+    /// TOML file with any of: listen_host, port, storage_root.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to bind to [default: 0.0.0.0].
+    #[arg(long)]
+    listen_host: Option<String>,
+    /// gRPC port for heartbeats and tasks [default: 9060].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Directory of this backend's tablets and snapshots [default: be-storage].
+    #[arg(long, value_name = "DIR")]
+    storage_root: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct BrokerArgs {
+    /// TOML file with any of: listen_host, port.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to bind to [default: 0.0.0.0].
+    #[arg(long)]
+    listen_host: Option<String>,
+    /// gRPC port [default: 8000].
+    #[arg(long)]
+    port: Option<u16>,
+}
+
+#[derive(Args, Debug)]
+struct StandaloneArgs {
+    /// Directory for all of the cluster's data (created if missing): fe/meta, be0.., and so on.
+    #[arg(long, value_name = "DIR", default_value = "palo-data")]
+    data: PathBuf,
+    /// Added to every port, so two standalone clusters can run side by side.
+    #[arg(long, default_value_t = 0)]
+    port_offset: u16,
+    /// Loopback address every role binds to and registers with.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Number of backends.
+    #[arg(long, default_value_t = 3)]
+    backends: u16,
+}
+
+async fn load_or_default<T: serde::de::DeserializeOwned + Default>(path: &Option<PathBuf>) -> Result<T, NodeError> {
+    match path {
+        Some(path) => palo_node::config::load(&RealDisk::new("."), path).await,
+        None => Ok(T::default()),
+    }
+}
+
+fn real_disk() -> Arc<dyn Disk> {
+    Arc::new(RealDisk::new("."))
+}
+
+async fn run(cli: Cli, shutdown: Shutdown) -> Result<(), NodeError> {
+    match cli.role {
+        Role::Fe(args) => {
+            let mut config: FeConfig = load_or_default(&args.config).await?;
+            if let Some(v) = args.listen_host {
+                config.listen_host = v;
+            }
+            if let Some(v) = args.advertise_host {
+                config.advertise_host = v;
+            }
+            if let Some(v) = args.grpc_port {
+                config.grpc_port = v;
+            }
+            if let Some(v) = args.meta_dir {
+                config.meta_dir = v;
+            }
+            if let Some(v) = args.heartbeat_interval_ms {
+                config.heartbeat_interval_ms = v;
+            }
+            palo_node::fe::run(config, real_disk(), shutdown).await
+        }
+        Role::Be(args) => {
+            let mut config: BeConfig = load_or_default(&args.config).await?;
+            if let Some(v) = args.listen_host {
+                config.listen_host = v;
+            }
+            if let Some(v) = args.port {
+                config.port = v;
+            }
+            if let Some(v) = args.storage_root {
+                config.storage_root = v;
+            }
+            palo_node::be::run(config, real_disk(), shutdown).await
+        }
+        Role::Broker(args) => {
+            let mut config: BrokerConfig = load_or_default(&args.config).await?;
+            if let Some(v) = args.listen_host {
+                config.listen_host = v;
+            }
+            if let Some(v) = args.port {
+                config.port = v;
+            }
+            palo_node::broker::run(config, shutdown).await
+        }
+        Role::Standalone(args) => {
+            let config = StandaloneConfig {
+                data_dir: args.data,
+                port_offset: args.port_offset,
+                host: args.host,
+                backends: args.backends,
+            };
+            palo_node::standalone::run(config, shutdown).await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let cli = Cli::parse();
+    let (trigger, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("interrupt received: shutting down");
+            trigger.trigger();
+        }
+    });
+    match run(cli, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("palo-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! gRPC plumbing shared by every role: the generated protocol, and the one way to build a client
+//! channel, which always has a connect timeout and a request timeout. In the simulator a stalled
+//! stream never errors by itself, so a call without a deadline could hang a seed forever.
+
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+
+#[allow(clippy::all, clippy::pedantic)]
+pub mod proto {
+    tonic::include_proto!("palo");
+}
+
+/// Bounds on one RPC. Every client in the tree is built with both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcTimeouts {
+    pub connect_ms: u64,
+    pub request_ms: u64,
+}
+
+impl RpcTimeouts {
+    /// Heartbeats and other control calls: fail fast, the caller retries on its next tick.
+    pub const CONTROL: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 3_000 };
+    /// Statements sent by an operator or the simulator's workload.
+    pub const STATEMENT: RpcTimeouts = RpcTimeouts { connect_ms: 2_000, request_ms: 30_000 };
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("bad address {addr:?}: {detail}")]
+pub struct BadAddress {
+    pub addr: String,
+    pub detail: String,
+}
+
+/// A lazily connecting channel to `addr` (`host:port`), with both timeouts set.
+pub fn channel(addr: &str, timeouts: RpcTimeouts) -> Result<Channel, BadAddress> {
+    assert!(timeouts.connect_ms > 0 && timeouts.request_ms > 0, "RPC timeouts must be set");
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| BadAddress { addr: addr.to_string(), detail: e.to_string() })?
+        .connect_timeout(Duration::from_millis(timeouts.connect_ms))
+        .timeout(Duration::from_millis(timeouts.request_ms));
+    Ok(endpoint.connect_lazy())
+}

@@ -1,0 +1,34 @@
+//! The statements Palo understands. Later issues add DDL, DML, queries and jobs here.
+
+/// A `"host:port"` a statement names.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// `ALTER SYSTEM ADD BACKEND "host:port"[, ...]`
+    AddBackends(Vec<HostPort>),
+    /// `ALTER SYSTEM DROP BACKEND "host:port"[, ...]` (also `DROPP`, Doris's forced drop)
+    DropBackends(Vec<HostPort>),
+    /// `ALTER SYSTEM ADD BROKER name "host:port"[, ...]`
+    AddBrokers { name: String, addrs: Vec<HostPort> },
+    /// `ALTER SYSTEM DROP BROKER name "host:port"[, ...]`
+    DropBrokers { name: String, addrs: Vec<HostPort> },
+    /// `ALTER SYSTEM DROP ALL BROKER name`
+    DropAllBrokers { name: String },
+    /// `SHOW BACKENDS`
+    ShowBackends,
+    /// `SHOW BROKER`
+    ShowBrokers,
+    /// `SHOW FRONTENDS`
+    ShowFrontends,
+}

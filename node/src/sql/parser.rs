@@ -1,0 +1,218 @@
+//! Recursive-descent parser: tokens to [`Statement`]s.
+
+use super::ast::{HostPort, Statement};
+use super::lexer::{self, Token, TokenKind};
+
+/// A statement that could not be parsed, with where and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {message}")]
+pub struct ParseError {
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl From<lexer::LexError> for ParseError {
+    fn from(e: lexer::LexError) -> Self {
+        ParseError { line: e.line, column: e.column, message: e.message }
+    }
+}
+
+/// Parses one statement (a trailing `;` is allowed).
+pub fn parse(sql: &str) -> Result<Statement, ParseError> {
+    let tokens = lexer::tokenize(sql)?;
+    let mut parser = Parser { tokens, at: 0 };
+    let statement = parser.statement()?;
+    parser.accept_symbol(";");
+    if parser.peek().kind != TokenKind::End {
+        return Err(parser.error_here("expected end of statement"));
+    }
+    Ok(statement)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> &Token {
+        // The lexer always ends the list with `End`, and `next` never moves past it.
+        &self.tokens[self.at.min(self.tokens.len() - 1)]
+    }
+
+    fn error_here(&self, expected: &str) -> ParseError {
+        let token = self.peek();
+        ParseError { line: token.line, column: token.column, message: format!("{expected}, found {}", token.kind) }
+    }
+
+    fn peek_keyword(&self, keyword: &str) -> bool {
+        matches!(&self.peek().kind, TokenKind::Word(w) if w.eq_ignore_ascii_case(keyword))
+    }
+
+    fn accept_keyword(&mut self, keyword: &str) -> bool {
+        if self.peek_keyword(keyword) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_keyword(&mut self, keyword: &str) -> Result<(), ParseError> {
+        if self.accept_keyword(keyword) { Ok(()) } else { Err(self.error_here(&format!("expected {keyword}"))) }
+    }
+
+    /// Accepts the first of `keywords` that is next, returning it in upper case.
+    fn expect_one_of(&mut self, keywords: &[&str]) -> Result<String, ParseError> {
+        for keyword in keywords {
+            if self.accept_keyword(keyword) {
+                return Ok(keyword.to_ascii_uppercase());
+            }
+        }
+        Err(self.error_here(&format!("expected {}", keywords.join(" or "))))
+    }
+
+    fn accept_symbol(&mut self, symbol: &str) -> bool {
+        if self.peek().kind == TokenKind::Symbol(symbol_static(symbol)) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn identifier(&mut self, what: &str) -> Result<String, ParseError> {
+        match self.peek().kind.clone() {
+            TokenKind::Word(w) | TokenKind::QuotedIdent(w) => {
+                self.at += 1;
+                Ok(w)
+            }
+            _ => Err(self.error_here(&format!("expected {what}"))),
+        }
+    }
+
+    fn host_port(&mut self) -> Result<HostPort, ParseError> {
+        let token = self.peek().clone();
+        let TokenKind::String(text) = &token.kind else {
+            return Err(self.error_here("expected a quoted \"host:port\""));
+        };
+        let bad = |detail: &str| ParseError {
+            line: token.line,
+            column: token.column,
+            message: format!("bad address \"{text}\": {detail}; write it as \"host:port\""),
+        };
+        let Some((host, port)) = text.rsplit_once(':') else {
+            return Err(bad("no port"));
+        };
+        let host = host.trim();
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        let port: u16 = port.trim().parse().map_err(|_| bad("port must be a number from 1 to 65535"))?;
+        if port == 0 {
+            return Err(bad("port must be a number from 1 to 65535"));
+        }
+        self.at += 1;
+        Ok(HostPort { host: host.to_string(), port })
+    }
+
+    fn host_ports(&mut self) -> Result<Vec<HostPort>, ParseError> {
+        let mut list = vec![self.host_port()?];
+        while self.accept_symbol(",") {
+            list.push(self.host_port()?);
+        }
+        Ok(list)
+    }
+
+    fn statement(&mut self) -> Result<Statement, ParseError> {
+        match self.expect_one_of(&["ALTER", "SHOW"])?.as_str() {
+            "ALTER" => self.alter(),
+            _ => self.show(),
+        }
+    }
+
+    fn alter(&mut self) -> Result<Statement, ParseError> {
+        self.expect_keyword("SYSTEM")?;
+        let verb = self.expect_one_of(&["ADD", "DROPP", "DROP"])?;
+        if verb != "ADD" && self.accept_keyword("ALL") {
+            self.expect_keyword("BROKER")?;
+            let name = self.identifier("a broker name")?;
+            return Ok(Statement::DropAllBrokers { name });
+        }
+        match (verb.as_str(), self.expect_one_of(&["BACKEND", "BROKER"])?.as_str()) {
+            ("ADD", "BACKEND") => Ok(Statement::AddBackends(self.host_ports()?)),
+            (_, "BACKEND") => Ok(Statement::DropBackends(self.host_ports()?)),
+            ("ADD", _) => {
+                let name = self.identifier("a broker name")?;
+                Ok(Statement::AddBrokers { name, addrs: self.host_ports()? })
+            }
+            _ => {
+                let name = self.identifier("a broker name")?;
+                Ok(Statement::DropBrokers { name, addrs: self.host_ports()? })
+            }
+        }
+    }
+
+    fn show(&mut self) -> Result<Statement, ParseError> {
+        match self.expect_one_of(&["BACKENDS", "BROKER", "FRONTENDS"])?.as_str() {
+            "BACKENDS" => Ok(Statement::ShowBackends),
+            "BROKER" => Ok(Statement::ShowBrokers),
+            _ => Ok(Statement::ShowFrontends),
+        }
+    }
+}
+
+fn symbol_static(symbol: &str) -> &'static str {
+    match symbol {
+        ";" => ";",
+        "," => ",",
+        "(" => "(",
+        ")" => ")",
+        "." => ".",
+        "=" => "=",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(host: &str, port: u16) -> HostPort {
+        HostPort { host: host.into(), port }
+    }
+
+    #[test]
+    fn parses_membership_statements() {
+        assert_eq!(
+            parse("alter system add backend \"10.0.0.1:9060\", '10.0.0.2:9060';"),
+            Ok(Statement::AddBackends(vec![hp("10.0.0.1", 9060), hp("10.0.0.2", 9060)]))
+        );
+        assert_eq!(parse("ALTER SYSTEM DROPP BACKEND \"h:1\""), Ok(Statement::DropBackends(vec![hp("h", 1)])));
+        assert_eq!(
+            parse("ALTER SYSTEM ADD BROKER hdfs_b \"h:8000\""),
+            Ok(Statement::AddBrokers { name: "hdfs_b".into(), addrs: vec![hp("h", 8000)] })
+        );
+        assert_eq!(
+            parse("ALTER SYSTEM DROP ALL BROKER hdfs_b"),
+            Ok(Statement::DropAllBrokers { name: "hdfs_b".into() })
+        );
+        assert_eq!(parse("show backends"), Ok(Statement::ShowBackends));
+        assert_eq!(parse("SHOW BROKER;"), Ok(Statement::ShowBrokers));
+    }
+
+    #[test]
+    fn errors_name_position_and_expectation() {
+        let err = parse("SHOW BACKEND").expect_err("must fail");
+        assert_eq!((err.line, err.column), (1, 6));
+        assert_eq!(err.message, "expected BACKENDS or BROKER or FRONTENDS, found BACKEND");
+
+        let err = parse("ALTER SYSTEM ADD BACKEND \"nohost\"").expect_err("must fail");
+        assert!(err.message.contains("no port"), "{err}");
+        let err = parse("ALTER SYSTEM ADD BACKEND \"h:70000\"").expect_err("must fail");
+        assert!(err.message.contains("1 to 65535"), "{err}");
+        let err = parse("SHOW BACKENDS extra").expect_err("must fail");
+        assert_eq!(err.message, "expected end of statement, found extra");
+    }
+}

@@ -1,0 +1,154 @@
+//! `palo-node standalone`: an FE, three BEs and a broker in one process on loopback, registered
+//! with each other: the embedded default a newcomer runs first.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::be::{self, BeConfig};
+use crate::broker::{self, BrokerConfig};
+use crate::disk::{Disk, RealDisk};
+use crate::error::NodeError;
+use crate::fe::{self, Fe, FeConfig};
+use crate::shutdown::Shutdown;
+use crate::sql::Statement;
+use crate::sql::ast::HostPort;
+
+/// The broker name standalone registers.
+pub const BROKER_NAME: &str = "local_broker";
+
+#[derive(Debug, Clone)]
+pub struct StandaloneConfig {
+    pub data_dir: PathBuf,
+    /// Added to every default port (FE 9020, BEs 9060.., broker 8000), so clusters can coexist.
+    pub port_offset: u16,
+    pub host: String,
+    pub backends: u16,
+}
+
+impl StandaloneConfig {
+    pub fn fe_config(&self) -> FeConfig {
+        FeConfig {
+            listen_host: self.host.clone(),
+            advertise_host: self.host.clone(),
+            grpc_port: 9020 + self.port_offset,
+            meta_dir: self.data_dir.join("fe").join("meta"),
+            ..FeConfig::default()
+        }
+    }
+
+    pub fn be_configs(&self) -> Vec<BeConfig> {
+        (0..self.backends)
+            .map(|i| BeConfig {
+                listen_host: self.host.clone(),
+                port: 9060 + self.port_offset + i,
+                storage_root: self.data_dir.join(format!("be{i}")),
+            })
+            .collect()
+    }
+
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig { listen_host: self.host.clone(), port: 8000 + self.port_offset }
+    }
+
+    fn validate(&self) -> Result<(), NodeError> {
+        if !(1..=16).contains(&self.backends) {
+            return Err(NodeError::Config("standalone runs from 1 to 16 backends".into()));
+        }
+        if self.port_offset > 50_000 {
+            return Err(NodeError::Config("port offset must be at most 50000".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Registers the local backends and broker that the FE does not know yet.
+async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
+    let members = fe.state().await.membership;
+    let missing: Vec<HostPort> = config
+        .be_configs()
+        .iter()
+        .filter(|b| members.backend_by_addr(&config.host, b.port).is_none())
+        .map(|b| HostPort { host: config.host.clone(), port: b.port })
+        .collect();
+    if !missing.is_empty() {
+        fe.execute_statement(Statement::AddBackends(missing))
+            .await
+            .map_err(|e| NodeError::Other(format!("registering backends: {}", e.message)))?;
+    }
+    let broker_port = config.broker_config().port;
+    if !members.brokers.iter().any(|b| b.name == BROKER_NAME && b.port == broker_port) {
+        let addrs = vec![HostPort { host: config.host.clone(), port: broker_port }];
+        fe.execute_statement(Statement::AddBrokers { name: BROKER_NAME.into(), addrs })
+            .await
+            .map_err(|e| NodeError::Other(format!("registering the broker: {}", e.message)))?;
+    }
+    Ok(())
+}
+
+/// Runs the whole local cluster until `shutdown` fires or a role fails.
+pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(), NodeError> {
+    config.validate()?;
+    let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(config.data_dir.clone()));
+    crate::disk::create_dir_all_durable(disk.as_ref(), &config.data_dir)
+        .await
+        .map_err(|source| NodeError::Disk { context: "creating the data directory".into(), source })?;
+
+    // The roles stop on their own signal, fired on Ctrl-C or when any role fails.
+    let (stop_roles, roles) = Shutdown::new();
+    let (ended_tx, mut ended_rx) = tokio::sync::mpsc::channel::<(String, Result<(), NodeError>)>(16);
+    let mut tasks = Vec::new();
+    for be_config in config.be_configs() {
+        let name = format!("be:{}", be_config.port);
+        let (disk, stop, ended) = (disk.clone(), roles.clone(), ended_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = be::run(be_config, disk, stop).await;
+            let _ = ended.send((name, result)).await;
+        }));
+    }
+    {
+        let broker_config = config.broker_config();
+        let (stop, ended) = (roles.clone(), ended_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = broker::run(broker_config, stop).await;
+            let _ = ended.send(("broker".into(), result)).await;
+        }));
+    }
+    let fe_config = config.fe_config();
+    let fe_addr = fe_config.advertise_addr();
+    let fe = Fe::open(fe_config, disk.clone()).await?;
+    {
+        let (fe, stop, ended) = (fe.clone(), roles.clone(), ended_tx.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = fe::serve(fe, stop).await;
+            let _ = ended.send(("fe".into(), result)).await;
+        }));
+    }
+    drop(ended_tx);
+    register(&fe, &config).await?;
+    tracing::info!(fe = %fe_addr, data = %config.data_dir.display(), "standalone: cluster is up");
+    eprintln!(
+        "Palo standalone is up: FE at {fe_addr}, {} backends, broker {BROKER_NAME}; data in {}.\n\
+         Try: palo sql --fe {fe_addr} -e \"SHOW BACKENDS\"   (Ctrl-C stops the cluster)",
+        config.backends,
+        config.data_dir.display()
+    );
+
+    let outcome = tokio::select! {
+        biased;
+        _ = shutdown.wait() => Ok(()),
+        ended = ended_rx.recv() => match ended {
+            Some((name, Err(e))) => Err(NodeError::Other(format!("{name} stopped: {e}"))),
+            Some((name, Ok(()))) => Err(NodeError::Other(format!("{name} stopped unexpectedly"))),
+            None => Err(NodeError::Other("every role stopped".into())),
+        },
+    };
+    stop_roles.trigger();
+    // Give every role a bounded time to finish.
+    for task in tasks {
+        if tokio::time::timeout(Duration::from_secs(5), task).await.is_err() {
+            tracing::warn!("standalone: a role did not stop within 5 s");
+        }
+    }
+    outcome
+}

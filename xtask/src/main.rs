@@ -1,0 +1,105 @@
+//! Palo's project tasks, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
+//!
+//! The workspace builds in two worlds: the normal one (real tokio/tonic, `target/`) and the
+//! simulated one (`--cfg madsim`, `--profile sim`, `target/sim/`). These tasks drive both.
+
+mod ci;
+mod cmd;
+mod lint;
+mod simulate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Palo project tasks: simulate, lint, test, clippy, fmt-check, ci",
+    long_about = "Palo project tasks: simulate, lint, test, clippy, fmt-check, ci.\n\n\
+                  The simulated world is built with RUSTFLAGS=\"$RUSTFLAGS --cfg madsim\", \
+                  --profile sim and CARGO_TARGET_DIR=target/sim, so it never invalidates \
+                  the normal build in target/. Cargo is $CARGO, or `cargo` from PATH."
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Build the deterministic simulator and run seeds through it.
+    #[command(long_about = "Build the deterministic simulator (palo-sim's `simulate` binary, \
+                            in target/sim with --cfg madsim) and run a range of seeds through \
+                            it, or a single seed with --seed. The simulator prints the summary \
+                            and a repro command for each failing seed; this task exits with \
+                            the simulator's exit code.")]
+    Simulate(simulate::SimulateArgs),
+
+    /// Check node, buggify and sim code for nondeterminism hazards.
+    #[command(long_about = "Check node, buggify and sim code for nondeterminism hazards, by \
+                            plain text matching after stripping // comments:\n\n\
+                            - node/src, node/buggify/src, sim/src: every `select!` must start \
+                            with `biased;`.\n\
+                            - node/src (except node/src/disk/real.rs and node/src/clock.rs): \
+                            no std::thread, thread::spawn, std::fs, tokio::fs, Instant::now, \
+                            SystemTime::now, rand::thread_rng, rand::rng(), spawn_blocking.\n\n\
+                            Prints each violation as `path:line: message` and exits 1 if \
+                            there are any.")]
+    Lint,
+
+    /// Lint, then the normal tests, the simulated tests and the scenarios.
+    #[command(long_about = "Run, in order, stopping at the first failure:\n\
+                            1. lint;\n\
+                            2. cargo test --workspace (normal world, target/);\n\
+                            3. cargo test --profile sim -p palo-sim -p palo-node (simulated \
+                            world, target/sim);\n\
+                            4. cargo test --profile sim -p palo-sim --test scenarios \
+                            (simulated world), if scenarios/ holds any *.scn file.")]
+    Test,
+
+    /// Clippy with -D warnings on the whole workspace, in both worlds.
+    #[command(long_about = "Run cargo clippy --workspace --all-targets -- -D warnings in the \
+                            normal world (target/), then in the simulated world (target/sim, \
+                            --cfg madsim, --profile sim; the xtask itself is excluded there).")]
+    Clippy,
+
+    /// Check formatting: cargo fmt --all -- --check.
+    FmtCheck,
+
+    /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds.
+    #[command(long_about = "Run fmt-check, clippy (both worlds), test, then \
+                            simulate --seeds 200 --jobs <available cores>, stopping at the \
+                            first failure. Prints each step's wall time and a summary table.")]
+    Ci,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.task {
+        Task::Simulate(args) => simulate::run(&args),
+        Task::Lint => lint::run(&cmd::workspace_root()).map(|()| 0),
+        Task::Test => ci::test().map(|()| 0),
+        Task::Clippy => ci::clippy().map(|()| 0),
+        Task::FmtCheck => ci::fmt_check().map(|()| 0),
+        Task::Ci => ci::ci().map(|()| 0),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}
