@@ -31,6 +31,9 @@ impl RealDisk {
     {
         let full = self.resolve(path);
         let shown = path.to_path_buf();
+        // RealDisk never runs inside the simulator (SimDisk does), where madsim marks
+        // spawn_blocking deprecated.
+        #[allow(deprecated)]
         let joined = tokio::task::spawn_blocking(move || op(full)).await;
         match joined {
             Ok(result) => result.map_err(|e| map_io_error(shown, e)),

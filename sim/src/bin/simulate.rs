@@ -1,1 +1,141 @@
-fn main() {}
+//! The simulator's seed runner. Build and run it through `cargo xtask simulate`, which compiles
+//! it with `--cfg madsim` in `target/sim`.
+
+#[cfg(madsim)]
+fn main() -> std::process::ExitCode {
+    sim_main::main()
+}
+
+#[cfg(not(madsim))]
+fn main() -> std::process::ExitCode {
+    eprintln!("simulate: this binary only works when built with --cfg madsim; run `cargo xtask simulate`");
+    std::process::ExitCode::from(2)
+}
+
+#[cfg(madsim)]
+mod sim_main {
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    use clap::Parser;
+    use palo_sim::runner;
+    use palo_sim::workload::{InjectedBug, RunOptions};
+
+    /// Run seeds of Palo's deterministic simulation: a cluster of real FE, BE and broker code
+    /// under faults chosen by each seed (node power loss, partitions, packet loss, disk errors
+    /// and stalls), with the invariants checked after every seed.
+    #[derive(Parser, Debug)]
+    #[command(name = "simulate", about, long_about)]
+    struct Args {
+        /// First seed to run.
+        #[arg(long, default_value_t = 1)]
+        first: u64,
+        /// Number of seeds, from --first on.
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+        /// Run exactly this seed (same as --first S --count 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Seeds run at once, each on its own thread.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Run every seed twice and fail if the two traces differ.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Inject a deliberate bug, to see the simulator catch it. Known: lying-fsync (the FE's
+        /// disk acknowledges fsync without persisting).
+        #[arg(long = "fault", value_name = "NAME")]
+        faults: Vec<String>,
+        /// Simulated seconds of faults per seed.
+        #[arg(long, default_value_t = 30)]
+        duration_secs: u64,
+        /// Print every trace line as it happens.
+        #[arg(long)]
+        verbose: bool,
+    }
+
+    pub fn main() -> ExitCode {
+        let args = Args::parse();
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+        let mut bugs = Vec::new();
+        for name in &args.faults {
+            match InjectedBug::parse(name) {
+                Some(bug) => bugs.push(bug),
+                None => {
+                    let known: Vec<&str> = InjectedBug::ALL.iter().map(|(n, _)| *n).collect();
+                    eprintln!("simulate: unknown fault {name:?}; known: {}", known.join(", "));
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        if !(1..=3_000).contains(&args.duration_secs) || args.jobs == 0 || args.count == 0 {
+            eprintln!("simulate: --duration-secs must be 1..=3000, --jobs and --count at least 1");
+            return ExitCode::from(2);
+        }
+        bugs.sort();
+        bugs.dedup();
+        let options = RunOptions { chaos: Duration::from_secs(args.duration_secs), bugs, verbose: args.verbose };
+        let (first, count) = match args.seed {
+            Some(seed) => (seed, 1),
+            None => (args.first, args.count),
+        };
+        let seeds: Vec<u64> = (first..first.saturating_add(count)).collect();
+        let repro_flags = {
+            let mut flags = String::new();
+            for bug in &options.bugs {
+                flags.push_str(&format!(" --fault {}", bug.name()));
+            }
+            if args.duration_secs != 30 {
+                flags.push_str(&format!(" --duration-secs {}", args.duration_secs));
+            }
+            flags
+        };
+        eprintln!(
+            "simulate: seeds {first}..={} ({} seeds), {} jobs{}{}",
+            first + count - 1,
+            seeds.len(),
+            args.jobs,
+            if args.check_determinism { ", each run twice to check determinism" } else { "" },
+            if repro_flags.is_empty() { String::new() } else { format!(", extra:{repro_flags}") },
+        );
+
+        let started = runner::stopwatch();
+        let results = runner::run_seeds(&seeds, args.jobs, args.check_determinism, &options);
+        let wall = started.elapsed();
+        let failed: Vec<_> = results.iter().filter(|r| r.failure.is_some()).collect();
+        for r in &failed {
+            println!("FAIL seed {}: {}", r.seed, r.failure.as_deref().unwrap_or(""));
+            if !r.tail.is_empty() {
+                println!("  last {} trace lines:", r.tail.len());
+                for line in &r.tail {
+                    println!("    {line}");
+                }
+            }
+            println!("  reproduce: cargo xtask simulate --seed {}{repro_flags} --verbose", r.seed);
+        }
+        if args.seed.is_some() && failed.is_empty() {
+            if let Some(r) = results.first() {
+                println!("seed {}: ok, trace hash {:016x}, {} trace lines", r.seed, r.trace_hash, r.lines.len());
+            }
+        }
+        let simulated: f64 = results.iter().map(|r| r.simulated.as_secs_f64()).sum();
+        let runs = if args.check_determinism { 2 * results.len() } else { results.len() };
+        println!(
+            "simulate: {} seeds, {} failed, {simulated:.1} s simulated, {:.1} s wall, {:.1} seeds/s{}",
+            results.len(),
+            failed.len(),
+            wall.as_secs_f64(),
+            runs as f64 / wall.as_secs_f64().max(1e-9),
+            if args.check_determinism { " (determinism checked: two runs per seed)" } else { "" }
+        );
+        for r in &failed {
+            println!("  repro: cargo xtask simulate --seed {}{repro_flags}", r.seed);
+        }
+        if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
+}

@@ -1,0 +1,285 @@
+//! A simulated Palo cluster: one FE, N BEs, a broker and a client node, each with a name and an
+//! IP. Every node's `init` runs the real `palo-node` entry point on its own [`SimDisk`], which the
+//! harness keeps outside the node so it survives restarts; a kill is a power loss for that disk.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, NodeHandle};
+use palo_node::be::BeConfig;
+use palo_node::broker::BrokerConfig;
+use palo_node::fe::FeConfig;
+use palo_node::shutdown::Shutdown;
+
+use crate::sim_disk::{SimDisk, SimDiskFaults};
+use crate::trace::Recorder;
+
+pub const FE_PORT: u16 = 9020;
+pub const BE_PORT: u16 = 9060;
+pub const BROKER_PORT: u16 = 8000;
+pub const BROKER_NAME: &str = "sim_broker";
+/// How often the simulated FE's start-up is retried after an error (a process supervisor's job).
+const START_ATTEMPTS: u32 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Fe,
+    Be(usize),
+    Broker,
+}
+
+pub struct SimNode {
+    pub role: Role,
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub port: u16,
+    pub handle: NodeHandle,
+    pub disk: Option<Arc<SimDisk>>,
+    pub up: bool,
+}
+
+impl SimNode {
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.ip, self.port)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub backends: usize,
+    /// FE journal records between checkpoints (small, so checkpoints happen in every run).
+    pub checkpoint_every_records: u64,
+    /// Disk faults every node's disk starts with.
+    pub disk_faults: SimDiskFaults,
+}
+
+pub struct SimCluster {
+    pub nodes: Vec<SimNode>,
+    pub client: NodeHandle,
+    pub recorder: Recorder,
+}
+
+/// Runs a role's entry point, retrying start-up errors like a supervisor would.
+async fn supervise<F, Fut>(name: String, mut start: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), palo_node::error::NodeError>>,
+{
+    for attempt in 1..=START_ATTEMPTS {
+        match start().await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(node = %name, attempt, error = %e, "start failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    tracing::error!(node = %name, "start failed {START_ATTEMPTS} times; giving up");
+}
+
+impl SimCluster {
+    pub fn start(spec: &ClusterSpec, recorder: Recorder) -> SimCluster {
+        let handle = Handle::current();
+        let mut nodes = Vec::new();
+
+        let fe_ip = Ipv4Addr::new(10, 0, 0, 1);
+        let fe_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults.clone()));
+        let fe_config = FeConfig {
+            listen_host: "0.0.0.0".into(),
+            advertise_host: fe_ip.to_string(),
+            grpc_port: FE_PORT,
+            meta_dir: PathBuf::from("/fe/meta"),
+            heartbeat_interval_ms: 1_000,
+            heartbeat_max_failures: 3,
+            checkpoint_every_records: spec.checkpoint_every_records,
+        };
+        let disk = fe_disk.clone();
+        let fe = handle
+            .create_node()
+            .name("fe")
+            .ip(IpAddr::V4(fe_ip))
+            .init(move || {
+                let (config, disk) = (fe_config.clone(), disk.clone());
+                supervise("fe".into(), move || palo_node::fe::run(config.clone(), disk.clone(), Shutdown::never()))
+            })
+            .build();
+        nodes.push(SimNode {
+            role: Role::Fe,
+            name: "fe".into(),
+            ip: fe_ip,
+            port: FE_PORT,
+            handle: fe,
+            disk: Some(fe_disk),
+            up: true,
+        });
+
+        for i in 0..spec.backends {
+            let ip = Ipv4Addr::new(10, 0, 1, (i + 1) as u8);
+            let name = format!("be{}", i + 1);
+            let be_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults.clone()));
+            let config = BeConfig { listen_host: "0.0.0.0".into(), port: BE_PORT, storage_root: "/be".into() };
+            let disk = be_disk.clone();
+            let node_name = name.clone();
+            let be = handle
+                .create_node()
+                .name(name.clone())
+                .ip(IpAddr::V4(ip))
+                .init(move || {
+                    let (config, disk) = (config.clone(), disk.clone());
+                    supervise(node_name.clone(), move || {
+                        palo_node::be::run(config.clone(), disk.clone(), Shutdown::never())
+                    })
+                })
+                .build();
+            nodes.push(SimNode {
+                role: Role::Be(i),
+                name,
+                ip,
+                port: BE_PORT,
+                handle: be,
+                disk: Some(be_disk),
+                up: true,
+            });
+        }
+
+        let broker_ip = Ipv4Addr::new(10, 0, 2, 1);
+        let broker = handle
+            .create_node()
+            .name("broker")
+            .ip(IpAddr::V4(broker_ip))
+            .init(|| {
+                supervise("broker".into(), || {
+                    palo_node::broker::run(
+                        BrokerConfig { listen_host: "0.0.0.0".into(), port: BROKER_PORT },
+                        Shutdown::never(),
+                    )
+                })
+            })
+            .build();
+        nodes.push(SimNode {
+            role: Role::Broker,
+            name: "broker".into(),
+            ip: broker_ip,
+            port: BROKER_PORT,
+            handle: broker,
+            disk: None,
+            up: true,
+        });
+
+        let client = handle.create_node().name("client").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1))).build();
+        SimCluster { nodes, client, recorder }
+    }
+
+    /// Simulated time since the run started.
+    pub fn now(&self) -> Duration {
+        self.recorder.now()
+    }
+
+    pub fn event(&self, what: impl AsRef<str>) {
+        self.recorder.event(what);
+    }
+
+    pub fn node(&self, role: Role) -> &SimNode {
+        self.nodes.iter().find(|n| n.role == role).expect("every role asked for exists in the cluster")
+    }
+
+    fn node_mut(&mut self, role: Role) -> &mut SimNode {
+        self.nodes.iter_mut().find(|n| n.role == role).expect("every role asked for exists in the cluster")
+    }
+
+    pub fn fe_addr(&self) -> String {
+        self.node(Role::Fe).addr()
+    }
+
+    pub fn backend_roles(&self) -> Vec<Role> {
+        self.nodes.iter().map(|n| n.role).filter(|r| matches!(r, Role::Be(_))).collect()
+    }
+
+    /// Power loss: the node's tasks vanish and its disk keeps only what was synced.
+    pub fn kill(&mut self, role: Role) {
+        let node = self.node_mut(role);
+        if !node.up {
+            return;
+        }
+        Handle::current().kill(node.handle.id());
+        if let Some(disk) = &node.disk {
+            disk.crash();
+        }
+        node.up = false;
+        let name = node.name.clone();
+        self.event(format!("nemesis: kill {name} (power loss)"));
+    }
+
+    /// Starts a killed node again: it re-runs the real entry point on its disk.
+    pub fn restart(&mut self, role: Role) {
+        let node = self.node_mut(role);
+        if node.up {
+            return;
+        }
+        Handle::current().restart(node.handle.id());
+        node.up = true;
+        let name = node.name.clone();
+        self.event(format!("nemesis: restart {name}"));
+    }
+
+    /// Cuts the link between two nodes in both directions.
+    pub fn partition(&self, a: Role, b: Role) {
+        let (ida, idb) = (self.node(a).handle.id(), self.node(b).handle.id());
+        let net = NetSim::current();
+        net.clog_link(ida, idb);
+        net.clog_link(idb, ida);
+        self.event(format!("nemesis: partition {} <-> {}", self.node(a).name, self.node(b).name));
+    }
+
+    pub fn heal_partition(&self, a: Role, b: Role) {
+        let (ida, idb) = (self.node(a).handle.id(), self.node(b).handle.id());
+        let net = NetSim::current();
+        net.unclog_link(ida, idb);
+        net.unclog_link(idb, ida);
+        self.event(format!("nemesis: heal {} <-> {}", self.node(a).name, self.node(b).name));
+    }
+
+    pub fn set_packet_loss(&self, rate: f64) {
+        NetSim::current().update_config(|c| c.packet_loss_rate = rate);
+        self.event(format!("nemesis: packet loss {:.0}%", rate * 100.0));
+    }
+
+    pub fn set_disk_faults(&self, role: Role, faults: SimDiskFaults) {
+        let node = self.node(role);
+        if let Some(disk) = &node.disk {
+            disk.set_faults(faults.clone());
+            self.event(format!(
+                "nemesis: disk of {}: eio {}ppm, slow {}ppm ({} ms)",
+                node.name, faults.eio_per_million, faults.slow_per_million, faults.slow_ms
+            ));
+        }
+    }
+
+    /// Ends every fault: links healed, no loss, clean disks, every node up.
+    pub fn heal_all(&mut self, clean_disks: &SimDiskFaults) {
+        let roles: Vec<Role> = self.nodes.iter().map(|n| n.role).collect();
+        let net = NetSim::current();
+        for &a in &roles {
+            for &b in &roles {
+                if a != b {
+                    net.unclog_link(self.node(a).handle.id(), self.node(b).handle.id());
+                }
+            }
+            net.unclog_link(self.node(a).handle.id(), self.client.id());
+            net.unclog_link(self.client.id(), self.node(a).handle.id());
+        }
+        net.update_config(|c| c.packet_loss_rate = 0.0);
+        for node in &self.nodes {
+            if let Some(disk) = &node.disk {
+                disk.set_faults(clean_disks.clone());
+            }
+        }
+        self.event("nemesis: heal everything (links, loss, disks)");
+        for role in roles {
+            self.restart(role);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The seeded run: a cluster, a workload that changes membership while the nemesis injects
+//! faults, then the checks.
+//!
+//! Invariants checked after every seed:
+//! 1. Acknowledged membership changes survive: once faults stop, SHOW BACKENDS / SHOW BROKER list
+//!    every member whose last acknowledged change was an ADD and none whose last one was a DROP.
+//! 2. Liveness: within [`LIVENESS_BOUND`] of simulated time after the faults stop, every
+//!    registered backend and broker is shown alive.
+//! 3. Journal replay reproduces state: after one more FE power loss and restart, membership
+//!    (ids, hosts, ports) is exactly what it was before.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use madsim::rand::{Rng, thread_rng};
+use palo_node::client::{ClientError, SqlClient};
+use palo_node::fe::QueryOutput;
+use palo_node::rpc::RpcTimeouts;
+
+use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
+use crate::nemesis;
+use crate::sim_disk::SimDiskFaults;
+use crate::trace::Recorder;
+
+/// Once faults stop, every member must be shown alive within this much simulated time.
+pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
+/// A statement's deadline inside the simulation.
+const STATEMENT_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 5_000 };
+/// Attempts for a statement that must eventually succeed (setup, checks).
+const MAX_ATTEMPTS: u32 = 60;
+
+/// Test-only switches that break an invariant on purpose, to show the simulator catches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InjectedBug {
+    /// The FE's disk acknowledges fsync without making anything durable.
+    LyingFsync,
+}
+
+impl InjectedBug {
+    pub const ALL: [(&'static str, InjectedBug); 1] = [("lying-fsync", InjectedBug::LyingFsync)];
+
+    pub fn parse(name: &str) -> Option<InjectedBug> {
+        InjectedBug::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    }
+
+    pub fn name(self) -> &'static str {
+        InjectedBug::ALL.iter().find(|(_, b)| *b == self).map_or("?", |(n, _)| n)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Simulated time the nemesis runs.
+    pub chaos: Duration,
+    pub bugs: Vec<InjectedBug>,
+    /// Print trace lines as they happen.
+    pub verbose: bool,
+}
+
+/// What the client knows about the spare backend's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Present,
+    Absent,
+    /// The last change's outcome is unknown (timeout, lost answer).
+    Unknown,
+}
+
+/// Runs one statement from the client node, recording it in the trace.
+pub async fn sql(cluster: &SimCluster, statement: &str) -> Result<QueryOutput, ClientError> {
+    sql_on(&cluster.client, cluster.fe_addr(), cluster.recorder.clone(), statement.to_string()).await
+}
+
+async fn sql_on(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    statement: String,
+) -> Result<QueryOutput, ClientError> {
+    let addr = fe_addr.clone();
+    let text = statement.clone();
+    let joined = client
+        .spawn(async move {
+            let mut c = SqlClient::new(&addr, STATEMENT_TIMEOUTS)?;
+            c.execute(&text).await
+        })
+        .await;
+    let result = joined.unwrap_or_else(|e| {
+        Err(ClientError::Unreachable { addr: fe_addr, detail: format!("client task failed: {e}") })
+    });
+    let shown = match &result {
+        Ok(QueryOutput::Ok { .. }) => "OK".to_string(),
+        Ok(QueryOutput::Rows { rows, .. }) => format!("{} rows", rows.len()),
+        Err(ClientError::Sql(e)) => format!("ERROR {}: {}", e.code, e.message),
+        Err(ClientError::Unreachable { .. }) => "unreachable".to_string(),
+    };
+    recorder.event(format!("client: {statement} -> {shown}"));
+    result
+}
+
+/// Retries `statement` until it succeeds or fails with an error `accept` says is fine.
+async fn until_ok(cluster: &SimCluster, statement: &str, accept: &[&str]) -> Result<(), String> {
+    for _ in 0..MAX_ATTEMPTS {
+        match sql(cluster, statement).await {
+            Ok(_) => return Ok(()),
+            Err(ClientError::Sql(e)) if accept.iter().any(|a| e.message.contains(a)) => return Ok(()),
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    Err(format!("`{statement}` did not succeed in {MAX_ATTEMPTS} attempts"))
+}
+
+/// One row of SHOW BACKENDS / SHOW BROKER as the checks see it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Member {
+    /// `backend:<id>:<host>:<port>` or `broker:<name>:<host>:<port>`.
+    key: String,
+    addr: String,
+    alive: bool,
+}
+
+fn column(columns: &[String], name: &str) -> Result<usize, String> {
+    columns.iter().position(|c| c == name).ok_or_else(|| format!("result has no column {name}"))
+}
+
+async fn members(cluster: &SimCluster) -> Result<Vec<Member>, ClientError> {
+    let mut out = Vec::new();
+    for statement in ["SHOW BACKENDS", "SHOW BROKER"] {
+        let QueryOutput::Rows { columns, rows } = sql(cluster, statement).await? else {
+            return Err(ClientError::Unreachable { addr: cluster.fe_addr(), detail: "SHOW gave no rows".into() });
+        };
+        let broken = |e: String| ClientError::Unreachable { addr: cluster.fe_addr(), detail: e };
+        let host = column(&columns, "Host").map_err(broken)?;
+        let alive = column(&columns, "Alive").map_err(broken)?;
+        let (first, port) = if statement == "SHOW BACKENDS" {
+            (column(&columns, "BackendId").map_err(broken)?, column(&columns, "BePort").map_err(broken)?)
+        } else {
+            (column(&columns, "Name").map_err(broken)?, column(&columns, "Port").map_err(broken)?)
+        };
+        let kind = if statement == "SHOW BACKENDS" { "backend" } else { "broker" };
+        for row in rows {
+            let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            out.push(Member {
+                key: format!("{kind}:{}:{}:{}", cell(first), cell(host), cell(port)),
+                addr: format!("{}:{}", cell(host), cell(port)),
+                alive: cell(alive) == "true",
+            });
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+async fn members_until_ok(cluster: &SimCluster) -> Result<Vec<Member>, String> {
+    for _ in 0..MAX_ATTEMPTS {
+        if let Ok(m) = members(cluster).await {
+            return Ok(m);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!("SHOW BACKENDS / SHOW BROKER did not answer in {MAX_ATTEMPTS} attempts"))
+}
+
+/// The client's side of the chaos phase: drop and re-add the spare backend, tracking what is
+/// known about its membership.
+async fn toggle_spare(
+    client: madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    spare_addr: String,
+    duration: Duration,
+) -> Known {
+    let mut known = Known::Present;
+    let end = recorder.now() + duration;
+    while recorder.now() < end {
+        let pause = Duration::from_millis(thread_rng().gen_range(300..=2_500));
+        tokio::time::sleep(pause).await;
+        let add = match known {
+            Known::Present => false,
+            Known::Absent => true,
+            Known::Unknown => thread_rng().gen_bool(0.5),
+        };
+        let statement = if add {
+            format!("ALTER SYSTEM ADD BACKEND \"{spare_addr}\"")
+        } else {
+            format!("ALTER SYSTEM DROP BACKEND \"{spare_addr}\"")
+        };
+        known = match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
+            Ok(_) if add => Known::Present,
+            Ok(_) => Known::Absent,
+            Err(ClientError::Sql(e)) if e.message.contains("Same backend already exists") => Known::Present,
+            Err(ClientError::Sql(e)) if e.message.contains("backend does not exists") => Known::Absent,
+            Err(_) => Known::Unknown,
+        };
+    }
+    known
+}
+
+/// One seed's run. `Err` carries the invariant that broke.
+pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> {
+    let clean_disks = SimDiskFaults::default();
+    let spec = ClusterSpec { backends: 4, checkpoint_every_records: 5, disk_faults: clean_disks.clone() };
+    let mut cluster = SimCluster::start(&spec, recorder.clone());
+    if options.bugs.contains(&InjectedBug::LyingFsync) {
+        let faults = SimDiskFaults { fsync_lies: true, ..clean_disks.clone() };
+        cluster.set_disk_faults(Role::Fe, faults);
+    }
+    // Let every node bind its port.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // Setup, without faults: three core backends, the spare, and the broker.
+    let backend_addrs: Vec<String> = cluster.backend_roles().iter().map(|r| cluster.node(*r).addr()).collect();
+    let (core, spare) = backend_addrs.split_at(backend_addrs.len() - 1);
+    let spare = spare[0].clone();
+    let all = backend_addrs.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+    until_ok(&cluster, &format!("ALTER SYSTEM ADD BACKEND {all}"), &["Same backend already exists"]).await?;
+    let broker_addr = format!("{}:{BROKER_PORT}", cluster.node(Role::Broker).ip);
+    until_ok(&cluster, &format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker_addr}\""), &["already has"]).await?;
+
+    // Chaos: the nemesis and the client's membership changes at once.
+    let buggify = thread_rng().gen_bool(0.5);
+    if buggify {
+        madsim::buggify::enable();
+        cluster.event("buggify: on");
+    }
+    let toggler = tokio::spawn(toggle_spare(
+        cluster.client.clone(),
+        cluster.fe_addr(),
+        recorder.clone(),
+        spare.clone(),
+        options.chaos,
+    ));
+    nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
+    let known = toggler.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    if buggify {
+        madsim::buggify::disable();
+    }
+    let keep_lying = options.bugs.contains(&InjectedBug::LyingFsync);
+    let healed_disks = SimDiskFaults { fsync_lies: keep_lying, ..clean_disks.clone() };
+    cluster.heal_all(&healed_disks);
+    let healed_at = cluster.now();
+    cluster.event(format!("check: spare backend {spare} is {known:?} to the client"));
+
+    // Invariant 1: acknowledged membership survives.
+    let seen = members_until_ok(&cluster).await?;
+    let backend_addrs_seen: BTreeSet<&str> =
+        seen.iter().filter(|m| m.key.starts_with("backend:")).map(|m| m.addr.as_str()).collect();
+    for addr in core {
+        if !backend_addrs_seen.contains(addr.as_str()) {
+            return Err(format!("acknowledged backend {addr} is missing from SHOW BACKENDS: {seen:?}"));
+        }
+    }
+    match known {
+        Known::Present if !backend_addrs_seen.contains(spare.as_str()) => {
+            return Err(format!("spare backend {spare} was acknowledged as added but is missing: {seen:?}"));
+        }
+        Known::Absent if backend_addrs_seen.contains(spare.as_str()) => {
+            return Err(format!("spare backend {spare} was acknowledged as dropped but is listed: {seen:?}"));
+        }
+        _ => {}
+    }
+    if !seen.iter().any(|m| m.key.starts_with(&format!("broker:{BROKER_NAME}:"))) {
+        return Err(format!("acknowledged broker {BROKER_NAME} is missing from SHOW BROKER: {seen:?}"));
+    }
+
+    // Invariant 2: every member is shown alive within the bound.
+    let mut last = seen;
+    loop {
+        if last.iter().all(|m| m.alive) {
+            cluster.event(format!(
+                "check: all {} members alive {:.1}s after the faults stopped",
+                last.len(),
+                (cluster.now() - healed_at).as_secs_f64()
+            ));
+            break;
+        }
+        if cluster.now() - healed_at > LIVENESS_BOUND {
+            let dead: Vec<&str> = last.iter().filter(|m| !m.alive).map(|m| m.key.as_str()).collect();
+            return Err(format!("members not alive {}s after the faults stopped: {dead:?}", LIVENESS_BOUND.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        last = members_until_ok(&cluster).await?;
+    }
+
+    // Invariant 3: one more FE power loss; replay must give the same membership.
+    let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
+    cluster.kill(Role::Fe);
+    tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=2_000))).await;
+    cluster.restart(Role::Fe);
+    let after: Vec<String> = members_until_ok(&cluster).await?.into_iter().map(|m| m.key).collect();
+    if before != after {
+        return Err(format!("FE restart changed membership: before {before:?}, after {after:?}"));
+    }
+    cluster.event(format!("check: membership of {} members survived an FE restart", after.len()));
+    Ok(())
+}
