@@ -86,7 +86,7 @@ impl SimCluster {
         let mut nodes = Vec::new();
 
         let fe_ip = Ipv4Addr::new(10, 0, 0, 1);
-        let fe_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults.clone()));
+        let fe_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults));
         let fe_config = FeConfig {
             listen_host: "0.0.0.0".into(),
             advertise_host: fe_ip.to_string(),
@@ -119,7 +119,7 @@ impl SimCluster {
         for i in 0..spec.backends {
             let ip = Ipv4Addr::new(10, 0, 1, (i + 1) as u8);
             let name = format!("be{}", i + 1);
-            let be_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults.clone()));
+            let be_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults));
             let config = BeConfig { listen_host: "0.0.0.0".into(), port: BE_PORT, storage_root: "/be".into() };
             let disk = be_disk.clone();
             let node_name = name.clone();
@@ -250,7 +250,7 @@ impl SimCluster {
     pub fn set_disk_faults(&self, role: Role, faults: SimDiskFaults) {
         let node = self.node(role);
         if let Some(disk) = &node.disk {
-            disk.set_faults(faults.clone());
+            disk.set_faults(faults);
             self.event(format!(
                 "nemesis: disk of {}: eio {}ppm, slow {}ppm ({} ms)",
                 node.name, faults.eio_per_million, faults.slow_per_million, faults.slow_ms
@@ -274,7 +274,7 @@ impl SimCluster {
         net.update_config(|c| c.packet_loss_rate = 0.0);
         for node in &self.nodes {
             if let Some(disk) = &node.disk {
-                disk.set_faults(clean_disks.clone());
+                disk.set_faults(*clean_disks);
             }
         }
         self.event("nemesis: heal everything (links, loss, disks)");

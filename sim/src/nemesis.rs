@@ -47,24 +47,20 @@ pub async fn run(cluster: &mut SimCluster, duration: Duration, clean_disks: &Sim
         let roll = thread_rng().gen_range(0..100u32);
         let victim = roles[thread_rng().gen_range(0..roles.len())];
         match roll {
-            0..=24 => {
-                if cluster.node(victim).up {
-                    cluster.kill(victim);
-                    // One outage in ten outlasts the heartbeat failure threshold.
-                    let outage_ms = if thread_rng().gen_bool(0.1) {
-                        thread_rng().gen_range(5_000..=12_000)
-                    } else {
-                        thread_rng().gen_range(300..=4_000)
-                    };
-                    pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
-                }
+            0..=24 if cluster.node(victim).up => {
+                cluster.kill(victim);
+                // One outage in ten outlasts the heartbeat failure threshold.
+                let outage_ms = if thread_rng().gen_bool(0.1) {
+                    thread_rng().gen_range(5_000..=12_000)
+                } else {
+                    thread_rng().gen_range(300..=4_000)
+                };
+                pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
             }
-            25..=44 => {
-                if victim != Role::Fe {
-                    cluster.partition(Role::Fe, victim);
-                    let ms = thread_rng().gen_range(1_000..=6_000);
-                    pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
-                }
+            25..=44 if victim != Role::Fe => {
+                cluster.partition(Role::Fe, victim);
+                let ms = thread_rng().gen_range(1_000..=6_000);
+                pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
             }
             45..=54 => {
                 let rate = thread_rng().gen_range(5..=25) as f64 / 100.0;
@@ -77,7 +73,7 @@ pub async fn run(cluster: &mut SimCluster, duration: Duration, clean_disks: &Sim
                     eio_per_million: thread_rng().gen_range(0..=50_000),
                     slow_per_million: thread_rng().gen_range(0..=200_000),
                     slow_ms: thread_rng().gen_range(50..=1_500),
-                    ..clean_disks.clone()
+                    ..*clean_disks
                 };
                 cluster.set_disk_faults(victim, faults);
                 let ms = thread_rng().gen_range(1_000..=5_000);
@@ -96,6 +92,6 @@ fn apply_undo(cluster: &mut SimCluster, undo: Undo, clean_disks: &SimDiskFaults)
         Undo::Restart(role) => cluster.restart(role),
         Undo::Heal(a, b) => cluster.heal_partition(a, b),
         Undo::NoLoss => cluster.set_packet_loss(0.0),
-        Undo::CleanDisk(role) => cluster.set_disk_faults(role, clean_disks.clone()),
+        Undo::CleanDisk(role) => cluster.set_disk_faults(role, *clean_disks),
     }
 }

@@ -32,7 +32,7 @@ const MAX_ATTEMPTS: u32 = 60;
 /// Test-only switches that break an invariant on purpose, to show the simulator catches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InjectedBug {
-    /// The FE's disk acknowledges fsync without making anything durable.
+    /// Every node's disk acknowledges fsync of a file without making its data durable.
     LyingFsync,
 }
 
@@ -158,7 +158,10 @@ async fn members_until_ok(cluster: &SimCluster) -> Result<Vec<Member>, String> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    Err(format!("SHOW BACKENDS / SHOW BROKER did not answer in {MAX_ATTEMPTS} attempts"))
+    Err(format!(
+        "the FE did not answer SHOW BACKENDS / SHOW BROKER in {MAX_ATTEMPTS} attempts (does it fail to start? \
+         rerun the seed with RUST_LOG=warn)"
+    ))
 }
 
 /// The client's side of the chaos phase: drop and re-add the spare backend, tracking what is
@@ -198,12 +201,13 @@ async fn toggle_spare(
 
 /// One seed's run. `Err` carries the invariant that broke.
 pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> {
-    let clean_disks = SimDiskFaults::default();
-    let spec = ClusterSpec { backends: 4, checkpoint_every_records: 5, disk_faults: clean_disks.clone() };
+    // A disk's state when the nemesis leaves it alone (an injected bug stays on throughout).
+    let clean_disks =
+        SimDiskFaults { fsync_lies: options.bugs.contains(&InjectedBug::LyingFsync), ..SimDiskFaults::default() };
+    let spec = ClusterSpec { backends: 4, checkpoint_every_records: 5, disk_faults: clean_disks };
     let mut cluster = SimCluster::start(&spec, recorder.clone());
-    if options.bugs.contains(&InjectedBug::LyingFsync) {
-        let faults = SimDiskFaults { fsync_lies: true, ..clean_disks.clone() };
-        cluster.set_disk_faults(Role::Fe, faults);
+    if clean_disks.fsync_lies {
+        cluster.event("injected bug: every disk lies about fsync");
     }
     // Let every node bind its port.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -235,9 +239,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     if buggify {
         madsim::buggify::disable();
     }
-    let keep_lying = options.bugs.contains(&InjectedBug::LyingFsync);
-    let healed_disks = SimDiskFaults { fsync_lies: keep_lying, ..clean_disks.clone() };
-    cluster.heal_all(&healed_disks);
+    cluster.heal_all(&clean_disks);
     let healed_at = cluster.now();
     cluster.event(format!("check: spare backend {spare} is {known:?} to the client"));
 

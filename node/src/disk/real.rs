@@ -65,14 +65,14 @@ fn statvfs_bytes(path: &Path) -> io::Result<(u64, u64)> {
     }
     // SAFETY: statvfs returned 0, so the struct is initialised.
     let stat = unsafe { stat.assume_init() };
-    let fragment = stat.f_frsize as u64;
-    Ok((stat.f_bavail as u64 * fragment, stat.f_blocks as u64 * fragment))
+    let fragment = stat.f_frsize;
+    Ok((stat.f_bavail * fragment, stat.f_blocks * fragment))
 }
 
 #[async_trait]
 impl Disk for RealDisk {
     async fn create_dir_all(&self, path: &Path) -> DiskResult<()> {
-        self.blocking(path, |p| fs::create_dir_all(p)).await
+        self.blocking(path, fs::create_dir_all).await
     }
 
     async fn create_new(&self, path: &Path) -> DiskResult<()> {
@@ -111,7 +111,7 @@ impl Disk for RealDisk {
     }
 
     async fn read_all(&self, path: &Path) -> DiskResult<Vec<u8>> {
-        self.blocking(path, |p| fs::read(p)).await
+        self.blocking(path, fs::read).await
     }
 
     async fn truncate(&self, path: &Path, len_bytes: u64) -> DiskResult<()> {
@@ -137,11 +137,11 @@ impl Disk for RealDisk {
     }
 
     async fn remove_file(&self, path: &Path) -> DiskResult<()> {
-        self.blocking(path, |p| fs::remove_file(p)).await
+        self.blocking(path, fs::remove_file).await
     }
 
     async fn remove_dir_all(&self, path: &Path) -> DiskResult<()> {
-        self.blocking(path, |p| fs::remove_dir_all(p)).await
+        self.blocking(path, fs::remove_dir_all).await
     }
 
     async fn read_dir(&self, path: &Path) -> DiskResult<Vec<DirEntry>> {

@@ -77,23 +77,21 @@ impl Fe {
             Statement::AddBackends(addrs) => {
                 let mut durable = self.durable.lock().await;
                 let membership = &durable.state.membership;
-                let mut edits = Vec::new();
-                let mut next_id = membership.next_backend_id;
                 if membership.backends.len() + addrs.len() > MAX_BACKENDS {
                     return Err(SqlError::doris(format!(
                         "a cluster holds at most {MAX_BACKENDS} backends; drop some first"
                     )));
                 }
-                for (i, addr) in addrs.iter().enumerate() {
+                let mut edits = Vec::new();
+                for (id, (i, addr)) in (membership.next_backend_id..).zip(addrs.iter().enumerate()) {
                     if membership.backend_by_addr(&addr.host, addr.port).is_some() || addrs[..i].contains(addr) {
                         return Err(SqlError::doris(format!("Same backend already exists[{addr}]")));
                     }
                     edits.push(MembershipEdit::AddBackend(BackendRecord {
-                        id: next_id,
+                        id,
                         host: addr.host.clone(),
                         port: addr.port,
                     }));
-                    next_id += 1;
                 }
                 self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
                 Ok(QueryOutput::Ok { affected_rows: 0 })

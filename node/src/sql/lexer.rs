@@ -147,16 +147,17 @@ pub fn tokenize(sql: &str) -> Result<Vec<Token>, LexError> {
                     }
                     break;
                 }
-                if d == '\\' && quote != '`' {
-                    if let Some(e) = cur.bump() {
-                        text.push(match e {
-                            'n' => '\n',
-                            't' => '\t',
-                            '0' => '\0',
-                            other => other,
-                        });
-                        continue;
-                    }
+                if d == '\\'
+                    && quote != '`'
+                    && let Some(e) = cur.bump()
+                {
+                    text.push(match e {
+                        'n' => '\n',
+                        't' => '\t',
+                        '0' => '\0',
+                        other => other,
+                    });
+                    continue;
                 }
                 text.push(d);
             }

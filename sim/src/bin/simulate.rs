@@ -42,7 +42,7 @@ mod sim_main {
         /// Run every seed twice and fail if the two traces differ.
         #[arg(long)]
         check_determinism: bool,
-        /// Inject a deliberate bug, to see the simulator catch it. Known: lying-fsync (the FE's
+        /// Inject a deliberate bug, to see the simulator catch it. Known: lying-fsync (every
         /// disk acknowledges fsync without persisting).
         #[arg(long = "fault", value_name = "NAME")]
         faults: Vec<String>,
@@ -118,10 +118,11 @@ mod sim_main {
             }
             println!("  reproduce: cargo xtask simulate --seed {}{repro_flags} --verbose", r.seed);
         }
-        if args.seed.is_some() && failed.is_empty() {
-            if let Some(r) = results.first() {
-                println!("seed {}: ok, trace hash {:016x}, {} trace lines", r.seed, r.trace_hash, r.lines.len());
-            }
+        if args.seed.is_some()
+            && failed.is_empty()
+            && let Some(r) = results.first()
+        {
+            println!("seed {}: ok, trace hash {:016x}, {} trace lines", r.seed, r.trace_hash, r.lines.len());
         }
         let simulated: f64 = results.iter().map(|r| r.simulated.as_secs_f64()).sum();
         let runs = if args.check_determinism { 2 * results.len() } else { results.len() };

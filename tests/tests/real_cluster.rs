@@ -1,0 +1,176 @@
+//! The real binaries as separate processes on loopback: an FE, three BEs and a broker register,
+//! are shown alive, a killed BE is shown dead, and membership survives an FE power loss.
+//! And `palo-node standalone` answers `palo sql -e "SHOW BACKENDS"` with three alive backends.
+
+use std::process::Command;
+use std::time::Duration;
+
+use palo_node::client::SqlClient;
+use palo_node::fe::QueryOutput;
+use palo_node::rpc::RpcTimeouts;
+use palo_tests::{Proc, TempDir, binary, eventually, free_port, ports_free};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// (Alive, key column) per row of a SHOW statement, or None if the FE did not answer.
+async fn show(fe: &str, statement: &str, key: &str) -> Option<Vec<(String, bool)>> {
+    let mut client = SqlClient::new(fe, RpcTimeouts { connect_ms: 1_000, request_ms: 5_000 }).ok()?;
+    let QueryOutput::Rows { columns, rows } = client.execute(statement).await.ok()? else { return None };
+    let key_at = columns.iter().position(|c| c == key)?;
+    let alive_at = columns.iter().position(|c| c == "Alive")?;
+    Some(
+        rows.iter()
+            .map(|r| {
+                let cell = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                (cell(key_at), cell(alive_at) == "true")
+            })
+            .collect(),
+    )
+}
+
+fn fe_args(port: u16, meta: &std::path::Path) -> Vec<String> {
+    vec![
+        "fe".into(),
+        "--listen-host".into(),
+        "127.0.0.1".into(),
+        "--advertise-host".into(),
+        "127.0.0.1".into(),
+        "--grpc-port".into(),
+        port.to_string(),
+        "--meta-dir".into(),
+        meta.display().to_string(),
+        "--heartbeat-interval-ms".into(),
+        "200".into(),
+    ]
+}
+
+#[tokio::test]
+async fn separate_processes_join_are_shown_alive_and_survive_an_fe_restart() {
+    let dir = TempDir::new("processes");
+    let node = binary("palo-node");
+    let fe_port = free_port();
+    let fe_addr = format!("127.0.0.1:{fe_port}");
+    let meta = dir.path().join("fe-meta");
+    let mut fe = Proc::start("fe", &node, &fe_args(fe_port, &meta), dir.path());
+
+    let mut backends = Vec::new();
+    let mut be_ports = Vec::new();
+    for i in 0..3 {
+        let port = free_port();
+        let args: Vec<String> = vec![
+            "be".into(),
+            "--listen-host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--storage-root".into(),
+            dir.path().join(format!("be{i}")).display().to_string(),
+        ];
+        backends.push(Proc::start(&format!("be{i}"), &node, &args, dir.path()));
+        be_ports.push(port);
+    }
+    let broker_port = free_port();
+    let broker_args: Vec<String> =
+        vec!["broker".into(), "--listen-host".into(), "127.0.0.1".into(), "--port".into(), broker_port.to_string()];
+    let _broker = Proc::start("broker", &node, &broker_args, dir.path());
+
+    // Register everything through the SQL endpoint, as an operator would.
+    let add_backends = format!(
+        "ALTER SYSTEM ADD BACKEND {}",
+        be_ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect::<Vec<_>>().join(", ")
+    );
+    let add_broker = format!("ALTER SYSTEM ADD BROKER hdfs_broker \"127.0.0.1:{broker_port}\"");
+    for statement in [add_backends, add_broker] {
+        eventually(BOUND, &format!("the FE to accept {statement}"), || {
+            let statement = statement.clone();
+            let fe_addr = fe_addr.clone();
+            async move {
+                let mut client = SqlClient::new(&fe_addr, RpcTimeouts::STATEMENT).ok()?;
+                client.execute(&statement).await.ok()
+            }
+        })
+        .await;
+    }
+
+    let all_alive = |statement: &'static str, key: &'static str, n: usize| {
+        let fe_addr = fe_addr.clone();
+        move || {
+            let fe_addr = fe_addr.clone();
+            async move {
+                let rows = show(&fe_addr, statement, key).await?;
+                (rows.len() == n && rows.iter().all(|(_, alive)| *alive)).then_some(rows)
+            }
+        }
+    };
+    let rows = eventually(BOUND, "three backends alive", all_alive("SHOW BACKENDS", "BackendId", 3)).await;
+    let ids: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
+    eventually(BOUND, "the broker alive", all_alive("SHOW BROKER", "Name", 1)).await;
+
+    // A BE that dies is shown dead.
+    backends[0].kill();
+    eventually(BOUND, "the killed backend shown dead", || {
+        let fe_addr = fe_addr.clone();
+        async move {
+            let rows = show(&fe_addr, "SHOW BACKENDS", "BackendId").await?;
+            (rows.iter().filter(|(_, alive)| !*alive).count() == 1).then_some(())
+        }
+    })
+    .await;
+
+    // Power loss of the FE: the journal brings membership back, ids and all.
+    fe.kill();
+    let _fe = Proc::start("fe-restarted", &node, &fe_args(fe_port, &meta), dir.path());
+    let after = eventually(BOUND, "the restarted FE to list the same backends", || {
+        let fe_addr = fe_addr.clone();
+        async move { show(&fe_addr, "SHOW BACKENDS", "BackendId").await.filter(|rows| rows.len() == 3) }
+    })
+    .await;
+    let after_ids: Vec<String> = after.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, after_ids, "backend ids changed across an FE restart");
+}
+
+#[test]
+fn standalone_answers_palo_sql_with_three_alive_backends() {
+    let dir = TempDir::new("standalone");
+    // Find an offset whose five ports (FE 9020, BEs 9060-9062, broker 8000) are all free.
+    let mut offset = 20_000 + (std::process::id() % 5_000) as u16;
+    while !ports_free(&[9020 + offset, 9060 + offset, 9061 + offset, 9062 + offset, 8000 + offset]) {
+        offset += 7;
+    }
+    let args: Vec<String> = vec![
+        "standalone".into(),
+        "--data".into(),
+        dir.path().join("data").display().to_string(),
+        "--port-offset".into(),
+        offset.to_string(),
+    ];
+    let mut standalone = Proc::start("standalone", &binary("palo-node"), &args, dir.path());
+    let fe = format!("127.0.0.1:{}", 9020 + offset);
+    let palo = binary("palo");
+
+    let deadline = std::time::Instant::now() + BOUND;
+    let table = loop {
+        let out = Command::new(&palo).args(["sql", "--fe", &fe, "-e", "SHOW BACKENDS"]).output().expect("palo runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let alive_rows = text.lines().filter(|l| l.starts_with('|') && l.contains("| true ")).count();
+        if out.status.success() && alive_rows == 3 {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "palo sql never showed 3 alive backends; last output:\n{text}\n{}\nstandalone log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            standalone.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(table.contains("| BackendId |"), "MySQL-style header expected:\n{table}");
+    assert!(table.contains("3 rows in set"), "{table}");
+
+    // Ctrl-C stops the whole cluster cleanly.
+    assert!(
+        standalone.interrupt(Duration::from_secs(20)),
+        "standalone did not exit cleanly on SIGINT:\n{}",
+        standalone.log()
+    );
+}
