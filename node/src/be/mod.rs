@@ -114,6 +114,10 @@ impl proto::backend_server::Backend for BackendService {
         request: Request<proto::BackendHeartbeatRequest>,
     ) -> Result<Response<proto::BackendHeartbeatResponse>, Status> {
         let request = request.into_inner();
+        // Fault point (simulation only): a BE that answers slowly, sometimes past the FE's deadline.
+        if palo_buggify::buggify_with_prob(0.05) {
+            tokio::time::sleep(std::time::Duration::from_millis(4_000)).await;
+        }
         self.be.check_identity(request.cluster_id, request.backend_id).await?;
         let disk = self.be.disk.as_ref();
         let available_bytes = disk.available_bytes().await.unwrap_or(0);
