@@ -13,6 +13,15 @@ pub struct SqlError {
 }
 
 impl SqlError {
+    pub fn new(code: u16, sql_state: &str, message: impl Into<String>) -> Self {
+        SqlError { code, sql_state: sql_state.into(), message: message.into() }
+    }
+
+    /// MySQL's ER_BAD_DB_ERROR.
+    pub fn unknown_database(name: &str) -> Self {
+        SqlError::new(1049, "42000", format!("Unknown database '{name}'"))
+    }
+
     /// A statement that does not parse (MySQL's ER_PARSE_ERROR).
     pub fn syntax(detail: impl std::fmt::Display) -> Self {
         SqlError { code: 1064, sql_state: "42000".into(), message: format!("Syntax error in {detail}") }

@@ -6,8 +6,10 @@
 //!    every member whose last acknowledged change was an ADD and none whose last one was a DROP.
 //! 2. Liveness: within [`LIVENESS_BOUND`] of simulated time after the faults stop, every
 //!    registered backend and broker is shown alive.
-//! 3. Journal replay reproduces state: after one more FE power loss and restart, membership
-//!    (ids, hosts, ports) is exactly what it was before.
+//! 3. Acknowledged catalog changes survive: SHOW DATABASES lists every database whose CREATE was
+//!    acknowledged, and nothing the client never tried to create.
+//! 4. Journal replay reproduces state: after one more FE power loss and restart, membership
+//!    (ids, hosts, ports) and databases are exactly what they were before.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -164,20 +166,44 @@ async fn members_until_ok(cluster: &SimCluster) -> Result<Vec<Member>, String> {
     ))
 }
 
-/// The client's side of the chaos phase: drop and re-add the spare backend, tracking what is
-/// known about its membership.
-async fn toggle_spare(
+/// What the client learned during the chaos phase.
+#[derive(Debug)]
+struct ClientModel {
+    spare: Known,
+    /// Databases whose CREATE was acknowledged (or that were reported as existing).
+    databases_acked: BTreeSet<String>,
+    /// Databases whose CREATE has an unknown outcome.
+    databases_unknown: BTreeSet<String>,
+}
+
+/// The client's side of the chaos phase: drop and re-add the spare backend and create
+/// databases, tracking what is known about each.
+async fn client_changes(
     client: madsim::runtime::NodeHandle,
     fe_addr: String,
     recorder: Recorder,
     spare_addr: String,
     duration: Duration,
-) -> Known {
-    let mut known = Known::Present;
+) -> ClientModel {
+    let mut model =
+        ClientModel { spare: Known::Present, databases_acked: BTreeSet::new(), databases_unknown: BTreeSet::new() };
     let end = recorder.now() + duration;
+    let mut next_db = 1;
     while recorder.now() < end {
         let pause = Duration::from_millis(thread_rng().gen_range(300..=2_500));
         tokio::time::sleep(pause).await;
+        if thread_rng().gen_bool(0.5) {
+            let name = format!("db_{next_db}");
+            next_db += 1;
+            let statement = format!("CREATE DATABASE {name}");
+            match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
+                Ok(_) => model.databases_acked.insert(name),
+                Err(ClientError::Sql(e)) if e.message.contains("database exists") => model.databases_acked.insert(name),
+                Err(_) => model.databases_unknown.insert(name),
+            };
+            continue;
+        }
+        let known = model.spare;
         let add = match known {
             Known::Present => false,
             Known::Absent => true,
@@ -188,7 +214,7 @@ async fn toggle_spare(
         } else {
             format!("ALTER SYSTEM DROP BACKEND \"{spare_addr}\"")
         };
-        known = match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
+        model.spare = match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
             Ok(_) if add => Known::Present,
             Ok(_) => Known::Absent,
             Err(ClientError::Sql(e)) if e.message.contains("Same backend already exists") => Known::Present,
@@ -196,7 +222,17 @@ async fn toggle_spare(
             Err(_) => Known::Unknown,
         };
     }
-    known
+    model
+}
+
+async fn databases_until_ok(cluster: &SimCluster) -> Result<BTreeSet<String>, String> {
+    for _ in 0..MAX_ATTEMPTS {
+        if let Ok(QueryOutput::Rows { rows, .. }) = sql(cluster, "SHOW DATABASES").await {
+            return Ok(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!("the FE did not answer SHOW DATABASES in {MAX_ATTEMPTS} attempts"))
 }
 
 /// One seed's run. `Err` carries the invariant that broke.
@@ -227,7 +263,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         madsim::buggify::enable();
         cluster.event("buggify: on");
     }
-    let toggler = tokio::spawn(toggle_spare(
+    let client_task = tokio::spawn(client_changes(
         cluster.client.clone(),
         cluster.fe_addr(),
         recorder.clone(),
@@ -235,7 +271,8 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         options.chaos,
     ));
     nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
-    let known = toggler.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    let model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    let known = model.spare;
     if buggify {
         madsim::buggify::disable();
     }
@@ -265,6 +302,23 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         return Err(format!("acknowledged broker {BROKER_NAME} is missing from SHOW BROKER: {seen:?}"));
     }
 
+    // Invariant 3: acknowledged databases survive; nothing appears that nobody created.
+    let databases = databases_until_ok(&cluster).await?;
+    if let Some(lost) = model.databases_acked.difference(&databases).next() {
+        return Err(format!("acknowledged database {lost} is missing from SHOW DATABASES: {databases:?}"));
+    }
+    if let Some(stray) =
+        databases.iter().find(|d| !model.databases_acked.contains(*d) && !model.databases_unknown.contains(*d))
+    {
+        return Err(format!("SHOW DATABASES lists {stray}, which nobody created"));
+    }
+    cluster.event(format!(
+        "check: {} acknowledged databases present ({} of unknown outcome, {} of those present)",
+        model.databases_acked.len(),
+        model.databases_unknown.len(),
+        databases.len() - model.databases_acked.len()
+    ));
+
     // Invariant 2: every member is shown alive within the bound.
     let mut last = seen;
     loop {
@@ -284,8 +338,9 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         last = members_until_ok(&cluster).await?;
     }
 
-    // Invariant 3: one more FE power loss; replay must give the same membership.
+    // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
+    let databases_before = databases_until_ok(&cluster).await?;
     cluster.kill(Role::Fe);
     tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=2_000))).await;
     cluster.restart(Role::Fe);
@@ -293,6 +348,14 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     if before != after {
         return Err(format!("FE restart changed membership: before {before:?}, after {after:?}"));
     }
-    cluster.event(format!("check: membership of {} members survived an FE restart", after.len()));
+    let databases_after = databases_until_ok(&cluster).await?;
+    if databases_before != databases_after {
+        return Err(format!("FE restart changed databases: before {databases_before:?}, after {databases_after:?}"));
+    }
+    cluster.event(format!(
+        "check: membership of {} members and {} databases survived an FE restart",
+        after.len(),
+        databases_after.len()
+    ));
     Ok(())
 }

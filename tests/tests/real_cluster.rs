@@ -80,7 +80,7 @@ async fn separate_processes_join_are_shown_alive_and_survive_an_fe_restart() {
         be_ports.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect::<Vec<_>>().join(", ")
     );
     let add_broker = format!("ALTER SYSTEM ADD BROKER hdfs_broker \"127.0.0.1:{broker_port}\"");
-    for statement in [add_backends, add_broker] {
+    for statement in [add_backends, add_broker, "CREATE DATABASE sales".to_string()] {
         eventually(BOUND, &format!("the FE to accept {statement}"), || {
             let statement = statement.clone();
             let fe_addr = fe_addr.clone();
@@ -127,6 +127,16 @@ async fn separate_processes_join_are_shown_alive_and_survive_an_fe_restart() {
     .await;
     let after_ids: Vec<String> = after.into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, after_ids, "backend ids changed across an FE restart");
+    let mut client = SqlClient::new(&fe_addr, RpcTimeouts::STATEMENT).expect("client");
+    let databases = client.execute("SHOW DATABASES").await.expect("SHOW DATABASES after restart");
+    assert_eq!(
+        databases,
+        QueryOutput::Rows { columns: vec!["Database".into()], rows: vec![vec![Some("sales".into())]] },
+        "the database created before the FE restart"
+    );
+    client.execute("USE sales").await.expect("USE an existing database");
+    let missing = client.execute("USE nosuch").await.expect_err("USE of a missing database fails");
+    assert!(missing.to_string().contains("ERROR 1049 (42000): Unknown database 'nosuch'"), "{missing}");
 }
 
 #[test]

@@ -2,12 +2,20 @@
 //! A statement either changes nothing and fails with a [`SqlError`], or commits one journal
 //! record and succeeds.
 
+use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
 use super::{Fe, FeEdit, NodeHealth};
 use crate::VERSION;
 use crate::clock;
 use crate::error::SqlError;
 use crate::sql::{self, Statement};
+
+/// A client session's state that statements read and change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Session {
+    /// The current database (`USE`), empty when none.
+    pub database: String,
+}
 
 /// What a successful statement returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +72,69 @@ fn bool_text(b: bool) -> Option<String> {
 
 impl Fe {
     /// Parses and runs one statement.
-    pub async fn execute(&self, sql_text: &str) -> Result<QueryOutput, SqlError> {
+    pub async fn execute(&self, session: &mut Session, sql_text: &str) -> Result<QueryOutput, SqlError> {
         let statement = sql::parse(sql_text).map_err(SqlError::syntax)?;
-        self.execute_statement(statement).await
+        self.execute_statement(session, statement).await
     }
 
-    pub async fn execute_statement(&self, statement: Statement) -> Result<QueryOutput, SqlError> {
+    pub async fn execute_statement(
+        &self,
+        session: &mut Session,
+        statement: Statement,
+    ) -> Result<QueryOutput, SqlError> {
         match statement {
+            Statement::ShowDatabases => {
+                let state = self.state().await;
+                let rows = state.catalog.databases.keys().map(|name| vec![Some(name.clone())]).collect();
+                Ok(QueryOutput::Rows { columns: vec!["Database".into()], rows })
+            }
+            Statement::Use { name } => {
+                if !self.state().await.catalog.databases.contains_key(&name) {
+                    return Err(SqlError::unknown_database(&name));
+                }
+                session.database = name;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::CreateDatabase { name, if_not_exists } => {
+                catalog::check_name("database", &name).map_err(SqlError::doris)?;
+                let mut durable = self.durable.lock().await;
+                let catalog = &durable.state.catalog;
+                if catalog.databases.contains_key(&name) {
+                    if if_not_exists {
+                        return Ok(QueryOutput::Ok { affected_rows: 0 });
+                    }
+                    return Err(SqlError::new(
+                        1007,
+                        "HY000",
+                        format!("Can't create database '{name}'; database exists"),
+                    ));
+                }
+                if catalog.databases.len() >= MAX_DATABASES {
+                    return Err(SqlError::doris(format!("a cluster holds at most {MAX_DATABASES} databases")));
+                }
+                let edit = CatalogEdit::CreateDatabase(DatabaseRecord { id: catalog.next_id, name });
+                self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 1 })
+            }
+            Statement::DropDatabase { name, if_exists } => {
+                let mut durable = self.durable.lock().await;
+                let Some(db) = durable.state.catalog.databases.get(&name) else {
+                    if if_exists {
+                        return Ok(QueryOutput::Ok { affected_rows: 0 });
+                    }
+                    return Err(SqlError::new(
+                        1008,
+                        "HY000",
+                        format!("Can't drop database '{name}'; database doesn't exist"),
+                    ));
+                };
+                let edit = CatalogEdit::DropDatabase { id: db.id };
+                self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
+                if session.database == name {
+                    session.database.clear();
+                }
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
             Statement::ShowBackends => Ok(self.show_backends().await),
             Statement::ShowBrokers => Ok(self.show_brokers().await),
             Statement::ShowFrontends => Ok(self.show_frontends().await),

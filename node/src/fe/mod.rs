@@ -5,6 +5,7 @@
 //! goes through [`Fe::commit`]: validate, append + fsync, then apply; replay at start applies the
 //! same records with the same code.
 
+pub mod catalog;
 mod execute;
 mod heartbeat;
 pub mod membership;
@@ -20,9 +21,10 @@ use crate::disk::Disk;
 use crate::error::{NodeError, SqlError};
 use crate::journal::{Journal, JournalError};
 use crate::shutdown::Shutdown;
+use catalog::{Catalog, CatalogEdit};
 use membership::{Membership, MembershipEdit};
 
-pub use execute::QueryOutput;
+pub use execute::{QueryOutput, Session};
 pub use heartbeat::NodeHealth;
 
 /// FE settings, from `fe.toml` and flags.
@@ -87,6 +89,8 @@ pub enum FeEdit {
     ClusterId { cluster_id: u64 },
     /// One statement's membership changes, applied together.
     Membership { edits: Vec<MembershipEdit> },
+    /// One catalog change.
+    Catalog { edit: CatalogEdit },
 }
 
 /// The FE's durable state: everything the journal rebuilds.
@@ -94,6 +98,9 @@ pub enum FeEdit {
 pub struct FeState {
     pub cluster_id: u64,
     pub membership: Membership,
+    /// Absent in images written before the catalog existed.
+    #[serde(default)]
+    pub catalog: Catalog,
 }
 
 /// A checkpoint of [`FeState`] (the image file's payload).
@@ -118,6 +125,7 @@ impl FeState {
                     self.membership.apply(e);
                 }
             }
+            FeEdit::Catalog { edit } => self.catalog.apply(edit),
         }
     }
 }
@@ -145,7 +153,7 @@ impl Fe {
         let (journal, recovered) = Journal::open(disk, &config.meta_dir)
             .await
             .map_err(|source| NodeError::Journal { context: journal_context(), source })?;
-        let mut state = FeState { cluster_id: 0, membership: Membership::new() };
+        let mut state = FeState { cluster_id: 0, membership: Membership::new(), catalog: Catalog::default() };
         let mut last_lsn = 0;
         if let Some((lsn, payload)) = &recovered.image {
             let image: FeImage = serde_json::from_slice(payload).map_err(|e| NodeError::Journal {

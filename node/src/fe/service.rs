@@ -27,6 +27,7 @@ impl proto::frontend_server::Frontend for FrontendService {
         request: Request<proto::ExecuteSqlRequest>,
     ) -> Result<Response<proto::ExecuteSqlResponse>, Status> {
         let request = request.into_inner();
+        let mut session = super::Session { database: request.database.clone() };
         let outcome = if request.sql.len() > MAX_STATEMENT_BYTES {
             proto::execute_sql_response::Outcome::Error(
                 crate::error::SqlError::doris(format!(
@@ -36,7 +37,7 @@ impl proto::frontend_server::Frontend for FrontendService {
                 .to_proto(),
             )
         } else {
-            match self.fe.execute(&request.sql).await {
+            match self.fe.execute(&mut session, &request.sql).await {
                 Ok(QueryOutput::Rows { columns, rows }) => {
                     proto::execute_sql_response::Outcome::ResultSet(proto::ResultSet {
                         columns,
@@ -54,6 +55,6 @@ impl proto::frontend_server::Frontend for FrontendService {
                 Err(e) => proto::execute_sql_response::Outcome::Error(e.to_proto()),
             }
         };
-        Ok(Response::new(proto::ExecuteSqlResponse { outcome: Some(outcome), database: request.database }))
+        Ok(Response::new(proto::ExecuteSqlResponse { outcome: Some(outcome), database: session.database }))
     }
 }

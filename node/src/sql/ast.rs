@@ -31,4 +31,12 @@ pub enum Statement {
     ShowBrokers,
     /// `SHOW FRONTENDS`
     ShowFrontends,
+    /// `CREATE DATABASE [IF NOT EXISTS] name`
+    CreateDatabase { name: String, if_not_exists: bool },
+    /// `DROP DATABASE [IF EXISTS] name` (also `SCHEMA`)
+    DropDatabase { name: String, if_exists: bool },
+    /// `USE name`
+    Use { name: String },
+    /// `SHOW DATABASES` (also `SCHEMAS`)
+    ShowDatabases,
 }

@@ -126,9 +126,29 @@ impl Parser {
     }
 
     fn statement(&mut self) -> Result<Statement, ParseError> {
-        match self.expect_one_of(&["ALTER", "SHOW"])?.as_str() {
+        match self.expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE"])?.as_str() {
             "ALTER" => self.alter(),
-            _ => self.show(),
+            "SHOW" => self.show(),
+            "CREATE" => {
+                self.expect_one_of(&["DATABASE", "SCHEMA"])?;
+                let if_not_exists = self.accept_keyword("IF");
+                if if_not_exists {
+                    self.expect_keyword("NOT")?;
+                    self.expect_keyword("EXISTS")?;
+                }
+                let name = self.identifier("a database name")?;
+                Ok(Statement::CreateDatabase { name, if_not_exists })
+            }
+            "DROP" => {
+                self.expect_one_of(&["DATABASE", "SCHEMA"])?;
+                let if_exists = self.accept_keyword("IF");
+                if if_exists {
+                    self.expect_keyword("EXISTS")?;
+                }
+                let name = self.identifier("a database name")?;
+                Ok(Statement::DropDatabase { name, if_exists })
+            }
+            _ => Ok(Statement::Use { name: self.identifier("a database name")? }),
         }
     }
 
@@ -155,10 +175,11 @@ impl Parser {
     }
 
     fn show(&mut self) -> Result<Statement, ParseError> {
-        match self.expect_one_of(&["BACKENDS", "BROKER", "FRONTENDS"])?.as_str() {
+        match self.expect_one_of(&["BACKENDS", "BROKER", "FRONTENDS", "DATABASES", "SCHEMAS"])?.as_str() {
             "BACKENDS" => Ok(Statement::ShowBackends),
             "BROKER" => Ok(Statement::ShowBrokers),
-            _ => Ok(Statement::ShowFrontends),
+            "FRONTENDS" => Ok(Statement::ShowFrontends),
+            _ => Ok(Statement::ShowDatabases),
         }
     }
 }
@@ -203,10 +224,27 @@ mod tests {
     }
 
     #[test]
+    fn parses_database_statements() {
+        assert_eq!(
+            parse("create database if not exists `sales`"),
+            Ok(Statement::CreateDatabase { name: "sales".into(), if_not_exists: true })
+        );
+        assert_eq!(parse("DROP SCHEMA s1;"), Ok(Statement::DropDatabase { name: "s1".into(), if_exists: false }));
+        assert_eq!(
+            parse("drop database if exists s1"),
+            Ok(Statement::DropDatabase { name: "s1".into(), if_exists: true })
+        );
+        assert_eq!(parse("use s1"), Ok(Statement::Use { name: "s1".into() }));
+        assert_eq!(parse("SHOW DATABASES"), Ok(Statement::ShowDatabases));
+        let err = parse("CREATE DATABASE IF EXISTS x").expect_err("must fail");
+        assert_eq!((err.line, err.column, err.message.as_str()), (1, 20, "expected NOT, found EXISTS"));
+    }
+
+    #[test]
     fn errors_name_position_and_expectation() {
         let err = parse("SHOW BACKEND").expect_err("must fail");
         assert_eq!((err.line, err.column), (1, 6));
-        assert_eq!(err.message, "expected BACKENDS or BROKER or FRONTENDS, found BACKEND");
+        assert_eq!(err.message, "expected BACKENDS or BROKER or FRONTENDS or DATABASES or SCHEMAS, found BACKEND");
 
         let err = parse("ALTER SYSTEM ADD BACKEND \"nohost\"").expect_err("must fail");
         assert!(err.message.contains("no port"), "{err}");
