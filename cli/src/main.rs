@@ -31,32 +31,77 @@ enum Command {
         /// Statements to run, separated by `;`.
         #[arg(short = 'e', long = "execute", value_name = "SQL")]
         execute: Option<String>,
-        /// Seconds to wait for each statement.
+        /// Seconds to wait for each statement (1 to 86400).
         #[arg(long, default_value_t = 30)]
         timeout_secs: u64,
     },
 }
 
-/// Splits a script into statements at `;` outside quotes.
+/// Splits a script into statements at `;` outside quotes and comments (`--`, `#`, `/* */`),
+/// honouring backslash escapes in strings, as the FE's lexer does. Returns the statements and the
+/// unfinished rest.
 fn split_statements(script: &str) -> (Vec<String>, String) {
+    #[derive(PartialEq)]
+    enum Mode {
+        Code,
+        Quote(char),
+        LineComment,
+        BlockComment,
+    }
+    let chars: Vec<char> = script.chars().collect();
     let mut statements = Vec::new();
     let mut current = String::new();
-    let mut quote: Option<char> = None;
-    for c in script.chars() {
-        match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' || c == '`' => quote = Some(c),
-            None if c == ';' => {
-                if !current.trim().is_empty() {
-                    statements.push(current.trim().to_string());
+    let mut mode = Mode::Code;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        match mode {
+            Mode::Quote(q) => {
+                if c == '\\' && q != '`' {
+                    current.push(c);
+                    if let Some(n) = next {
+                        current.push(n);
+                    }
+                    i += 2;
+                    continue;
                 }
-                current.clear();
+                if c == q {
+                    mode = Mode::Code;
+                }
+            }
+            Mode::LineComment if c == '\n' => mode = Mode::Code,
+            Mode::LineComment => {}
+            Mode::BlockComment if c == '*' && next == Some('/') => {
+                current.push_str("*/");
+                mode = Mode::Code;
+                i += 2;
                 continue;
             }
-            None => {}
+            Mode::BlockComment => {}
+            Mode::Code => match c {
+                '\'' | '"' | '`' => mode = Mode::Quote(c),
+                '#' => mode = Mode::LineComment,
+                '-' if next == Some('-') => mode = Mode::LineComment,
+                '/' if next == Some('*') => {
+                    current.push_str("/*");
+                    mode = Mode::BlockComment;
+                    i += 2;
+                    continue;
+                }
+                ';' => {
+                    if !current.trim().is_empty() {
+                        statements.push(current.trim().to_string());
+                    }
+                    current.clear();
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            },
         }
         current.push(c);
+        i += 1;
     }
     (statements, current)
 }
@@ -94,7 +139,7 @@ async fn run_statement(client: &mut SqlClient, sql: &str) -> bool {
 }
 
 async fn sql(fe: String, execute: Option<String>, timeout_secs: u64) -> ExitCode {
-    let timeouts = RpcTimeouts { connect_ms: 3_000, request_ms: timeout_secs.max(1) * 1_000 };
+    let timeouts = RpcTimeouts { connect_ms: 3_000, request_ms: timeout_secs.clamp(1, 86_400) * 1_000 };
     let mut client = match SqlClient::new(&fe, timeouts) {
         Ok(c) => c,
         Err(e) => {
@@ -164,5 +209,12 @@ mod tests {
         let (statements, rest) = split_statements("SHOW BACKENDS; ALTER SYSTEM ADD BROKER b \"h;x:1\";\nSHOW");
         assert_eq!(statements, vec!["SHOW BACKENDS", "ALTER SYSTEM ADD BROKER b \"h;x:1\""]);
         assert_eq!(rest.trim(), "SHOW");
+
+        let (statements, rest) =
+            split_statements("-- don't stop here\nSHOW DATABASES; CREATE DATABASE a # it's a comment\n;");
+        assert_eq!(statements, vec!["-- don't stop here\nSHOW DATABASES", "CREATE DATABASE a # it's a comment"]);
+        assert!(rest.trim().is_empty());
+        let (statements, _) = split_statements("ALTER SYSTEM ADD BROKER b 'x\\';y:1'; /* ; */ SHOW BROKER;");
+        assert_eq!(statements, vec!["ALTER SYSTEM ADD BROKER b 'x\\';y:1'", "/* ; */ SHOW BROKER"]);
     }
 }

@@ -108,9 +108,8 @@ pub async fn create_dir_all_durable(disk: &dyn Disk, path: &Path) -> DiskResult<
     let mut ancestors: Vec<&Path> = path.ancestors().collect();
     ancestors.reverse();
     for dir in ancestors {
-        if dir.as_os_str().is_empty() {
-            continue;
-        }
+        // The empty ancestor of a relative path is the directory it is relative to.
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
         disk.sync_dir(dir).await?;
     }
     Ok(())

@@ -135,6 +135,15 @@ fn decode_segment(bytes: &[u8]) -> DecodedSegment {
     }
 }
 
+/// The offset of a valid frame with an LSN above `after_lsn` that starts past `from`, if any. A
+/// torn append damages only the last frame, so such a frame means the log itself is damaged.
+fn later_valid_frame(bytes: &[u8], from: usize, after_lsn: u64) -> Option<usize> {
+    (from + 1..bytes.len().saturating_sub(FRAME_HEADER_BYTES - 1)).find(|&at| {
+        let decoded = decode_segment(&bytes[at..]);
+        decoded.records.first().is_some_and(|(lsn, _)| *lsn > after_lsn)
+    })
+}
+
 fn encode_image(lsn: u64, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(IMAGE_HEADER_BYTES + payload.len());
     out.extend_from_slice(IMAGE_MAGIC);
@@ -200,15 +209,30 @@ impl Journal {
 
         let mut next_lsn = image_lsn + 1;
         let mut last_segment: Option<(PathBuf, u64)> = None;
-        for (index, &first) in segments.iter().enumerate() {
+        let mut contents = Vec::with_capacity(segments.len());
+        for &first in &segments {
             let path = dir.join(segment_name(first));
             let bytes = disk.read_all(&path).await?;
+            contents.push((first, path, bytes));
+        }
+        // A tear can only be in the segment appends went to: the last one that holds any bytes
+        // (an empty segment after it is left by a checkpoint that failed before switching).
+        let torn_candidate = contents.iter().rposition(|(_, _, bytes)| !bytes.is_empty());
+        for (index, (first, path, bytes)) in contents.into_iter().enumerate() {
             let decoded = decode_segment(&bytes);
-            let is_last = index + 1 == segments.len();
             if decoded.bad_tail {
-                if !is_last {
+                if Some(index) != torn_candidate {
                     return Err(JournalError::Corrupt(format!(
                         "segment {} has a bad frame at byte {} and is not the last segment",
+                        segment_name(first),
+                        decoded.good_len_bytes
+                    )));
+                }
+                let last_good = decoded.records.last().map_or(0, |(lsn, _)| *lsn);
+                if let Some(at) = later_valid_frame(&bytes, decoded.good_len_bytes as usize, last_good) {
+                    return Err(JournalError::Corrupt(format!(
+                        "segment {} has a bad frame at byte {} followed by a valid record at byte {at}: \
+                         that is damage, not a torn write",
                         segment_name(first),
                         decoded.good_len_bytes
                     )));
@@ -247,6 +271,11 @@ impl Journal {
         };
         let journal = Journal { disk, dir: dir.to_path_buf(), segment, segment_len_bytes, next_lsn, poisoned: false };
         Ok((journal, recovered))
+    }
+
+    /// True once a failed write could not be undone: every later write is refused.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
     }
 
     /// The LSN the next append will get.
@@ -317,8 +346,24 @@ impl Journal {
                 Err(DiskError::AlreadyExists { .. }) => self.disk.truncate(&new_segment, 0).await?,
                 Err(e) => return Err(e.into()),
             }
-            self.disk.sync(&new_segment).await?;
-            self.disk.sync_dir(&self.dir).await?;
+            let published = async {
+                self.disk.sync(&new_segment).await?;
+                self.disk.sync_dir(&self.dir).await
+            }
+            .await;
+            if let Err(e) = published {
+                // Appends stay in the old segment; a new segment left behind must not outlive this
+                // failure, or a later tear in the old one would look like damage in the middle.
+                let removed = async {
+                    self.disk.remove_file(&new_segment).await?;
+                    self.disk.sync_dir(&self.dir).await
+                }
+                .await;
+                if removed.is_err() {
+                    self.poisoned = true;
+                }
+                return Err(e.into());
+            }
             self.segment = new_segment;
             self.segment_len_bytes = 0;
         }
@@ -363,6 +408,24 @@ mod tests {
         let last = flipped.len() - 1;
         flipped[last] ^= 0x01;
         assert_eq!(decode_segment(&flipped).records.len(), 2);
+    }
+
+    #[test]
+    fn damage_followed_by_a_valid_frame_is_not_a_torn_tail() {
+        let mut bytes = encode_frame(1, b"one");
+        let second_at = bytes.len();
+        bytes.extend(encode_frame(2, b"two"));
+        bytes.extend(encode_frame(3, b"three"));
+        bytes[second_at + FRAME_HEADER_BYTES] ^= 0x01; // damage record 2's payload
+        let decoded = decode_segment(&bytes);
+        assert_eq!(decoded.records.len(), 1);
+        assert!(later_valid_frame(&bytes, decoded.good_len_bytes as usize, 1).is_some(), "record 3 is found");
+        // A genuinely torn last frame has nothing valid after it.
+        let torn = &encode_frame(1, b"one")[..];
+        let mut torn = torn.to_vec();
+        torn.extend(&encode_frame(2, b"two")[..10]);
+        let decoded = decode_segment(&torn);
+        assert_eq!(later_valid_frame(&torn, decoded.good_len_bytes as usize, 1), None);
     }
 
     #[test]

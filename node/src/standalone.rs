@@ -89,7 +89,8 @@ async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
 /// Runs the whole local cluster until `shutdown` fires or a role fails.
 pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(), NodeError> {
     config.validate()?;
-    let disk: Arc<dyn Disk> = Arc::new(RealDisk::new(config.data_dir.clone()));
+    // Paths below already start with data_dir, so the disk is rooted at the working directory.
+    let disk: Arc<dyn Disk> = Arc::new(RealDisk::new("."));
     crate::disk::create_dir_all_durable(disk.as_ref(), &config.data_dir)
         .await
         .map_err(|source| NodeError::Disk { context: "creating the data directory".into(), source })?;

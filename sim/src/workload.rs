@@ -198,7 +198,6 @@ async fn client_changes(
             let statement = format!("CREATE DATABASE {name}");
             match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
                 Ok(_) => model.databases_acked.insert(name),
-                Err(ClientError::Sql(e)) if e.message.contains("database exists") => model.databases_acked.insert(name),
                 Err(_) => model.databases_unknown.insert(name),
             };
             continue;

@@ -225,10 +225,19 @@ impl Fe {
     async fn commit_locked(&self, durable: &mut Durable, edit: FeEdit) -> Result<(), SqlError> {
         let payload =
             serde_json::to_vec(&edit).map_err(|e| SqlError::doris(format!("cannot encode journal record: {e}")))?;
-        let lsn = durable.journal.append(&payload).await.map_err(|e| {
-            tracing::warn!(error = %e, "fe: journal append failed");
-            SqlError::doris(format!("the change was not saved ({e}); it had no effect, retry it"))
-        })?;
+        let lsn = match durable.journal.append(&payload).await {
+            Ok(lsn) => lsn,
+            Err(e) if durable.journal.is_poisoned() => {
+                tracing::error!(error = %e, "fe: journal append failed and the journal is poisoned");
+                return Err(SqlError::doris(format!(
+                    "the change may or may not have been saved ({e}); restart the FE, then check before retrying"
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "fe: journal append failed");
+                return Err(SqlError::doris(format!("the change was not saved ({e}); it had no effect, retry it")));
+            }
+        };
         assert_eq!(lsn, durable.last_lsn + 1, "journal lsn out of step with the FE");
         durable.state.apply(&edit);
         durable.last_lsn = lsn;

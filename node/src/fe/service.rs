@@ -37,7 +37,22 @@ impl proto::frontend_server::Frontend for FrontendService {
                 .to_proto(),
             )
         } else {
-            match self.fe.execute(&mut session, &request.sql).await {
+            // The statement runs in its own task: a client that gives up (deadline, disconnect) drops
+            // this handler, and a commit must never be cut between its journal write and its apply.
+            let (fe, sql, mut task_session) = (self.fe.clone(), request.sql.clone(), session.clone());
+            let outcome = tokio::spawn(async move {
+                let result = fe.execute(&mut task_session, &sql).await;
+                (result, task_session)
+            })
+            .await;
+            let result = match outcome {
+                Ok((result, new_session)) => {
+                    session = new_session;
+                    result
+                }
+                Err(e) => Err(crate::error::SqlError::doris(format!("statement task failed: {e}"))),
+            };
+            match result {
                 Ok(QueryOutput::Rows { columns, rows }) => {
                     proto::execute_sql_response::Outcome::ResultSet(proto::ResultSet {
                         columns,
