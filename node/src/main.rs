@@ -34,13 +34,14 @@ enum Role {
     /// Run a broker: the gateway to remote repositories.
     Broker(BrokerArgs),
     /// Run an FE, three BEs and a broker on loopback in one process, registered with each
-    /// other. Ports: FE 9020, BEs 9060-9062, broker 8000 (plus --port-offset).
+    /// other. Ports: FE gRPC 9020, FE MySQL 9030, BEs 9060-9062, broker 8000 (plus
+    /// --port-offset).
     Standalone(StandaloneArgs),
 }
 
 #[derive(Args, Debug)]
 struct FeArgs {
-    /// TOML file with any of: listen_host, advertise_host, grpc_port, meta_dir,
+    /// TOML file with any of: listen_host, advertise_host, grpc_port, query_port, meta_dir,
     /// heartbeat_interval_ms, heartbeat_max_failures, checkpoint_every_records.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -53,6 +54,9 @@ struct FeArgs {
     /// gRPC port: SQL endpoint and task reports [default: 9020].
     #[arg(long)]
     grpc_port: Option<u16>,
+    /// MySQL protocol port for mysql clients and drivers [default: 9030].
+    #[arg(long)]
+    query_port: Option<u16>,
     /// Directory of the journal (edit log and image checkpoints) [default: fe-meta].
     #[arg(long, value_name = "DIR")]
     meta_dir: Option<PathBuf>,
@@ -129,6 +133,9 @@ async fn run(cli: Cli, shutdown: Shutdown) -> Result<(), NodeError> {
             }
             if let Some(v) = args.grpc_port {
                 config.grpc_port = v;
+            }
+            if let Some(v) = args.query_port {
+                config.query_port = v;
             }
             if let Some(v) = args.meta_dir {
                 config.meta_dir = v;

@@ -20,7 +20,8 @@ pub const BROKER_NAME: &str = "local_broker";
 #[derive(Debug, Clone)]
 pub struct StandaloneConfig {
     pub data_dir: PathBuf,
-    /// Added to every default port (FE 9020, BEs 9060.., broker 8000), so clusters can coexist.
+    /// Added to every default port (FE gRPC 9020, MySQL 9030, BEs 9060.., broker 8000), so
+    /// clusters can coexist.
     pub port_offset: u16,
     pub host: String,
     pub backends: u16,
@@ -32,6 +33,7 @@ impl StandaloneConfig {
             listen_host: self.host.clone(),
             advertise_host: self.host.clone(),
             grpc_port: 9020 + self.port_offset,
+            query_port: 9030 + self.port_offset,
             meta_dir: self.data_dir.join("fe").join("meta"),
             ..FeConfig::default()
         }
@@ -129,10 +131,14 @@ pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(),
     register(&fe, &config).await?;
     tracing::info!(fe = %fe_addr, data = %config.data_dir.display(), "standalone: cluster is up");
     eprintln!(
-        "Palo standalone is up: FE at {fe_addr}, {} backends, broker {BROKER_NAME}; data in {}.\n\
-         Try: palo sql --fe {fe_addr} -e \"SHOW BACKENDS\"   (Ctrl-C stops the cluster)",
+        "Palo standalone is up: FE at {fe_addr} (MySQL protocol on {host}:{query_port}), {} backends, \
+         broker {BROKER_NAME}; data in {}.\n\
+         Try: palo sql --fe {fe_addr} -e \"SHOW BACKENDS\"\n\
+         or:  mysql -h {host} -P {query_port} -uroot -e \"SHOW BACKENDS\"   (Ctrl-C stops the cluster)",
         config.backends,
-        config.data_dir.display()
+        config.data_dir.display(),
+        host = config.host,
+        query_port = 9030 + config.port_offset,
     );
 
     let outcome = tokio::select! {

@@ -91,6 +91,7 @@ impl SimCluster {
             listen_host: "0.0.0.0".into(),
             advertise_host: fe_ip.to_string(),
             grpc_port: FE_PORT,
+            query_port: 9030,
             meta_dir: PathBuf::from("/fe/meta"),
             heartbeat_interval_ms: 1_000,
             heartbeat_max_failures: 3,

@@ -4,10 +4,12 @@
 
 use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
+use super::variables;
 use super::{Fe, FeEdit, NodeHealth};
 use crate::VERSION;
 use crate::clock;
 use crate::error::SqlError;
+use crate::sql::ast::SessionValue;
 use crate::sql::{self, Statement};
 
 /// A client session's state that statements read and change.
@@ -15,6 +17,10 @@ use crate::sql::{self, Statement};
 pub struct Session {
     /// The current database (`USE`), empty when none.
     pub database: String,
+    /// The authenticated user.
+    pub user: String,
+    /// The connection's id (MySQL protocol), 0 over gRPC.
+    pub connection_id: u32,
 }
 
 /// What a successful statement returns.
@@ -83,6 +89,33 @@ impl Fe {
         statement: Statement,
     ) -> Result<QueryOutput, SqlError> {
         match statement {
+            Statement::Set => Ok(QueryOutput::Ok { affected_rows: 0 }),
+            Statement::SelectSession { items, limit } => {
+                let mut row = Vec::with_capacity(items.len());
+                for item in &items {
+                    let value = match &item.value {
+                        SessionValue::Variable(name) => Some(variables::lookup(name).ok_or_else(|| {
+                            SqlError::new(1193, "HY000", format!("Unknown system variable '{name}'"))
+                        })?),
+                        SessionValue::Database => (!session.database.is_empty()).then(|| session.database.clone()),
+                        SessionValue::User => Some(format!("'{}'@'%'", session.user)),
+                        SessionValue::Version => Some(variables::MYSQL_VERSION.to_string()),
+                        SessionValue::ConnectionId => Some(session.connection_id.to_string()),
+                        SessionValue::Literal(text) => Some(text.clone()),
+                    };
+                    row.push(value);
+                }
+                let rows = if limit == Some(0) { Vec::new() } else { vec![row] };
+                Ok(QueryOutput::Rows { columns: items.into_iter().map(|i| i.column).collect(), rows })
+            }
+            Statement::ShowVariables { like } => {
+                let rows = variables::all()
+                    .into_iter()
+                    .filter(|(name, _)| like.as_deref().is_none_or(|pattern| variables::like(pattern, name)))
+                    .map(|(name, value)| vec![Some(name), Some(value)])
+                    .collect();
+                Ok(QueryOutput::Rows { columns: vec!["Variable_name".into(), "Value".into()], rows })
+            }
             Statement::ShowDatabases => {
                 let state = self.state().await;
                 let rows = state.catalog.databases.keys().map(|name| vec![Some(name.clone())]).collect();

@@ -9,7 +9,9 @@ pub mod catalog;
 mod execute;
 mod heartbeat;
 pub mod membership;
+pub mod mysql;
 mod service;
+pub mod variables;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +38,8 @@ pub struct FeConfig {
     /// Address other nodes use to reach this FE.
     pub advertise_host: String,
     pub grpc_port: u16,
+    /// MySQL protocol port (Doris's query_port).
+    pub query_port: u16,
     /// Directory of the journal (edit log and images).
     pub meta_dir: PathBuf,
     pub heartbeat_interval_ms: u64,
@@ -51,6 +55,7 @@ impl Default for FeConfig {
             listen_host: "0.0.0.0".into(),
             advertise_host: "127.0.0.1".into(),
             grpc_port: 9020,
+            query_port: 9030,
             meta_dir: PathBuf::from("fe-meta"),
             heartbeat_interval_ms: 1_000,
             heartbeat_max_failures: 3,
@@ -61,8 +66,11 @@ impl Default for FeConfig {
 
 impl FeConfig {
     pub fn validate(&self) -> Result<(), NodeError> {
-        if self.grpc_port == 0 {
-            return Err(NodeError::Config("fe grpc_port must be from 1 to 65535".into()));
+        if self.grpc_port == 0 || self.query_port == 0 {
+            return Err(NodeError::Config("fe grpc_port and query_port must be from 1 to 65535".into()));
+        }
+        if self.grpc_port == self.query_port {
+            return Err(NodeError::Config("fe grpc_port and query_port must differ".into()));
         }
         if !(10..=600_000).contains(&self.heartbeat_interval_ms) {
             return Err(NodeError::Config("heartbeat_interval_ms must be from 10 to 600000".into()));
@@ -286,13 +294,19 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let addr: SocketAddr = format!("{}:{}", fe.config.listen_host, fe.config.grpc_port)
         .parse()
         .map_err(|e| NodeError::Config(format!("fe listen address: {e}")))?;
+    let query_addr: SocketAddr = format!("{}:{}", fe.config.listen_host, fe.config.query_port)
+        .parse()
+        .map_err(|e| NodeError::Config(format!("fe query address: {e}")))?;
+    let listener = mysql::bind(query_addr).await?;
+    let mysql_front = tokio::spawn(mysql::serve(fe.clone(), listener, shutdown.clone()));
     let heartbeats = tokio::spawn(heartbeat::run(fe.clone(), shutdown.clone()));
-    tracing::info!(%addr, advertise = %fe.config.advertise_addr(), "fe: serving");
+    tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
     let served = tonic::transport::Server::builder()
         .add_service(crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone())))
         .serve_with_shutdown(addr, async move { stop.wait().await })
         .await;
     heartbeats.abort();
+    mysql_front.abort();
     served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
 }

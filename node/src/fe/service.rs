@@ -27,7 +27,11 @@ impl proto::frontend_server::Frontend for FrontendService {
         request: Request<proto::ExecuteSqlRequest>,
     ) -> Result<Response<proto::ExecuteSqlResponse>, Status> {
         let request = request.into_inner();
-        let mut session = super::Session { database: request.database.clone() };
+        let mut session = super::Session {
+            database: request.database.clone(),
+            user: if request.user.is_empty() { "root".into() } else { request.user.clone() },
+            connection_id: 0,
+        };
         let outcome = if request.sql.len() > MAX_STATEMENT_BYTES {
             proto::execute_sql_response::Outcome::Error(
                 crate::error::SqlError::doris(format!(

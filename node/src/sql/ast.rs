@@ -39,4 +39,33 @@ pub enum Statement {
     Use { name: String },
     /// `SHOW DATABASES` (also `SCHEMAS`)
     ShowDatabases,
+    /// `SET ...`: what clients send on connect; accepted and ignored.
+    Set,
+    /// `SELECT` of session values only (`@@var`, `DATABASE()`, literals), what clients send on
+    /// connect. Full queries come with tables.
+    SelectSession { items: Vec<SessionItem>, limit: Option<u64> },
+    /// `SHOW [SESSION|GLOBAL] VARIABLES [LIKE 'pattern']`
+    ShowVariables { like: Option<String> },
+}
+
+/// One item of a session-only SELECT, with the column name the client sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionItem {
+    pub value: SessionValue,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionValue {
+    /// `@@name` (a `session.`/`global.` scope is accepted and dropped).
+    Variable(String),
+    /// `DATABASE()` / `SCHEMA()`
+    Database,
+    /// `USER()` / `CURRENT_USER()`
+    User,
+    /// `VERSION()`
+    Version,
+    /// `CONNECTION_ID()`
+    ConnectionId,
+    Literal(String),
 }

@@ -1,6 +1,6 @@
 //! Recursive-descent parser: tokens to [`Statement`]s.
 
-use super::ast::{HostPort, Statement};
+use super::ast::{HostPort, SessionItem, SessionValue, Statement};
 use super::lexer::{self, Token, TokenKind};
 
 /// A statement that could not be parsed, with where and what was expected.
@@ -126,8 +126,18 @@ impl Parser {
     }
 
     fn statement(&mut self) -> Result<Statement, ParseError> {
-        match self.expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE"])?.as_str() {
+        match self.expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT"])?.as_str() {
             "ALTER" => self.alter(),
+            "SET" => {
+                if matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
+                    return Err(self.error_here("expected a variable to set"));
+                }
+                while !matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
+                    self.at += 1;
+                }
+                Ok(Statement::Set)
+            }
+            "SELECT" => self.select_session(),
             "SHOW" => self.show(),
             "CREATE" => {
                 self.expect_one_of(&["DATABASE", "SCHEMA"])?;
@@ -175,11 +185,108 @@ impl Parser {
     }
 
     fn show(&mut self) -> Result<Statement, ParseError> {
+        let scoped = self.accept_keyword("SESSION") || self.accept_keyword("GLOBAL");
+        if scoped || self.peek_keyword("VARIABLES") {
+            self.expect_keyword("VARIABLES")?;
+            let like = if self.accept_keyword("LIKE") { Some(self.string("a LIKE pattern")?) } else { None };
+            return Ok(Statement::ShowVariables { like });
+        }
         match self.expect_one_of(&["BACKENDS", "BROKER", "FRONTENDS", "DATABASES", "SCHEMAS"])?.as_str() {
             "BACKENDS" => Ok(Statement::ShowBackends),
             "BROKER" => Ok(Statement::ShowBrokers),
             "FRONTENDS" => Ok(Statement::ShowFrontends),
             _ => Ok(Statement::ShowDatabases),
+        }
+    }
+}
+
+impl Parser {
+    fn string(&mut self, what: &str) -> Result<String, ParseError> {
+        match self.peek().kind.clone() {
+            TokenKind::String(text) => {
+                self.at += 1;
+                Ok(text)
+            }
+            _ => Err(self.error_here(&format!("expected {what}"))),
+        }
+    }
+
+    fn select_session(&mut self) -> Result<Statement, ParseError> {
+        let mut items = Vec::new();
+        loop {
+            let start = self.at;
+            let value = self.session_value()?;
+            let text = self.tokens[start..self.at].iter().map(|t| t.kind.to_string()).collect::<String>();
+            let column = if self.accept_keyword("AS") {
+                self.identifier("an alias")?
+            } else if let TokenKind::QuotedIdent(alias) = self.peek().kind.clone() {
+                self.at += 1;
+                alias
+            } else {
+                text
+            };
+            items.push(SessionItem { value, column });
+            if !self.accept_symbol(",") {
+                break;
+            }
+        }
+        let limit = if self.accept_keyword("LIMIT") {
+            match self.peek().kind.clone() {
+                TokenKind::Number(n) => {
+                    self.at += 1;
+                    Some(n.parse().map_err(|_| self.error_here("expected a whole number"))?)
+                }
+                _ => return Err(self.error_here("expected a whole number")),
+            }
+        } else {
+            None
+        };
+        Ok(Statement::SelectSession { items, limit })
+    }
+
+    fn session_value(&mut self) -> Result<SessionValue, ParseError> {
+        match self.peek().kind.clone() {
+            TokenKind::Symbol("@") => {
+                self.at += 1;
+                if !self.accept_symbol("@") {
+                    return Err(self.error_here("expected @@variable (user variables are not supported)"));
+                }
+                let mut name = self.identifier("a variable name")?;
+                if (name.eq_ignore_ascii_case("session") || name.eq_ignore_ascii_case("global"))
+                    && self.accept_symbol(".")
+                {
+                    name = self.identifier("a variable name")?;
+                }
+                Ok(SessionValue::Variable(name.to_ascii_lowercase()))
+            }
+            TokenKind::Number(n) => {
+                self.at += 1;
+                Ok(SessionValue::Literal(n))
+            }
+            TokenKind::String(text) => {
+                self.at += 1;
+                Ok(SessionValue::Literal(text))
+            }
+            TokenKind::Word(word) => {
+                let value = match word.to_ascii_uppercase().as_str() {
+                    "DATABASE" | "SCHEMA" => SessionValue::Database,
+                    "USER" | "CURRENT_USER" | "SESSION_USER" => SessionValue::User,
+                    "VERSION" => SessionValue::Version,
+                    "CONNECTION_ID" => SessionValue::ConnectionId,
+                    _ => {
+                        return Err(self.error_here(
+                            "expected @@variable, DATABASE(), USER(), VERSION(), CONNECTION_ID() or a literal \
+                             (queries on tables are not supported yet)",
+                        ));
+                    }
+                };
+                self.at += 1;
+                if !(self.accept_symbol("(") && self.accept_symbol(")")) {
+                    return Err(self.error_here(&format!("expected () after {word}")));
+                }
+                Ok(value)
+            }
+            _ => Err(self.error_here("expected a value to select")),
         }
     }
 }
@@ -192,6 +299,7 @@ fn symbol_static(symbol: &str) -> &'static str {
         ")" => ")",
         "." => ".",
         "=" => "=",
+        "@" => "@",
         _ => "",
     }
 }
@@ -221,6 +329,35 @@ mod tests {
         );
         assert_eq!(parse("show backends"), Ok(Statement::ShowBackends));
         assert_eq!(parse("SHOW BROKER;"), Ok(Statement::ShowBrokers));
+    }
+
+    #[test]
+    fn parses_what_clients_send_on_connect() {
+        assert_eq!(parse("SET NAMES utf8mb4"), Ok(Statement::Set));
+        assert_eq!(parse("SET @@session.autocommit = OFF;"), Ok(Statement::Set));
+        let Ok(Statement::SelectSession { items, limit }) = parse("select @@version_comment limit 1") else {
+            panic!("select @@var must parse");
+        };
+        assert_eq!(
+            items,
+            vec![SessionItem {
+                value: SessionValue::Variable("version_comment".into()),
+                column: "@@version_comment".into()
+            }]
+        );
+        assert_eq!(limit, Some(1));
+        let Ok(Statement::SelectSession { items, .. }) =
+            parse("SELECT @@max_allowed_packet,@@session.wait_timeout,DATABASE(), 1 AS one")
+        else {
+            panic!("a list must parse");
+        };
+        let columns: Vec<&str> = items.iter().map(|i| i.column.as_str()).collect();
+        assert_eq!(columns, vec!["@@max_allowed_packet", "@@session.wait_timeout", "DATABASE()", "one"]);
+        assert_eq!(items[1].value, SessionValue::Variable("wait_timeout".into()));
+        assert_eq!(parse("SHOW VARIABLES LIKE 'max%'"), Ok(Statement::ShowVariables { like: Some("max%".into()) }));
+        assert_eq!(parse("show global variables"), Ok(Statement::ShowVariables { like: None }));
+        let err = parse("SELECT k FROM t").expect_err("tables are not queryable yet");
+        assert!(err.message.contains("not supported yet"), "{err}");
     }
 
     #[test]

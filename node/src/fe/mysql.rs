@@ -1,0 +1,202 @@
+//! The MySQL protocol front end (Doris's query port, 9030): the real `mysql` client, drivers and
+//! BI tools connect here. Every statement goes through the same [`Fe::execute`] as gRPC.
+//!
+//! Users and passwords arrive with the tables issue; until then only `root` without a password
+//! may log in, as on a fresh Doris cluster.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use opensrv_mysql::{
+    AsyncMysqlIntermediary, AsyncMysqlShim, Column, ColumnFlags, ColumnType, ErrorKind, InitWriter, OkResponse,
+    ParamParser, QueryResultWriter, StatementMetaWriter,
+};
+use tokio::io::AsyncWrite;
+use tokio::net::TcpListener;
+
+use super::variables::MYSQL_VERSION;
+use super::{Fe, QueryOutput, Session};
+use crate::error::{NodeError, SqlError};
+use crate::shutdown::Shutdown;
+
+/// Connections served at once; more are closed at accept.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+struct Connection {
+    fe: Arc<Fe>,
+    session: Session,
+    salt: [u8; 20],
+}
+
+/// A per-connection scramble. Deterministic in the simulator; it only has to differ between
+/// connections while root is the only (passwordless) user.
+fn scramble(connection_id: u32) -> [u8; 20] {
+    let mut state = crate::clock::now_ms() ^ (u64::from(connection_id) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    let mut salt = [0u8; 20];
+    for byte in &mut salt {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // Printable, never NUL or '$', as the protocol wants.
+        *byte = b'0' + (state % 74) as u8;
+    }
+    salt
+}
+
+async fn write_error<W: AsyncWrite + Send + Unpin>(results: QueryResultWriter<'_, W>, e: &SqlError) -> io::Result<()> {
+    results.error(ErrorKind::from(e.code), e.message.as_bytes()).await
+}
+
+#[async_trait::async_trait]
+impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
+    type Error = io::Error;
+
+    fn version(&self) -> String {
+        MYSQL_VERSION.to_string()
+    }
+
+    fn connect_id(&self) -> u32 {
+        self.session.connection_id
+    }
+
+    fn salt(&self) -> [u8; 20] {
+        self.salt
+    }
+
+    async fn authenticate(&self, _plugin: &str, username: &[u8], _salt: &[u8], auth_data: &[u8]) -> bool {
+        username == b"root" && auth_data.is_empty()
+    }
+
+    async fn on_prepare<'a>(&'a mut self, _query: &'a str, info: StatementMetaWriter<'a, W>) -> io::Result<()> {
+        info.error(ErrorKind::ER_UNSUPPORTED_PS, b"prepared statements are not supported; send the statement as text")
+            .await
+    }
+
+    async fn on_execute<'a>(
+        &'a mut self,
+        _id: u32,
+        _params: ParamParser<'a>,
+        results: QueryResultWriter<'a, W>,
+    ) -> io::Result<()> {
+        results.error(ErrorKind::ER_UNSUPPORTED_PS, b"prepared statements are not supported").await
+    }
+
+    async fn on_close<'a>(&'a mut self, _stmt: u32)
+    where
+        W: 'async_trait,
+    {
+    }
+
+    async fn on_init<'a>(&'a mut self, database: &'a str, writer: InitWriter<'a, W>) -> io::Result<()> {
+        if self.fe.state().await.catalog.databases.contains_key(database) {
+            self.session.database = database.to_string();
+            writer.ok().await
+        } else {
+            let e = SqlError::unknown_database(database);
+            writer.error(ErrorKind::from(e.code), e.message.as_bytes()).await
+        }
+    }
+
+    async fn on_query<'a>(&'a mut self, query: &'a str, results: QueryResultWriter<'a, W>) -> io::Result<()> {
+        if query.trim().trim_end_matches(';').trim().is_empty() {
+            return results.error(ErrorKind::ER_EMPTY_QUERY, b"Query was empty").await;
+        }
+        // The statement runs in its own task: a client that disconnects drops this future, and a
+        // commit must never be cut between its journal write and its apply.
+        let (fe, sql, mut session) = (self.fe.clone(), query.to_string(), self.session.clone());
+        let joined = tokio::spawn(async move {
+            let result = fe.execute(&mut session, &sql).await;
+            (result, session)
+        })
+        .await;
+        let result = match joined {
+            Ok((result, session)) => {
+                self.session = session;
+                result
+            }
+            Err(e) => Err(SqlError::doris(format!("statement task failed: {e}"))),
+        };
+        match result {
+            Ok(QueryOutput::Rows { columns, rows }) => {
+                let columns: Vec<Column> = columns
+                    .into_iter()
+                    .map(|name| Column {
+                        table: String::new(),
+                        column: name,
+                        coltype: ColumnType::MYSQL_TYPE_VAR_STRING,
+                        colflags: ColumnFlags::empty(),
+                    })
+                    .collect();
+                let mut writer = results.start(&columns).await?;
+                for row in rows {
+                    for cell in row {
+                        writer.write_col(cell.as_deref())?;
+                    }
+                    writer.end_row().await?;
+                }
+                writer.finish().await
+            }
+            Ok(QueryOutput::Ok { affected_rows }) => {
+                results.completed(OkResponse { affected_rows, ..OkResponse::default() }).await
+            }
+            Err(e) => write_error(results, &e).await,
+        }
+    }
+}
+
+/// Binds the query port (so a taken port fails the FE's start, not a background task).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, NodeError> {
+    TcpListener::bind(addr).await.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
+}
+
+/// Decrements the connection count when a connection ends, however it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Accepts MySQL connections until `shutdown` fires.
+pub async fn serve(fe: Arc<Fe>, listener: TcpListener, mut shutdown: Shutdown) {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut next_connection_id: u32 = 0;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shutdown.wait() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(error = %e, "fe: mysql accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        if active.fetch_add(1, Ordering::Relaxed) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(%peer, "fe: refusing a mysql connection: {MAX_CONNECTIONS} already open");
+            continue;
+        }
+        let slot = Slot(active.clone());
+        next_connection_id = next_connection_id.wrapping_add(1).max(1);
+        let connection = Connection {
+            fe: fe.clone(),
+            session: Session { database: String::new(), user: "root".into(), connection_id: next_connection_id },
+            salt: scramble(next_connection_id),
+        };
+        tokio::spawn(async move {
+            let _slot = slot;
+            let (reader, writer) = tokio::io::split(stream);
+            if let Err(e) = AsyncMysqlIntermediary::run_on(connection, reader, writer).await {
+                tracing::debug!(%peer, error = %e, "fe: mysql connection ended with an error");
+            }
+        });
+    }
+}
