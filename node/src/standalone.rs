@@ -74,14 +74,14 @@ async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
         .map(|b| HostPort { host: config.host.clone(), port: b.port })
         .collect();
     if !missing.is_empty() {
-        fe.execute_statement(&mut Session::default(), Statement::AddBackends(missing))
+        fe.execute_statement(&mut Session::root(), Statement::AddBackends(missing))
             .await
             .map_err(|e| NodeError::Other(format!("registering backends: {}", e.message)))?;
     }
     let broker_port = config.broker_config().port;
     if !members.brokers.iter().any(|b| b.name == BROKER_NAME && b.port == broker_port) {
         let addrs = vec![HostPort { host: config.host.clone(), port: broker_port }];
-        fe.execute_statement(&mut Session::default(), Statement::AddBrokers { name: BROKER_NAME.into(), addrs })
+        fe.execute_statement(&mut Session::root(), Statement::AddBrokers { name: BROKER_NAME.into(), addrs })
             .await
             .map_err(|e| NodeError::Other(format!("registering the broker: {}", e.message)))?;
     }

@@ -101,6 +101,34 @@ fn the_mysql_client_talks_to_standalone() {
     assert!(stderr.contains("ERROR 1064 (42000)") && stderr.contains("line 1, column 6"), "{stderr}");
     assert_eq!(text(&out.stdout), "still connected\n", "the statement after the error ran on the same connection");
 
+    // Users: a non-admin user logs in with its password, sees only what it was granted, and is
+    // refused an admin statement with an access-denied error.
+    let out = mysql(
+        port,
+        &[
+            "-uroot",
+            "-e",
+            "CREATE DATABASE other; CREATE USER 'jack'@'%' IDENTIFIED BY 'j4ck'; GRANT SELECT_PRIV ON sales.* TO 'jack'@'%'",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mysql(port, &["-ujack", "-pj4ck", "-N", "-B", "-e", "SHOW DATABASES; SELECT USER()"]);
+    assert_eq!(text(&out.stdout), "sales\n'jack'@'%'\n", "{}", text(&out.stderr));
+    let out = mysql(port, &["-ujack", "-pj4ck", "-e", "SHOW BACKENDS"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("ERROR 1227 (42000)")
+            && stderr.contains("Access denied; you need (at least one of) the (ADMIN) privilege(s)"),
+        "{stderr}"
+    );
+    let out = mysql(port, &["-ujack", "-pj4ck", "-D", "other", "-e", "SELECT 1"]);
+    assert!(!out.status.success(), "jack has no privilege on `other`");
+    let out = mysql(port, &["-ujack", "-pwrong", "-e", "SELECT 1"]);
+    assert!(!out.status.success(), "a wrong password is refused");
+    let out = mysql(port, &["-uroot", "-N", "-B", "-e", "SHOW GRANTS FOR 'jack'@'%'"]);
+    assert_eq!(text(&out.stdout), "'jack'@'%'\tYes\t\tsales: SELECT_PRIV\n", "{}", text(&out.stderr));
+
     // Unknown database at connect, and a wrong password, are refused.
     let out = mysql(port, &["-uroot", "-D", "nosuch", "-e", "SELECT 1"]);
     assert!(!out.status.success());

@@ -2,6 +2,7 @@
 //! A statement either changes nothing and fails with a [`SqlError`], or commits one journal
 //! record and succeeds.
 
+use super::auth::{self, AuthEdit, GrantScope, MAX_USERS, Privilege, UserIdentity};
 use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
 use super::variables;
@@ -9,18 +10,84 @@ use super::{Fe, FeEdit, NodeHealth};
 use crate::VERSION;
 use crate::clock;
 use crate::error::SqlError;
-use crate::sql::ast::SessionValue;
+use crate::sql::ast::{GrantOn, SessionValue, UserSpec};
 use crate::sql::{self, Statement};
 
 /// A client session's state that statements read and change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The current database (`USE`), empty when none.
     pub database: String,
-    /// The authenticated user.
-    pub user: String,
+    /// The authenticated user's identity (the user record it matched).
+    pub identity: UserIdentity,
     /// The connection's id (MySQL protocol), 0 over gRPC.
     pub connection_id: u32,
+}
+
+impl Session {
+    /// A session of `identity` with no current database.
+    pub fn new(identity: UserIdentity, connection_id: u32) -> Self {
+        Session { database: String::new(), identity, connection_id }
+    }
+
+    /// The operator's session (gRPC endpoint, standalone launcher): root.
+    pub fn root() -> Self {
+        Session::new(UserIdentity::root(), 0)
+    }
+}
+
+/// Which of GRANT and REVOKE a shared arm runs.
+enum StatementKind {
+    Grant,
+    Other,
+}
+
+/// What a statement needs of the session's user.
+enum Needs {
+    Nothing,
+    Admin,
+}
+
+fn needs(statement: &Statement) -> Needs {
+    match statement {
+        Statement::Set
+        | Statement::SelectSession { .. }
+        | Statement::ShowVariables { .. }
+        | Statement::ShowDatabases
+        | Statement::Use { .. }
+        | Statement::SetPassword { user: None, .. }
+        | Statement::ShowGrants { user: None, all: false } => Needs::Nothing,
+        _ => Needs::Admin,
+    }
+}
+
+fn access_denied(privilege: &str) -> SqlError {
+    SqlError::new(
+        1227,
+        "42000",
+        format!("Access denied; you need (at least one of) the ({privilege}) privilege(s) for this operation"),
+    )
+}
+
+fn user_identity(spec: &UserSpec) -> Result<UserIdentity, SqlError> {
+    if spec.user.len() > 64 || spec.user.chars().any(|c| c.is_control() || c == '\'' || c == '@') {
+        return Err(SqlError::doris(format!(
+            "Incorrect user name '{}': at most 64 characters, no quotes or @",
+            spec.user
+        )));
+    }
+    Ok(UserIdentity::new(&spec.user, &spec.host))
+}
+
+fn privileges(names: &[String]) -> Result<Vec<Privilege>, SqlError> {
+    names
+        .iter()
+        .map(|n| {
+            Privilege::parse(n).ok_or_else(|| {
+                SqlError::doris(format!("Unknown privilege {n}: use ADMIN_PRIV, LOAD_PRIV or SELECT_PRIV"))
+            })
+        })
+        .collect()
 }
 
 /// What a successful statement returns.
@@ -88,7 +155,135 @@ impl Fe {
         session: &mut Session,
         statement: Statement,
     ) -> Result<QueryOutput, SqlError> {
+        let auth = self.state().await.auth;
+        let statement_kind =
+            if matches!(statement, Statement::Grant { .. }) { StatementKind::Grant } else { StatementKind::Other };
+        if let Needs::Admin = needs(&statement)
+            && !auth.has(&session.identity, Privilege::Admin, None)
+        {
+            return Err(access_denied("ADMIN"));
+        }
         match statement {
+            Statement::CreateUser { user, password, if_not_exists } => {
+                let identity = user_identity(&user)?;
+                let mut durable = self.durable.lock().await;
+                if durable.state.auth.users.contains_key(&identity) {
+                    if if_not_exists {
+                        return Ok(QueryOutput::Ok { affected_rows: 0 });
+                    }
+                    return Err(SqlError::new(1396, "HY000", format!("Operation CREATE USER failed for {identity}")));
+                }
+                if durable.state.auth.users.len() >= MAX_USERS {
+                    return Err(SqlError::doris(format!("a cluster holds at most {MAX_USERS} users")));
+                }
+                let password_sha1_sha1 = password.as_deref().and_then(auth::password_hash);
+                let edit = AuthEdit::CreateUser { identity, password_sha1_sha1 };
+                self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::DropUser { user, if_exists } => {
+                let identity = user_identity(&user)?;
+                if identity == UserIdentity::root() {
+                    return Err(SqlError::doris("root cannot be dropped"));
+                }
+                let mut durable = self.durable.lock().await;
+                if !durable.state.auth.users.contains_key(&identity) {
+                    if if_exists {
+                        return Ok(QueryOutput::Ok { affected_rows: 0 });
+                    }
+                    return Err(SqlError::new(1396, "HY000", format!("Operation DROP USER failed for {identity}")));
+                }
+                self.commit_locked(&mut durable, FeEdit::Auth { edit: AuthEdit::DropUser { identity } }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::SetPassword { user, password } => {
+                let identity = match &user {
+                    Some(spec) => user_identity(spec)?,
+                    None => session.identity.clone(),
+                };
+                let mut durable = self.durable.lock().await;
+                if !durable.state.auth.users.contains_key(&identity) {
+                    return Err(SqlError::new(
+                        1133,
+                        "42000",
+                        format!("Can't find any matching row in the user table for {identity}"),
+                    ));
+                }
+                let edit = AuthEdit::SetPassword { identity, password_sha1_sha1: auth::password_hash(&password) };
+                self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::Grant { privileges: names, on, user } | Statement::Revoke { privileges: names, on, user } => {
+                let is_grant = matches!(statement_kind, StatementKind::Grant);
+                let identity = user_identity(&user)?;
+                let privileges = privileges(&names)?;
+                let scope = match on {
+                    GrantOn::Global => GrantScope::Global,
+                    GrantOn::Database(db) => GrantScope::Database(db),
+                };
+                if identity == UserIdentity::root() && !is_grant {
+                    return Err(SqlError::doris("root's privileges cannot be revoked"));
+                }
+                let mut durable = self.durable.lock().await;
+                if !durable.state.auth.users.contains_key(&identity) {
+                    return Err(SqlError::new(
+                        1133,
+                        "42000",
+                        format!("Can't find any matching row in the user table for {identity}"),
+                    ));
+                }
+                let edit = if is_grant {
+                    AuthEdit::Grant { identity, scope, privileges }
+                } else {
+                    AuthEdit::Revoke { identity, scope, privileges }
+                };
+                self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
+                Ok(QueryOutput::Ok { affected_rows: 0 })
+            }
+            Statement::ShowGrants { user, all } => {
+                let wanted: Vec<&UserIdentity> = match (&user, all) {
+                    (_, true) => auth.users.keys().collect(),
+                    (Some(spec), false) => {
+                        let identity = user_identity(spec)?;
+                        match auth.users.get_key_value(&identity) {
+                            Some((id, _)) => vec![id],
+                            None => {
+                                return Err(SqlError::new(
+                                    1141,
+                                    "42000",
+                                    format!("There is no such grant defined for user {identity}"),
+                                ));
+                            }
+                        }
+                    }
+                    (None, false) => {
+                        auth.users.get_key_value(&session.identity).map(|(id, _)| vec![id]).unwrap_or_default()
+                    }
+                };
+                let rows = wanted
+                    .into_iter()
+                    .filter_map(|id| auth.users.get(id).map(|record| (id, record)))
+                    .map(|(id, record)| {
+                        let names = |set: &std::collections::BTreeSet<Privilege>| {
+                            set.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
+                        };
+                        let databases = record
+                            .databases
+                            .iter()
+                            .map(|(db, set)| format!("{db}: {}", names(set)))
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        vec![
+                            Some(id.to_string()),
+                            Some(if record.password_sha1_sha1.is_some() { "Yes" } else { "No" }.to_string()),
+                            Some(names(&record.global)),
+                            Some(databases),
+                        ]
+                    })
+                    .collect();
+                let columns = ["UserIdentity", "Password", "GlobalPrivs", "DatabasePrivs"];
+                Ok(QueryOutput::Rows { columns: columns.iter().map(|c| c.to_string()).collect(), rows })
+            }
             Statement::Set => Ok(QueryOutput::Ok { affected_rows: 0 }),
             Statement::SelectSession { items, limit } => {
                 let mut row = Vec::with_capacity(items.len());
@@ -98,7 +293,7 @@ impl Fe {
                             SqlError::new(1193, "HY000", format!("Unknown system variable '{name}'"))
                         })?),
                         SessionValue::Database => (!session.database.is_empty()).then(|| session.database.clone()),
-                        SessionValue::User => Some(format!("'{}'@'%'", session.user)),
+                        SessionValue::User => Some(session.identity.to_string()),
                         SessionValue::Version => Some(variables::MYSQL_VERSION.to_string()),
                         SessionValue::ConnectionId => Some(session.connection_id.to_string()),
                         SessionValue::Literal(text) => Some(text.clone()),
@@ -118,12 +313,25 @@ impl Fe {
             }
             Statement::ShowDatabases => {
                 let state = self.state().await;
-                let rows = state.catalog.databases.keys().map(|name| vec![Some(name.clone())]).collect();
+                let rows = state
+                    .catalog
+                    .databases
+                    .keys()
+                    .filter(|name| auth.can_see(&session.identity, name))
+                    .map(|name| vec![Some(name.clone())])
+                    .collect();
                 Ok(QueryOutput::Rows { columns: vec!["Database".into()], rows })
             }
             Statement::Use { name } => {
                 if !self.state().await.catalog.databases.contains_key(&name) {
                     return Err(SqlError::unknown_database(&name));
+                }
+                if !auth.can_see(&session.identity, &name) {
+                    return Err(SqlError::new(
+                        1044,
+                        "42000",
+                        format!("Access denied for user {} to database '{name}'", session.identity),
+                    ));
                 }
                 session.database = name;
                 Ok(QueryOutput::Ok { affected_rows: 0 })

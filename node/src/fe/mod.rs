@@ -5,6 +5,7 @@
 //! goes through [`Fe::commit`]: validate, append + fsync, then apply; replay at start applies the
 //! same records with the same code.
 
+pub mod auth;
 pub mod catalog;
 mod execute;
 mod heartbeat;
@@ -23,6 +24,7 @@ use crate::disk::Disk;
 use crate::error::{NodeError, SqlError};
 use crate::journal::{Journal, JournalError};
 use crate::shutdown::Shutdown;
+use auth::{Auth, AuthEdit};
 use catalog::{Catalog, CatalogEdit};
 use membership::{Membership, MembershipEdit};
 
@@ -99,6 +101,8 @@ pub enum FeEdit {
     Membership { edits: Vec<MembershipEdit> },
     /// One catalog change.
     Catalog { edit: CatalogEdit },
+    /// One change to users or privileges.
+    Auth { edit: AuthEdit },
 }
 
 /// The FE's durable state: everything the journal rebuilds.
@@ -109,6 +113,9 @@ pub struct FeState {
     /// Absent in images written before the catalog existed.
     #[serde(default)]
     pub catalog: Catalog,
+    /// Absent in images written before users existed (then only root).
+    #[serde(default)]
+    pub auth: Auth,
 }
 
 /// A checkpoint of [`FeState`] (the image file's payload).
@@ -134,6 +141,7 @@ impl FeState {
                 }
             }
             FeEdit::Catalog { edit } => self.catalog.apply(edit),
+            FeEdit::Auth { edit } => self.auth.apply(edit),
         }
     }
 }
@@ -161,7 +169,12 @@ impl Fe {
         let (journal, recovered) = Journal::open(disk, &config.meta_dir)
             .await
             .map_err(|source| NodeError::Journal { context: journal_context(), source })?;
-        let mut state = FeState { cluster_id: 0, membership: Membership::new(), catalog: Catalog::default() };
+        let mut state = FeState {
+            cluster_id: 0,
+            membership: Membership::new(),
+            catalog: Catalog::default(),
+            auth: Auth::default(),
+        };
         let mut last_lsn = 0;
         if let Some((lsn, payload)) = &recovered.image {
             let image: FeImage = serde_json::from_slice(payload).map_err(|e| NodeError::Journal {

@@ -1,8 +1,8 @@
 //! The MySQL protocol front end (Doris's query port, 9030): the real `mysql` client, drivers and
 //! BI tools connect here. Every statement goes through the same [`Fe::execute`] as gRPC.
 //!
-//! Users and passwords arrive with the tables issue; until then only `root` without a password
-//! may log in, as on a fresh Doris cluster.
+//! Logins use mysql_native_password against the users of the catalog (`CREATE USER`); a new
+//! cluster has `root` without a password, as Doris does.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ use opensrv_mysql::{
 use tokio::io::AsyncWrite;
 use tokio::net::TcpListener;
 
+use super::auth::{UserIdentity, check_native_password};
 use super::variables::MYSQL_VERSION;
 use super::{Fe, QueryOutput, Session};
 use crate::error::{NodeError, SqlError};
@@ -29,10 +30,26 @@ struct Connection {
     fe: Arc<Fe>,
     session: Session,
     salt: [u8; 20],
+    /// The client's address, matched against users' host patterns.
+    peer_host: String,
+    /// Set by `authenticate` (which only gets `&self`), moved into the session before statements.
+    authenticated: std::sync::Mutex<Option<UserIdentity>>,
 }
 
-/// A per-connection scramble. Deterministic in the simulator; it only has to differ between
-/// connections while root is the only (passwordless) user.
+impl Connection {
+    fn take_identity(&mut self) {
+        let identity = match self.authenticated.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(identity) = identity {
+            self.session.identity = identity;
+        }
+    }
+}
+
+/// A per-connection scramble, mixed from the clock, the connection id and the peer (deterministic
+/// in the simulator). It is not secret material; a random source for it is future work.
 fn scramble(connection_id: u32) -> [u8; 20] {
     let mut state = crate::clock::now_ms() ^ (u64::from(connection_id) << 32) ^ 0x9e37_79b9_7f4a_7c15;
     let mut salt = [0u8; 20];
@@ -66,8 +83,18 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
         self.salt
     }
 
-    async fn authenticate(&self, _plugin: &str, username: &[u8], _salt: &[u8], auth_data: &[u8]) -> bool {
-        username == b"root" && auth_data.is_empty()
+    async fn authenticate(&self, _plugin: &str, username: &[u8], salt: &[u8], auth_data: &[u8]) -> bool {
+        let Ok(user) = std::str::from_utf8(username) else { return false };
+        let auth = self.fe.state().await.auth;
+        let Some((identity, record)) = auth.match_login(user, &self.peer_host) else { return false };
+        if !check_native_password(record.password_sha1_sha1.as_deref(), salt, auth_data) {
+            return false;
+        }
+        match self.authenticated.lock() {
+            Ok(mut slot) => *slot = Some(identity.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(identity.clone()),
+        }
+        true
     }
 
     async fn on_prepare<'a>(&'a mut self, _query: &'a str, info: StatementMetaWriter<'a, W>) -> io::Result<()> {
@@ -91,7 +118,12 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
     }
 
     async fn on_init<'a>(&'a mut self, database: &'a str, writer: InitWriter<'a, W>) -> io::Result<()> {
-        if self.fe.state().await.catalog.databases.contains_key(database) {
+        self.take_identity();
+        let state = self.fe.state().await;
+        if state.catalog.databases.contains_key(database) && !state.auth.can_see(&self.session.identity, database) {
+            let message = format!("Access denied for user {} to database '{database}'", self.session.identity);
+            writer.error(ErrorKind::ER_DBACCESS_DENIED_ERROR, message.as_bytes()).await
+        } else if state.catalog.databases.contains_key(database) {
             self.session.database = database.to_string();
             writer.ok().await
         } else {
@@ -101,6 +133,7 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
     }
 
     async fn on_query<'a>(&'a mut self, query: &'a str, results: QueryResultWriter<'a, W>) -> io::Result<()> {
+        self.take_identity();
         if query.trim().trim_end_matches(';').trim().is_empty() {
             return results.error(ErrorKind::ER_EMPTY_QUERY, b"Query was empty").await;
         }
@@ -147,6 +180,10 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
     }
 }
 
+fn peer_hash(peer: &SocketAddr) -> u32 {
+    peer.to_string().bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
+}
+
 /// Binds the query port (so a taken port fails the FE's start, not a background task).
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, NodeError> {
     TcpListener::bind(addr).await.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
@@ -188,8 +225,11 @@ pub async fn serve(fe: Arc<Fe>, listener: TcpListener, mut shutdown: Shutdown) {
         next_connection_id = next_connection_id.wrapping_add(1).max(1);
         let connection = Connection {
             fe: fe.clone(),
-            session: Session { database: String::new(), user: "root".into(), connection_id: next_connection_id },
-            salt: scramble(next_connection_id),
+            // No privileges until `authenticate` says who this is.
+            session: Session::new(UserIdentity::new("", ""), next_connection_id),
+            salt: scramble(next_connection_id ^ peer_hash(&peer)),
+            peer_host: peer.ip().to_string(),
+            authenticated: std::sync::Mutex::new(None),
         };
         tokio::spawn(async move {
             let _slot = slot;

@@ -27,11 +27,10 @@ impl proto::frontend_server::Frontend for FrontendService {
         request: Request<proto::ExecuteSqlRequest>,
     ) -> Result<Response<proto::ExecuteSqlResponse>, Status> {
         let request = request.into_inner();
-        let mut session = super::Session {
-            database: request.database.clone(),
-            user: if request.user.is_empty() { "root".into() } else { request.user.clone() },
-            connection_id: 0,
-        };
+        // The gRPC endpoint is the operator's port (palo CLI, standalone): statements run as root.
+        // Keep it on a trusted network; MySQL clients log in on the query port.
+        let mut session = super::Session::root();
+        session.database = request.database.clone();
         let outcome = if request.sql.len() > MAX_STATEMENT_BYTES {
             proto::execute_sql_response::Outcome::Error(
                 crate::error::SqlError::doris(format!(

@@ -46,6 +46,32 @@ pub enum Statement {
     SelectSession { items: Vec<SessionItem>, limit: Option<u64> },
     /// `SHOW [SESSION|GLOBAL] VARIABLES [LIKE 'pattern']`
     ShowVariables { like: Option<String> },
+    /// `CREATE USER [IF NOT EXISTS] 'u'@'h' [IDENTIFIED BY 'p']`
+    CreateUser { user: UserSpec, password: Option<String>, if_not_exists: bool },
+    /// `DROP USER [IF EXISTS] 'u'@'h'`
+    DropUser { user: UserSpec, if_exists: bool },
+    /// `SET PASSWORD [FOR 'u'@'h'] = PASSWORD('p')` (or `= 'p'`)
+    SetPassword { user: Option<UserSpec>, password: String },
+    /// `GRANT priv[, ...] ON *.*|db.* TO 'u'@'h'`
+    Grant { privileges: Vec<String>, on: GrantOn, user: UserSpec },
+    /// `REVOKE priv[, ...] ON *.*|db.* FROM 'u'@'h'`
+    Revoke { privileges: Vec<String>, on: GrantOn, user: UserSpec },
+    /// `SHOW GRANTS [FOR 'u'@'h']`, `SHOW ALL GRANTS`
+    ShowGrants { user: Option<UserSpec>, all: bool },
+}
+
+/// `'user'@'host'` as written; the host is `%` when left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub user: String,
+    pub host: String,
+}
+
+/// The target of a GRANT or REVOKE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantOn {
+    Global,
+    Database(String),
 }
 
 /// One item of a session-only SELECT, with the column name the client sees.

@@ -1,6 +1,6 @@
 //! Recursive-descent parser: tokens to [`Statement`]s.
 
-use super::ast::{HostPort, SessionItem, SessionValue, Statement};
+use super::ast::{GrantOn, HostPort, SessionItem, SessionValue, Statement, UserSpec};
 use super::lexer::{self, Token, TokenKind};
 
 /// A statement that could not be parsed, with where and what was expected.
@@ -126,8 +126,31 @@ impl Parser {
     }
 
     fn statement(&mut self) -> Result<Statement, ParseError> {
-        match self.expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT"])?.as_str() {
+        match self
+            .expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "GRANT", "REVOKE"])?
+            .as_str()
+        {
             "ALTER" => self.alter(),
+            "GRANT" | "REVOKE" => self.grant_or_revoke(),
+            "SET" if self.accept_keyword("PASSWORD") => {
+                let user = if self.accept_keyword("FOR") { Some(self.user_spec()?) } else { None };
+                if !self.accept_symbol("=") {
+                    return Err(self.error_here("expected ="));
+                }
+                let password = if self.accept_keyword("PASSWORD") {
+                    if !self.accept_symbol("(") {
+                        return Err(self.error_here("expected ("));
+                    }
+                    let p = self.string("a quoted password")?;
+                    if !self.accept_symbol(")") {
+                        return Err(self.error_here("expected )"));
+                    }
+                    p
+                } else {
+                    self.string("PASSWORD('...') or a quoted password")?
+                };
+                Ok(Statement::SetPassword { user, password })
+            }
             "SET" => {
                 if matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
                     return Err(self.error_here("expected a variable to set"));
@@ -139,6 +162,28 @@ impl Parser {
             }
             "SELECT" => self.select_session(),
             "SHOW" => self.show(),
+            "CREATE" if self.accept_keyword("USER") => {
+                let if_not_exists = self.accept_keyword("IF");
+                if if_not_exists {
+                    self.expect_keyword("NOT")?;
+                    self.expect_keyword("EXISTS")?;
+                }
+                let user = self.user_spec()?;
+                let password = if self.accept_keyword("IDENTIFIED") {
+                    self.expect_keyword("BY")?;
+                    Some(self.string("a quoted password")?)
+                } else {
+                    None
+                };
+                Ok(Statement::CreateUser { user, password, if_not_exists })
+            }
+            "DROP" if self.accept_keyword("USER") => {
+                let if_exists = self.accept_keyword("IF");
+                if if_exists {
+                    self.expect_keyword("EXISTS")?;
+                }
+                Ok(Statement::DropUser { user: self.user_spec()?, if_exists })
+            }
             "CREATE" => {
                 self.expect_one_of(&["DATABASE", "SCHEMA"])?;
                 let if_not_exists = self.accept_keyword("IF");
@@ -185,6 +230,14 @@ impl Parser {
     }
 
     fn show(&mut self) -> Result<Statement, ParseError> {
+        if self.accept_keyword("ALL") {
+            self.expect_keyword("GRANTS")?;
+            return Ok(Statement::ShowGrants { user: None, all: true });
+        }
+        if self.accept_keyword("GRANTS") {
+            let user = if self.accept_keyword("FOR") { Some(self.user_spec()?) } else { None };
+            return Ok(Statement::ShowGrants { user, all: false });
+        }
         let scoped = self.accept_keyword("SESSION") || self.accept_keyword("GLOBAL");
         if scoped || self.peek_keyword("VARIABLES") {
             self.expect_keyword("VARIABLES")?;
@@ -209,6 +262,52 @@ impl Parser {
             }
             _ => Err(self.error_here(&format!("expected {what}"))),
         }
+    }
+
+    /// `'user'@'host'`, `user@'host'`, `'user'` or `user`.
+    fn user_spec(&mut self) -> Result<UserSpec, ParseError> {
+        let user = match self.peek().kind.clone() {
+            TokenKind::String(u) | TokenKind::Word(u) | TokenKind::QuotedIdent(u) => {
+                self.at += 1;
+                u
+            }
+            _ => return Err(self.error_here("expected a user such as 'jack'@'%'")),
+        };
+        if user.is_empty() {
+            return Err(self.error_here("expected a non-empty user name"));
+        }
+        let host = if self.accept_symbol("@") {
+            match self.peek().kind.clone() {
+                TokenKind::String(h) | TokenKind::Word(h) | TokenKind::QuotedIdent(h) => {
+                    self.at += 1;
+                    h
+                }
+                _ => return Err(self.error_here("expected a quoted host such as '%'")),
+            }
+        } else {
+            "%".to_string()
+        };
+        Ok(UserSpec { user, host })
+    }
+
+    fn grant_or_revoke(&mut self) -> Result<Statement, ParseError> {
+        let grant = self.tokens[self.at - 1].kind.to_string().eq_ignore_ascii_case("GRANT");
+        let mut privileges = vec![self.identifier("a privilege such as SELECT_PRIV")?];
+        while self.accept_symbol(",") {
+            privileges.push(self.identifier("a privilege such as SELECT_PRIV")?);
+        }
+        self.expect_keyword("ON")?;
+        let on =
+            if self.accept_symbol("*") { GrantOn::Global } else { GrantOn::Database(self.identifier("*.* or db.*")?) };
+        if !self.accept_symbol(".") {
+            return Err(self.error_here("expected . (grants apply to *.* or db.*)"));
+        }
+        if !self.accept_symbol("*") {
+            return Err(self.error_here("expected * (table-level grants are not supported yet)"));
+        }
+        self.expect_keyword(if grant { "TO" } else { "FROM" })?;
+        let user = self.user_spec()?;
+        Ok(if grant { Statement::Grant { privileges, on, user } } else { Statement::Revoke { privileges, on, user } })
     }
 
     fn select_session(&mut self) -> Result<Statement, ParseError> {
@@ -300,6 +399,7 @@ fn symbol_static(symbol: &str) -> &'static str {
         "." => ".",
         "=" => "=",
         "@" => "@",
+        "*" => "*",
         _ => "",
     }
 }
@@ -358,6 +458,37 @@ mod tests {
         assert_eq!(parse("show global variables"), Ok(Statement::ShowVariables { like: None }));
         let err = parse("SELECT k FROM t").expect_err("tables are not queryable yet");
         assert!(err.message.contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn parses_user_statements() {
+        let jack = UserSpec { user: "jack".into(), host: "%".into() };
+        assert_eq!(
+            parse("CREATE USER 'jack'@'%' IDENTIFIED BY 'pw'"),
+            Ok(Statement::CreateUser { user: jack.clone(), password: Some("pw".into()), if_not_exists: false })
+        );
+        assert_eq!(parse("drop user if exists jack"), Ok(Statement::DropUser { user: jack.clone(), if_exists: true }));
+        assert_eq!(
+            parse("SET PASSWORD FOR 'jack'@'%' = PASSWORD('x')"),
+            Ok(Statement::SetPassword { user: Some(jack.clone()), password: "x".into() })
+        );
+        assert_eq!(parse("SET PASSWORD = 'y'"), Ok(Statement::SetPassword { user: None, password: "y".into() }));
+        assert_eq!(
+            parse("GRANT SELECT_PRIV, LOAD_PRIV ON db1.* TO 'jack'@'%'"),
+            Ok(Statement::Grant {
+                privileges: vec!["SELECT_PRIV".into(), "LOAD_PRIV".into()],
+                on: GrantOn::Database("db1".into()),
+                user: jack.clone()
+            })
+        );
+        assert_eq!(
+            parse("revoke admin_priv on *.* from jack"),
+            Ok(Statement::Revoke { privileges: vec!["admin_priv".into()], on: GrantOn::Global, user: jack.clone() })
+        );
+        assert_eq!(parse("SHOW GRANTS FOR 'jack'"), Ok(Statement::ShowGrants { user: Some(jack), all: false }));
+        assert_eq!(parse("SHOW ALL GRANTS"), Ok(Statement::ShowGrants { user: None, all: true }));
+        let err = parse("GRANT SELECT_PRIV ON db1.t1 TO jack").expect_err("table grants later");
+        assert!(err.message.contains("table-level grants"), "{err}");
     }
 
     #[test]
