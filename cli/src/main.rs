@@ -1,8 +1,6 @@
 //! `palo`: the operator's command line. `palo sql` runs statements against an FE's gRPC SQL
 //! endpoint and prints MySQL-style tables.
 
-mod table;
-
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -10,6 +8,7 @@ use clap::{Parser, Subcommand};
 use palo_node::client::{ClientError, SqlClient};
 use palo_node::fe::QueryOutput;
 use palo_node::rpc::RpcTimeouts;
+use palo_node::table;
 
 /// Palo command line.
 #[derive(Parser, Debug)]

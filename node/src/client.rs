@@ -38,6 +38,16 @@ impl SqlClient {
         &self.addr
     }
 
+    /// The session's current database (changed by `USE`).
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Continues a session whose current database is `database`.
+    pub fn set_database(&mut self, database: &str) {
+        self.database = database.to_string();
+    }
+
     pub async fn execute(&mut self, sql: &str) -> Result<QueryOutput, ClientError> {
         let request =
             proto::ExecuteSqlRequest { sql: sql.to_string(), database: self.database.clone(), user: "root".into() };

@@ -18,6 +18,7 @@ pub mod rpc;
 pub mod shutdown;
 pub mod sql;
 pub mod standalone;
+pub mod table;
 
 /// The version string every role reports.
 pub const VERSION: &str = concat!("palo-", env!("CARGO_PKG_VERSION"));

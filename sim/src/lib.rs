@@ -15,6 +15,8 @@ pub mod nemesis;
 #[cfg(madsim)]
 pub mod runner;
 #[cfg(madsim)]
+pub mod scenario;
+#[cfg(madsim)]
 pub mod workload;
 
 pub use sim_disk::{SimDisk, SimDiskFaults};

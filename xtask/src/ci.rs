@@ -18,22 +18,32 @@ pub fn test() -> Result<(), String> {
     step(1, "lint", || lint::run(&root))?;
     step(2, "tests (normal world)", || cmd::run(&mut cmd::cargo(World::Normal, &["test", "--workspace"])))?;
     step(3, "tests (simulated world)", || {
-        cmd::run(&mut cmd::cargo(World::Sim, &["test", "--profile", "sim", "-p", "palo-sim", "-p", "palo-node"]))
+        // Everything but the scenario files, which step 4 runs.
+        cmd::run(&mut cmd::cargo(
+            World::Sim,
+            &["test", "--profile", "sim", "-p", "palo-sim", "-p", "palo-node", "--lib", "--bins", "--test", "*"],
+        ))
     })?;
     let scenarios = root.join("scenarios");
     if has_scenarios(&scenarios) {
-        step(4, "scenarios", || {
-            cmd::run(&mut cmd::cargo(
-                World::Sim,
-                &["test", "--profile", "sim", "-p", "palo-sim", "--test", "scenarios"],
-            ))
-        })?;
+        step(4, "scenarios", || scenarios_run(false))?;
     } else {
         eprintln!("xtask test: step 4/4 (scenarios) skipped: no *.scn files in {}", scenarios.display());
     }
 
     println!("xtask test: all steps passed ({})", cmd::format_duration(started.elapsed()));
     Ok(())
+}
+
+/// Runs every scenario file against its snapshot; `accept` writes new snapshots instead of
+/// failing on a difference (review them with `git diff scenarios/`).
+pub fn scenarios_run(accept: bool) -> Result<(), String> {
+    let mut command = cmd::cargo(World::Sim, &["test", "--profile", "sim", "-p", "palo-sim", "--test", "scenarios"]);
+    command.env("INSTA_UPDATE", if accept { "always" } else { "no" });
+    if accept {
+        command.env("INSTA_FORCE_PASS", "1");
+    }
+    cmd::run(&mut command)
 }
 
 /// Runs step `n` of `test`, naming it in the error if it fails.

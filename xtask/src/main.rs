@@ -58,6 +58,16 @@ enum Task {
                             (simulated world), if scenarios/ holds any *.scn file.")]
     Test,
 
+    /// Run the scenario files in the simulator and compare their transcripts with the snapshots.
+    #[command(long_about = "Run every scenarios/*.scn file in the simulated cluster and compare its \
+                            transcript with scenarios/snapshots/<name>.snap. With --accept, write \
+                            the new transcripts as the snapshots instead (review with git diff).")]
+    Scenarios {
+        /// Write new snapshots instead of failing on a difference.
+        #[arg(long)]
+        accept: bool,
+    },
+
     /// Clippy with -D warnings on the whole workspace, in both worlds.
     #[command(long_about = "Run cargo clippy --workspace --all-targets -- -D warnings in the \
                             normal world (target/), then in the simulated world (target/sim, \
@@ -78,6 +88,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.task {
         Task::Simulate(args) => simulate::run(&args),
+        Task::Scenarios { accept } => ci::scenarios_run(accept).map(|()| 0),
         Task::Lint => lint::run(&cmd::workspace_root()).map(|()| 0),
         Task::Test => ci::test().map(|()| 0),
         Task::Clippy => ci::clippy().map(|()| 0),

@@ -1,4 +1,5 @@
-//! MySQL-style box tables, as the `mysql` client prints them.
+//! MySQL-style box tables, as the `mysql` client prints them (used by `palo sql` and the
+//! scenario transcripts).
 
 /// Renders a result set; NULL cells print as `NULL`, numbers are right-aligned.
 pub fn render(columns: &[String], rows: &[Vec<Option<String>>]) -> String {

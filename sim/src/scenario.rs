@@ -1,0 +1,298 @@
+//! Scenario files: scripted runs of the simulated cluster whose transcript is a snapshot.
+//!
+//! A scenario is plain text, one step per line (`#` starts a comment line):
+//!
+//! ```text
+//! # A database survives an FE power loss.
+//! ok: CREATE DATABASE sales          -- the statement must succeed
+//! error: CREATE DATABASE sales       -- the statement must fail; the error is transcribed
+//! query: SHOW DATABASES              -- must succeed; the result table is transcribed
+//! query: SHOW BACKENDS | BackendId Host Alive   -- only these columns
+//! kill: fe                           -- power loss of a node (fe, be1.., broker)
+//! restart: fe
+//! partition: fe be1                  -- cut the link both ways
+//! heal: all                          -- end every fault
+//! wait: 5s                           -- let simulated time pass
+//! wait-alive: 30s                    -- until every member is shown alive, or fail
+//! ```
+//!
+//! Before the first step the cluster (one FE, three BEs, a broker) is registered. The seed is 1
+//! unless a `# seed: N` line says otherwise.
+
+use std::time::Duration;
+
+use palo_node::client::{ClientError, SqlClient};
+use palo_node::fe::QueryOutput;
+use palo_node::rpc::RpcTimeouts;
+
+use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
+use crate::sim_disk::SimDiskFaults;
+use crate::trace::{Recorder, Trace};
+use crate::workload::sql;
+
+/// Bounds: a scenario of more steps, or a wait longer than this, is refused.
+pub const MAX_STEPS: usize = 1_000;
+pub const MAX_WAIT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Ok(String),
+    Error(String),
+    Query { sql: String, columns: Vec<String> },
+    Kill(String),
+    Restart(String),
+    Partition(String, String),
+    Heal,
+    Wait(Duration),
+    WaitAlive(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub seed: u64,
+    steps: Vec<(usize, Step)>,
+}
+
+fn duration(text: &str, line: usize) -> Result<Duration, String> {
+    let secs: u64 = text
+        .trim()
+        .strip_suffix('s')
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("line {line}: expected a duration like 5s, found {text:?}"))?;
+    let d = Duration::from_secs(secs);
+    if d > MAX_WAIT {
+        return Err(format!("line {line}: waits are limited to {}s", MAX_WAIT.as_secs()));
+    }
+    Ok(d)
+}
+
+/// Parses a scenario file; errors name the line.
+pub fn parse(text: &str) -> Result<Scenario, String> {
+    let mut seed = 1;
+    let mut steps = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let trimmed = raw.trim();
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            if let Some(n) = comment.trim().strip_prefix("seed:") {
+                seed = n.trim().parse().map_err(|_| format!("line {line}: bad seed {n:?}"))?;
+            }
+            continue;
+        }
+        if trimmed.is_empty() {
+            continue;
+        }
+        let Some((verb, rest)) = trimmed.split_once(':') else {
+            return Err(format!("line {line}: expected `verb: argument`, found {trimmed:?}"));
+        };
+        let rest = rest.trim().to_string();
+        let words: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+        let step = match verb.trim() {
+            "ok" => Step::Ok(rest),
+            "error" => Step::Error(rest),
+            "query" => match rest.rsplit_once(" | ") {
+                Some((sql, columns)) => Step::Query {
+                    sql: sql.trim().to_string(),
+                    columns: columns.split_whitespace().map(str::to_string).collect(),
+                },
+                None => Step::Query { sql: rest, columns: Vec::new() },
+            },
+            "kill" if words.len() == 1 => Step::Kill(rest),
+            "restart" if words.len() == 1 => Step::Restart(rest),
+            "partition" if words.len() == 2 => Step::Partition(words[0].clone(), words[1].clone()),
+            "heal" if rest == "all" => Step::Heal,
+            "wait" => Step::Wait(duration(&rest, line)?),
+            "wait-alive" => Step::WaitAlive(duration(&rest, line)?),
+            other => {
+                return Err(format!(
+                    "line {line}: unknown step {other:?} (or wrong arguments); steps are ok, error, query, kill, \
+                     restart, partition, heal, wait, wait-alive"
+                ));
+            }
+        };
+        steps.push((line, step));
+        if steps.len() > MAX_STEPS {
+            return Err(format!("more than {MAX_STEPS} steps"));
+        }
+    }
+    Ok(Scenario { seed, steps })
+}
+
+fn role(cluster: &SimCluster, name: &str, line: usize) -> Result<Role, String> {
+    cluster
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .map(|n| n.role)
+        .ok_or_else(|| format!("line {line}: no node named {name:?} (fe, be1, be2, be3, broker)"))
+}
+
+fn render(output: &QueryOutput, wanted: &[String]) -> Result<String, String> {
+    match output {
+        QueryOutput::Ok { affected_rows } => Ok(format!("OK, {affected_rows} rows affected")),
+        QueryOutput::Rows { columns, rows } => {
+            let picks: Vec<usize> = if wanted.is_empty() {
+                (0..columns.len()).collect()
+            } else {
+                wanted
+                    .iter()
+                    .map(|w| {
+                        columns.iter().position(|c| c == w).ok_or_else(|| format!("no column {w:?} in {columns:?}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            let columns: Vec<String> = picks.iter().map(|&i| columns[i].clone()).collect();
+            let rows: Vec<Vec<Option<String>>> =
+                rows.iter().map(|r| picks.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
+            if rows.is_empty() {
+                return Ok(format!("{}\n(empty)", columns.join(" | ")));
+            }
+            Ok(palo_node::table::render(&columns, &rows))
+        }
+    }
+}
+
+/// Runs one statement of the scenario's session (its current database carries over).
+async fn session_sql(cluster: &SimCluster, database: &mut String, statement: &str) -> Result<QueryOutput, ClientError> {
+    let (addr, db, text) = (cluster.fe_addr(), database.clone(), statement.to_string());
+    let joined = cluster
+        .client
+        .spawn(async move {
+            let mut client = SqlClient::new(&addr, RpcTimeouts { connect_ms: 1_000, request_ms: 5_000 })?;
+            client.set_database(&db);
+            let result = client.execute(&text).await;
+            result.map(|output| (output, client.database().to_string()))
+        })
+        .await;
+    let (output, new_database) = joined.unwrap_or_else(|e| {
+        Err(ClientError::Unreachable { addr: cluster.fe_addr(), detail: format!("client task failed: {e}") })
+    })?;
+    *database = new_database;
+    Ok(output)
+}
+
+/// Runs the steps against a fresh cluster; returns the transcript, or the transcript so far and
+/// what went wrong.
+async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (String, String)> {
+    let spec = ClusterSpec { backends: 3, checkpoint_every_records: 5, disk_faults: SimDiskFaults::default() };
+    let mut cluster = SimCluster::start(&spec, recorder);
+    let mut out = String::new();
+    let mut database = String::new();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let backends: Vec<String> =
+        cluster.backend_roles().iter().map(|r| format!("\"{}\"", cluster.node(*r).addr())).collect();
+    let broker = format!("{}:{BROKER_PORT}", cluster.node(Role::Broker).ip);
+    for setup in [
+        format!("ALTER SYSTEM ADD BACKEND {}", backends.join(", ")),
+        format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker}\""),
+    ] {
+        if let Err(e) = sql(&cluster, &setup).await {
+            return Err((out, format!("setup `{setup}` failed: {e}")));
+        }
+    }
+    for (line, step) in scenario.steps {
+        match &step {
+            Step::Ok(statement) | Step::Error(statement) | Step::Query { sql: statement, .. } => {
+                let expect_error = matches!(step, Step::Error(_));
+                let label = match &step {
+                    Step::Ok(_) => "ok",
+                    Step::Error(_) => "error",
+                    _ => "query",
+                };
+                let shown_columns = match &step {
+                    Step::Query { columns, .. } if !columns.is_empty() => format!(" | {}", columns.join(" ")),
+                    _ => String::new(),
+                };
+                out.push_str(&format!("> {label}: {statement}{shown_columns}\n"));
+                let result = session_sql(&cluster, &mut database, statement).await;
+                match (result, expect_error) {
+                    (Ok(output), false) => {
+                        let columns = match &step {
+                            Step::Query { columns, .. } => columns.clone(),
+                            _ => Vec::new(),
+                        };
+                        if matches!(step, Step::Query { .. }) || matches!(output, QueryOutput::Ok { .. }) {
+                            let shown =
+                                render(&output, &columns).map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
+                            out.push_str(&shown);
+                            out.push('\n');
+                        }
+                    }
+                    (Err(ClientError::Sql(e)), true) => out.push_str(&format!("{e}\n")),
+                    (Ok(_), true) => {
+                        return Err((out, format!("line {line}: expected an error, the statement succeeded")));
+                    }
+                    (Err(e), _) => return Err((out, format!("line {line}: unexpected error: {e}"))),
+                }
+            }
+            Step::Kill(name) => {
+                let r = role(&cluster, name, line).map_err(|e| (out.clone(), e))?;
+                cluster.kill(r);
+                out.push_str(&format!("> kill: {name}\n"));
+            }
+            Step::Restart(name) => {
+                let r = role(&cluster, name, line).map_err(|e| (out.clone(), e))?;
+                cluster.restart(r);
+                out.push_str(&format!("> restart: {name}\n"));
+            }
+            Step::Partition(a, b) => {
+                let (ra, rb) = (
+                    role(&cluster, a, line).map_err(|e| (out.clone(), e))?,
+                    role(&cluster, b, line).map_err(|e| (out.clone(), e))?,
+                );
+                cluster.partition(ra, rb);
+                out.push_str(&format!("> partition: {a} {b}\n"));
+            }
+            Step::Heal => {
+                cluster.heal_all(&SimDiskFaults::default());
+                out.push_str("> heal: all\n");
+            }
+            Step::Wait(d) => {
+                tokio::time::sleep(*d).await;
+                out.push_str(&format!("> wait: {}s\n", d.as_secs()));
+            }
+            Step::WaitAlive(bound) => {
+                let started = cluster.now();
+                loop {
+                    let mut all_alive = true;
+                    for statement in ["SHOW BACKENDS", "SHOW BROKER"] {
+                        all_alive &= match sql(&cluster, statement).await {
+                            Ok(QueryOutput::Rows { columns, rows }) => {
+                                let alive = columns.iter().position(|c| c == "Alive");
+                                alive.is_some_and(|i| {
+                                    rows.iter().all(|r| r.get(i).cloned().flatten().as_deref() == Some("true"))
+                                })
+                            }
+                            _ => false,
+                        };
+                    }
+                    if all_alive {
+                        break;
+                    }
+                    if cluster.now() - started > *bound {
+                        return Err((out, format!("line {line}: members not all alive within {}s", bound.as_secs())));
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                out.push_str(&format!("> wait-alive: {}s (all alive)\n", bound.as_secs()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a scenario file's text in a fresh simulated world. `Ok` is the transcript.
+pub fn run(text: &str) -> Result<String, String> {
+    let scenario = parse(text)?;
+    let seed = scenario.seed;
+    let handle = std::thread::spawn(move || {
+        let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
+        runtime.set_time_limit(crate::runner::SIMULATED_TIME_LIMIT);
+        runtime.block_on(async move { run_steps(scenario, Recorder::start(Trace::new(false))).await })
+    });
+    match handle.join() {
+        Ok(Ok(transcript)) => Ok(transcript),
+        Ok(Err((transcript, error))) => Err(format!("{error}\ntranscript so far:\n{transcript}")),
+        Err(_) => Err("the scenario panicked (see the message above)".into()),
+    }
+}
