@@ -1,10 +1,16 @@
 //! MySQL-style box tables, as the `mysql` client prints them (used by `palo sql` and the
 //! scenario transcripts).
 
-/// Renders a result set; NULL cells print as `NULL`, numbers are right-aligned.
+/// Renders a result set; NULL cells print as `NULL`, numbers are right-aligned, and a newline or
+/// tab inside a cell prints as `\n` / `\t` (as `mysql -B` does) so the box stays a box.
 pub fn render(columns: &[String], rows: &[Vec<Option<String>>]) -> String {
-    let cells: Vec<Vec<&str>> =
-        rows.iter().map(|row| row.iter().map(|c| c.as_deref().unwrap_or("NULL")).collect()).collect();
+    let escaped: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter().map(|c| c.as_deref().unwrap_or("NULL").replace('\n', "\\n").replace('\t', "\\t")).collect()
+        })
+        .collect();
+    let cells: Vec<Vec<&str>> = escaped.iter().map(|row| row.iter().map(String::as_str).collect()).collect();
     let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
     for row in &cells {
         for (i, cell) in row.iter().enumerate() {
@@ -57,5 +63,7 @@ mod tests {
 | NULL |    1 |
 +------+------+";
         assert_eq!(render(&columns, &rows), expected);
+        let rows = vec![vec![Some("a\nb".to_string()), None]];
+        assert!(render(&columns, &rows).contains("| a\\nb | NULL |"));
     }
 }

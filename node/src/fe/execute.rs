@@ -5,8 +5,8 @@
 use super::auth::{self, AuthEdit, GrantScope, MAX_USERS, Privilege, UserIdentity};
 use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
-use super::variables;
 use super::{Fe, FeEdit, NodeHealth};
+use super::{help, variables};
 use crate::VERSION;
 use crate::clock;
 use crate::error::SqlError;
@@ -56,7 +56,8 @@ fn needs(statement: &Statement) -> Needs {
         | Statement::ShowDatabases
         | Statement::Use { .. }
         | Statement::SetPassword { user: None, .. }
-        | Statement::ShowGrants { user: None, all: false } => Needs::Nothing,
+        | Statement::ShowGrants { user: None, all: false }
+        | Statement::Help { .. } => Needs::Nothing,
         _ => Needs::Admin,
     }
 }
@@ -164,6 +165,27 @@ impl Fe {
             return Err(access_denied("ADMIN"));
         }
         match statement {
+            Statement::Help { topic } => {
+                let text = |s: &str| Some(s.to_string());
+                if topic.trim().is_empty() || topic.eq_ignore_ascii_case("contents") {
+                    let rows = help::TOPICS.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect();
+                    return Ok(QueryOutput::Rows { columns: vec!["name".into(), "is_it_category".into()], rows });
+                }
+                let found = help::find(&topic);
+                match found.as_slice() {
+                    [] => Err(SqlError::doris(format!(
+                        "Nothing found for help topic '{topic}'; run HELP to list the topics"
+                    ))),
+                    [(name, description, example)] => Ok(QueryOutput::Rows {
+                        columns: vec!["name".into(), "description".into(), "example".into()],
+                        rows: vec![vec![text(name), text(description), text(example)]],
+                    }),
+                    many => Ok(QueryOutput::Rows {
+                        columns: vec!["name".into(), "is_it_category".into()],
+                        rows: many.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect(),
+                    }),
+                }
+            }
             Statement::CreateUser { user, password, if_not_exists } => {
                 let identity = user_identity(&user)?;
                 let mut durable = self.durable.lock().await;

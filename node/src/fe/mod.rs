@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 mod execute;
 mod heartbeat;
+pub mod help;
 pub mod membership;
 pub mod mysql;
 mod service;

@@ -58,6 +58,8 @@ pub enum Statement {
     Revoke { privileges: Vec<String>, on: GrantOn, user: UserSpec },
     /// `SHOW GRANTS [FOR 'u'@'h']`, `SHOW ALL GRANTS`
     ShowGrants { user: Option<UserSpec>, all: bool },
+    /// `HELP [topic words]`
+    Help { topic: String },
 }
 
 /// `'user'@'host'` as written; the host is `%` when left out.

@@ -127,11 +127,22 @@ impl Parser {
 
     fn statement(&mut self) -> Result<Statement, ParseError> {
         match self
-            .expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "GRANT", "REVOKE"])?
+            .expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "GRANT", "REVOKE", "HELP"])?
             .as_str()
         {
             "ALTER" => self.alter(),
             "GRANT" | "REVOKE" => self.grant_or_revoke(),
+            "HELP" => {
+                let mut words = Vec::new();
+                while !matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
+                    match self.peek().kind.clone() {
+                        TokenKind::Word(w) | TokenKind::String(w) | TokenKind::QuotedIdent(w) => words.push(w),
+                        other => words.push(other.to_string()),
+                    }
+                    self.at += 1;
+                }
+                Ok(Statement::Help { topic: words.join(" ") })
+            }
             "SET" if self.accept_keyword("PASSWORD") => {
                 let user = if self.accept_keyword("FOR") { Some(self.user_spec()?) } else { None };
                 if !self.accept_symbol("=") {
