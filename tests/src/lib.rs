@@ -113,6 +113,23 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `palo-node standalone` on a port offset whose six ports (FE gRPC 9020, MySQL 9030,
+/// BEs 9060-9062, broker 8000) are free; returns the process and the offset.
+pub fn start_standalone(dir: &TempDir, first_offset: u16) -> (Proc, u16) {
+    let mut offset = first_offset + (std::process::id() % 5_000) as u16;
+    while !ports_free(&[9020 + offset, 9030 + offset, 9060 + offset, 9061 + offset, 9062 + offset, 8000 + offset]) {
+        offset += 7;
+    }
+    let args: Vec<String> = vec![
+        "standalone".into(),
+        "--data".into(),
+        dir.path().join("data").display().to_string(),
+        "--port-offset".into(),
+        offset.to_string(),
+    ];
+    (Proc::start("standalone", &binary("palo-node"), &args, dir.path()), offset)
+}
+
 /// Polls `check` every 200 ms until it returns `Some`, or panics after `bound` with `what`.
 pub async fn eventually<T, F, Fut>(bound: Duration, what: &str, mut check: F) -> T
 where

@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use palo_tests::{Proc, TempDir, binary, ports_free};
+use palo_tests::{TempDir, start_standalone};
 
 fn mysql_available() -> bool {
     match Command::new("mysql").arg("--version").output() {
@@ -36,18 +36,7 @@ fn the_mysql_client_talks_to_standalone() {
         return;
     }
     let dir = TempDir::new("mysql");
-    let mut offset = 30_000 + (std::process::id() % 5_000) as u16;
-    while !ports_free(&[9020 + offset, 9030 + offset, 9060 + offset, 9061 + offset, 9062 + offset, 8000 + offset]) {
-        offset += 7;
-    }
-    let args: Vec<String> = vec![
-        "standalone".into(),
-        "--data".into(),
-        dir.path().join("data").display().to_string(),
-        "--port-offset".into(),
-        offset.to_string(),
-    ];
-    let standalone = Proc::start("standalone", &binary("palo-node"), &args, dir.path());
+    let (standalone, offset) = start_standalone(&dir, 30_000);
     let port = 9030 + offset;
 
     // Box tables (-t) with three alive backends, once heartbeats have run.

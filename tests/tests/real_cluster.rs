@@ -8,7 +8,7 @@ use std::time::Duration;
 use palo_node::client::SqlClient;
 use palo_node::fe::QueryOutput;
 use palo_node::rpc::RpcTimeouts;
-use palo_tests::{Proc, TempDir, binary, eventually, free_port, ports_free};
+use palo_tests::{Proc, TempDir, binary, eventually, free_port, start_standalone};
 
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -142,19 +142,7 @@ async fn separate_processes_join_are_shown_alive_and_survive_an_fe_restart() {
 #[test]
 fn standalone_answers_palo_sql_with_three_alive_backends() {
     let dir = TempDir::new("standalone");
-    // Find an offset whose five ports (FE 9020, BEs 9060-9062, broker 8000) are all free.
-    let mut offset = 20_000 + (std::process::id() % 5_000) as u16;
-    while !ports_free(&[9020 + offset, 9060 + offset, 9061 + offset, 9062 + offset, 8000 + offset]) {
-        offset += 7;
-    }
-    let args: Vec<String> = vec![
-        "standalone".into(),
-        "--data".into(),
-        dir.path().join("data").display().to_string(),
-        "--port-offset".into(),
-        offset.to_string(),
-    ];
-    let mut standalone = Proc::start("standalone", &binary("palo-node"), &args, dir.path());
+    let (mut standalone, offset) = start_standalone(&dir, 20_000);
     let fe = format!("127.0.0.1:{}", 9020 + offset);
     let palo = binary("palo");
 

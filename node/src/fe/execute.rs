@@ -6,6 +6,8 @@ use super::auth::{self, AuthEdit, GrantScope, MAX_USERS, Privilege, UserIdentity
 use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
 use super::{Fe, FeEdit, NodeHealth};
+use std::sync::Arc;
+
 use super::{help, variables};
 use crate::VERSION;
 use crate::clock;
@@ -146,6 +148,24 @@ fn bool_text(b: bool) -> Option<String> {
 
 impl Fe {
     /// Parses and runs one statement.
+    /// Runs a statement in its own task and returns its outcome with the session after it. A
+    /// client that gives up (deadline, disconnect) drops its caller, and a commit must never be cut
+    /// between its journal write and its apply; front ends call this, never `execute` directly.
+    pub async fn execute_detached(
+        self: &Arc<Self>,
+        mut session: Session,
+        sql_text: String,
+    ) -> (Result<QueryOutput, SqlError>, Session) {
+        let fe = self.clone();
+        let fallback = session.clone();
+        let joined = tokio::spawn(async move {
+            let result = fe.execute(&mut session, &sql_text).await;
+            (result, session)
+        })
+        .await;
+        joined.unwrap_or_else(|e| (Err(SqlError::doris(format!("statement task failed: {e}"))), fallback))
+    }
+
     pub async fn execute(&self, session: &mut Session, sql_text: &str) -> Result<QueryOutput, SqlError> {
         let statement = sql::parse(sql_text).map_err(SqlError::syntax)?;
         self.execute_statement(session, statement).await

@@ -137,21 +137,8 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
         if query.trim().trim_end_matches(';').trim().is_empty() {
             return results.error(ErrorKind::ER_EMPTY_QUERY, b"Query was empty").await;
         }
-        // The statement runs in its own task: a client that disconnects drops this future, and a
-        // commit must never be cut between its journal write and its apply.
-        let (fe, sql, mut session) = (self.fe.clone(), query.to_string(), self.session.clone());
-        let joined = tokio::spawn(async move {
-            let result = fe.execute(&mut session, &sql).await;
-            (result, session)
-        })
-        .await;
-        let result = match joined {
-            Ok((result, session)) => {
-                self.session = session;
-                result
-            }
-            Err(e) => Err(SqlError::doris(format!("statement task failed: {e}"))),
-        };
+        let (result, session) = self.fe.execute_detached(self.session.clone(), query.to_string()).await;
+        self.session = session;
         match result {
             Ok(QueryOutput::Rows { columns, rows }) => {
                 let columns: Vec<Column> = columns

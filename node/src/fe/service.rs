@@ -40,21 +40,8 @@ impl proto::frontend_server::Frontend for FrontendService {
                 .to_proto(),
             )
         } else {
-            // The statement runs in its own task: a client that gives up (deadline, disconnect) drops
-            // this handler, and a commit must never be cut between its journal write and its apply.
-            let (fe, sql, mut task_session) = (self.fe.clone(), request.sql.clone(), session.clone());
-            let outcome = tokio::spawn(async move {
-                let result = fe.execute(&mut task_session, &sql).await;
-                (result, task_session)
-            })
-            .await;
-            let result = match outcome {
-                Ok((result, new_session)) => {
-                    session = new_session;
-                    result
-                }
-                Err(e) => Err(crate::error::SqlError::doris(format!("statement task failed: {e}"))),
-            };
+            let (result, after) = self.fe.execute_detached(session.clone(), request.sql.clone()).await;
+            session = after;
             match result {
                 Ok(QueryOutput::Rows { columns, rows }) => {
                     proto::execute_sql_response::Outcome::ResultSet(proto::ResultSet {
