@@ -49,8 +49,12 @@ impl SqlClient {
     }
 
     pub async fn execute(&mut self, sql: &str) -> Result<QueryOutput, ClientError> {
-        let request =
-            proto::ExecuteSqlRequest { sql: sql.to_string(), database: self.database.clone(), user: "root".into() };
+        let request = proto::ExecuteSqlRequest {
+            sql: sql.to_string(),
+            database: self.database.clone(),
+            user: "root".into(),
+            password: String::new(),
+        };
         let response = self
             .client
             .execute_sql(request)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fe;
 pub mod journal;
 pub mod rpc;
+pub mod schema;
 pub mod shutdown;
 pub mod sql;
 pub mod standalone;

@@ -41,3 +41,31 @@ pub fn channel(addr: &str, timeouts: RpcTimeouts) -> Result<Channel, BadAddress>
         .timeout(Duration::from_millis(timeouts.request_ms));
     Ok(endpoint.connect_lazy())
 }
+
+/// A server-streaming response fed by a bounded channel: the producer task sends chunks (and
+/// blocks when the client is slow), the stream ends when the producer drops its sender.
+pub struct ChannelStream<T> {
+    receiver: tokio::sync::mpsc::Receiver<Result<T, tonic::Status>>,
+}
+
+/// Chunks in flight per stream before the producer waits for the client.
+pub const STREAM_CHANNEL_CHUNKS: usize = 4;
+
+impl<T> ChannelStream<T> {
+    /// A stream and the sender its producer writes to.
+    pub fn new() -> (tokio::sync::mpsc::Sender<Result<T, tonic::Status>>, Self) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(STREAM_CHANNEL_CHUNKS);
+        (sender, ChannelStream { receiver })
+    }
+}
+
+impl<T> futures_core::Stream for ChannelStream<T> {
+    type Item = Result<T, tonic::Status>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(cx)
+    }
+}

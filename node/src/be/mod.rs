@@ -130,7 +130,65 @@ impl proto::backend_server::Backend for BackendService {
             capacity_bytes,
             data_used_bytes: 0,
             tablet_count: 0,
+            tablets: Vec::new(),
         }))
+    }
+
+    async fn create_tablet(
+        &self,
+        _request: Request<proto::CreateTabletRequest>,
+    ) -> Result<Response<proto::CreateTabletResponse>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    async fn drop_tablet(
+        &self,
+        _request: Request<proto::DropTabletRequest>,
+    ) -> Result<Response<proto::DropTabletResponse>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    async fn write_rows(
+        &self,
+        _request: Request<proto::WriteRowsRequest>,
+    ) -> Result<Response<proto::WriteRowsResponse>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    async fn publish_version(
+        &self,
+        _request: Request<proto::PublishVersionRequest>,
+    ) -> Result<Response<proto::PublishVersionResponse>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    async fn abort_txn(
+        &self,
+        _request: Request<proto::AbortTxnRequest>,
+    ) -> Result<Response<proto::AbortTxnResponse>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    type ScanStream = crate::rpc::ChannelStream<proto::ScanChunk>;
+
+    async fn scan(&self, _request: Request<proto::ScanRequest>) -> Result<Response<Self::ScanStream>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    async fn clone_tablet(
+        &self,
+        _request: Request<proto::CloneTabletRequest>,
+    ) -> Result<Response<proto::CloneTabletResponse>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
+    }
+
+    type FetchTabletStream = crate::rpc::ChannelStream<proto::FetchTabletChunk>;
+
+    async fn fetch_tablet(
+        &self,
+        _request: Request<proto::FetchTabletRequest>,
+    ) -> Result<Response<Self::FetchTabletStream>, Status> {
+        Err(Status::unimplemented("tablets are not supported yet"))
     }
 }
 

@@ -418,6 +418,18 @@ impl Fe {
                 }
                 Ok(QueryOutput::Ok { affected_rows: 0 })
             }
+            Statement::ShowTables { .. }
+            | Statement::ShowCreateTable { .. }
+            | Statement::Describe { .. }
+            | Statement::CreateTable(_)
+            | Statement::DropTable { .. }
+            | Statement::TruncateTable { .. }
+            | Statement::AddPartition { .. }
+            | Statement::DropPartition { .. }
+            | Statement::ShowPartitions { .. }
+            | Statement::ShowTablets { .. }
+            | Statement::Insert(_)
+            | Statement::Select(_) => Err(SqlError::doris("tables are not supported yet")),
             Statement::ShowBackends => Ok(self.show_backends().await),
             Statement::ShowBrokers => Ok(self.show_brokers().await),
             Statement::ShowFrontends => Ok(self.show_frontends().await),

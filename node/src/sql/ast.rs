@@ -60,6 +60,233 @@ pub enum Statement {
     ShowGrants { user: Option<UserSpec>, all: bool },
     /// `HELP [topic words]`
     Help { topic: String },
+    /// `SHOW TABLES [FROM db]`
+    ShowTables { database: Option<String> },
+    /// `SHOW CREATE TABLE [db.]t`
+    ShowCreateTable { table: TableName },
+    /// `DESC [db.]t` / `DESCRIBE` / `SHOW COLUMNS FROM`
+    Describe { table: TableName },
+    /// `CREATE TABLE ...` in Doris syntax.
+    CreateTable(Box<CreateTable>),
+    /// `DROP TABLE [IF EXISTS] [db.]t`
+    DropTable { table: TableName, if_exists: bool },
+    /// `TRUNCATE TABLE [db.]t`
+    TruncateTable { table: TableName },
+    /// `ALTER TABLE t ADD PARTITION p VALUES ...`
+    AddPartition { table: TableName, partition: PartitionDef },
+    /// `ALTER TABLE t DROP PARTITION [IF EXISTS] p`
+    DropPartition { table: TableName, partition: String, if_exists: bool },
+    /// `SHOW PARTITIONS FROM [db.]t`
+    ShowPartitions { table: TableName },
+    /// `SHOW TABLETS FROM [db.]t`
+    ShowTablets { table: TableName },
+    /// `INSERT INTO t [(cols)] VALUES (...), ...` or `INSERT INTO t [(cols)] SELECT ...`
+    Insert(Box<Insert>),
+    /// A query over a table (or none: `SELECT 1 + 1`).
+    Select(Box<Select>),
+}
+
+/// `[db.]table` as written; `database` is `None` when the session's database is meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName {
+    pub database: Option<String>,
+    pub table: String,
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.database {
+            Some(db) => write!(f, "{db}.{}", self.table),
+            None => write!(f, "{}", self.table),
+        }
+    }
+}
+
+/// One column of CREATE TABLE, as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: crate::schema::ColumnType,
+    /// `Some(false)` for NOT NULL, `Some(true)` for NULL, `None` when not said.
+    pub nullable: Option<bool>,
+    pub default: Option<String>,
+    pub comment: String,
+    pub aggregation: Option<crate::schema::Aggregation>,
+}
+
+/// A partition's bounds as written: each bound is one literal per partition column
+/// (`MAXVALUE` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionValues {
+    /// `VALUES LESS THAN (v)` / `VALUES LESS THAN MAXVALUE`
+    LessThan(Option<Literal>),
+    /// `VALUES [(lower), (upper))`
+    Range(Literal, Literal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionDef {
+    pub name: String,
+    pub values: PartitionValues,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Distribution {
+    Hash { columns: Vec<String>, buckets: u32 },
+    Random { buckets: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTable {
+    pub table: TableName,
+    pub if_not_exists: bool,
+    pub columns: Vec<ColumnDef>,
+    /// `None` when no key clause was written (Doris then makes a DUPLICATE KEY of the leading columns).
+    pub keys: Option<(crate::schema::KeysType, Vec<String>)>,
+    /// `PARTITION BY RANGE(col) (...)`; `None` means one partition named after the table.
+    pub partition: Option<(String, Vec<PartitionDef>)>,
+    pub distribution: Distribution,
+    /// `PROPERTIES ("k" = "v", ...)`, in order written.
+    pub properties: Vec<(String, String)>,
+    pub comment: String,
+}
+
+/// A literal as written in SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Literal {
+    Null,
+    /// Digits, maybe with a sign, `.` and exponent, as written.
+    Number(String),
+    String(String),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+/// An expression of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Literal(Literal),
+    /// A column name (`t.c` is accepted; the qualifier is kept for error messages only).
+    Column {
+        qualifier: Option<String>,
+        name: String,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    /// `e [NOT] IN (list)`
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// `e [NOT] BETWEEN low AND high`
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    /// `e IS [NOT] NULL`
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    /// A function call (`COUNT(*)` is `Function { name: "count", args: [], star: true }`).
+    /// Names are lower case.
+    Function {
+        name: String,
+        args: Vec<Expr>,
+        star: bool,
+        distinct: bool,
+    },
+    /// `CAST(e AS type)`
+    Cast {
+        expr: Box<Expr>,
+        ty: crate::schema::ColumnType,
+    },
+}
+
+/// One item of a select list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectItem {
+    /// `*`
+    Wildcard,
+    /// `expr [AS alias]`; `text` is how the expression was written (the column title when
+    /// there is no alias).
+    Expr { expr: Expr, alias: Option<String>, text: String },
+}
+
+/// What a query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromClause {
+    /// `[db.]t [alias]`, optionally `PARTITION (p1, p2)` / `PARTITIONS (...)`.
+    Table { table: TableName, alias: Option<String>, partitions: Vec<String> },
+    /// `numbers("number" = "N")`: rows 0..N of one BIGINT column `number`.
+    Numbers { count: u64, alias: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderItem {
+    pub expr: Expr,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Select {
+    pub items: Vec<SelectItem>,
+    pub from: Option<FromClause>,
+    pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
+    pub order_by: Vec<OrderItem>,
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertSource {
+    /// `VALUES (..), (..)`: each row's expressions (literals or constant expressions).
+    Values(Vec<Vec<Expr>>),
+    Select(Box<Select>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insert {
+    pub table: TableName,
+    /// `None`: every column, in table order.
+    pub columns: Option<Vec<String>>,
+    pub source: InsertSource,
+    /// `WITH LABEL l` is not supported; Doris's `INSERT INTO t WITH LABEL ...` is refused.
+    pub label: Option<String>,
 }
 
 /// `'user'@'host'` as written; the host is `%` when left out.

@@ -3,6 +3,8 @@
 
 pub mod ast;
 pub mod lexer;
+mod parse_query;
+mod parse_table;
 pub mod parser;
 
 pub use ast::Statement;

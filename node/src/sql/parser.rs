@@ -30,27 +30,27 @@ pub fn parse(sql: &str) -> Result<Statement, ParseError> {
     Ok(statement)
 }
 
-struct Parser {
-    tokens: Vec<Token>,
-    at: usize,
+pub(super) struct Parser {
+    pub(super) tokens: Vec<Token>,
+    pub(super) at: usize,
 }
 
 impl Parser {
-    fn peek(&self) -> &Token {
+    pub(super) fn peek(&self) -> &Token {
         // The lexer always ends the list with `End`, and `next` never moves past it.
         &self.tokens[self.at.min(self.tokens.len() - 1)]
     }
 
-    fn error_here(&self, expected: &str) -> ParseError {
+    pub(super) fn error_here(&self, expected: &str) -> ParseError {
         let token = self.peek();
         ParseError { line: token.line, column: token.column, message: format!("{expected}, found {}", token.kind) }
     }
 
-    fn peek_keyword(&self, keyword: &str) -> bool {
+    pub(super) fn peek_keyword(&self, keyword: &str) -> bool {
         matches!(&self.peek().kind, TokenKind::Word(w) if w.eq_ignore_ascii_case(keyword))
     }
 
-    fn accept_keyword(&mut self, keyword: &str) -> bool {
+    pub(super) fn accept_keyword(&mut self, keyword: &str) -> bool {
         if self.peek_keyword(keyword) {
             self.at += 1;
             true
@@ -59,12 +59,12 @@ impl Parser {
         }
     }
 
-    fn expect_keyword(&mut self, keyword: &str) -> Result<(), ParseError> {
+    pub(super) fn expect_keyword(&mut self, keyword: &str) -> Result<(), ParseError> {
         if self.accept_keyword(keyword) { Ok(()) } else { Err(self.error_here(&format!("expected {keyword}"))) }
     }
 
     /// Accepts the first of `keywords` that is next, returning it in upper case.
-    fn expect_one_of(&mut self, keywords: &[&str]) -> Result<String, ParseError> {
+    pub(super) fn expect_one_of(&mut self, keywords: &[&str]) -> Result<String, ParseError> {
         for keyword in keywords {
             if self.accept_keyword(keyword) {
                 return Ok(keyword.to_ascii_uppercase());
@@ -73,7 +73,7 @@ impl Parser {
         Err(self.error_here(&format!("expected {}", keywords.join(" or "))))
     }
 
-    fn accept_symbol(&mut self, symbol: &str) -> bool {
+    pub(super) fn accept_symbol(&mut self, symbol: &str) -> bool {
         if self.peek().kind == TokenKind::Symbol(symbol_static(symbol)) {
             self.at += 1;
             true
@@ -82,7 +82,7 @@ impl Parser {
         }
     }
 
-    fn identifier(&mut self, what: &str) -> Result<String, ParseError> {
+    pub(super) fn identifier(&mut self, what: &str) -> Result<String, ParseError> {
         match self.peek().kind.clone() {
             TokenKind::Word(w) | TokenKind::QuotedIdent(w) => {
                 self.at += 1;
@@ -265,7 +265,7 @@ impl Parser {
 }
 
 impl Parser {
-    fn string(&mut self, what: &str) -> Result<String, ParseError> {
+    pub(super) fn string(&mut self, what: &str) -> Result<String, ParseError> {
         match self.peek().kind.clone() {
             TokenKind::String(text) => {
                 self.at += 1;

@@ -1,0 +1,1 @@
+//! SELECT, INSERT and expressions.
