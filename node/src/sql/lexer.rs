@@ -47,8 +47,8 @@ pub struct LexError {
 /// Limit on tokens per statement: a statement longer than this is refused, not buffered.
 pub const MAX_TOKENS: usize = 1_000_000;
 
-const SYMBOLS: [&str; 18] =
-    ["<=", ">=", "<>", "!=", "(", ")", ",", ";", ".", "=", "<", ">", "*", "+", "-", "/", "%", "@"];
+pub(super) const SYMBOLS: [&str; 20] =
+    ["<=", ">=", "<>", "!=", "(", ")", ",", ";", ".", "=", "<", ">", "*", "+", "-", "/", "%", "@", "[", "]"];
 
 struct Cursor {
     chars: Vec<char>,

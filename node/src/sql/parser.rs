@@ -127,10 +127,21 @@ impl Parser {
 
     fn statement(&mut self) -> Result<Statement, ParseError> {
         match self
-            .expect_one_of(&["ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "GRANT", "REVOKE", "HELP"])?
+            .expect_one_of(&[
+                "ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "GRANT", "REVOKE", "HELP", "DESCRIBE",
+                "DESC", "TRUNCATE",
+            ])?
             .as_str()
         {
+            "ALTER" if self.accept_keyword("TABLE") => self.alter_table(),
             "ALTER" => self.alter(),
+            "DESC" | "DESCRIBE" => Ok(Statement::Describe { table: self.table_name()? }),
+            "TRUNCATE" => {
+                self.expect_keyword("TABLE")?;
+                Ok(Statement::TruncateTable { table: self.table_name()? })
+            }
+            "CREATE" if self.accept_keyword("TABLE") => self.create_table(),
+            "DROP" if self.accept_keyword("TABLE") => self.drop_table(),
             "GRANT" | "REVOKE" => self.grant_or_revoke(),
             "HELP" => {
                 let mut words = Vec::new();
@@ -219,7 +230,9 @@ impl Parser {
     }
 
     fn alter(&mut self) -> Result<Statement, ParseError> {
-        self.expect_keyword("SYSTEM")?;
+        if !self.accept_keyword("SYSTEM") {
+            return Err(self.error_here("expected SYSTEM or TABLE"));
+        }
         let verb = self.expect_one_of(&["ADD", "DROPP", "DROP"])?;
         if verb != "ADD" && self.accept_keyword("ALL") {
             self.expect_keyword("BROKER")?;
@@ -241,6 +254,9 @@ impl Parser {
     }
 
     fn show(&mut self) -> Result<Statement, ParseError> {
+        if let Some(statement) = self.show_table_statement()? {
+            return Ok(statement);
+        }
         if self.accept_keyword("ALL") {
             self.expect_keyword("GRANTS")?;
             return Ok(Statement::ShowGrants { user: None, all: true });
@@ -402,17 +418,7 @@ impl Parser {
 }
 
 fn symbol_static(symbol: &str) -> &'static str {
-    match symbol {
-        ";" => ";",
-        "," => ",",
-        "(" => "(",
-        ")" => ")",
-        "." => ".",
-        "=" => "=",
-        "@" => "@",
-        "*" => "*",
-        _ => "",
-    }
+    lexer::SYMBOLS.iter().find(|s| **s == symbol).copied().unwrap_or("")
 }
 
 #[cfg(test)]
