@@ -1,4 +1,4 @@
-//! `palo --help` and `palo sql` against an FE that is not there.
+//! `palo sql --help` and `palo sql` against an FE that is not there.
 
 use std::process::Command;
 
@@ -6,9 +6,22 @@ use std::process::Command;
 fn sql_help_explains_its_flags() {
     let out = Command::new(env!("CARGO_BIN_EXE_palo")).args(["sql", "--help"]).output().expect("palo runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--fe", "--execute", "--timeout-secs"] {
+    for flag in ["--fe", "--execute", "--timeout-secs", "--user", "--password", "PALO_PASSWORD", "\\G", ".palo_history"]
+    {
         assert!(text.contains(flag), "palo sql --help lacks {flag}:\n{text}");
     }
+}
+
+#[test]
+fn help_does_not_show_the_password_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_palo"))
+        .args(["sql", "--help"])
+        .env("PALO_PASSWORD", "hunter2-secret")
+        .output()
+        .expect("palo runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("PALO_PASSWORD"), "{text}");
+    assert!(!text.contains("hunter2-secret"), "the password leaked into --help:\n{text}");
 }
 
 #[test]

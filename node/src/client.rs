@@ -20,10 +20,13 @@ pub struct SqlClient {
     addr: String,
     client: proto::frontend_client::FrontendClient<tonic::transport::Channel>,
     database: String,
+    user: String,
+    password: String,
 }
 
 impl SqlClient {
-    /// A client of the FE at `addr` (`host:port` of its gRPC port). Connects lazily.
+    /// A client of the FE at `addr` (`host:port` of its gRPC port), logging in as `root` without a
+    /// password (see [`SqlClient::with_login`]). Connects lazily.
     pub fn new(addr: &str, timeouts: RpcTimeouts) -> Result<SqlClient, ClientError> {
         let channel = rpc::channel(addr, timeouts)
             .map_err(|e| ClientError::Unreachable { addr: addr.to_string(), detail: e.to_string() })?;
@@ -31,7 +34,23 @@ impl SqlClient {
             addr: addr.to_string(),
             client: proto::frontend_client::FrontendClient::new(channel),
             database: String::new(),
+            user: "root".into(),
+            password: String::new(),
         })
+    }
+
+    /// Logs in as `user` (empty for root) with `password` (empty for none): sent with every
+    /// statement and checked by the FE as a MySQL login is.
+    #[must_use]
+    pub fn with_login(mut self, user: &str, password: &str) -> SqlClient {
+        self.user = user.to_string();
+        self.password = password.to_string();
+        self
+    }
+
+    /// The user this client logs in as.
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     pub fn addr(&self) -> &str {
@@ -52,8 +71,8 @@ impl SqlClient {
         let request = proto::ExecuteSqlRequest {
             sql: sql.to_string(),
             database: self.database.clone(),
-            user: "root".into(),
-            password: String::new(),
+            user: self.user.clone(),
+            password: self.password.clone(),
         };
         let response = self
             .client

@@ -1,5 +1,5 @@
 //! MySQL-style box tables, as the `mysql` client prints them (used by `palo sql` and the
-//! scenario transcripts).
+//! scenario transcripts), and the vertical layout of a statement ended with `\G`.
 
 /// Renders a result set; NULL cells print as `NULL`, numbers are right-aligned, and a newline or
 /// tab inside a cell prints as `\n` / `\t` (as `mysql -B` does) so the box stays a box.
@@ -47,6 +47,26 @@ pub fn render(columns: &[String], rows: &[Vec<Option<String>>]) -> String {
     out.join("\n")
 }
 
+/// Renders a result set one row at a time, as `mysql` does for a statement ended with `\G`:
+/// a numbered banner per row, then `name: value` lines with the names right-aligned to the longest.
+/// NULL prints as `NULL`; values print as they are (a multi-line value keeps its lines, which is
+/// what `\G` is for).
+pub fn render_vertical(columns: &[String], rows: &[Vec<Option<String>>]) -> String {
+    let width = columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("*************************** {}. row ***************************", n + 1));
+        for (i, column) in columns.iter().enumerate() {
+            let value = row.get(i).and_then(Option::as_deref).unwrap_or("NULL");
+            out.push_str(&format!("\n{column:>width$}: {value}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +85,27 @@ mod tests {
         assert_eq!(render(&columns, &rows), expected);
         let rows = vec![vec![Some("a\nb".to_string()), None]];
         assert!(render(&columns, &rows).contains("| a\\nb | NULL |"));
+    }
+
+    #[test]
+    fn renders_rows_vertically_like_the_mysql_client() {
+        let columns = vec!["Name".to_string(), "Port".to_string(), "CreateStatement".to_string()];
+        let rows = vec![
+            vec![Some("b1".to_string()), Some("8000".to_string()), Some("CREATE x (\n  a INT\n)".to_string())],
+            vec![Some("b2".to_string()), None, None],
+        ];
+        let expected = "\
+*************************** 1. row ***************************
+           Name: b1
+           Port: 8000
+CreateStatement: CREATE x (
+  a INT
+)
+*************************** 2. row ***************************
+           Name: b2
+           Port: NULL
+CreateStatement: NULL";
+        assert_eq!(render_vertical(&columns, &rows), expected);
+        assert_eq!(render_vertical(&columns, &[]), "");
     }
 }

@@ -1,8 +1,10 @@
 //! The real binaries as separate processes on loopback: an FE, three BEs and a broker register,
 //! are shown alive, a killed BE is shown dead, and membership survives an FE power loss.
-//! And `palo-node standalone` answers `palo sql -e "SHOW BACKENDS"` with three alive backends.
+//! And `palo-node standalone` answers `palo sql -e "SHOW BACKENDS"` with three alive backends,
+//! checks `palo sql`'s user and password, and prints rows vertically for `\G`.
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use palo_node::client::SqlClient;
@@ -171,4 +173,127 @@ fn standalone_answers_palo_sql_with_three_alive_backends() {
         "standalone did not exit cleanly on SIGINT:\n{}",
         standalone.log()
     );
+}
+
+/// `palo sql --fe <fe> <args>`, with nothing on standard input and no login from the environment.
+fn palo_sql(fe: &str, args: &[&str]) -> Output {
+    palo_sql_with(fe, args, &[], "")
+}
+
+/// `palo sql --fe <fe> <args>` with `env` set and `input` on standard input.
+fn palo_sql_with(fe: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+    let mut child = Command::new(binary("palo"))
+        .args(["sql", "--fe", fe])
+        .args(args)
+        .env_remove("PALO_USER")
+        .env_remove("PALO_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("palo runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write palo's input");
+    }
+    child.wait_with_output().expect("palo finishes")
+}
+
+fn out(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn err(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Waits until `palo sql` gets an answer from the standalone FE at `fe`.
+fn wait_for_sql(fe: &str, standalone: &Proc) {
+    let deadline = std::time::Instant::now() + BOUND;
+    loop {
+        let output = palo_sql(fe, &["--timeout-secs", "5", "-e", "SHOW DATABASES"]);
+        if output.status.success() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "palo sql never got an answer: {}\nstandalone log:\n{}",
+            err(&output),
+            standalone.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn palo_sql_logs_in_with_a_password_and_runs_with_the_users_privileges() {
+    let dir = TempDir::new("login");
+    let (standalone, offset) = start_standalone(&dir, 22_000);
+    let fe = format!("127.0.0.1:{}", 9020 + offset);
+    wait_for_sql(&fe, &standalone);
+
+    let created = palo_sql(&fe, &["-e", "CREATE USER 'ops'@'%' IDENTIFIED BY 'pw1'"]);
+    assert!(created.status.success(), "root creates a user: {}", err(&created));
+
+    let wrong = palo_sql(&fe, &["-u", "ops", "-p", "wrong", "-e", "SHOW DATABASES"]);
+    assert!(!wrong.status.success());
+    assert!(
+        err(&wrong).contains("ERROR 1045 (28000): Access denied for user 'ops'@'127.0.0.1' (using password: YES)"),
+        "{}",
+        err(&wrong)
+    );
+    let none = palo_sql(&fe, &["--user", "ops", "-e", "SHOW DATABASES"]);
+    assert!(!none.status.success());
+    assert!(err(&none).contains("Access denied for user 'ops'@'127.0.0.1' (using password: NO)"), "{}", err(&none));
+    let nobody = palo_sql(&fe, &["-u", "nobody", "-p", "pw1", "-e", "SHOW DATABASES"]);
+    assert!(err(&nobody).contains("ERROR 1045 (28000): Access denied for user 'nobody'"), "{}", err(&nobody));
+    // root has no password: only the empty one is right.
+    let root = palo_sql(&fe, &["-u", "root", "-p", "pw1", "-e", "SHOW DATABASES"]);
+    assert!(err(&root).contains("Access denied for user 'root'@'127.0.0.1' (using password: YES)"), "{}", err(&root));
+
+    let right = palo_sql(&fe, &["-u", "ops", "-ppw1", "-e", "SELECT CURRENT_USER()"]);
+    assert!(right.status.success(), "the right password: {}", err(&right));
+    assert!(out(&right).contains("| 'ops'@'%'      |"), "{}", out(&right));
+
+    // The password from the environment; the statement runs as ops, who is no admin.
+    let denied =
+        palo_sql_with(&fe, &["-u", "ops", "-e", "ALTER SYSTEM ADD BACKEND \"h:1\""], &[("PALO_PASSWORD", "pw1")], "");
+    assert!(!denied.status.success());
+    assert!(
+        err(&denied).contains("ERROR 1227 (42000): Access denied; you need (at least one of) the (ADMIN) privilege"),
+        "{}",
+        err(&denied)
+    );
+    let backends = palo_sql(&fe, &["-e", "SHOW BACKENDS"]);
+    assert!(!out(&backends).contains("| h "), "the denied backend was added:\n{}", out(&backends));
+}
+
+#[test]
+fn palo_sql_prints_rows_vertically_for_backslash_g() {
+    let dir = TempDir::new("vertical");
+    let (standalone, offset) = start_standalone(&dir, 24_000);
+    let fe = format!("127.0.0.1:{}", 9020 + offset);
+    wait_for_sql(&fe, &standalone);
+
+    let vertical = "\
+*************************** 1. row ***************************
+CURRENT_USER(): 'root'@'%'
+     VERSION(): ";
+    // -e: statements ended by `\G` and by `;` in one script.
+    let output = palo_sql(&fe, &["-e", "CREATE DATABASE sales; SELECT CURRENT_USER(), VERSION()\\G SHOW DATABASES"]);
+    assert!(output.status.success(), "{}", err(&output));
+    let text = out(&output);
+    assert!(text.contains(vertical), "vertical rows expected:\n{text}");
+    assert!(text.contains("\n1 row in set"), "{text}");
+    assert!(text.contains("| Database |\n+----------+\n| sales    |"), "a table for `;`:\n{text}");
+
+    // A script on standard input, a statement over two lines.
+    let output = palo_sql_with(&fe, &[], &[], "SHOW DATABASES\n\\G\nSELECT CURRENT_USER();\n");
+    assert!(output.status.success(), "{}", err(&output));
+    let text = out(&output);
+    assert!(
+        text.contains("*************************** 1. row ***************************\nDatabase: sales\n1 row in set"),
+        "{text}"
+    );
+    assert!(text.contains("| CURRENT_USER() |"), "{text}");
 }

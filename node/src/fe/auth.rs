@@ -145,7 +145,27 @@ pub fn check_native_password(stored: Option<&str>, salt: &[u8], auth_data: &[u8]
     sha1(&[&candidate]).as_slice() == stored.as_slice()
 }
 
+/// A password sent in clear text (the gRPC endpoint) against what is stored: its
+/// `SHA1(SHA1(password))` must match; no stored password admits only the empty password.
+pub fn check_plain_password(stored: Option<&str>, password: &str) -> bool {
+    let Some(stored) = stored else { return password.is_empty() };
+    let Some(stored) = unhex(stored) else { return false };
+    if stored.len() != 20 || password.is_empty() {
+        return false;
+    }
+    let candidate = sha1(&[&sha1(&[password.as_bytes()])]);
+    // Compare every byte, whatever the first difference, so the time taken tells nothing.
+    candidate.iter().zip(&stored).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
 impl Auth {
+    /// A clear-text login of `user` from `peer_host` (the gRPC endpoint): the identity it matches
+    /// if the password is right, None otherwise (no such user, or a wrong password).
+    pub fn login_plain(&self, user: &str, peer_host: &str, password: &str) -> Option<&UserIdentity> {
+        let (identity, record) = self.match_login(user, peer_host)?;
+        check_plain_password(record.password_sha1_sha1.as_deref(), password).then_some(identity)
+    }
+
     /// The identity a login of `user` from `peer_host` matches: an exact host before a pattern.
     pub fn match_login(&self, user: &str, peer_host: &str) -> Option<(&UserIdentity, &UserRecord)> {
         let mut candidates: Vec<_> = self
@@ -235,6 +255,28 @@ mod tests {
         assert!(!check_native_password(None, salt, &client_scramble("x", salt)));
         // MySQL's well-known hash of "password".
         assert_eq!(password_hash("password").as_deref(), Some("2470c0c06dee42fd1618bb99005adca2ec9d1e19"));
+    }
+
+    #[test]
+    fn plain_password_accepts_the_right_password_only() {
+        let stored = password_hash("s3cret");
+        assert!(check_plain_password(stored.as_deref(), "s3cret"));
+        assert!(!check_plain_password(stored.as_deref(), "S3cret"));
+        assert!(!check_plain_password(stored.as_deref(), ""));
+        assert!(check_plain_password(None, ""), "no password: empty password");
+        assert!(!check_plain_password(None, "x"));
+        assert!(!check_plain_password(Some("not hex"), "x"));
+        // Stored hex in upper case (as MySQL's PASSWORD() prints it) still matches.
+        let upper = stored.as_deref().map(str::to_ascii_uppercase);
+        assert!(check_plain_password(upper.as_deref(), "s3cret"));
+
+        let mut auth = Auth::default();
+        let jack = UserIdentity::new("jack", "10.0.%");
+        auth.apply(&AuthEdit::CreateUser { identity: jack.clone(), password_sha1_sha1: password_hash("pw") });
+        assert_eq!(auth.login_plain("jack", "10.0.0.7", "pw"), Some(&jack));
+        assert_eq!(auth.login_plain("jack", "10.0.0.7", "bad"), None);
+        assert_eq!(auth.login_plain("jack", "127.0.0.1", "pw"), None, "host does not match");
+        assert_eq!(auth.login_plain("root", "%", ""), Some(&UserIdentity::root()));
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! The FE's gRPC service: `ExecuteSql`, the one SQL entry point.
+//! The FE's gRPC service: `ExecuteSql`, the one SQL entry point. Each request names a user and a
+//! password (clear text: keep the gRPC port on a trusted network or behind TLS), checked like a
+//! MySQL login; the statement then runs with that user's privileges. An empty user is `root`.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::{Fe, QueryOutput};
+use super::auth::UserIdentity;
+use super::{Fe, QueryOutput, Session};
+use crate::error::SqlError;
 use crate::rpc::proto;
 
 pub struct FrontendService {
@@ -14,6 +18,14 @@ pub struct FrontendService {
 impl FrontendService {
     pub fn new(fe: Arc<Fe>) -> Self {
         FrontendService { fe }
+    }
+
+    /// Every request logs in as a MySQL connection does (`user`@`peer_host` matched against the
+    /// users' host patterns, the password checked against the stored hash), then its statement
+    /// runs with that user's privileges.
+    async fn login(&self, user: &str, peer_host: &str, password: &str) -> Option<UserIdentity> {
+        let durable = self.fe.durable.lock().await;
+        durable.state.auth.login_plain(user, peer_host, password).cloned()
     }
 }
 
@@ -26,14 +38,28 @@ impl proto::frontend_server::Frontend for FrontendService {
         &self,
         request: Request<proto::ExecuteSqlRequest>,
     ) -> Result<Response<proto::ExecuteSqlResponse>, Status> {
+        // The caller's host, matched against users' host patterns as a MySQL login's is; without
+        // a known peer only users of any host ('%') can log in.
+        let peer_host = request.remote_addr().map_or_else(|| "%".to_string(), |a| a.ip().to_canonical().to_string());
         let request = request.into_inner();
-        // The gRPC endpoint is the operator's port (palo CLI, standalone): statements run as root.
-        // Keep it on a trusted network; MySQL clients log in on the query port.
-        let mut session = super::Session::root();
+        let user = if request.user.is_empty() { "root" } else { request.user.as_str() };
+        let Some(identity) = self.login(user, &peer_host, &request.password).await else {
+            let using = if request.password.is_empty() { "NO" } else { "YES" };
+            let denied = SqlError::new(
+                1045,
+                "28000",
+                format!("Access denied for user '{user}'@'{peer_host}' (using password: {using})"),
+            );
+            return Ok(Response::new(proto::ExecuteSqlResponse {
+                outcome: Some(proto::execute_sql_response::Outcome::Error(denied.to_proto())),
+                database: request.database,
+            }));
+        };
+        let mut session = Session::new(identity, 0);
         session.database = request.database.clone();
         let outcome = if request.sql.len() > MAX_STATEMENT_BYTES {
             proto::execute_sql_response::Outcome::Error(
-                crate::error::SqlError::doris(format!(
+                SqlError::doris(format!(
                     "statement of {} bytes is longer than the limit of {MAX_STATEMENT_BYTES} bytes",
                     request.sql.len()
                 ))
