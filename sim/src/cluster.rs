@@ -96,6 +96,7 @@ impl SimCluster {
             heartbeat_interval_ms: 1_000,
             heartbeat_max_failures: 3,
             checkpoint_every_records: spec.checkpoint_every_records,
+            repair_interval_ms: 1_000,
         };
         let disk = fe_disk.clone();
         let fe = handle

@@ -5,6 +5,8 @@
 use super::auth::{self, AuthEdit, GrantScope, MAX_USERS, Privilege, UserIdentity};
 use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
+use super::table_ddl::{database_of, find_table};
+use super::table_show;
 use super::{Fe, FeEdit, NodeHealth};
 use std::sync::Arc;
 
@@ -38,10 +40,37 @@ impl Session {
     }
 }
 
-/// Which of GRANT and REVOKE a shared arm runs.
+/// Which statement a shared arm runs.
 enum StatementKind {
     Grant,
+    ShowCreateTable,
+    Describe,
     Other,
+}
+
+fn check_can_see(auth: &auth::Auth, session: &Session, db: &str) -> Result<(), SqlError> {
+    if auth.can_see(&session.identity, db) {
+        Ok(())
+    } else {
+        Err(SqlError::new(1044, "42000", format!("Access denied for user {} to database '{db}'", session.identity)))
+    }
+}
+
+fn check_load(auth: &auth::Auth, session: &Session, db: &str) -> Result<(), SqlError> {
+    if auth.has(&session.identity, Privilege::Load, Some(db)) { Ok(()) } else { Err(access_denied("LOAD")) }
+}
+
+/// SELECT needs SELECT_PRIV on the table's database.
+pub(super) fn check_select(auth: &auth::Auth, session: &Session, db: &str, table: &str) -> Result<(), SqlError> {
+    if auth.has(&session.identity, Privilege::Select, Some(db)) {
+        Ok(())
+    } else {
+        Err(SqlError::new(
+            1142,
+            "42000",
+            format!("SELECT command denied to user {} for table '{db}.{table}'", session.identity),
+        ))
+    }
 }
 
 /// What a statement needs of the session's user.
@@ -59,7 +88,19 @@ fn needs(statement: &Statement) -> Needs {
         | Statement::Use { .. }
         | Statement::SetPassword { user: None, .. }
         | Statement::ShowGrants { user: None, all: false }
-        | Statement::Help { .. } => Needs::Nothing,
+        | Statement::Help { .. }
+        // Table statements check privileges on their database themselves.
+        | Statement::ShowTables { .. }
+        | Statement::ShowCreateTable { .. }
+        | Statement::Describe { .. }
+        | Statement::ShowPartitions { .. }
+        | Statement::CreateTable(_)
+        | Statement::DropTable { .. }
+        | Statement::TruncateTable { .. }
+        | Statement::AddPartition { .. }
+        | Statement::DropPartition { .. }
+        | Statement::Insert(_)
+        | Statement::Select(_) => Needs::Nothing,
         _ => Needs::Admin,
     }
 }
@@ -177,8 +218,12 @@ impl Fe {
         statement: Statement,
     ) -> Result<QueryOutput, SqlError> {
         let auth = self.state().await.auth;
-        let statement_kind =
-            if matches!(statement, Statement::Grant { .. }) { StatementKind::Grant } else { StatementKind::Other };
+        let statement_kind = match &statement {
+            Statement::Grant { .. } => StatementKind::Grant,
+            Statement::ShowCreateTable { .. } => StatementKind::ShowCreateTable,
+            Statement::Describe { .. } => StatementKind::Describe,
+            _ => StatementKind::Other,
+        };
         if let Needs::Admin = needs(&statement)
             && !auth.has(&session.identity, Privilege::Admin, None)
         {
@@ -380,6 +425,9 @@ impl Fe {
             }
             Statement::CreateDatabase { name, if_not_exists } => {
                 catalog::check_name("database", &name).map_err(SqlError::doris)?;
+                // Takes a catalog id, so it waits for table DDL that is between choosing ids and
+                // committing them.
+                let _ddl = self.ddl_lock.lock().await;
                 let mut durable = self.durable.lock().await;
                 let catalog = &durable.state.catalog;
                 if catalog.databases.contains_key(&name) {
@@ -395,11 +443,16 @@ impl Fe {
                 if catalog.databases.len() >= MAX_DATABASES {
                     return Err(SqlError::doris(format!("a cluster holds at most {MAX_DATABASES} databases")));
                 }
-                let edit = CatalogEdit::CreateDatabase(DatabaseRecord { id: catalog.next_id, name });
+                let edit = CatalogEdit::CreateDatabase(DatabaseRecord {
+                    id: catalog.next_id,
+                    name,
+                    tables: Default::default(),
+                });
                 self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
                 Ok(QueryOutput::Ok { affected_rows: 1 })
             }
             Statement::DropDatabase { name, if_exists } => {
+                let _ddl = self.ddl_lock.lock().await;
                 let mut durable = self.durable.lock().await;
                 let Some(db) = durable.state.catalog.databases.get(&name) else {
                     if if_exists {
@@ -411,25 +464,77 @@ impl Fe {
                         format!("Can't drop database '{name}'; database doesn't exist"),
                     ));
                 };
+                let dropped = db.clone();
                 let edit = CatalogEdit::DropDatabase { id: db.id };
                 self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
+                let state = durable.state.clone();
+                drop(durable);
+                self.drop_database_tablets(&state, &dropped).await;
                 if session.database == name {
                     session.database.clear();
                 }
                 Ok(QueryOutput::Ok { affected_rows: 0 })
             }
-            Statement::ShowTables { .. }
-            | Statement::ShowCreateTable { .. }
-            | Statement::Describe { .. }
-            | Statement::CreateTable(_)
-            | Statement::DropTable { .. }
-            | Statement::TruncateTable { .. }
-            | Statement::AddPartition { .. }
-            | Statement::DropPartition { .. }
-            | Statement::ShowPartitions { .. }
-            | Statement::ShowTablets { .. }
-            | Statement::Insert(_)
-            | Statement::Select(_) => Err(SqlError::doris("tables are not supported yet")),
+            Statement::ShowTables { database } => {
+                let db = match database {
+                    Some(db) => db,
+                    None if !session.database.is_empty() => session.database.clone(),
+                    None => return Err(SqlError::new(1046, "3D000", "No database selected; run USE db first")),
+                };
+                let state = self.state().await;
+                if !state.catalog.databases.contains_key(&db) {
+                    return Err(SqlError::unknown_database(&db));
+                }
+                check_can_see(&auth, session, &db)?;
+                Ok(self.show_tables(&state, &db))
+            }
+            Statement::ShowCreateTable { table }
+            | Statement::Describe { table }
+            | Statement::ShowPartitions { table } => {
+                let db = database_of(session, &table)?;
+                let state = self.state().await;
+                let (_, record) = find_table(&state, &db, &table.table)?;
+                check_can_see(&auth, session, &db)?;
+                Ok(match statement_kind {
+                    StatementKind::ShowCreateTable => QueryOutput::Rows {
+                        columns: vec!["Table".into(), "Create Table".into()],
+                        rows: vec![vec![Some(record.name.clone()), Some(table_show::create_table_sql(record))]],
+                    },
+                    StatementKind::Describe => self.describe(record),
+                    _ => self.show_partitions(record),
+                })
+            }
+            Statement::ShowTablets { table } => {
+                let db = database_of(session, &table)?;
+                let state = self.state().await;
+                let (_, record) = find_table(&state, &db, &table.table)?;
+                Ok(self.show_tablets(&state, record))
+            }
+            Statement::CreateTable(ct) => {
+                check_load(&auth, session, &database_of(session, &ct.table)?)?;
+                self.create_table(session, *ct).await
+            }
+            Statement::DropTable { table, if_exists } => {
+                check_load(&auth, session, &database_of(session, &table)?)?;
+                self.drop_table(session, table, if_exists).await
+            }
+            Statement::TruncateTable { table } => {
+                check_load(&auth, session, &database_of(session, &table)?)?;
+                self.truncate_table(session, table).await
+            }
+            Statement::AddPartition { table, partition } => {
+                check_load(&auth, session, &database_of(session, &table)?)?;
+                self.add_partition(session, table, partition).await
+            }
+            Statement::DropPartition { table, partition, if_exists } => {
+                check_load(&auth, session, &database_of(session, &table)?)?;
+                self.drop_partition(session, table, partition, if_exists).await
+            }
+            Statement::Insert(insert) => {
+                check_load(&auth, session, &database_of(session, &insert.table)?)?;
+                self.insert(session, *insert).await
+            }
+            Statement::Select(select) => self.select(session, *select).await,
             Statement::ShowBackends => Ok(self.show_backends().await),
             Statement::ShowBrokers => Ok(self.show_brokers().await),
             Statement::ShowFrontends => Ok(self.show_frontends().await),

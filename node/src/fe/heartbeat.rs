@@ -39,12 +39,14 @@ pub struct Health {
 /// The answer of one heartbeat call.
 enum Beat {
     Ok(NodeHealth),
+    /// A backend's answer with its tablet report.
+    OkWithTablets(NodeHealth, Vec<proto::TabletInfo>),
     Failed(String),
 }
 
 fn record(entry: &mut NodeHealth, beat: Beat, now_ms: u64, max_failures: u32) {
     match beat {
-        Beat::Ok(seen) => {
+        Beat::Ok(seen) | Beat::OkWithTablets(seen, _) => {
             *entry = NodeHealth { alive: true, last_heartbeat_ms: Some(now_ms), failure_count: 0, ..seen };
         }
         Beat::Failed(message) => {
@@ -83,7 +85,7 @@ async fn beat_backend(channel: Result<Channel, String>, request: proto::BackendH
     match client.heartbeat(request).await {
         Ok(response) => {
             let r = response.into_inner();
-            Beat::Ok(NodeHealth {
+            let health = NodeHealth {
                 last_start_time_ms: Some(r.start_time_ms),
                 version: r.version,
                 available_bytes: r.available_bytes,
@@ -91,7 +93,8 @@ async fn beat_backend(channel: Result<Channel, String>, request: proto::BackendH
                 data_used_bytes: r.data_used_bytes,
                 tablet_count: r.tablet_count,
                 ..NodeHealth::default()
-            })
+            };
+            Beat::OkWithTablets(health, r.tablets)
         }
         Err(status) => Beat::Failed(format!("heartbeat failed: {}", status.message())),
     }
@@ -133,6 +136,7 @@ pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
 
 async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     let state = fe.state().await;
+    let asked_epoch = fe.replicas().epoch();
     let fe_addr = fe.config.advertise_addr();
     let backend_calls: Vec<_> = state
         .membership
@@ -180,8 +184,12 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     };
     health.backends.retain(|id, _| members.backends.contains_key(id));
     health.brokers.retain(|b, _| members.has_broker(b));
-    for (id, beat) in backend_beats {
+    let mut reports = Vec::new();
+    for (id, mut beat) in backend_beats {
         if members.backends.contains_key(&id) {
+            if let Beat::OkWithTablets(_, tablets) = &mut beat {
+                reports.push((id, std::mem::take(tablets)));
+            }
             record(health.backends.entry(id).or_default(), beat, now_ms, max_failures);
         }
     }
@@ -189,6 +197,11 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         if members.has_broker(&broker) {
             record(health.brokers.entry(broker).or_default(), beat, now_ms, max_failures);
         }
+    }
+    drop(health);
+    let mut replicas = fe.replicas();
+    for (id, tablets) in reports {
+        replicas.report(id, &tablets, asked_epoch);
     }
 }
 

@@ -5,14 +5,21 @@
 //! goes through [`Fe::commit`]: validate, append + fsync, then apply; replay at start applies the
 //! same records with the same code.
 
+pub mod agent;
 pub mod auth;
 pub mod catalog;
 mod execute;
 mod heartbeat;
 pub mod help;
+mod load;
 pub mod membership;
 pub mod mysql;
+mod repair;
+pub mod replicas;
+mod select;
 mod service;
+mod table_ddl;
+mod table_show;
 pub mod variables;
 
 use std::net::SocketAddr;
@@ -50,6 +57,8 @@ pub struct FeConfig {
     pub heartbeat_max_failures: u32,
     /// Journal records between two image checkpoints.
     pub checkpoint_every_records: u64,
+    /// How often the repair loop looks for replicas behind their partition's version.
+    pub repair_interval_ms: u64,
 }
 
 impl Default for FeConfig {
@@ -63,6 +72,7 @@ impl Default for FeConfig {
             heartbeat_interval_ms: 1_000,
             heartbeat_max_failures: 3,
             checkpoint_every_records: 1_000,
+            repair_interval_ms: 2_000,
         }
     }
 }
@@ -80,6 +90,9 @@ impl FeConfig {
         }
         if !(1..=1_000).contains(&self.heartbeat_max_failures) {
             return Err(NodeError::Config("heartbeat_max_failures must be from 1 to 1000".into()));
+        }
+        if !(10..=600_000).contains(&self.repair_interval_ms) {
+            return Err(NodeError::Config("repair_interval_ms must be from 10 to 600000".into()));
         }
         if self.checkpoint_every_records == 0 {
             return Err(NodeError::Config("checkpoint_every_records must be at least 1".into()));
@@ -160,6 +173,13 @@ pub struct Fe {
     start_time_ms: u64,
     durable: tokio::sync::Mutex<Durable>,
     health: Mutex<heartbeat::Health>,
+    /// Serializes statements that change the catalog's shape (and take ids from it), so one can
+    /// call backends between reading the catalog and committing without holding `durable`.
+    ddl_lock: tokio::sync::Mutex<()>,
+    agent: agent::Agent,
+    replicas: Mutex<replicas::Replicas>,
+    /// Txn ids: the next to hand out and the end of the journaled reservation.
+    txn_ids: tokio::sync::Mutex<(i64, i64)>,
 }
 
 impl Fe {
@@ -200,6 +220,7 @@ impl Fe {
             state.apply(&edit);
             last_lsn = *lsn;
         }
+        let txn_ids_end = state.catalog.txn_ids_reserved_end;
         tracing::info!(
             image_lsn = recovered.image.as_ref().map_or(0, |(lsn, _)| *lsn),
             replayed,
@@ -217,6 +238,10 @@ impl Fe {
                 records_since_checkpoint: replayed as u64,
             }),
             health: Mutex::new(heartbeat::Health::default()),
+            ddl_lock: tokio::sync::Mutex::new(()),
+            agent: agent::Agent::default(),
+            replicas: Mutex::new(replicas::Replicas::default()),
+            txn_ids: tokio::sync::Mutex::new((txn_ids_end.max(1), txn_ids_end.max(1))),
             config,
         });
         if fe.durable.lock().await.state.cluster_id == 0 {
@@ -279,6 +304,34 @@ impl Fe {
         Ok(())
     }
 
+    /// The replica states (locked briefly; never held across an await).
+    pub fn replicas(&self) -> std::sync::MutexGuard<'_, replicas::Replicas> {
+        match self.replicas.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// A new txn id, never handed out before (even across restarts): ids come from a journaled
+    /// reservation of [`TXN_ID_BLOCK`] at a time.
+    async fn next_txn_id(&self) -> Result<i64, SqlError> {
+        let mut ids = self.txn_ids.lock().await;
+        if ids.0 >= ids.1 {
+            let end = ids.0 + TXN_ID_BLOCK;
+            self.commit(FeEdit::Catalog { edit: CatalogEdit::ReserveTxnIds { end } }).await?;
+            ids.1 = end;
+        }
+        let id = ids.0;
+        ids.0 += 1;
+        Ok(id)
+    }
+
+    /// Backends alive by the last heartbeats, in id order.
+    pub fn alive_backends(&self, membership: &Membership) -> Vec<membership::BackendRecord> {
+        let health = self.health_snapshot();
+        membership.backends.values().filter(|b| health.backends.get(&b.id).is_some_and(|h| h.alive)).cloned().collect()
+    }
+
     /// Health of every member as last seen by heartbeats.
     pub fn health_snapshot(&self) -> heartbeat::Health {
         match self.health.lock() {
@@ -287,6 +340,9 @@ impl Fe {
         }
     }
 }
+
+/// Txn ids reserved per journal record.
+const TXN_ID_BLOCK: i64 = 1_000;
 
 /// A cluster id from the moment and place of the first start (the simulator controls both).
 fn new_cluster_id(config: &FeConfig) -> u64 {
@@ -314,6 +370,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let listener = mysql::bind(query_addr).await?;
     let mysql_front = tokio::spawn(mysql::serve(fe.clone(), listener, shutdown.clone()));
     let heartbeats = tokio::spawn(heartbeat::run(fe.clone(), shutdown.clone()));
+    let repairs = tokio::spawn(repair::run(fe.clone(), shutdown.clone()));
     tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
     let served = tonic::transport::Server::builder()
@@ -321,6 +378,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
         .serve_with_shutdown(addr, async move { stop.wait().await })
         .await;
     heartbeats.abort();
+    repairs.abort();
     mysql_front.abort();
     served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
 }

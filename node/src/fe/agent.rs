@@ -1,0 +1,192 @@
+//! The FE's calls to backends (Doris's "agent tasks"): create and drop tablets, write a load's
+//! rows, publish a version, scan, clone. One cached channel per backend address; every call has
+//! the deadlines of [`RpcTimeouts`], so a dead backend costs a timeout, never a hang.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use tonic::transport::Channel;
+
+use crate::rpc::{self, RpcTimeouts, proto};
+use crate::schema::{Row, Schema};
+
+/// Why a call to a backend failed, in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentError {
+    #[error("backend {addr}: {message}")]
+    Failed { addr: String, message: String, not_found: bool },
+    #[error("backend {addr}: bad answer: {message}")]
+    BadAnswer { addr: String, message: String },
+}
+
+impl AgentError {
+    fn from_status(addr: &str, status: tonic::Status) -> Self {
+        AgentError::Failed {
+            addr: addr.to_string(),
+            message: status.message().to_string(),
+            not_found: status.code() == tonic::Code::NotFound,
+        }
+    }
+
+    /// The backend answered that what was asked for does not exist (e.g. no sealed rowset).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, AgentError::Failed { not_found: true, .. })
+    }
+}
+
+/// Timeouts of data calls: a chunk of rows or a publish may wait on a disk.
+pub const DATA_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 20_000 };
+/// A clone copies a whole tablet.
+pub const CLONE_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 120_000 };
+
+/// Cached channels, one per (address, timeouts).
+#[derive(Default)]
+pub struct Agent {
+    channels: Mutex<BTreeMap<(String, u64), Channel>>,
+}
+
+impl Agent {
+    fn channel(&self, addr: &str, timeouts: RpcTimeouts) -> Result<Channel, AgentError> {
+        let key = (addr.to_string(), timeouts.request_ms);
+        let mut channels = match self.channels.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(channel) = channels.get(&key) {
+            return Ok(channel.clone());
+        }
+        let channel = rpc::channel(addr, timeouts)
+            .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
+        channels.insert(key, channel.clone());
+        Ok(channel)
+    }
+
+    fn client(
+        &self,
+        addr: &str,
+        timeouts: RpcTimeouts,
+    ) -> Result<proto::backend_client::BackendClient<Channel>, AgentError> {
+        Ok(proto::backend_client::BackendClient::new(self.channel(addr, timeouts)?))
+    }
+
+    pub async fn create_tablet(
+        &self,
+        addr: &str,
+        tablet_id: i64,
+        schema: &Schema,
+        version: u64,
+    ) -> Result<(), AgentError> {
+        let schema_json = serde_json::to_vec(schema)
+            .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
+        let request = proto::CreateTabletRequest { tablet_id, schema_json, version };
+        self.client(addr, RpcTimeouts::CONTROL)?
+            .create_tablet(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(())
+    }
+
+    pub async fn drop_tablet(&self, addr: &str, tablet_id: i64) -> Result<(), AgentError> {
+        self.client(addr, RpcTimeouts::CONTROL)?
+            .drop_tablet(proto::DropTabletRequest { tablet_id })
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(())
+    }
+
+    pub async fn write_rows(&self, addr: &str, request: proto::WriteRowsRequest) -> Result<(), AgentError> {
+        self.client(addr, DATA_TIMEOUTS)?.write_rows(request).await.map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(())
+    }
+
+    /// Returns the tablet's version after the publish.
+    pub async fn publish(&self, addr: &str, txn_id: i64, tablet_id: i64, version: u64) -> Result<u64, AgentError> {
+        let response = self
+            .client(addr, DATA_TIMEOUTS)?
+            .publish_version(proto::PublishVersionRequest { txn_id, tablet_id, version })
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner().version)
+    }
+
+    /// [`Agent::write_rows`] with an owned address (for calls gathered in a list).
+    pub async fn write_rows_owned(&self, addr: String, request: proto::WriteRowsRequest) -> Result<(), AgentError> {
+        self.write_rows(&addr, request).await
+    }
+
+    /// [`Agent::publish`] with an owned address.
+    pub async fn publish_owned(
+        &self,
+        addr: String,
+        txn_id: i64,
+        tablet_id: i64,
+        version: u64,
+    ) -> Result<u64, AgentError> {
+        self.publish(&addr, txn_id, tablet_id, version).await
+    }
+
+    pub async fn abort_txn(&self, addr: &str, txn_id: i64) -> Result<(), AgentError> {
+        self.client(addr, RpcTimeouts::CONTROL)?
+            .abort_txn(proto::AbortTxnRequest { txn_id })
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(())
+    }
+
+    /// Reads a tablet at `version`, rows merged by the backend. At most `max_rows` rows are
+    /// taken; more is an error (the caller's query limit).
+    pub async fn scan(
+        &self,
+        addr: &str,
+        tablet_id: i64,
+        version: u64,
+        schema: &Schema,
+        max_rows: usize,
+    ) -> Result<Vec<Row>, AgentError> {
+        let mut stream = self
+            .client(addr, DATA_TIMEOUTS)?
+            .scan(proto::ScanRequest { tablet_id, version })
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?
+            .into_inner();
+        let mut rows = Vec::new();
+        loop {
+            let chunk = match stream.message().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(status) => return Err(AgentError::from_status(addr, status)),
+            };
+            let decoded = crate::row_codec::decode_rows(schema, &chunk.rows)
+                .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
+            if rows.len() + decoded.len() > max_rows {
+                return Err(AgentError::Failed {
+                    addr: addr.to_string(),
+                    message: format!("the query reads more than {max_rows} rows; add a WHERE or a LIMIT"),
+                    not_found: false,
+                });
+            }
+            rows.extend(decoded);
+        }
+        Ok(rows)
+    }
+
+    /// Asks the backend at `addr` to copy the tablet at `version` from `src_addr`.
+    pub async fn clone_tablet(
+        &self,
+        addr: &str,
+        tablet_id: i64,
+        schema: &Schema,
+        src_addr: &str,
+        version: u64,
+    ) -> Result<u64, AgentError> {
+        let schema_json = serde_json::to_vec(schema)
+            .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
+        let request = proto::CloneTabletRequest { tablet_id, schema_json, src_addr: src_addr.to_string(), version };
+        let response = self
+            .client(addr, CLONE_TIMEOUTS)?
+            .clone_tablet(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner().version)
+    }
+}

@@ -1,0 +1,495 @@
+//! Loads (INSERT) as transactions. The FE routes each row to its tablet (range partition, then
+//! hash bucket), streams the rows of every tablet to each of its healthy replicas as chunks of a
+//! pending rowset, and commits when every tablet has a majority of replicas holding a sealed
+//! rowset:
+//!
+//! 1. write: `WriteRows` chunks; the last one seals (the BE syncs it). A replica that fails is
+//!    dropped from this load; if a tablet falls below a majority the load aborts.
+//! 2. commit: one journal record gives each written partition its next version. This is the
+//!    point of no return: after it the load is acknowledged even if publishing is slow.
+//! 3. publish: each sealed replica makes the rowset its new version. Replicas that miss it are
+//!    marked failed and caught up by repair (`repair.rs`).
+//!
+//! A load that fails before the commit changes nothing a query can see: its pending rowsets are
+//! aborted, or never published if the abort does not reach a backend.
+
+use std::collections::BTreeMap;
+
+use super::catalog::{CatalogEdit, PartitionVersion, TableRecord, TableRef};
+use super::execute::{QueryOutput, Session};
+use super::table_ddl::{database_of, find_table, value_key};
+use super::{Fe, FeEdit};
+use crate::error::SqlError;
+use crate::query::{self, InputColumn};
+use crate::rpc::proto;
+use crate::schema::{ColumnType, Row, Value};
+use crate::sql::ast::{FromClause, Insert, InsertSource};
+
+/// Rows buffered per tablet before they are sent as one chunk.
+const CHUNK_ROWS: usize = 16_384;
+/// Buffered rows across all tablets that trigger sending every buffer.
+const BUFFERED_ROWS_MAX: usize = 262_144;
+/// `numbers("number" = N)` yields at most this many rows.
+pub const MAX_NUMBERS_ROWS: u64 = 10_000_000_000;
+
+/// One replica a load writes to.
+#[derive(Debug, Clone)]
+struct ReplicaTarget {
+    backend_id: i64,
+    addr: String,
+    /// Still in the load (every chunk so far succeeded).
+    ok: bool,
+    error: String,
+}
+
+/// One tablet a load writes to.
+#[derive(Debug)]
+struct TabletLoad {
+    partition_id: i64,
+    rows: Vec<Row>,
+    /// Chunks sent so far.
+    seq: u32,
+    replicas: Vec<ReplicaTarget>,
+    rows_total: u64,
+}
+
+/// A load in progress.
+struct LoadTxn<'a> {
+    fe: &'a Fe,
+    txn_id: i64,
+    at: TableRef,
+    table: TableRecord,
+    majority: usize,
+    tablets: BTreeMap<i64, TabletLoad>,
+    /// Round-robin position per partition for RANDOM distribution.
+    random_next: BTreeMap<i64, usize>,
+    partition_column: Option<usize>,
+    hash_columns: Vec<usize>,
+    buffered_rows: usize,
+    rows_total: u64,
+}
+
+/// A stable bucket hash of a row's distribution columns: the same key always lands in the same
+/// bucket (UNIQUE and AGGREGATE merges depend on it).
+fn bucket_hash(row: &Row, columns: &[usize]) -> u32 {
+    let mut crc = 0u32;
+    for &i in columns {
+        crc = match &row[i] {
+            Value::Null => crc32c::crc32c_append(crc, &[0xff]),
+            Value::Bool(b) => crc32c::crc32c_append(crc, &[u8::from(*b)]),
+            Value::Int(v) => crc32c::crc32c_append(crc, &v.to_le_bytes()),
+            Value::Float(f) => crc32c::crc32c_append(crc, &f.to_bits().to_le_bytes()),
+            Value::Decimal(v, s) => crc32c::crc32c_append(crc32c::crc32c_append(crc, &v.to_le_bytes()), &[*s]),
+            Value::Date(d) => crc32c::crc32c_append(crc, &d.to_le_bytes()),
+            Value::DateTime(d) => crc32c::crc32c_append(crc, &d.to_le_bytes()),
+            Value::Str(s) => crc32c::crc32c_append(crc, s.as_bytes()),
+        };
+    }
+    crc
+}
+
+impl<'a> LoadTxn<'a> {
+    fn new(fe: &'a Fe, txn_id: i64, at: TableRef, table: TableRecord) -> Self {
+        let partition_column = table.partition_column.as_ref().and_then(|c| table.schema.column_index(c));
+        let hash_columns =
+            table.distribution.hash_columns.iter().filter_map(|c| table.schema.column_index(c)).collect();
+        let majority = usize::from(table.replication_num) / 2 + 1;
+        LoadTxn {
+            fe,
+            txn_id,
+            at,
+            table,
+            majority,
+            tablets: BTreeMap::new(),
+            random_next: BTreeMap::new(),
+            partition_column,
+            hash_columns,
+            buffered_rows: 0,
+            rows_total: 0,
+        }
+    }
+
+    /// The partition and tablet a row goes to.
+    fn route(&mut self, row: &Row) -> Result<(usize, usize), SqlError> {
+        let partition = match self.partition_column {
+            None => 0,
+            Some(column) => {
+                let key = value_key(&row[column]);
+                let found = self.table.partitions.iter().position(|p| match (p.range, key) {
+                    (Some(range), Some(k)) => range.contains(k),
+                    // NULL goes to the partition that starts at MIN, as in Doris.
+                    (Some(range), None) => range.lower.is_none(),
+                    (None, _) => true,
+                });
+                found.ok_or_else(|| {
+                    let ty = self.table.schema.columns[column].ty;
+                    SqlError::doris(format!(
+                        "Insert has filtered data: no partition of table {} holds {} = {}; add one with ALTER TABLE \
+                         {} ADD PARTITION",
+                        self.table.name,
+                        self.table.schema.columns[column].name,
+                        show_value(&row[column], ty),
+                        self.table.name
+                    ))
+                })?
+            }
+        };
+        let p = &self.table.partitions[partition];
+        let buckets = p.tablets.len();
+        assert!(buckets > 0, "a partition has at least one tablet");
+        let bucket = if self.hash_columns.is_empty() {
+            let next = self.random_next.entry(p.id).or_default();
+            *next = (*next + 1) % buckets;
+            *next
+        } else {
+            bucket_hash(row, &self.hash_columns) as usize % buckets
+        };
+        Ok((partition, bucket))
+    }
+
+    /// The replicas of a tablet this load writes: alive and exactly at the visible version.
+    fn open_tablet(&mut self, partition: usize, bucket: usize) -> Result<i64, SqlError> {
+        let p = &self.table.partitions[partition];
+        let tablet = &p.tablets[bucket];
+        if self.tablets.contains_key(&tablet.id) {
+            return Ok(tablet.id);
+        }
+        let state_backends = self.fe.health_snapshot();
+        let replicas = self.fe.replicas();
+        let mut targets = Vec::new();
+        for r in &tablet.replicas {
+            let alive = state_backends.backends.get(&r.backend_id).is_some_and(|h| h.alive);
+            let current = replicas.get(tablet.id, r.backend_id).version == p.visible_version;
+            if alive && current {
+                targets.push(ReplicaTarget {
+                    backend_id: r.backend_id,
+                    addr: String::new(),
+                    ok: true,
+                    error: String::new(),
+                });
+            }
+        }
+        drop(replicas);
+        if targets.len() < self.majority {
+            return Err(SqlError::doris(format!(
+                "tablet {} of partition {} has {} healthy replicas of {}; a load needs {}. Wait for repair (SHOW \
+                 TABLETS shows LAGGING replicas) or bring backends back",
+                tablet.id,
+                p.name,
+                targets.len(),
+                self.table.replication_num,
+                self.majority
+            )));
+        }
+        self.tablets.insert(
+            tablet.id,
+            TabletLoad { partition_id: p.id, rows: Vec::new(), seq: 0, replicas: targets, rows_total: 0 },
+        );
+        Ok(tablet.id)
+    }
+
+    async fn add(&mut self, row: Row) -> Result<(), SqlError> {
+        let (partition, bucket) = self.route(&row)?;
+        let tablet_id = self.open_tablet(partition, bucket)?;
+        let load = self.tablets.get_mut(&tablet_id).expect("opened above");
+        load.rows.push(row);
+        load.rows_total += 1;
+        self.rows_total += 1;
+        self.buffered_rows += 1;
+        if self.buffered_rows >= BUFFERED_ROWS_MAX || load.rows.len() >= CHUNK_ROWS * 4 {
+            self.flush(false).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends buffered rows: with `last`, every tablet's final chunk (sealing its rowset);
+    /// otherwise the chunks of tablets holding at least [`CHUNK_ROWS`] rows.
+    async fn flush(&mut self, last: bool) -> Result<(), SqlError> {
+        let addrs: BTreeMap<i64, String> = {
+            let state = self.fe.state_membership().await;
+            state.backends.values().map(|b| (b.id, b.addr())).collect()
+        };
+        let mut calls = Vec::new();
+        let mut call_targets = Vec::new();
+        for (tablet_id, load) in self.tablets.iter_mut() {
+            if !last && load.rows.len() < CHUNK_ROWS {
+                continue;
+            }
+            let rows = std::mem::take(&mut load.rows);
+            let mut bytes = Vec::with_capacity(rows.len() * 32);
+            crate::row_codec::encode_rows(&self.table.schema, &rows, &mut bytes);
+            let seq = load.seq;
+            load.seq += 1;
+            for (i, replica) in load.replicas.iter_mut().enumerate() {
+                if !replica.ok {
+                    continue;
+                }
+                if replica.addr.is_empty() {
+                    replica.addr = addrs.get(&replica.backend_id).cloned().unwrap_or_default();
+                }
+                let request = proto::WriteRowsRequest {
+                    txn_id: self.txn_id,
+                    tablet_id: *tablet_id,
+                    seq,
+                    rows: bytes.clone(),
+                    row_count: rows.len() as u64,
+                    last,
+                };
+                calls.push(self.fe.agent.write_rows_owned(replica.addr.clone(), request));
+                call_targets.push((*tablet_id, i));
+            }
+        }
+        self.buffered_rows = self.tablets.values().map(|t| t.rows.len()).sum();
+        let results = futures_util::future::join_all(calls).await;
+        for ((tablet_id, i), result) in call_targets.into_iter().zip(results) {
+            if let Err(e) = result {
+                let load = self.tablets.get_mut(&tablet_id).expect("sent above");
+                load.replicas[i].ok = false;
+                load.replicas[i].error = e.to_string();
+            }
+        }
+        for (tablet_id, load) in &self.tablets {
+            let ok = load.replicas.iter().filter(|r| r.ok).count();
+            if ok < self.majority {
+                let errors: Vec<&str> = load.replicas.iter().filter(|r| !r.ok).map(|r| r.error.as_str()).collect();
+                return Err(SqlError::doris(format!(
+                    "load failed: tablet {tablet_id} has {ok} of {} replicas written, fewer than the {} needed ({}); \
+                     nothing was loaded, retry",
+                    self.table.replication_num,
+                    self.majority,
+                    errors.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the txn on every backend it wrote to (best effort; unpublished rowsets are never
+    /// read either way).
+    async fn abort(&self) {
+        let mut addrs: Vec<&str> =
+            self.tablets.values().flat_map(|t| t.replicas.iter().map(|r| r.addr.as_str())).collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        for addr in addrs.into_iter().filter(|a| !a.is_empty()) {
+            if let Err(e) = self.fe.agent.abort_txn(addr, self.txn_id).await {
+                tracing::info!(txn = self.txn_id, error = %e, "fe: abort did not reach a backend");
+            }
+        }
+    }
+
+    /// Seals, commits and publishes. Returns the rows loaded.
+    async fn finish(mut self) -> Result<u64, SqlError> {
+        if self.rows_total == 0 {
+            return Ok(0);
+        }
+        if let Err(e) = self.flush(true).await {
+            self.abort().await;
+            return Err(e);
+        }
+        // Commit: the touched partitions get their next versions, in one journal record.
+        let versions = {
+            let mut durable = self.fe.durable.lock().await;
+            let current = durable.state.catalog.table(self.at).filter(|t| t.id == self.table.id).cloned();
+            let mut versions = Vec::new();
+            let mut touched: Vec<i64> = self.tablets.values().map(|t| t.partition_id).collect();
+            touched.sort_unstable();
+            touched.dedup();
+            for partition_id in touched {
+                let now = current.as_ref().and_then(|t| t.partitions.iter().find(|p| p.id == partition_id));
+                let Some(p) = now else {
+                    drop(durable);
+                    self.abort().await;
+                    return Err(SqlError::doris(format!(
+                        "table {} changed during the load (a partition was dropped or truncated); nothing was \
+                         loaded, retry",
+                        self.table.name
+                    )));
+                };
+                versions.push(PartitionVersion { partition_id, version: p.visible_version + 1 });
+            }
+            let edit = CatalogEdit::CommitTxn {
+                at: self.at,
+                txn_id: self.txn_id,
+                versions: versions.clone(),
+                time_ms: crate::clock::now_ms(),
+            };
+            if let Err(e) = self.fe.commit_locked(&mut durable, FeEdit::Catalog { edit }).await {
+                drop(durable);
+                self.abort().await;
+                return Err(e);
+            }
+            versions
+        };
+        let version_of: BTreeMap<i64, u64> = versions.iter().map(|v| (v.partition_id, v.version)).collect();
+        // Publish: every replica that sealed its rowset.
+        let now_ms = crate::clock::now_ms();
+        let mut calls = Vec::new();
+        let mut targets = Vec::new();
+        for (tablet_id, load) in &self.tablets {
+            let version = version_of[&load.partition_id];
+            for r in &load.replicas {
+                if r.ok {
+                    calls.push(self.fe.agent.publish_owned(r.addr.clone(), self.txn_id, *tablet_id, version));
+                    targets.push((*tablet_id, r.backend_id, version));
+                } else {
+                    self.fe.replicas().failed(*tablet_id, r.backend_id, version, now_ms);
+                }
+            }
+        }
+        let results = futures_util::future::join_all(calls).await;
+        let mut replicas = self.fe.replicas();
+        for ((tablet_id, backend_id, version), result) in targets.into_iter().zip(results) {
+            match result {
+                Ok(v) => replicas.reached(tablet_id, backend_id, v),
+                Err(e) => {
+                    tracing::info!(txn = self.txn_id, tablet_id, backend_id, error = %e, "fe: publish failed; repair will retry");
+                    replicas.failed(tablet_id, backend_id, version, now_ms);
+                }
+            }
+        }
+        Ok(self.rows_total)
+    }
+}
+
+/// A value as an operator reads it in an error message.
+fn show_value(value: &Value, _ty: ColumnType) -> String {
+    match value {
+        Value::Null => "NULL".into(),
+        other => other.to_string(),
+    }
+}
+
+impl Fe {
+    /// Backends and brokers as journaled (without cloning the whole catalog).
+    pub(super) async fn state_membership(&self) -> super::membership::Membership {
+        self.durable.lock().await.state.membership.clone()
+    }
+
+    pub(super) async fn insert(&self, session: &Session, insert: Insert) -> Result<QueryOutput, SqlError> {
+        let db = database_of(session, &insert.table)?;
+        let state = self.state().await;
+        let (at, table) = find_table(&state, &db, &insert.table.table)?;
+        let table = table.clone();
+        drop(state);
+        let schema = &table.schema;
+        // Which table column each inserted value fills.
+        let targets: Vec<usize> = match &insert.columns {
+            None => (0..schema.columns.len()).collect(),
+            Some(names) => {
+                let mut targets = Vec::with_capacity(names.len());
+                for name in names {
+                    let i = schema.column_index(name).ok_or_else(|| {
+                        SqlError::new(1054, "42S22", format!("Unknown column '{name}' in 'table {}'", table.name))
+                    })?;
+                    if targets.contains(&i) {
+                        return Err(SqlError::new(1110, "42000", format!("Column '{name}' specified twice")));
+                    }
+                    targets.push(i);
+                }
+                targets
+            }
+        };
+        // Columns not listed take their defaults (checked before anything is sent).
+        let mut template: Row = Vec::with_capacity(schema.columns.len());
+        for (i, column) in schema.columns.iter().enumerate() {
+            if targets.contains(&i) {
+                template.push(Value::Null);
+            } else {
+                template.push(query::default_value(column).map_err(SqlError::doris)?);
+            }
+        }
+        let build = |values: Vec<Value>, row_number: u64| -> Result<Row, SqlError> {
+            if values.len() != targets.len() {
+                return Err(SqlError::new(
+                    1136,
+                    "21S01",
+                    format!(
+                        "Column count doesn't match value count at row {row_number}: {} columns, {} values",
+                        targets.len(),
+                        values.len()
+                    ),
+                ));
+            }
+            let mut row = template.clone();
+            for (value, &i) in values.into_iter().zip(&targets) {
+                row[i] = query::coerce(value, &schema.columns[i])
+                    .map_err(|e| SqlError::doris(format!("row {row_number}: {e}")))?;
+            }
+            Ok(row)
+        };
+
+        let txn_id = self.next_txn_id().await?;
+        let mut load = LoadTxn::new(self, txn_id, at, table.clone());
+        let fed: Result<(), SqlError> = async {
+            match &insert.source {
+                InsertSource::Values(rows) => {
+                    for (n, exprs) in rows.iter().enumerate() {
+                        let values =
+                            exprs.iter().map(query::eval_constant).collect::<Result<Vec<Value>, SqlError>>()?;
+                        load.add(build(values, n as u64 + 1)?).await?;
+                    }
+                }
+                InsertSource::Select(select) => match &select.from {
+                    Some(FromClause::Numbers { count, .. }) => {
+                        if *count > MAX_NUMBERS_ROWS {
+                            return Err(SqlError::doris(format!("numbers() yields at most {MAX_NUMBERS_ROWS} rows")));
+                        }
+                        let input = [InputColumn { name: "number".into(), ty: ColumnType::BigInt }];
+                        let plan = query::plan(select, &input)?;
+                        if !plan.is_row_by_row() {
+                            let rows = plan.execute((0..*count).map(|n| vec![Value::Int(i128::from(n))]))?;
+                            for (n, values) in rows.into_iter().enumerate() {
+                                load.add(build(values, n as u64 + 1)?).await?;
+                            }
+                            return Ok(());
+                        }
+                        let skip = select.offset.unwrap_or(0);
+                        let take = select.limit.unwrap_or(u64::MAX);
+                        let mut produced = 0u64;
+                        let mut input_row = vec![Value::Null];
+                        for n in 0..*count {
+                            if produced >= skip.saturating_add(take) {
+                                break;
+                            }
+                            input_row[0] = Value::Int(i128::from(n));
+                            if let Some(values) = plan.filter_project(&input_row)? {
+                                produced += 1;
+                                if produced > skip {
+                                    load.add(build(values, produced - skip)?).await?;
+                                }
+                            }
+                        }
+                    }
+                    _ => {
+                        let (_, rows) = self.run_select(session, select).await?;
+                        for (n, values) in rows.into_iter().enumerate() {
+                            load.add(build(values, n as u64 + 1)?).await?;
+                        }
+                    }
+                },
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = fed {
+            load.abort().await;
+            return Err(e);
+        }
+        let rows = load.finish().await?;
+        Ok(QueryOutput::Ok { affected_rows: rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_keys_hash_alike_across_types_of_int() {
+        let a = vec![Value::Int(42), Value::Str("x".into())];
+        let b = vec![Value::Int(42), Value::Str("y".into())];
+        assert_eq!(bucket_hash(&a, &[0]), bucket_hash(&b, &[0]));
+        assert_ne!(bucket_hash(&a, &[0, 1]), bucket_hash(&b, &[0, 1]));
+    }
+}
