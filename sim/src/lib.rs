@@ -11,6 +11,8 @@ pub mod trace;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
+pub mod loads;
+#[cfg(madsim)]
 pub mod nemesis;
 #[cfg(madsim)]
 pub mod runner;

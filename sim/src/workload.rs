@@ -9,7 +9,10 @@
 //! 3. Acknowledged catalog changes survive: SHOW DATABASES lists every database whose CREATE was
 //!    acknowledged, and nothing the client never tried to create.
 //! 4. Journal replay reproduces state: after one more FE power loss and restart, membership
-//!    (ids, hosts, ports) and databases are exactly what they were before.
+//!    (ids, hosts, ports), databases, and the load table (its DDL, partitions, versions and
+//!    rows) are exactly what they were before.
+//! 5-7. Loads: see `loads.rs` (exactly once and atomic, replicas converge and agree, acknowledged
+//!    partitions exist).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -73,7 +76,7 @@ pub async fn sql(cluster: &SimCluster, statement: &str) -> Result<QueryOutput, C
     sql_on(&cluster.client, cluster.fe_addr(), cluster.recorder.clone(), statement.to_string()).await
 }
 
-async fn sql_on(
+pub async fn sql_on(
     client: &madsim::runtime::NodeHandle,
     fe_addr: String,
     recorder: Recorder,
@@ -256,7 +259,11 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     let broker_addr = format!("{}:{BROKER_PORT}", cluster.node(Role::Broker).ip);
     until_ok(&cluster, &format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker_addr}\""), &["already has"]).await?;
 
-    // Chaos: the nemesis and the client's membership changes at once.
+    // The load table (needs three alive backends: retried until heartbeats have run).
+    until_ok(&cluster, "CREATE DATABASE w", &["database exists"]).await?;
+    until_ok(&cluster, crate::loads::CREATE_TABLE, &["already exists"]).await?;
+
+    // Chaos: the nemesis, the client's membership changes and its loads at once.
     let buggify = thread_rng().gen_bool(0.5);
     if buggify {
         madsim::buggify::enable();
@@ -269,8 +276,15 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         spare.clone(),
         options.chaos,
     ));
+    let loads_task = tokio::spawn(crate::loads::client_loads(
+        cluster.client.clone(),
+        cluster.fe_addr(),
+        recorder.clone(),
+        options.chaos,
+    ));
     nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
     let model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    let load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
     let known = model.spare;
     if buggify {
         madsim::buggify::disable();
@@ -337,9 +351,13 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         last = members_until_ok(&cluster).await?;
     }
 
+    // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
+    crate::loads::check(&cluster, &load_model).await?;
+
     // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
     let databases_before = databases_until_ok(&cluster).await?;
+    let tables_before = crate::loads::fingerprint(&cluster).await?;
     cluster.kill(Role::Fe);
     tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=2_000))).await;
     cluster.restart(Role::Fe);
@@ -350,6 +368,10 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     let databases_after = databases_until_ok(&cluster).await?;
     if databases_before != databases_after {
         return Err(format!("FE restart changed databases: before {databases_before:?}, after {databases_after:?}"));
+    }
+    let tables_after = crate::loads::fingerprint(&cluster).await?;
+    if tables_before != tables_after {
+        return Err(format!("FE restart changed the load table: before {tables_before}, after {tables_after}"));
     }
     cluster.event(format!(
         "check: membership of {} members and {} databases survived an FE restart",

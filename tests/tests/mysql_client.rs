@@ -126,3 +126,137 @@ fn the_mysql_client_talks_to_standalone() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("ERROR 1698"), "{}", text(&out.stderr));
 }
+
+/// Waits until `mysql -e SHOW BACKENDS` lists three alive backends.
+fn wait_for_backends(port: u16, standalone: &palo_tests::Proc) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = mysql(port, &["-uroot", "-N", "-B", "-e", "SHOW BACKENDS"]);
+        let alive = text(&out.stdout).lines().filter(|l| l.split('\t').nth(6) == Some("true")).count();
+        if out.status.success() && alive == 3 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no 3 alive backends:\n{}", standalone.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn tables_partitions_and_queries_through_the_mysql_client() {
+    if !mysql_available() {
+        return;
+    }
+    let dir = TempDir::new("mysql-tables");
+    let (standalone, offset) = start_standalone(&dir, 31_000);
+    let port = 9030 + offset;
+    wait_for_backends(port, &standalone);
+
+    // 3 range partitions x 4 buckets x 3 replicas.
+    let ddl = r#"CREATE DATABASE shop;
+        CREATE TABLE shop.orders (
+            dt DATE NOT NULL,
+            id BIGINT NOT NULL,
+            city VARCHAR(16),
+            amount DECIMAL(10, 2)
+        ) DUPLICATE KEY(dt, id)
+        PARTITION BY RANGE(dt) (
+            PARTITION p2024_01 VALUES LESS THAN ("2024-02-01"),
+            PARTITION p2024_02 VALUES LESS THAN ("2024-03-01"),
+            PARTITION p2024_03 VALUES LESS THAN ("2024-04-01")
+        )
+        DISTRIBUTED BY HASH(id) BUCKETS 4
+        PROPERTIES ("replication_num" = "3")"#;
+    let out = mysql(port, &["-uroot", "-e", ddl]);
+    assert!(out.status.success(), "{}\n{}", text(&out.stderr), standalone.log());
+
+    let out = mysql(
+        port,
+        &[
+            "-uroot",
+            "-D",
+            "shop",
+            "-e",
+            "INSERT INTO orders VALUES ('2024-01-05', 1, 'paris', 10.50), ('2024-01-20', 2, 'lyon', 5.25), \
+             ('2024-02-11', 3, 'paris', 7.00), ('2024-03-03', 4, 'nice', 1.10), ('2024-03-30', 5, 'lyon', 2.00); \
+             INSERT INTO orders (dt, id, city, amount) VALUES ('2024-02-29', 6, 'paris', 0.40)",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", text(&out.stderr), standalone.log());
+
+    // WHERE, ORDER BY.
+    let out = mysql(
+        port,
+        &["-uroot", "-D", "shop", "-N", "-B", "-e", "SELECT id, city FROM orders WHERE amount > 2 ORDER BY id"],
+    );
+    assert_eq!(text(&out.stdout), "1\tparis\n2\tlyon\n3\tparis\n", "{}", text(&out.stderr));
+    // GROUP BY with aggregates, ordered.
+    let out = mysql(
+        port,
+        &[
+            "-uroot",
+            "-D",
+            "shop",
+            "-N",
+            "-B",
+            "-e",
+            "SELECT city, count(*), sum(amount) FROM orders GROUP BY city ORDER BY city",
+        ],
+    );
+    assert_eq!(text(&out.stdout), "lyon\t2\t7.25\nnice\t1\t1.10\nparis\t3\t17.90\n", "{}", text(&out.stderr));
+    // -t box output.
+    let out = mysql(port, &["-uroot", "-D", "shop", "-t", "-e", "SELECT count(*) AS n FROM orders"]);
+    let table = text(&out.stdout);
+    assert!(table.starts_with("+------+\n| n    |\n+------+\n|    6 |\n+------+"), "{table}");
+
+    // SHOW PARTITIONS: three partitions at version 2 or 3 (one or two loads reached each).
+    let out = mysql(port, &["-uroot", "-D", "shop", "-N", "-B", "-e", "SHOW PARTITIONS FROM orders"]);
+    let partitions = text(&out.stdout);
+    let rows: Vec<Vec<&str>> = partitions.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), 3, "{partitions}");
+    let names: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(names, ["p2024_01", "p2024_02", "p2024_03"]);
+    let versions: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    assert_eq!(versions, ["2", "3", "2"], "p2024_02 got rows from both loads: {partitions}");
+    assert!(rows.iter().all(|r| r[8] == "4" && r[9] == "3"), "Buckets 4, ReplicationNum 3: {partitions}");
+    let row_counts: Vec<&str> = rows.iter().map(|r| r[21]).collect();
+    // Row counts come from the backends' reports (next heartbeat); accept either before or after.
+    assert!(row_counts.iter().all(|c| c.parse::<u64>().is_ok()), "{partitions}");
+
+    // SHOW TABLETS: 12 tablets x 3 replicas, on 3 distinct backends per tablet, vertical (\G).
+    let out = mysql(port, &["-uroot", "-D", "shop", "-e", "SHOW TABLETS FROM orders\\G"]);
+    let vertical = text(&out.stdout);
+    assert_eq!(vertical.matches(". row ***").count(), 36, "{vertical}");
+    assert!(vertical.contains("LstFailedVersion: -1"), "{vertical}");
+    let out = mysql(port, &["-uroot", "-D", "shop", "-N", "-B", "-e", "SHOW TABLETS FROM orders"]);
+    let mut by_tablet: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+    for line in text(&out.stdout).lines() {
+        let cells: Vec<&str> = line.split('\t').collect();
+        by_tablet.entry(cells[0].to_string()).or_default().insert(cells[2].to_string());
+    }
+    assert_eq!(by_tablet.len(), 12);
+    assert!(by_tablet.values().all(|b| b.len() == 3), "replicas on distinct backends: {by_tablet:?}");
+
+    // Privileges: a reader can SELECT but not INSERT; a wrong password is refused.
+    let out = mysql(
+        port,
+        &["-uroot", "-e", "CREATE USER 'ana'@'%' IDENTIFIED BY 'pw1'; GRANT SELECT_PRIV ON shop.* TO 'ana'@'%'"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mysql(port, &["-uana", "-ppw1", "-D", "shop", "-N", "-B", "-e", "SELECT count(*) FROM orders"]);
+    assert_eq!(text(&out.stdout), "6\n", "{}", text(&out.stderr));
+    let out = mysql(port, &["-uana", "-ppw1", "-D", "shop", "-e", "INSERT INTO orders VALUES ('2024-01-01', 9, 'x', 1)"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("ERROR 1227 (42000)") && text(&out.stderr).contains("(LOAD)"), "{}", text(&out.stderr));
+    let out = mysql(port, &["-uana", "-ppw1", "-e", "ALTER SYSTEM ADD BACKEND \"h:1\""]);
+    assert!(text(&out.stderr).contains("ERROR 1227 (42000)") && text(&out.stderr).contains("(ADMIN)"), "{}", text(&out.stderr));
+    let out = mysql(port, &["-uana", "-pnope", "-e", "SELECT 1"]);
+    assert!(!out.status.success(), "a wrong password is refused");
+
+    // Bad input: a row outside every partition, a value out of range, an unknown column.
+    let out = mysql(port, &["-uroot", "-D", "shop", "-e", "INSERT INTO orders VALUES ('2025-01-01', 7, 'x', 1)"]);
+    assert!(text(&out.stderr).contains("no partition of table orders holds dt = 2025-01-01"), "{}", text(&out.stderr));
+    let out = mysql(port, &["-uroot", "-D", "shop", "-e", "SELECT nosuch FROM orders"]);
+    assert!(text(&out.stderr).contains("ERROR 1054 (42S22): Unknown column 'nosuch'"), "{}", text(&out.stderr));
+    let out = mysql(port, &["-uroot", "-D", "shop", "-N", "-B", "-e", "SELECT count(*) FROM orders"]);
+    assert_eq!(text(&out.stdout), "6\n", "failed statements changed nothing");
+}

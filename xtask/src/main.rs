@@ -3,6 +3,7 @@
 //! The workspace builds in two worlds: the normal one (real tokio/tonic, `target/`) and the
 //! simulated one (`--cfg madsim`, `--profile sim`, `target/sim/`). These tasks drive both.
 
+mod bench;
 mod ci;
 mod cmd;
 mod lint;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = "Palo project tasks: simulate, lint, test, clippy, fmt-check, ci",
+    about = "Palo project tasks: simulate, scenarios, lint, test, clippy, fmt-check, bench, ci",
     long_about = "Palo project tasks: simulate, lint, test, clippy, fmt-check, ci.\n\n\
                   The simulated world is built with RUSTFLAGS=\"$RUSTFLAGS --cfg madsim\", \
                   --profile sim and CARGO_TARGET_DIR=target/sim, so it never invalidates \
@@ -77,6 +78,14 @@ enum Task {
     /// Check formatting: cargo fmt --all -- --check.
     FmtCheck,
 
+    /// The bulk-load benchmark (release build, local cluster): rows/s and MB/s.
+    #[command(long_about = "Build palo-node and palo in release mode, start a local cluster \
+                            (palo-node standalone: one FE, three BEs) in a temporary directory, \
+                            create a table with 3 replicas and load it with one INSERT ... SELECT \
+                            FROM numbers(...). Prints the wall time, rows/s and MB/s. A \
+                            measurement, not a test: it fails only if the load fails.")]
+    Bench(bench::BenchArgs),
+
     /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds.
     #[command(long_about = "Run fmt-check, clippy (both worlds), test, then \
                             simulate --seeds 200 --jobs <available cores>, stopping at the \
@@ -94,6 +103,7 @@ fn main() -> ExitCode {
         Task::Clippy => ci::clippy().map(|()| 0),
         Task::FmtCheck => ci::fmt_check().map(|()| 0),
         Task::Ci => ci::ci().map(|()| 0),
+        Task::Bench(args) => bench::run(&args).map(|()| 0),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,307 @@
+//! The load workload: a table with three range partitions and three replicas per tablet, loads
+//! (INSERT ... VALUES) and DDL while the nemesis kills BEs and the FE and cuts links, then the
+//! load invariants:
+//!
+//! 1. Every acknowledged load is visible exactly once; a load that failed with an error left
+//!    nothing; a load of unknown outcome is all or nothing (atomic); no row appears that no
+//!    load wrote.
+//! 2. Replicas converge: once faults stop, every replica of every tablet reaches its partition's
+//!    visible version, and all replicas of a tablet return the same rows at that version.
+//! 3. DDL survives: every partition whose ADD was acknowledged exists.
+//!
+//! Rows are `(id, load, v)`: load `n` writes ids `n * ROWS_PER_LOAD_MAX + i`, so every row names
+//! the load that wrote it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use madsim::rand::{Rng, thread_rng};
+use palo_node::client::ClientError;
+use palo_node::fe::QueryOutput;
+use palo_node::rpc::{self, RpcTimeouts, proto};
+
+use crate::cluster::SimCluster;
+use crate::trace::Recorder;
+use crate::workload::{sql, sql_on};
+
+pub const ROWS_PER_LOAD_MAX: u64 = 20;
+/// Ids below this land in the first two partitions; partitions added during the run start here.
+const ID_LIMIT: u64 = 2_000_000;
+/// Once faults stop, replicas must converge within this much simulated time.
+pub const CONVERGENCE_BOUND: Duration = Duration::from_secs(90);
+const MAX_ATTEMPTS: u32 = 60;
+
+pub const CREATE_TABLE: &str = "CREATE TABLE w.events (id BIGINT NOT NULL, load INT NOT NULL, v VARCHAR(16)) \
+     DUPLICATE KEY(id) PARTITION BY RANGE(id) (PARTITION p0 VALUES LESS THAN (\"1000000\"), \
+     PARTITION p1 VALUES LESS THAN (\"2000000\")) DISTRIBUTED BY HASH(id) BUCKETS 3 \
+     PROPERTIES (\"replication_num\" = \"3\")";
+
+/// What the client knows about its loads and partitions.
+#[derive(Debug, Default)]
+pub struct LoadModel {
+    /// Load number → its row count, by what the client was told.
+    pub acked: BTreeMap<u64, u64>,
+    pub failed: BTreeMap<u64, u64>,
+    pub unknown: BTreeMap<u64, u64>,
+    pub partitions_acked: BTreeSet<String>,
+}
+
+/// Whether an error means the statement certainly changed nothing.
+fn definite_failure(e: &ClientError) -> bool {
+    match e {
+        ClientError::Sql(e) => !e.message.contains("may or may not"),
+        ClientError::Unreachable { .. } => false,
+    }
+}
+
+/// The client's loads and DDL during the chaos phase.
+pub async fn client_loads(
+    client: madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    duration: Duration,
+) -> LoadModel {
+    let mut model = LoadModel::default();
+    let end = recorder.now() + duration;
+    let mut load = 1u64;
+    let mut next_partition = 2u64;
+    while recorder.now() < end {
+        tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=1_500))).await;
+        if thread_rng().gen_ratio(1, 10) {
+            let name = format!("p{next_partition}");
+            let statement = format!(
+                "ALTER TABLE w.events ADD PARTITION {name} VALUES [(\"{}\"), (\"{}\"))",
+                next_partition * 1_000_000,
+                (next_partition + 1) * 1_000_000
+            );
+            next_partition += 1;
+            if sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await.is_ok() {
+                model.partitions_acked.insert(name);
+            }
+            continue;
+        }
+        let rows = thread_rng().gen_range(1..=ROWS_PER_LOAD_MAX);
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                let id = (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT;
+                format!("({id}, {load}, 'v{i}')")
+            })
+            .collect();
+        let statement = format!("INSERT INTO w.events VALUES {}", values.join(", "));
+        match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
+            Ok(_) => model.acked.insert(load, rows),
+            Err(e) if definite_failure(&e) => model.failed.insert(load, rows),
+            Err(_) => model.unknown.insert(load, rows),
+        };
+        load += 1;
+    }
+    model
+}
+
+fn cells(output: QueryOutput) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+    match output {
+        QueryOutput::Rows { columns, rows } => Ok((columns, rows)),
+        QueryOutput::Ok { .. } => Err("expected rows".into()),
+    }
+}
+
+async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+    let mut last = String::new();
+    for _ in 0..MAX_ATTEMPTS {
+        match sql(cluster, statement).await {
+            Ok(output) => return cells(output),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!("`{statement}` did not succeed in {MAX_ATTEMPTS} attempts: {last}"))
+}
+
+fn col(columns: &[String], name: &str) -> Result<usize, String> {
+    columns.iter().position(|c| c == name).ok_or_else(|| format!("no column {name}"))
+}
+
+/// A tablet replica as SHOW TABLETS lists it.
+#[derive(Debug, Clone)]
+struct ReplicaRow {
+    tablet_id: i64,
+    backend_id: i64,
+    version: u64,
+}
+
+/// Invariant 2a: waits until every replica is at its partition's visible version (State
+/// NORMAL in SHOW TABLETS) and all replicas of a tablet report the same version.
+async fn wait_converged(cluster: &SimCluster) -> Result<(Vec<ReplicaRow>, BTreeMap<i64, u64>), String> {
+    let started = cluster.now();
+    loop {
+        let (tcols, trows) = query_until_ok(cluster, "SHOW TABLETS FROM w.events").await?;
+        let cell = |row: &Vec<Option<String>>, i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let (tablet, backend, version, state) =
+            (col(&tcols, "TabletId")?, col(&tcols, "BackendId")?, col(&tcols, "Version")?, col(&tcols, "State")?);
+        let replicas: Vec<ReplicaRow> = trows
+            .iter()
+            .map(|r| ReplicaRow {
+                tablet_id: cell(r, tablet).parse().unwrap_or(0),
+                backend_id: cell(r, backend).parse().unwrap_or(0),
+                version: cell(r, version).parse().unwrap_or(0),
+            })
+            .collect();
+        let lagging = trows.iter().filter(|r| cell(r, state) != "NORMAL").count();
+        let mut versions: BTreeMap<i64, BTreeSet<u64>> = BTreeMap::new();
+        for r in &replicas {
+            versions.entry(r.tablet_id).or_default().insert(r.version);
+        }
+        let split: Vec<(&i64, &BTreeSet<u64>)> = versions.iter().filter(|(_, v)| v.len() > 1).collect();
+        if lagging == 0 && split.is_empty() {
+            cluster.event(format!(
+                "check: all {} replicas at their partition's version {:.1}s after the faults stopped",
+                replicas.len(),
+                (cluster.now() - started).as_secs_f64()
+            ));
+            let versions = versions.into_iter().map(|(t, v)| (t, v.into_iter().next().unwrap_or(0))).collect();
+            return Ok((replicas, versions));
+        }
+        if cluster.now() - started > CONVERGENCE_BOUND {
+            return Err(format!(
+                "replicas did not converge within {}s after the faults stopped: {lagging} lagging, tablets with \
+                 replicas at different versions: {split:?}",
+                CONVERGENCE_BOUND.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Invariant 2b: every replica of a tablet returns the same bytes at the visible version.
+async fn check_replicas_agree(
+    cluster: &SimCluster,
+    replicas: &[ReplicaRow],
+    versions: &BTreeMap<i64, u64>,
+) -> Result<(), String> {
+    let (bcols, brows) = query_until_ok(cluster, "SHOW BACKENDS").await?;
+    let (id, host, port) = (col(&bcols, "BackendId")?, col(&bcols, "Host")?, col(&bcols, "BePort")?);
+    let addr_of: BTreeMap<i64, String> = brows
+        .iter()
+        .map(|r| {
+            let c = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            (c(id).parse().unwrap_or(0), format!("{}:{}", c(host), c(port)))
+        })
+        .collect();
+    let mut by_tablet: BTreeMap<i64, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
+    for r in replicas {
+        let Some(addr) = addr_of.get(&r.backend_id).cloned() else {
+            return Err(format!("replica of tablet {} is on unknown backend {}", r.tablet_id, r.backend_id));
+        };
+        let version = versions.get(&r.tablet_id).copied().unwrap_or(0);
+        if version <= 1 {
+            continue;
+        }
+        let tablet_id = r.tablet_id;
+        let bytes = cluster
+            .client
+            .spawn(async move {
+                let channel = rpc::channel(&addr, RpcTimeouts { connect_ms: 1_000, request_ms: 10_000 })
+                    .map_err(|e| e.to_string())?;
+                let mut client = proto::backend_client::BackendClient::new(channel);
+                let mut stream = client
+                    .scan(proto::ScanRequest { tablet_id, version })
+                    .await
+                    .map_err(|s| s.message().to_string())?
+                    .into_inner();
+                let mut all = Vec::new();
+                while let Some(chunk) = stream.message().await.map_err(|s| s.message().to_string())? {
+                    all.extend_from_slice(&chunk.rows);
+                }
+                Ok::<Vec<u8>, String>(all)
+            })
+            .await
+            .map_err(|e| format!("scan task failed: {e}"))?
+            .map_err(|e| format!("scanning tablet {tablet_id} on backend {}: {e}", r.backend_id))?;
+        by_tablet.entry(r.tablet_id).or_default().push((r.backend_id, bytes));
+    }
+    for (tablet, copies) in &by_tablet {
+        let first = &copies[0].1;
+        if let Some((backend, _)) = copies.iter().find(|(_, b)| b != first) {
+            return Err(format!(
+                "replicas of tablet {tablet} differ at its visible version: backend {} and backend {backend}",
+                copies[0].0
+            ));
+        }
+    }
+    cluster.event(format!("check: replicas of {} loaded tablets hold identical rows", by_tablet.len()));
+    Ok(())
+}
+
+/// All load invariants, once faults have stopped.
+pub async fn check(cluster: &SimCluster, model: &LoadModel) -> Result<(), String> {
+    let (replicas, versions) = wait_converged(cluster).await?;
+    check_replicas_agree(cluster, &replicas, &versions).await?;
+
+    // Invariant 1: exactly once, atomic, nothing invented.
+    let (columns, rows) = query_until_ok(cluster, "SELECT id, load FROM w.events").await?;
+    let (id_col, load_col) = (col(&columns, "id")?, col(&columns, "load")?);
+    let mut per_load: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut ids = BTreeSet::new();
+    for row in &rows {
+        let get = |i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse::<u64>().ok());
+        let (Some(id), Some(load)) = (get(id_col), get(load_col)) else {
+            return Err(format!("a row with a missing id or load: {row:?}"));
+        };
+        if !ids.insert(id) {
+            return Err(format!("id {id} (load {load}) appears twice: a load was applied more than once"));
+        }
+        *per_load.entry(load).or_default() += 1;
+    }
+    for (load, n) in &model.acked {
+        let seen = per_load.get(load).copied().unwrap_or(0);
+        if seen != *n {
+            return Err(format!("acknowledged load {load} of {n} rows shows {seen} rows"));
+        }
+    }
+    for (load, n) in &model.failed {
+        if let Some(seen) = per_load.get(load) {
+            return Err(format!("load {load} failed with an error but {seen} of its {n} rows are visible"));
+        }
+    }
+    for (load, n) in &model.unknown {
+        let seen = per_load.get(load).copied().unwrap_or(0);
+        if seen != 0 && seen != *n {
+            return Err(format!("load {load} of unknown outcome is partly visible: {seen} of {n} rows"));
+        }
+    }
+    if let Some(stray) = per_load.keys().find(|l| {
+        !model.acked.contains_key(l) && !model.unknown.contains_key(l) && !model.failed.contains_key(l)
+    }) {
+        return Err(format!("rows of load {stray} are visible, which the client never sent"));
+    }
+    let unknown_applied = model.unknown.keys().filter(|l| per_load.contains_key(l)).count();
+    cluster.event(format!(
+        "check: {} acknowledged loads visible exactly once, {} failed loads absent, {} of {} unknown loads applied \
+         whole; {} rows",
+        model.acked.len(),
+        model.failed.len(),
+        unknown_applied,
+        model.unknown.len(),
+        rows.len()
+    ));
+
+    // Invariant 3: acknowledged partitions exist.
+    let (pcols, prows) = query_until_ok(cluster, "SHOW PARTITIONS FROM w.events").await?;
+    let name = col(&pcols, "PartitionName")?;
+    let present: BTreeSet<String> = prows.iter().filter_map(|r| r.get(name).cloned().flatten()).collect();
+    if let Some(lost) = model.partitions_acked.difference(&present).next() {
+        return Err(format!("acknowledged partition {lost} is missing: {present:?}"));
+    }
+    Ok(())
+}
+
+/// The catalog and rows of the load table as a string, to compare before and after an FE restart.
+pub async fn fingerprint(cluster: &SimCluster) -> Result<String, String> {
+    let (_, create) = query_until_ok(cluster, "SHOW CREATE TABLE w.events").await?;
+    let (pcols, parts) = query_until_ok(cluster, "SHOW PARTITIONS FROM w.events").await?;
+    let keep = [col(&pcols, "PartitionId")?, col(&pcols, "PartitionName")?, col(&pcols, "VisibleVersion")?];
+    let parts: Vec<Vec<Option<String>>> =
+        parts.into_iter().map(|r| keep.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
+    let (_, count) = query_until_ok(cluster, "SELECT count(*), sum(id) FROM w.events").await?;
+    Ok(format!("{create:?}\n{parts:?}\n{count:?}"))
+}
