@@ -67,7 +67,7 @@ struct FeArgs {
 
 #[derive(Args, Debug)]
 struct BeArgs {
-    /// TOML file with any of: listen_host, port, storage_root.
+    /// TOML file with any of: listen_host, port, storage_root, compaction_interval_ms.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to bind to [default: 0.0.0.0].

@@ -45,6 +45,7 @@ impl StandaloneConfig {
                 listen_host: self.host.clone(),
                 port: 9060 + self.port_offset + i,
                 storage_root: self.data_dir.join(format!("be{i}")),
+                ..BeConfig::default()
             })
             .collect()
     }

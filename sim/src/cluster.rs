@@ -122,7 +122,12 @@ impl SimCluster {
             let ip = Ipv4Addr::new(10, 0, 1, (i + 1) as u8);
             let name = format!("be{}", i + 1);
             let be_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults));
-            let config = BeConfig { listen_host: "0.0.0.0".into(), port: BE_PORT, storage_root: "/be".into() };
+            let config = BeConfig {
+                listen_host: "0.0.0.0".into(),
+                port: BE_PORT,
+                storage_root: "/be".into(),
+                ..BeConfig::default()
+            };
             let disk = be_disk.clone();
             let node_name = name.clone();
             let be = handle

@@ -1,17 +1,30 @@
-//! The backend (BE): holds tablet files on its disk and answers the FE. In this version it
-//! answers heartbeats and remembers which cluster it joined; tablets come with the tables issue.
+//! The backend (BE): holds tablet files on its disk and answers the FE: heartbeats (with every
+//! tablet's version and size), tablet creation and removal, loads (WriteRows, PublishVersion,
+//! AbortTxn), scans, and replica repair (CloneTablet, which pulls another BE's FetchTablet
+//! stream). The tablets themselves live in [`tablet::TabletStore`]; this module maps its errors to
+//! gRPC codes, streams results, runs background compaction, and remembers which cluster it joined.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
 use crate::disk::{self, Disk};
 use crate::error::NodeError;
-use crate::rpc::proto;
+use crate::row_codec;
+use crate::rpc::{self, RpcTimeouts, proto};
+use crate::schema::Schema;
 use crate::shutdown::Shutdown;
+
+pub mod rowset;
+pub mod tablet;
+#[cfg(test)]
+pub(crate) mod test_support;
+
+use tablet::{ChunkSource, CompactionLimits, TabletError, TabletStore};
 
 /// BE settings, from `be.toml` and flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,13 +35,47 @@ pub struct BeConfig {
     pub port: u16,
     /// Root of this BE's storage (tablets, snapshots, its cluster identity).
     pub storage_root: PathBuf,
+    /// Milliseconds between two background compaction passes.
+    pub compaction_interval_ms: u64,
 }
 
 impl Default for BeConfig {
     fn default() -> Self {
-        BeConfig { listen_host: "0.0.0.0".into(), port: 9060, storage_root: PathBuf::from("be-storage") }
+        BeConfig {
+            listen_host: "0.0.0.0".into(),
+            port: 9060,
+            storage_root: PathBuf::from("be-storage"),
+            compaction_interval_ms: 10_000,
+        }
     }
 }
+
+impl BeConfig {
+    pub fn validate(&self) -> Result<(), NodeError> {
+        if self.port == 0 {
+            return Err(NodeError::Config("be port must be from 1 to 65535".into()));
+        }
+        if !(100..=3_600_000).contains(&self.compaction_interval_ms) {
+            return Err(NodeError::Config("compaction_interval_ms must be from 100 to 3600000".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Scans holding merged rows in memory at once; more wait.
+const MAX_CONCURRENT_SCANS: usize = 16;
+/// FetchTablet streams served at once; more are refused (the cloning BE retries).
+const MAX_CONCURRENT_FETCHES: usize = 8;
+/// Clones running at once; more are refused (the FE retries).
+const MAX_CONCURRENT_CLONES: usize = 4;
+/// The largest request the BE accepts: a full WriteRows chunk and its envelope.
+const MAX_REQUEST_BYTES: usize = tablet::MAX_CHUNK_BYTES + (1 << 20);
+/// A scan's rows are sent in chunks of about this many encoded bytes.
+const SCAN_CHUNK_BYTES: usize = 1 << 20;
+/// Connecting to a clone's source and waiting for its stream to start.
+const CLONE_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 2_000, request_ms: 30_000 };
+/// The longest wait for the next chunk of a clone's stream.
+const CLONE_CHUNK_IDLE_MS: u64 = 30_000;
 
 /// Which cluster this BE belongs to: written at the first heartbeat, checked at every other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,13 +91,15 @@ pub struct Be {
     disk: Arc<dyn Disk>,
     start_time_ms: u64,
     identity: tokio::sync::Mutex<Option<ClusterIdentity>>,
+    tablets: TabletStore,
+    scan_slots: Arc<tokio::sync::Semaphore>,
+    fetch_slots: Arc<tokio::sync::Semaphore>,
+    clone_slots: tokio::sync::Semaphore,
 }
 
 impl Be {
     pub async fn open(config: BeConfig, disk: Arc<dyn Disk>) -> Result<Arc<Be>, NodeError> {
-        if config.port == 0 {
-            return Err(NodeError::Config("be port must be from 1 to 65535".into()));
-        }
+        config.validate()?;
         let root = config.storage_root.clone();
         disk::create_dir_all_durable(disk.as_ref(), &root)
             .await
@@ -66,13 +115,47 @@ impl Be {
             Err(e) if e.is_not_found() => None,
             Err(source) => return Err(NodeError::Disk { context: "reading the cluster identity".into(), source }),
         };
-        tracing::info!(root = %root.display(), ?identity, "be: opened");
+        let tablets = TabletStore::open(disk.clone(), &root)
+            .await
+            .map_err(|e| NodeError::Other(format!("cannot open the tablets under {}: {e}", root.display())))?;
+        tracing::info!(root = %root.display(), ?identity, tablets = tablets.tablet_count(), "be: opened");
         Ok(Arc::new(Be {
             config,
             disk,
             start_time_ms: crate::clock::now_ms(),
             identity: tokio::sync::Mutex::new(identity),
+            tablets,
+            scan_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SCANS)),
+            fetch_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
+            clone_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_CLONES),
         }))
+    }
+
+    /// This BE's tablets.
+    pub fn tablets(&self) -> &TabletStore {
+        &self.tablets
+    }
+
+    /// Replaces this BE's copy of a tablet with the one the BE at `src_addr` holds at `version`.
+    pub async fn clone_tablet(
+        &self,
+        tablet_id: i64,
+        schema: Schema,
+        src_addr: &str,
+        version: u64,
+    ) -> Result<u64, TabletError> {
+        let failed =
+            |detail: String| TabletError::Unavailable(format!("clone of tablet {tablet_id} from {src_addr}: {detail}"));
+        let channel =
+            rpc::channel(src_addr, CLONE_TIMEOUTS).map_err(|e| TabletError::InvalidArgument(e.to_string()))?;
+        let mut client = proto::backend_client::BackendClient::new(channel);
+        let stream = client
+            .fetch_tablet(proto::FetchTabletRequest { tablet_id, version })
+            .await
+            .map_err(|s| failed(format!("{:?}: {}", s.code(), s.message())))?
+            .into_inner();
+        let mut source = RemoteChunks { stream, src_addr: src_addr.to_string(), tablet_id };
+        self.tablets.clone_from(tablet_id, schema, version, &mut source).await
     }
 
     /// The identity this BE has joined, if any.
@@ -103,6 +186,45 @@ impl Be {
     }
 }
 
+/// A clone's source: another BE's FetchTablet stream, each chunk awaited with a deadline (a stalled
+/// stream never errors by itself).
+struct RemoteChunks {
+    stream: tonic::Streaming<proto::FetchTabletChunk>,
+    src_addr: String,
+    tablet_id: i64,
+}
+
+#[async_trait::async_trait]
+impl ChunkSource for RemoteChunks {
+    async fn next_chunk(&mut self) -> Result<Option<proto::FetchTabletChunk>, TabletError> {
+        let failed = |detail: String| {
+            TabletError::Unavailable(format!("clone of tablet {} from {}: {detail}", self.tablet_id, self.src_addr))
+        };
+        match tokio::time::timeout(Duration::from_millis(CLONE_CHUNK_IDLE_MS), self.stream.message()).await {
+            Err(_) => Err(failed(format!("no data for {CLONE_CHUNK_IDLE_MS} ms"))),
+            Ok(Err(s)) => Err(failed(format!("{:?}: {}", s.code(), s.message()))),
+            Ok(Ok(chunk)) => Ok(chunk),
+        }
+    }
+}
+
+/// The gRPC status a tablet error answers with.
+fn status(e: TabletError) -> Status {
+    match e {
+        TabletError::NotFound(m) => Status::not_found(m),
+        TabletError::FailedPrecondition(m) => Status::failed_precondition(m),
+        TabletError::InvalidArgument(m) => Status::invalid_argument(m),
+        TabletError::ResourceExhausted(m) => Status::resource_exhausted(m),
+        TabletError::Damaged(m) => Status::data_loss(m),
+        TabletError::Unavailable(m) => Status::unavailable(m),
+        e @ TabletError::Disk { .. } => Status::unavailable(e.to_string()),
+    }
+}
+
+fn parse_schema(json: &[u8]) -> Result<Schema, Status> {
+    serde_json::from_slice(json).map_err(|e| Status::invalid_argument(format!("schema_json is not a schema: {e}")))
+}
+
 struct BackendService {
     be: Arc<Be>,
 }
@@ -122,73 +244,187 @@ impl proto::backend_server::Backend for BackendService {
         let disk = self.be.disk.as_ref();
         let available_bytes = disk.available_bytes().await.unwrap_or(0);
         let capacity_bytes = disk.capacity_bytes().await.unwrap_or(0);
+        let infos = self.be.tablets.tablet_infos();
+        let data_used_bytes = infos.iter().map(|t| t.data_size_bytes).sum();
+        let tablets: Vec<proto::TabletInfo> = infos
+            .iter()
+            .map(|t| proto::TabletInfo {
+                tablet_id: t.tablet_id,
+                version: t.version,
+                version_count: t.version_count,
+                row_count: t.row_count,
+                data_size_bytes: t.data_size_bytes,
+            })
+            .collect();
         Ok(Response::new(proto::BackendHeartbeatResponse {
             start_time_ms: self.be.start_time_ms,
             version: crate::VERSION.into(),
             be_port: u64::from(self.be.config.port),
             available_bytes,
             capacity_bytes,
-            data_used_bytes: 0,
-            tablet_count: 0,
-            tablets: Vec::new(),
+            data_used_bytes,
+            tablet_count: tablets.len() as u64,
+            tablets,
         }))
     }
 
     async fn create_tablet(
         &self,
-        _request: Request<proto::CreateTabletRequest>,
+        request: Request<proto::CreateTabletRequest>,
     ) -> Result<Response<proto::CreateTabletResponse>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        let request = request.into_inner();
+        let schema = parse_schema(&request.schema_json)?;
+        self.be.tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
+        Ok(Response::new(proto::CreateTabletResponse {}))
     }
 
     async fn drop_tablet(
         &self,
-        _request: Request<proto::DropTabletRequest>,
+        request: Request<proto::DropTabletRequest>,
     ) -> Result<Response<proto::DropTabletResponse>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        self.be.tablets.drop_tablet(request.into_inner().tablet_id).await.map_err(status)?;
+        Ok(Response::new(proto::DropTabletResponse {}))
     }
 
     async fn write_rows(
         &self,
-        _request: Request<proto::WriteRowsRequest>,
+        request: Request<proto::WriteRowsRequest>,
     ) -> Result<Response<proto::WriteRowsResponse>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        let r = request.into_inner();
+        let written = self
+            .be
+            .tablets
+            .write_rows(r.txn_id, r.tablet_id, r.seq, &r.rows, r.row_count, r.last)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::WriteRowsResponse {
+            rows_written: written.rows_written,
+            bytes_written: written.bytes_written,
+        }))
     }
 
     async fn publish_version(
         &self,
-        _request: Request<proto::PublishVersionRequest>,
+        request: Request<proto::PublishVersionRequest>,
     ) -> Result<Response<proto::PublishVersionResponse>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        let r = request.into_inner();
+        let version = self.be.tablets.publish(r.txn_id, r.tablet_id, r.version).await.map_err(status)?;
+        Ok(Response::new(proto::PublishVersionResponse { version }))
     }
 
     async fn abort_txn(
         &self,
-        _request: Request<proto::AbortTxnRequest>,
+        request: Request<proto::AbortTxnRequest>,
     ) -> Result<Response<proto::AbortTxnResponse>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        self.be.tablets.abort_txn(request.into_inner().txn_id).await.map_err(status)?;
+        Ok(Response::new(proto::AbortTxnResponse {}))
     }
 
     type ScanStream = crate::rpc::ChannelStream<proto::ScanChunk>;
 
-    async fn scan(&self, _request: Request<proto::ScanRequest>) -> Result<Response<Self::ScanStream>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+    async fn scan(&self, request: Request<proto::ScanRequest>) -> Result<Response<Self::ScanStream>, Status> {
+        let r = request.into_inner();
+        let permit = self
+            .be
+            .scan_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Status::unavailable("the backend is shutting down"))?;
+        let scanned = self.be.tablets.scan(r.tablet_id, r.version).await.map_err(status)?;
+        let (sender, stream) = crate::rpc::ChannelStream::new();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut buffer = Vec::with_capacity(SCAN_CHUNK_BYTES + 4096);
+            let mut row_count = 0u64;
+            for row in &scanned.rows {
+                if let Err(e) = row_codec::encode_row(&scanned.schema, row, &mut buffer) {
+                    let detail = format!("tablet {}: a stored row does not encode: {e}", r.tablet_id);
+                    let _ = sender.send(Err(Status::data_loss(detail))).await;
+                    return;
+                }
+                row_count += 1;
+                if buffer.len() >= SCAN_CHUNK_BYTES {
+                    let rows = std::mem::replace(&mut buffer, Vec::with_capacity(SCAN_CHUNK_BYTES + 4096));
+                    if sender.send(Ok(proto::ScanChunk { rows, row_count })).await.is_err() {
+                        return; // the client went away
+                    }
+                    row_count = 0;
+                }
+            }
+            if row_count > 0 {
+                let _ = sender.send(Ok(proto::ScanChunk { rows: buffer, row_count })).await;
+            }
+        });
+        Ok(Response::new(stream))
     }
 
     async fn clone_tablet(
         &self,
-        _request: Request<proto::CloneTabletRequest>,
+        request: Request<proto::CloneTabletRequest>,
     ) -> Result<Response<proto::CloneTabletResponse>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        let r = request.into_inner();
+        let schema = parse_schema(&r.schema_json)?;
+        let _permit = self.be.clone_slots.try_acquire().map_err(|_| {
+            Status::unavailable(format!("{MAX_CONCURRENT_CLONES} clones are already running here; retry later"))
+        })?;
+        let version = self.be.clone_tablet(r.tablet_id, schema, &r.src_addr, r.version).await.map_err(status)?;
+        Ok(Response::new(proto::CloneTabletResponse { version }))
     }
 
     type FetchTabletStream = crate::rpc::ChannelStream<proto::FetchTabletChunk>;
 
     async fn fetch_tablet(
         &self,
-        _request: Request<proto::FetchTabletRequest>,
+        request: Request<proto::FetchTabletRequest>,
     ) -> Result<Response<Self::FetchTabletStream>, Status> {
-        Err(Status::unimplemented("tablets are not supported yet"))
+        let r = request.into_inner();
+        let permit = self.be.fetch_slots.clone().try_acquire_owned().map_err(|_| {
+            Status::unavailable(format!("{MAX_CONCURRENT_FETCHES} fetches are already running here; retry later"))
+        })?;
+        let mut snapshot = self.be.tablets.fetch(r.tablet_id, r.version).await.map_err(status)?;
+        let (sender, stream) = crate::rpc::ChannelStream::new();
+        tokio::spawn(async move {
+            let _permit = permit;
+            loop {
+                match snapshot.next_chunk().await {
+                    Ok(Some(chunk)) => {
+                        if sender.send(Ok(chunk)).await.is_err() {
+                            snapshot.discard().await; // the client went away
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = sender.send(Err(status(e))).await;
+                        snapshot.discard().await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(stream))
+    }
+}
+
+/// Background compaction until `shutdown`: one bounded pass every `compaction_interval_ms`.
+async fn compaction_loop(be: Arc<Be>, mut shutdown: Shutdown) {
+    let interval = Duration::from_millis(be.config.compaction_interval_ms);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let report = be.tablets.compact_once(CompactionLimits::default()).await;
+        if report.tablets_compacted > 0 || !report.errors.is_empty() {
+            tracing::debug!(
+                tablets = report.tablets_compacted,
+                rowsets = report.rowsets_merged,
+                errors = report.errors.len(),
+                "be: compaction pass"
+            );
+        }
     }
 }
 
@@ -203,9 +439,148 @@ pub async fn serve(be: Arc<Be>, mut shutdown: Shutdown) -> Result<(), NodeError>
         .parse()
         .map_err(|e| NodeError::Config(format!("be listen address: {e}")))?;
     tracing::info!(%addr, "be: serving");
-    tonic::transport::Server::builder()
-        .add_service(proto::backend_server::BackendServer::new(BackendService { be }))
+    let compaction = tokio::spawn(compaction_loop(be.clone(), shutdown.clone()));
+    let served = tonic::transport::Server::builder()
+        .add_service(
+            proto::backend_server::BackendServer::new(BackendService { be })
+                // A WriteRows chunk may hold up to MAX_CHUNK_BYTES of rows, above gRPC's 4 MiB default.
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
         .serve_with_shutdown(addr, async move { shutdown.wait().await })
         .await
-        .map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
+        .map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() });
+    compaction.abort();
+    served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::be::test_support::TempDisk;
+    use crate::schema::{Column, ColumnType, KeysType, Row, Value};
+    use crate::shutdown::ShutdownTrigger;
+
+    fn schema() -> Schema {
+        let column = |name: &str, ty: ColumnType, is_key: bool| Column {
+            name: name.into(),
+            ty,
+            nullable: !is_key,
+            default: None,
+            comment: String::new(),
+            aggregation: None,
+            is_key,
+        };
+        Schema {
+            columns: vec![column("k", ColumnType::Int, true), column("v", ColumnType::String, false)],
+            keys_type: KeysType::Unique,
+        }
+    }
+
+    fn free_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds an ephemeral port");
+        listener.local_addr().expect("has an address").port()
+    }
+
+    async fn start(temp: &TempDisk, name: &str) -> (String, ShutdownTrigger) {
+        let config = BeConfig {
+            listen_host: "127.0.0.1".into(),
+            port: free_port(),
+            storage_root: temp.path(name),
+            compaction_interval_ms: 100,
+        };
+        let addr = format!("127.0.0.1:{}", config.port);
+        let be = Be::open(config, temp.disk()).await.expect("opens");
+        let (trigger, shutdown) = Shutdown::new();
+        tokio::spawn(serve(be, shutdown));
+        (addr, trigger)
+    }
+
+    async fn client(addr: &str) -> proto::backend_client::BackendClient<tonic::transport::Channel> {
+        let channel = rpc::channel(addr, RpcTimeouts::STATEMENT).expect("address");
+        let mut client = proto::backend_client::BackendClient::new(channel);
+        for _ in 0..100 {
+            let beat = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+            if client.heartbeat(beat).await.is_ok() {
+                return client;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the BE at {addr} never answered");
+    }
+
+    async fn scan(
+        client: &mut proto::backend_client::BackendClient<tonic::transport::Channel>,
+        tablet_id: i64,
+        version: u64,
+    ) -> Result<Vec<Row>, Status> {
+        let mut stream = client.scan(proto::ScanRequest { tablet_id, version }).await?.into_inner();
+        let mut rows = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            let decoded = row_codec::decode_rows(&schema(), &chunk.rows).expect("decodes");
+            assert_eq!(decoded.len() as u64, chunk.row_count);
+            assert!(chunk.rows.len() <= SCAN_CHUNK_BYTES + 4096);
+            rows.extend(decoded);
+        }
+        Ok(rows)
+    }
+
+    #[tokio::test]
+    async fn the_rpcs_load_scan_and_clone_a_tablet() {
+        let temp = TempDisk::new("be-rpc").await;
+        let (addr1, stop1) = start(&temp, "be1").await;
+        let (addr2, stop2) = start(&temp, "be2").await;
+        let mut be1 = client(&addr1).await;
+        let mut be2 = client(&addr2).await;
+        let schema_json = serde_json::to_vec(&schema()).unwrap();
+        be1.create_tablet(proto::CreateTabletRequest { tablet_id: 1, schema_json: schema_json.clone(), version: 1 })
+            .await
+            .unwrap();
+
+        // Enough rows for several scan chunks.
+        let rows: Vec<Row> = (0..30_000).map(|i| vec![Value::Int(i), Value::Str(format!("{i:>60}"))]).collect();
+        let chunks: Vec<&[Row]> = rows.chunks(10_000).collect();
+        for (seq, chunk) in chunks.iter().enumerate() {
+            let mut bytes = Vec::new();
+            row_codec::encode_rows(&schema(), chunk, &mut bytes).unwrap();
+            let request = proto::WriteRowsRequest {
+                txn_id: 5,
+                tablet_id: 1,
+                seq: seq as u32,
+                rows: bytes,
+                row_count: chunk.len() as u64,
+                last: seq + 1 == chunks.len(),
+            };
+            let written = be1.write_rows(request).await.unwrap().into_inner();
+            assert_eq!(written.rows_written, chunk.len() as u64);
+        }
+        let bad =
+            proto::WriteRowsRequest { txn_id: 6, tablet_id: 1, seq: 0, rows: vec![1, 2, 3], row_count: 1, last: true };
+        assert_eq!(be1.write_rows(bad).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+        let publish = proto::PublishVersionRequest { txn_id: 5, tablet_id: 1, version: 2 };
+        assert_eq!(be1.publish_version(publish).await.unwrap().into_inner().version, 2);
+        let missing = proto::PublishVersionRequest { txn_id: 6, tablet_id: 1, version: 3 };
+        assert_eq!(be1.publish_version(missing).await.unwrap_err().code(), tonic::Code::NotFound);
+
+        assert_eq!(scan(&mut be1, 1, 2).await.unwrap(), rows);
+        assert_eq!(scan(&mut be1, 1, 3).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+        assert_eq!(scan(&mut be1, 2, 1).await.unwrap_err().code(), tonic::Code::NotFound);
+
+        let beat = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+        let beat = be1.heartbeat(beat).await.unwrap().into_inner();
+        assert_eq!(beat.tablet_count, 1);
+        assert_eq!((beat.tablets[0].tablet_id, beat.tablets[0].version, beat.tablets[0].row_count), (1, 2, 30_000));
+        assert_eq!(beat.data_used_bytes, beat.tablets[0].data_size_bytes);
+
+        // Repair: BE 2 copies the tablet from BE 1.
+        let clone = proto::CloneTabletRequest { tablet_id: 1, schema_json, src_addr: addr1.clone(), version: 2 };
+        assert_eq!(be2.clone_tablet(clone).await.unwrap().into_inner().version, 2);
+        assert_eq!(scan(&mut be2, 1, 2).await.unwrap(), rows);
+
+        be1.drop_tablet(proto::DropTabletRequest { tablet_id: 1 }).await.unwrap();
+        be1.drop_tablet(proto::DropTabletRequest { tablet_id: 1 }).await.unwrap();
+        assert_eq!(scan(&mut be1, 1, 2).await.unwrap_err().code(), tonic::Code::NotFound);
+        stop1.trigger();
+        stop2.trigger();
+        temp.remove().await;
+    }
 }

@@ -1,0 +1,405 @@
+//! The rowset file: one load's rows for one tablet (or the merge of several such rowsets).
+//!
+//! ```text
+//! header  magic "PLRS" | format version u32 | tablet_id i64 | txn_id i64        (24 bytes)
+//! data    row_codec bytes, appended chunk by chunk
+//! footer  row_count u64 | data_len u64 | crc32c u32 of header+data | magic "PLRE" (24 bytes)
+//! ```
+//!
+//! All integers little endian. A compaction's output has txn_id 0.
+//!
+//! Crash safety: [`RowsetWriter`] writes without syncing; [`RowsetWriter::seal`] writes the footer,
+//! syncs the file and then its directory, and only then reports success. A file is trusted only if
+//! its footer, lengths and checksum agree ([`parse_rowset`], [`verify_rowset`]): a torn or
+//! half-written file is detected, never read as rows.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::disk::{self, Disk, DiskError};
+use crate::row_codec::{self, StreamDecoder};
+use crate::schema::{Row, Schema};
+
+pub const HEADER_MAGIC: [u8; 4] = *b"PLRS";
+pub const FOOTER_MAGIC: [u8; 4] = *b"PLRE";
+pub const FORMAT_VERSION: u32 = 1;
+pub const HEADER_BYTES: u64 = 24;
+pub const FOOTER_BYTES: u64 = 24;
+
+/// Reads of a rowset file that is checked piece by piece.
+const VERIFY_READ_BYTES: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RowsetError {
+    #[error("rowset file {path} is damaged: {detail}")]
+    Damaged { path: PathBuf, detail: String },
+    #[error("rowset file {}: {source}", source.path().display())]
+    Disk {
+        #[from]
+        source: DiskError,
+    },
+}
+
+fn damaged(path: &Path, detail: impl Into<String>) -> RowsetError {
+    RowsetError::Damaged { path: path.to_path_buf(), detail: detail.into() }
+}
+
+/// Who a rowset file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsetHeader {
+    pub tablet_id: i64,
+    /// The load that wrote it; 0 for a compaction's output.
+    pub txn_id: i64,
+}
+
+impl RowsetHeader {
+    fn encode(self) -> [u8; HEADER_BYTES as usize] {
+        let mut out = [0u8; HEADER_BYTES as usize];
+        out[0..4].copy_from_slice(&HEADER_MAGIC);
+        out[4..8].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[8..16].copy_from_slice(&self.tablet_id.to_le_bytes());
+        out[16..24].copy_from_slice(&self.txn_id.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8], path: &Path) -> Result<RowsetHeader, RowsetError> {
+        let field = |range: std::ops::Range<usize>| -> Result<[u8; 8], RowsetError> {
+            bytes.get(range).and_then(|b| b.try_into().ok()).ok_or_else(|| damaged(path, "the header is cut short"))
+        };
+        if bytes.get(0..4) != Some(&HEADER_MAGIC[..]) {
+            return Err(damaged(path, "bad header magic"));
+        }
+        let version = bytes.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_le_bytes);
+        if version != Some(FORMAT_VERSION) {
+            return Err(damaged(path, format!("unknown format version {version:?}")));
+        }
+        Ok(RowsetHeader { tablet_id: i64::from_le_bytes(field(8..16)?), txn_id: i64::from_le_bytes(field(16..24)?) })
+    }
+}
+
+struct Footer {
+    row_count: u64,
+    data_len_bytes: u64,
+    crc: u32,
+}
+
+impl Footer {
+    fn encode(&self) -> [u8; FOOTER_BYTES as usize] {
+        let mut out = [0u8; FOOTER_BYTES as usize];
+        out[0..8].copy_from_slice(&self.row_count.to_le_bytes());
+        out[8..16].copy_from_slice(&self.data_len_bytes.to_le_bytes());
+        out[16..20].copy_from_slice(&self.crc.to_le_bytes());
+        out[20..24].copy_from_slice(&FOOTER_MAGIC);
+        out
+    }
+
+    fn decode(bytes: &[u8], path: &Path) -> Result<Footer, RowsetError> {
+        let Ok(bytes) = <[u8; FOOTER_BYTES as usize]>::try_from(bytes) else {
+            return Err(damaged(path, "the footer is cut short"));
+        };
+        if bytes[20..24] != FOOTER_MAGIC {
+            return Err(damaged(path, "no footer (the file was never sealed, or its end is torn)"));
+        }
+        let mut u64_at = [0u8; 8];
+        u64_at.copy_from_slice(&bytes[0..8]);
+        let row_count = u64::from_le_bytes(u64_at);
+        u64_at.copy_from_slice(&bytes[8..16]);
+        let data_len_bytes = u64::from_le_bytes(u64_at);
+        let mut crc = [0u8; 4];
+        crc.copy_from_slice(&bytes[16..20]);
+        Ok(Footer { row_count, data_len_bytes, crc: u32::from_le_bytes(crc) })
+    }
+}
+
+/// What a sealed rowset holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsetSummary {
+    pub header: RowsetHeader,
+    pub row_count: u64,
+    pub size_bytes: u64,
+}
+
+/// Writes one rowset file. After any error the writer must be dropped: the file's content is
+/// then unknown and the file is garbage (never sealed).
+pub struct RowsetWriter {
+    disk: Arc<dyn Disk>,
+    path: PathBuf,
+    header: RowsetHeader,
+    len_bytes: u64,
+    crc: u32,
+    row_count: u64,
+}
+
+impl RowsetWriter {
+    /// Starts the file at `path`, replacing anything there.
+    pub async fn create(disk: Arc<dyn Disk>, path: PathBuf, header: RowsetHeader) -> Result<RowsetWriter, DiskError> {
+        match disk.remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        let bytes = header.encode();
+        disk.write_at(&path, 0, &bytes).await?;
+        Ok(RowsetWriter { disk, path, header, len_bytes: HEADER_BYTES, crc: crc32c::crc32c(&bytes), row_count: 0 })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn row_count(&self) -> u64 {
+        self.row_count
+    }
+
+    /// Appends row_codec bytes holding `row_count` rows (not yet durable).
+    pub async fn append(&mut self, data: &[u8], row_count: u64) -> Result<(), DiskError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.disk.write_at(&self.path, self.len_bytes, data).await?;
+        self.len_bytes += data.len() as u64;
+        self.crc = crc32c::crc32c_append(self.crc, data);
+        self.row_count += row_count;
+        Ok(())
+    }
+
+    /// Writes the footer and makes the file and its name durable.
+    pub async fn seal(self) -> Result<RowsetSummary, DiskError> {
+        let footer =
+            Footer { row_count: self.row_count, data_len_bytes: self.len_bytes - HEADER_BYTES, crc: self.crc }.encode();
+        self.disk.write_at(&self.path, self.len_bytes, &footer).await?;
+        self.disk.sync(&self.path).await?;
+        self.disk.sync_dir(disk::parent_of(&self.path)?).await?;
+        Ok(RowsetSummary { header: self.header, row_count: self.row_count, size_bytes: self.len_bytes + FOOTER_BYTES })
+    }
+}
+
+/// A rowset file read whole and checked: the header, the footer and the checksum agree.
+#[derive(Debug)]
+pub struct RowsetFile {
+    pub path: PathBuf,
+    pub header: RowsetHeader,
+    pub row_count: u64,
+    pub size_bytes: u64,
+    bytes: Vec<u8>,
+}
+
+impl RowsetFile {
+    /// The data section: row_codec bytes.
+    pub fn data(&self) -> &[u8] {
+        let end = self.bytes.len() - FOOTER_BYTES as usize;
+        &self.bytes[HEADER_BYTES as usize..end]
+    }
+
+    /// The rows, checked against `schema` and the footer's row count.
+    pub fn rows(&self, schema: &Schema) -> Result<Vec<Row>, RowsetError> {
+        let rows = row_codec::decode_rows(schema, self.data()).map_err(|e| damaged(&self.path, e.to_string()))?;
+        if rows.len() as u64 != self.row_count {
+            return Err(damaged(
+                &self.path,
+                format!("the footer says {} rows but the data holds {}", self.row_count, rows.len()),
+            ));
+        }
+        Ok(rows)
+    }
+}
+
+/// Reads and checks the rowset file at `path` (a missing file is damage too: someone expected it).
+pub async fn read_rowset(disk: &dyn Disk, path: &Path) -> Result<RowsetFile, RowsetError> {
+    let bytes = match disk.read_all(path).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => return Err(damaged(path, "the file is missing")),
+        Err(e) => return Err(e.into()),
+    };
+    parse_rowset(bytes, path)
+}
+
+/// Checks a whole rowset file's bytes.
+pub fn parse_rowset(bytes: Vec<u8>, path: &Path) -> Result<RowsetFile, RowsetError> {
+    let size_bytes = bytes.len() as u64;
+    if size_bytes < HEADER_BYTES + FOOTER_BYTES {
+        return Err(damaged(path, format!("{size_bytes} bytes is shorter than a header and a footer")));
+    }
+    let header = RowsetHeader::decode(&bytes[..HEADER_BYTES as usize], path)?;
+    let footer_at = (size_bytes - FOOTER_BYTES) as usize;
+    let footer = Footer::decode(&bytes[footer_at..], path)?;
+    let data_len_bytes = size_bytes - HEADER_BYTES - FOOTER_BYTES;
+    if footer.data_len_bytes != data_len_bytes {
+        return Err(damaged(
+            path,
+            format!("the footer says {} data bytes but the file holds {data_len_bytes}", footer.data_len_bytes),
+        ));
+    }
+    let crc = crc32c::crc32c(&bytes[..footer_at]);
+    if crc != footer.crc {
+        return Err(damaged(path, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", footer.crc)));
+    }
+    Ok(RowsetFile { path: path.to_path_buf(), header, row_count: footer.row_count, size_bytes, bytes })
+}
+
+/// Checks the rowset file at `path` reading it in bounded pieces: header, footer, lengths and
+/// checksum, and with `schema` also that the data is exactly `row_count` rows of it.
+pub async fn verify_rowset(
+    disk: &dyn Disk,
+    path: &Path,
+    schema: Option<&Schema>,
+) -> Result<RowsetSummary, RowsetError> {
+    let size_bytes = match disk.metadata(path).await? {
+        Some(m) if !m.is_dir => m.len_bytes,
+        _ => return Err(damaged(path, "the file is missing")),
+    };
+    if size_bytes < HEADER_BYTES + FOOTER_BYTES {
+        return Err(damaged(path, format!("{size_bytes} bytes is shorter than a header and a footer")));
+    }
+    let head = disk.read_at(path, 0, HEADER_BYTES).await?;
+    let header = RowsetHeader::decode(&head, path)?;
+    let footer_at = size_bytes - FOOTER_BYTES;
+    let footer = Footer::decode(&disk.read_at(path, footer_at, FOOTER_BYTES).await?, path)?;
+    if footer.data_len_bytes != footer_at - HEADER_BYTES {
+        return Err(damaged(
+            path,
+            format!(
+                "the footer says {} data bytes but the file holds {}",
+                footer.data_len_bytes,
+                footer_at - HEADER_BYTES
+            ),
+        ));
+    }
+    let mut crc = crc32c::crc32c(&head);
+    let mut decoder = schema.map(StreamDecoder::new);
+    let mut offset = HEADER_BYTES;
+    while offset < footer_at {
+        let want = VERIFY_READ_BYTES.min(footer_at - offset);
+        let piece = disk.read_at(path, offset, want).await?;
+        if piece.len() as u64 != want {
+            return Err(damaged(path, "the file shrank while being read"));
+        }
+        crc = crc32c::crc32c_append(crc, &piece);
+        if let Some(decoder) = decoder.as_mut() {
+            decoder.feed_validate(&piece).map_err(|e| damaged(path, e.to_string()))?;
+        }
+        offset += want;
+    }
+    if crc != footer.crc {
+        return Err(damaged(path, format!("checksum mismatch (stored {:#010x}, computed {crc:#010x})", footer.crc)));
+    }
+    if let Some(decoder) = decoder {
+        let rows = decoder.finish().map_err(|e| damaged(path, e.to_string()))?;
+        if rows != footer.row_count {
+            return Err(damaged(path, format!("the footer says {} rows but the data holds {rows}", footer.row_count)));
+        }
+    }
+    Ok(RowsetSummary { header, row_count: footer.row_count, size_bytes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::be::test_support::TempDisk;
+    use crate::schema::{Column, ColumnType, KeysType, Value};
+
+    fn schema() -> Schema {
+        Schema {
+            columns: vec![
+                Column {
+                    name: "k".into(),
+                    ty: ColumnType::BigInt,
+                    nullable: false,
+                    default: None,
+                    comment: String::new(),
+                    aggregation: None,
+                    is_key: true,
+                },
+                Column {
+                    name: "v".into(),
+                    ty: ColumnType::String,
+                    nullable: true,
+                    default: None,
+                    comment: String::new(),
+                    aggregation: None,
+                    is_key: false,
+                },
+            ],
+            keys_type: KeysType::Duplicate,
+        }
+    }
+
+    fn rows(from: i128, n: i128) -> Vec<Row> {
+        (from..from + n).map(|i| vec![Value::Int(i), Value::Str(format!("row {i}"))]).collect()
+    }
+
+    #[tokio::test]
+    async fn written_chunks_read_back_and_flipped_bytes_are_caught() {
+        let temp = TempDisk::new("rowset").await;
+        let disk = temp.disk();
+        let schema = schema();
+        let path = temp.path("r1.rowset");
+        let mut writer =
+            RowsetWriter::create(disk.clone(), path.clone(), RowsetHeader { tablet_id: 7, txn_id: 9 }).await.unwrap();
+        let mut all = Vec::new();
+        for chunk in 0..3 {
+            let chunk_rows = rows(chunk * 10, 10);
+            let mut bytes = Vec::new();
+            row_codec::encode_rows(&schema, &chunk_rows, &mut bytes).unwrap();
+            writer.append(&bytes, 10).await.unwrap();
+            all.extend(chunk_rows);
+        }
+        let summary = writer.seal().await.unwrap();
+        assert_eq!(summary.row_count, 30);
+        assert_eq!(summary.header, RowsetHeader { tablet_id: 7, txn_id: 9 });
+
+        let file = read_rowset(disk.as_ref(), &path).await.unwrap();
+        assert_eq!(file.rows(&schema).unwrap(), all);
+        assert_eq!(file.size_bytes, summary.size_bytes);
+        assert_eq!(verify_rowset(disk.as_ref(), &path, Some(&schema)).await.unwrap(), summary);
+
+        // Flip one data byte: the checksum catches it, and the message names the file.
+        let mut bytes = disk.read_all(&path).await.unwrap();
+        bytes[HEADER_BYTES as usize + 5] ^= 0x40;
+        disk.write_at(&path, 0, &bytes).await.unwrap();
+        let err = read_rowset(disk.as_ref(), &path).await.unwrap_err().to_string();
+        assert!(err.contains("r1.rowset is damaged") && err.contains("checksum"), "{err}");
+        assert!(verify_rowset(disk.as_ref(), &path, None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn unsealed_and_truncated_files_are_rejected() {
+        let temp = TempDisk::new("rowset-unsealed").await;
+        let disk = temp.disk();
+        let path = temp.path("r2.rowset");
+        let mut writer =
+            RowsetWriter::create(disk.clone(), path.clone(), RowsetHeader { tablet_id: 1, txn_id: 2 }).await.unwrap();
+        writer.append(&[1, 0, 0, 0, 0, 0, 0, 0, 0], 1).await.unwrap();
+        drop(writer);
+        let err = verify_rowset(disk.as_ref(), &path, None).await.unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+        assert!(read_rowset(disk.as_ref(), &path).await.is_err());
+        disk.truncate(&path, 3).await.unwrap();
+        assert!(read_rowset(disk.as_ref(), &path).await.is_err());
+        let missing = read_rowset(disk.as_ref(), &temp.path("nope")).await.unwrap_err().to_string();
+        assert!(missing.contains("missing"), "{missing}");
+    }
+
+    #[test]
+    fn parse_never_panics_on_garbage() {
+        let path = Path::new("garbage");
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..200usize {
+            let mut bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            if len >= 48 {
+                bytes[..4].copy_from_slice(&HEADER_MAGIC);
+                bytes[4..8].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+                let end = bytes.len();
+                bytes[end - 4..].copy_from_slice(&FOOTER_MAGIC);
+            }
+            assert!(parse_rowset(bytes, path).is_err());
+        }
+    }
+}
