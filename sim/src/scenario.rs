@@ -14,6 +14,11 @@
 //! heal: all                          -- end every fault
 //! wait: 5s                           -- let simulated time pass
 //! wait-alive: 30s                    -- until every member is shown alive, or fail
+//! login: jack secret                  -- later statements run as jack (`login: root` goes back)
+//! fail-next-task: be1 write_rows      -- be1's next write_rows task fails (also create_tablet,
+//!                                        publish_version, clone_tablet; `x3` for three)
+//! wait-converged: 60s db.t            -- until every replica of table db.t is at its
+//!                                        partition's version (SHOW TABLETS all NORMAL), or fail
 //! ```
 //!
 //! Before the first step the cluster (one FE, three BEs, a broker) is registered. The seed is 1
@@ -45,7 +50,13 @@ enum Step {
     Heal,
     Wait(Duration),
     WaitAlive(Duration),
+    FailNextTask { node: String, task: String, times: u32 },
+    Login { user: String, password: String },
+    WaitConverged(Duration, String),
 }
+
+/// Agent tasks a scenario can make fail.
+const TASKS: [&str; 4] = ["create_tablet", "write_rows", "publish_version", "clone_tablet"];
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -103,10 +114,28 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             "heal" if rest == "all" => Step::Heal,
             "wait" => Step::Wait(duration(&rest, line)?),
             "wait-alive" => Step::WaitAlive(duration(&rest, line)?),
+            "fail-next-task" if (2..=3).contains(&words.len()) => {
+                if !TASKS.contains(&words[1].as_str()) {
+                    return Err(format!("line {line}: unknown task {:?}; tasks are {}", words[1], TASKS.join(", ")));
+                }
+                let times = match words.get(2) {
+                    None => 1,
+                    Some(w) => w
+                        .strip_prefix('x')
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(|| format!("line {line}: expected a count like x3, found {w:?}"))?,
+                };
+                Step::FailNextTask { node: words[0].clone(), task: words[1].clone(), times }
+            }
+            "login" if (1..=2).contains(&words.len()) => {
+                Step::Login { user: words[0].clone(), password: words.get(1).cloned().unwrap_or_default() }
+            }
+            "wait-converged" if words.len() == 2 => Step::WaitConverged(duration(&words[0], line)?, words[1].clone()),
             other => {
                 return Err(format!(
                     "line {line}: unknown step {other:?} (or wrong arguments); steps are ok, error, query, kill, \
-                     restart, partition, heal, wait, wait-alive"
+                     restart, partition, heal, wait, wait-alive, fail-next-task, wait-converged, login"
                 ));
             }
         };
@@ -153,12 +182,19 @@ fn render(output: &QueryOutput, wanted: &[String]) -> Result<String, String> {
 }
 
 /// Runs one statement of the scenario's session (its current database carries over).
-async fn session_sql(cluster: &SimCluster, database: &mut String, statement: &str) -> Result<QueryOutput, ClientError> {
+async fn session_sql(
+    cluster: &SimCluster,
+    database: &mut String,
+    login: &(String, String),
+    statement: &str,
+) -> Result<QueryOutput, ClientError> {
     let (addr, db, text) = (cluster.fe_addr(), database.clone(), statement.to_string());
+    let (user, password) = login.clone();
     let joined = cluster
         .client
         .spawn(async move {
-            let mut client = SqlClient::new(&addr, RpcTimeouts { connect_ms: 1_000, request_ms: 5_000 })?;
+            let client = SqlClient::new(&addr, RpcTimeouts { connect_ms: 1_000, request_ms: 30_000 })?;
+            let mut client = client.with_login(&user, &password);
             client.set_database(&db);
             let result = client.execute(&text).await;
             result.map(|output| (output, client.database().to_string()))
@@ -178,6 +214,7 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
     let mut cluster = SimCluster::start(&spec, recorder);
     let mut out = String::new();
     let mut database = String::new();
+    let mut login = ("root".to_string(), String::new());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let backends: Vec<String> =
         cluster.backend_roles().iter().map(|r| format!("\"{}\"", cluster.node(*r).addr())).collect();
@@ -204,7 +241,7 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                     _ => String::new(),
                 };
                 out.push_str(&format!("> {label}: {statement}{shown_columns}\n"));
-                let result = session_sql(&cluster, &mut database, statement).await;
+                let result = session_sql(&cluster, &mut database, &login, statement).await;
                 match (result, expect_error) {
                     (Ok(output), false) => {
                         let columns = match &step {
@@ -250,6 +287,39 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
             Step::Wait(d) => {
                 tokio::time::sleep(*d).await;
                 out.push_str(&format!("> wait: {}s\n", d.as_secs()));
+            }
+            Step::Login { user, password } => {
+                login = (user.clone(), password.clone());
+                out.push_str(&format!("> login: {user}\n"));
+            }
+            Step::FailNextTask { node, task, times } => {
+                let r = role(&cluster, node, line).map_err(|e| (out.clone(), e))?;
+                palo_buggify::inject_task_failure(cluster.node(r).handle.id(), task, *times);
+                let count = if *times == 1 { String::new() } else { format!(" x{times}") };
+                out.push_str(&format!("> fail-next-task: {node} {task}{count}\n"));
+            }
+            Step::WaitConverged(bound, table) => {
+                let started = cluster.now();
+                let statement = format!("SHOW TABLETS FROM {table}");
+                loop {
+                    let converged = match sql(&cluster, &statement).await {
+                        Ok(QueryOutput::Rows { columns, rows }) => {
+                            let state = columns.iter().position(|c| c == "State");
+                            state.is_some_and(|i| {
+                                rows.iter().all(|r| r.get(i).cloned().flatten().as_deref() == Some("NORMAL"))
+                            })
+                        }
+                        _ => false,
+                    };
+                    if converged {
+                        break;
+                    }
+                    if cluster.now() - started > *bound {
+                        return Err((out, format!("line {line}: {table} did not converge within {}s", bound.as_secs())));
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                out.push_str(&format!("> wait-converged: {}s {table} (all replicas at the visible version)\n", bound.as_secs()));
             }
             Step::WaitAlive(bound) => {
                 let started = cluster.now();

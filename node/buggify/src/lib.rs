@@ -35,3 +35,55 @@ pub fn buggify_with_prob(probability: f64) -> bool {
 
 /// Whether this build runs inside the simulator (for start-up logs only; never for behaviour).
 pub const IN_SIMULATION: bool = cfg!(madsim);
+
+/// Whether the simulator told this node to fail its next `task` (an agent task name such as
+/// `write_rows` or `publish_version`): scenario files' `fail-next-task` step. Consumes one
+/// injected failure. Always false outside the simulator.
+pub fn fail_task(task: &str) -> bool {
+    #[cfg(madsim)]
+    {
+        let node = madsim::plugin::node();
+        injected::take(node, task)
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = task;
+        false
+    }
+}
+
+/// Makes `node`'s next `times` calls of `task` fail (simulation only).
+#[cfg(madsim)]
+pub fn inject_task_failure(node: madsim::task::NodeId, task: &str, times: u32) {
+    injected::add(node, task, times);
+}
+
+#[cfg(madsim)]
+mod injected {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    // One simulated world per thread (the runner gives every seed its own thread), so a
+    // thread-local is the world's.
+    thread_local! {
+        static FAILURES: RefCell<BTreeMap<(String, String), u32>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub fn add(node: madsim::task::NodeId, task: &str, times: u32) {
+        FAILURES.with(|f| *f.borrow_mut().entry((node.to_string(), task.to_string())).or_default() += times);
+    }
+
+    pub fn take(node: madsim::task::NodeId, task: &str) -> bool {
+        FAILURES.with(|f| {
+            let mut map = f.borrow_mut();
+            let key = (node.to_string(), task.to_string());
+            match map.get_mut(&key) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            }
+        })
+    }
+}

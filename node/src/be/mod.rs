@@ -272,6 +272,9 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::CreateTabletRequest>,
     ) -> Result<Response<proto::CreateTabletResponse>, Status> {
+        if palo_buggify::fail_task("create_tablet") {
+            return Err(Status::unavailable("injected failure of create_tablet (simulation)"));
+        }
         let request = request.into_inner();
         let schema = parse_schema(&request.schema_json)?;
         self.be.tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
@@ -290,6 +293,9 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::WriteRowsRequest>,
     ) -> Result<Response<proto::WriteRowsResponse>, Status> {
+        if palo_buggify::fail_task("write_rows") {
+            return Err(Status::unavailable("injected failure of write_rows (simulation)"));
+        }
         let r = request.into_inner();
         let written = self
             .be
@@ -307,6 +313,9 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::PublishVersionRequest>,
     ) -> Result<Response<proto::PublishVersionResponse>, Status> {
+        if palo_buggify::fail_task("publish_version") {
+            return Err(Status::unavailable("injected failure of publish_version (simulation)"));
+        }
         let r = request.into_inner();
         let version = self.be.tablets.publish(r.txn_id, r.tablet_id, r.version).await.map_err(status)?;
         Ok(Response::new(proto::PublishVersionResponse { version }))
@@ -363,6 +372,9 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::CloneTabletRequest>,
     ) -> Result<Response<proto::CloneTabletResponse>, Status> {
+        if palo_buggify::fail_task("clone_tablet") {
+            return Err(Status::unavailable("injected failure of clone_tablet (simulation)"));
+        }
         let r = request.into_inner();
         let schema = parse_schema(&r.schema_json)?;
         let _permit = self.be.clone_slots.try_acquire().map_err(|_| {

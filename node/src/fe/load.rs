@@ -217,7 +217,10 @@ impl<'a> LoadTxn<'a> {
             }
             let rows = std::mem::take(&mut load.rows);
             let mut bytes = Vec::with_capacity(rows.len() * 32);
-            crate::row_codec::encode_rows(&self.table.schema, &rows, &mut bytes);
+            // Rows were coerced to the schema, so encoding cannot fail; if it does, that is a bug
+            // in coercion, reported as an error rather than a crash.
+            crate::row_codec::encode_rows(&self.table.schema, &rows, &mut bytes)
+                .map_err(|e| SqlError::doris(format!("internal error encoding rows of tablet {tablet_id}: {e}")))?;
             let seq = load.seq;
             load.seq += 1;
             for (i, replica) in load.replicas.iter_mut().enumerate() {
