@@ -14,6 +14,7 @@ pub mod disk;
 pub mod error;
 pub mod fe;
 pub mod journal;
+pub mod query;
 pub mod rpc;
 pub mod schema;
 pub mod shutdown;
