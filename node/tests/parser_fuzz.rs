@@ -24,7 +24,7 @@ impl Bytes {
     }
 }
 
-const VALID: [&str; 12] = [
+const VALID: [&str; 18] = [
     "ALTER SYSTEM ADD BACKEND \"10.0.0.1:9060\", \"10.0.0.2:9060\"",
     "ALTER SYSTEM DROPP BACKEND '10.0.0.1:9060'",
     "ALTER SYSTEM ADD BROKER hdfs_broker \"h:8000\"",
@@ -37,9 +37,17 @@ const VALID: [&str; 12] = [
     "SELECT @@session.wait_timeout, DATABASE() AS db, 'x', 1 LIMIT 1",
     "SHOW GLOBAL VARIABLES LIKE 'max%'",
     "/* c */ SHOW BROKER -- trailing",
+    "SELECT k, sum(v) AS s, count(*) FROM db.t AS a WHERE k > 1 AND v IS NOT NULL GROUP BY k HAVING s > 2 \
+     ORDER BY 2 DESC LIMIT 10 OFFSET 5",
+    "SELECT DISTINCT upper(name), CAST(v AS DECIMAL(10, 2)) FROM t PARTITION (p1) WHERE d BETWEEN '2024-01-01' AND \
+     '2024-12-31' OR name NOT LIKE 'x%'",
+    "SELECT number * 2 + 1, concat('n', number) FROM numbers(\"number\" = \"100\") WHERE number % 3 IN (0, 1)",
+    "INSERT INTO db.t (k, v) WITH LABEL l1 VALUES (1, 'a'), (-2, DEFAULT), (3 + 4, NULL)",
+    "INSERT INTO t SELECT k, -v FROM t2 WHERE NOT (k = 1)",
+    "SELECT 1 + 2 * 3, -1.5e3, TRUE",
 ];
 
-const TOKENS: [&str; 44] = [
+const TOKENS: [&str; 64] = [
     "ALTER",
     "SYSTEM",
     "ADD",
@@ -84,6 +92,26 @@ const TOKENS: [&str; 44] = [
     "/*",
     "--",
     "\n",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "BY",
+    "ORDER",
+    "HAVING",
+    "INSERT",
+    "INTO",
+    "VALUES",
+    "IN",
+    "BETWEEN",
+    "AND",
+    "OR",
+    "CAST",
+    "count",
+    "*",
+    "+",
+    "-",
+    "<=",
+    "numbers",
 ];
 
 fn check(input: &str) {
@@ -143,4 +171,29 @@ fn one_character_mutations_of_valid_statements_never_panic() {
         }
         check(&chars.into_iter().collect::<String>());
     }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let depth = 100_000;
+    let shapes = [
+        format!("SELECT {}1{}", "(".repeat(depth), ")".repeat(depth)),
+        format!("SELECT {}", "(".repeat(depth)),
+        format!("SELECT k FROM t WHERE {}1", "NOT ".repeat(depth)),
+        format!("SELECT {}1 FROM t", "- ".repeat(depth)),
+        format!("SELECT {}1{} FROM t", "abs(".repeat(depth), ")".repeat(depth)),
+        format!("SELECT 1{} FROM t", " + 1".repeat(depth)),
+        format!("SELECT k FROM t WHERE k IN ({}1{})", "(".repeat(depth), ")".repeat(depth)),
+        format!("INSERT INTO t VALUES ({}1{})", "(".repeat(depth), ")".repeat(depth)),
+    ];
+    for sql in &shapes {
+        let err = parse(sql).expect_err("too deep");
+        assert!(err.message.contains("200"), "{}: {err}", &sql[..40]);
+        check(sql);
+    }
+    // Long flat lists and AND/OR chains are fine: they do not nest.
+    let ors: Vec<String> = (0..20_000).map(|i| format!("k = {i}")).collect();
+    assert!(parse(&format!("SELECT k FROM t WHERE {}", ors.join(" OR "))).is_ok());
+    let list: Vec<String> = (0..50_000).map(|i| i.to_string()).collect();
+    assert!(parse(&format!("SELECT k FROM t WHERE k IN ({})", list.join(", "))).is_ok());
 }

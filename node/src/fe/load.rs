@@ -23,7 +23,7 @@ use crate::error::SqlError;
 use crate::query::{self, InputColumn};
 use crate::rpc::proto;
 use crate::schema::{ColumnType, Row, Value};
-use crate::sql::ast::{FromClause, Insert, InsertSource};
+use crate::sql::ast::{Expr, FromClause, Insert, InsertSource};
 
 /// Rows buffered per tablet before they are sent as one chunk.
 const CHUNK_ROWS: usize = 16_384;
@@ -428,8 +428,16 @@ impl Fe {
             match &insert.source {
                 InsertSource::Values(rows) => {
                     for (n, exprs) in rows.iter().enumerate() {
-                        let values =
-                            exprs.iter().map(query::eval_constant).collect::<Result<Vec<Value>, SqlError>>()?;
+                        let mut values = Vec::with_capacity(exprs.len());
+                        for (i, expr) in exprs.iter().enumerate() {
+                            values.push(match (expr, targets.get(i)) {
+                                // `DEFAULT` as a value: the column's default.
+                                (Expr::Default, Some(&column)) => {
+                                    query::default_value(&schema.columns[column]).map_err(SqlError::doris)?
+                                }
+                                _ => query::eval_constant(expr)?,
+                            });
+                        }
                         load.add(build(values, n as u64 + 1)?).await?;
                     }
                 }
@@ -447,8 +455,8 @@ impl Fe {
                             }
                             return Ok(());
                         }
-                        let skip = select.offset.unwrap_or(0);
-                        let take = select.limit.unwrap_or(u64::MAX);
+                        let skip = plan.offset();
+                        let take = plan.limit().unwrap_or(u64::MAX);
                         let mut produced = 0u64;
                         let mut input_row = vec![Value::Null];
                         for n in 0..*count {

@@ -33,7 +33,7 @@ impl Fe {
         match &select.from {
             None => {
                 let plan = query::plan(select, &[])?;
-                let rows = plan.execute(vec![Vec::new()])?;
+                let rows = plan.execute_without_from()?;
                 Ok((plan.output_columns(), rows))
             }
             Some(FromClause::Numbers { count, .. }) => {

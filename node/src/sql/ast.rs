@@ -221,7 +221,7 @@ pub enum Expr {
         negated: bool,
     },
     /// A function call (`COUNT(*)` is `Function { name: "count", args: [], star: true }`).
-    /// Names are lower case.
+    /// Names are lower case. `a LIKE p` is the call `like(a, p)` (`NOT LIKE` wraps it in NOT).
     Function {
         name: String,
         args: Vec<Expr>,
@@ -233,6 +233,8 @@ pub enum Expr {
         expr: Box<Expr>,
         ty: crate::schema::ColumnType,
     },
+    /// `DEFAULT` as a whole value of `INSERT ... VALUES`: the column's default. Nowhere else.
+    Default,
 }
 
 /// One item of a select list.
@@ -262,6 +264,8 @@ pub struct OrderItem {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Select {
+    /// `SELECT DISTINCT`: duplicate result rows are dropped.
+    pub distinct: bool,
     pub items: Vec<SelectItem>,
     pub from: Option<FromClause>,
     pub filter: Option<Expr>,
@@ -285,7 +289,7 @@ pub struct Insert {
     /// `None`: every column, in table order.
     pub columns: Option<Vec<String>>,
     pub source: InsertSource,
-    /// `WITH LABEL l` is not supported; Doris's `INSERT INTO t WITH LABEL ...` is refused.
+    /// `WITH LABEL l` as written (Doris's load label); the FE decides what to do with it.
     pub label: Option<String>,
 }
 

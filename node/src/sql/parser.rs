@@ -128,8 +128,8 @@ impl Parser {
     fn statement(&mut self) -> Result<Statement, ParseError> {
         match self
             .expect_one_of(&[
-                "ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "GRANT", "REVOKE", "HELP", "DESCRIBE",
-                "DESC", "TRUNCATE",
+                "ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "INSERT", "GRANT", "REVOKE", "HELP",
+                "DESCRIBE", "DESC", "TRUNCATE",
             ])?
             .as_str()
         {
@@ -182,7 +182,27 @@ impl Parser {
                 }
                 Ok(Statement::Set)
             }
-            "SELECT" => self.select_session(),
+            "SELECT" => {
+                // What clients send on connect (session values only) stays a SelectSession;
+                // anything else is a query. When both fail, the error that got further wins.
+                let start = self.at;
+                let session = match self.select_session() {
+                    Ok(statement) if matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) => {
+                        return Ok(statement);
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(e),
+                };
+                self.at = start;
+                match (self.select_body(), session) {
+                    (Ok(select), _) => Ok(Statement::Select(Box::new(select))),
+                    (Err(query), Some(session)) if (session.line, session.column) > (query.line, query.column) => {
+                        Err(session)
+                    }
+                    (Err(query), _) => Err(query),
+                }
+            }
+            "INSERT" => self.insert_statement(),
             "SHOW" => self.show(),
             "CREATE" if self.accept_keyword("USER") => {
                 let if_not_exists = self.accept_keyword("IF");
@@ -401,8 +421,7 @@ impl Parser {
                     "CONNECTION_ID" => SessionValue::ConnectionId,
                     _ => {
                         return Err(self.error_here(
-                            "expected @@variable, DATABASE(), USER(), VERSION(), CONNECTION_ID() or a literal \
-                             (queries on tables are not supported yet)",
+                            "expected @@variable, DATABASE(), USER(), VERSION(), CONNECTION_ID() or a literal",
                         ));
                     }
                 };
@@ -473,8 +492,7 @@ mod tests {
         assert_eq!(items[1].value, SessionValue::Variable("wait_timeout".into()));
         assert_eq!(parse("SHOW VARIABLES LIKE 'max%'"), Ok(Statement::ShowVariables { like: Some("max%".into()) }));
         assert_eq!(parse("show global variables"), Ok(Statement::ShowVariables { like: None }));
-        let err = parse("SELECT k FROM t").expect_err("tables are not queryable yet");
-        assert!(err.message.contains("not supported yet"), "{err}");
+        assert!(matches!(parse("SELECT k FROM t"), Ok(Statement::Select(_))), "a query is not a session select");
     }
 
     #[test]
