@@ -105,7 +105,10 @@ fn cells(output: QueryOutput) -> Result<(Vec<String>, Vec<Vec<Option<String>>>),
     }
 }
 
-async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+async fn query_until_ok(
+    cluster: &SimCluster,
+    statement: &str,
+) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
     let mut last = String::new();
     for _ in 0..MAX_ATTEMPTS {
         match sql(cluster, statement).await {
@@ -269,9 +272,10 @@ pub async fn check(cluster: &SimCluster, model: &LoadModel) -> Result<(), String
             return Err(format!("load {load} of unknown outcome is partly visible: {seen} of {n} rows"));
         }
     }
-    if let Some(stray) = per_load.keys().find(|l| {
-        !model.acked.contains_key(l) && !model.unknown.contains_key(l) && !model.failed.contains_key(l)
-    }) {
+    if let Some(stray) = per_load
+        .keys()
+        .find(|l| !model.acked.contains_key(l) && !model.unknown.contains_key(l) && !model.failed.contains_key(l))
+    {
         return Err(format!("rows of load {stray} are visible, which the client never sent"));
     }
     let unknown_applied = model.unknown.keys().filter(|l| per_load.contains_key(l)).count();

@@ -315,11 +315,17 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                         break;
                     }
                     if cluster.now() - started > *bound {
-                        return Err((out, format!("line {line}: {table} did not converge within {}s", bound.as_secs())));
+                        return Err((
+                            out,
+                            format!("line {line}: {table} did not converge within {}s", bound.as_secs()),
+                        ));
                     }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                out.push_str(&format!("> wait-converged: {}s {table} (all replicas at the visible version)\n", bound.as_secs()));
+                out.push_str(&format!(
+                    "> wait-converged: {}s {table} (all replicas at the visible version)\n",
+                    bound.as_secs()
+                ));
             }
             Step::WaitAlive(bound) => {
                 let started = cluster.now();

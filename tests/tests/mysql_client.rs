@@ -244,11 +244,20 @@ fn tables_partitions_and_queries_through_the_mysql_client() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = mysql(port, &["-uana", "-ppw1", "-D", "shop", "-N", "-B", "-e", "SELECT count(*) FROM orders"]);
     assert_eq!(text(&out.stdout), "6\n", "{}", text(&out.stderr));
-    let out = mysql(port, &["-uana", "-ppw1", "-D", "shop", "-e", "INSERT INTO orders VALUES ('2024-01-01', 9, 'x', 1)"]);
+    let out =
+        mysql(port, &["-uana", "-ppw1", "-D", "shop", "-e", "INSERT INTO orders VALUES ('2024-01-01', 9, 'x', 1)"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("ERROR 1227 (42000)") && text(&out.stderr).contains("(LOAD)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ERROR 1227 (42000)") && text(&out.stderr).contains("(LOAD)"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = mysql(port, &["-uana", "-ppw1", "-e", "ALTER SYSTEM ADD BACKEND \"h:1\""]);
-    assert!(text(&out.stderr).contains("ERROR 1227 (42000)") && text(&out.stderr).contains("(ADMIN)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ERROR 1227 (42000)") && text(&out.stderr).contains("(ADMIN)"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = mysql(port, &["-uana", "-pnope", "-e", "SELECT 1"]);
     assert!(!out.status.success(), "a wrong password is refused");
 

@@ -65,11 +65,14 @@ fn parse_size(text: &str) -> Option<f64> {
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     let root = cmd::workspace_root();
-    cmd::run(
-        Command::new(cmd::cargo_program())
-            .current_dir(&root)
-            .args(["build", "--release", "-p", "palo-node", "-p", "palo-cli"]),
-    )?;
+    cmd::run(Command::new(cmd::cargo_program()).current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "palo-node",
+        "-p",
+        "palo-cli",
+    ]))?;
     let bin = root.join("target").join("release");
     let data: PathBuf = std::env::temp_dir().join(format!("palo-bench-{}", std::process::id()));
     std::fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;

@@ -3,7 +3,8 @@
 //! pending rowset, and commits when every tablet has a majority of replicas holding a sealed
 //! rowset:
 //!
-//! 1. write: `WriteRows` chunks; the last one seals (the BE syncs it). A replica that fails is
+//! 1. write: `WriteRows` chunks; the last one seals (the BE syncs it). Every tablet of a written
+//!    partition gets a rowset, empty if no row went to it. A replica that fails is
 //!    dropped from this load; if a tablet falls below a majority the load aborts.
 //! 2. commit: one journal record gives each written partition its next version. This is the
 //!    point of no return: after it the load is acknowledged even if publishing is slow.
@@ -285,6 +286,20 @@ impl<'a> LoadTxn<'a> {
     async fn finish(mut self) -> Result<u64, SqlError> {
         if self.rows_total == 0 {
             return Ok(0);
+        }
+        // Every tablet of a partition the load wrote gets the new version, so the tablets
+        // without rows of this load get an empty rowset.
+        let mut touched: Vec<i64> = self.tablets.values().map(|t| t.partition_id).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for partition_id in touched {
+            let index = self.table.partitions.iter().position(|p| p.id == partition_id).expect("a routed partition");
+            for bucket in 0..self.table.partitions[index].tablets.len() {
+                if let Err(e) = self.open_tablet(index, bucket) {
+                    self.abort().await;
+                    return Err(e);
+                }
+            }
         }
         if let Err(e) = self.flush(true).await {
             self.abort().await;
