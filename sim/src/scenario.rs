@@ -21,7 +21,7 @@
 //!                                        partition's version (SHOW TABLETS all NORMAL), or fail
 //! ```
 //!
-//! Before the first step the cluster (one FE, three BEs, a broker) is registered. The seed is 1
+//! Before the first step the cluster (one FE, three BEs, a broker) is registered and shown alive. The seed is 1
 //! unless a `# seed: N` line says otherwise.
 
 use std::time::Duration;
@@ -207,6 +207,30 @@ async fn session_sql(
     Ok(output)
 }
 
+/// Waits until SHOW BACKENDS and SHOW BROKER show every member alive; false after `bound`.
+async fn wait_alive(cluster: &SimCluster, bound: Duration) -> bool {
+    let started = cluster.now();
+    loop {
+        let mut all_alive = true;
+        for statement in ["SHOW BACKENDS", "SHOW BROKER"] {
+            all_alive &= match sql(cluster, statement).await {
+                Ok(QueryOutput::Rows { columns, rows }) => {
+                    let alive = columns.iter().position(|c| c == "Alive");
+                    alive.is_some_and(|i| rows.iter().all(|r| r.get(i).cloned().flatten().as_deref() == Some("true")))
+                }
+                _ => false,
+            };
+        }
+        if all_alive {
+            return true;
+        }
+        if cluster.now() - started > bound {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// Runs the steps against a fresh cluster; returns the transcript, or the transcript so far and
 /// what went wrong.
 async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (String, String)> {
@@ -226,6 +250,9 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
         if let Err(e) = sql(&cluster, &setup).await {
             return Err((out, format!("setup `{setup}` failed: {e}")));
         }
+    }
+    if !wait_alive(&cluster, Duration::from_secs(30)).await {
+        return Err((out, "setup: the members were not all alive within 30s".into()));
     }
     for (line, step) in scenario.steps {
         match &step {
@@ -328,27 +355,8 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 ));
             }
             Step::WaitAlive(bound) => {
-                let started = cluster.now();
-                loop {
-                    let mut all_alive = true;
-                    for statement in ["SHOW BACKENDS", "SHOW BROKER"] {
-                        all_alive &= match sql(&cluster, statement).await {
-                            Ok(QueryOutput::Rows { columns, rows }) => {
-                                let alive = columns.iter().position(|c| c == "Alive");
-                                alive.is_some_and(|i| {
-                                    rows.iter().all(|r| r.get(i).cloned().flatten().as_deref() == Some("true"))
-                                })
-                            }
-                            _ => false,
-                        };
-                    }
-                    if all_alive {
-                        break;
-                    }
-                    if cluster.now() - started > *bound {
-                        return Err((out, format!("line {line}: members not all alive within {}s", bound.as_secs())));
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                if !wait_alive(&cluster, *bound).await {
+                    return Err((out, format!("line {line}: members not all alive within {}s", bound.as_secs())));
                 }
                 out.push_str(&format!("> wait-alive: {}s (all alive)\n", bound.as_secs()));
             }

@@ -19,10 +19,22 @@ fn scenario_files() -> Vec<PathBuf> {
 fn scenarios_match_their_snapshots() {
     let files = scenario_files();
     assert!(!files.is_empty(), "no scenario files found");
+    // PALO_SCENARIO=name runs that scenario alone.
+    let only = std::env::var("PALO_SCENARIO").ok();
+    let mut failures = Vec::new();
     for file in files {
         let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_string();
+        if only.as_ref().is_some_and(|o| *o != name) {
+            continue;
+        }
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let transcript = palo_sim::scenario::run(&text).unwrap_or_else(|e| panic!("scenario {name} failed: {e}"));
+        let transcript = match palo_sim::scenario::run(&text) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!("scenario {name} failed: {e}"));
+                continue;
+            }
+        };
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path("../../scenarios/snapshots");
         settings.set_prepend_module_to_snapshot(false);
@@ -30,4 +42,5 @@ fn scenarios_match_their_snapshots() {
         settings.set_omit_expression(true);
         settings.bind(|| insta::assert_snapshot!(name, transcript));
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -2,7 +2,7 @@
 //! Every example is checked by a test to parse.
 
 /// (topic, syntax and meaning, example).
-pub const TOPICS: [(&str, &str, &str); 21] = [
+pub const TOPICS: [(&str, &str, &str); 31] = [
     (
         "ALTER SYSTEM ADD BACKEND",
         "ALTER SYSTEM ADD BACKEND \"host:port\"[, ...]\nRegisters backends with the cluster; the FE starts heartbeats to them. Needs ADMIN_PRIV.",
@@ -49,8 +49,54 @@ pub const TOPICS: [(&str, &str, &str); 21] = [
     ),
     (
         "SELECT",
-        "SELECT @@variable | DATABASE() | USER() | VERSION() | CONNECTION_ID() | literal [AS alias], ... [LIMIT n]\nSession values. Queries on tables come with tables.",
-        "SELECT @@version_comment, DATABASE() AS db LIMIT 1",
+        "SELECT [DISTINCT] expr [AS alias], ... [FROM [db.]table [PARTITION (p, ...)] | numbers(\"number\" = \"N\")]\n  [WHERE cond] [GROUP BY expr, ...] [HAVING cond] [ORDER BY expr [ASC|DESC], ...] [LIMIT n [OFFSET m]]\nReads every partition at its visible version. Expressions: + - * / %, comparisons, AND/OR/NOT, IN, BETWEEN, IS [NOT] NULL, LIKE, COUNT/SUM/MIN/MAX/AVG, concat, upper, lower, length, abs, round, coalesce, ifnull, year/month/day, CAST. Also session values: @@variable, DATABASE(), USER(), VERSION(), CONNECTION_ID(). Needs SELECT_PRIV on the database.",
+        "SELECT city, count(*), sum(amount) FROM sales.orders WHERE dt >= '2024-01-01' GROUP BY city ORDER BY city LIMIT 10",
+    ),
+    (
+        "CREATE TABLE",
+        "CREATE TABLE [IF NOT EXISTS] [db.]name (col TYPE [SUM|MIN|MAX|REPLACE] [NULL|NOT NULL] [DEFAULT \"v\"] [COMMENT \"c\"], ...)\n  [DUPLICATE|UNIQUE|AGGREGATE KEY(cols)] [COMMENT \"c\"]\n  [PARTITION BY RANGE(col) (PARTITION p VALUES LESS THAN (\"v\") | VALUES [(\"lo\"), (\"hi\")), ...)]\n  DISTRIBUTED BY HASH(cols) BUCKETS n | RANDOM BUCKETS n\n  [PROPERTIES (\"replication_num\" = \"n\")]\nTypes: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, LARGEINT, FLOAT, DOUBLE, DECIMAL(p,s), DATE, DATETIME, CHAR(n), VARCHAR(n), STRING. Key columns come first. Each partition x bucket is a tablet with replication_num replicas (default 3) on distinct alive backends. Needs LOAD_PRIV on the database.",
+        "CREATE TABLE sales.orders (dt DATE NOT NULL, id BIGINT NOT NULL, amount DECIMAL(10, 2) SUM DEFAULT \"0\") AGGREGATE KEY(dt, id) PARTITION BY RANGE(dt) (PARTITION p202401 VALUES LESS THAN (\"2024-02-01\")) DISTRIBUTED BY HASH(id) BUCKETS 4 PROPERTIES (\"replication_num\" = \"3\")",
+    ),
+    (
+        "DROP TABLE",
+        "DROP TABLE [IF EXISTS] [db.]name\nThe table and its tablets on every backend. Needs LOAD_PRIV on the database.",
+        "DROP TABLE IF EXISTS sales.orders",
+    ),
+    (
+        "TRUNCATE TABLE",
+        "TRUNCATE TABLE [db.]name\nEmpties every partition (new empty tablets replace the old ones). Needs LOAD_PRIV on the database.",
+        "TRUNCATE TABLE sales.orders",
+    ),
+    (
+        "ALTER TABLE",
+        "ALTER TABLE [db.]name ADD PARTITION p VALUES LESS THAN (\"v\") | VALUES [(\"lo\"), (\"hi\"))\nALTER TABLE [db.]name DROP PARTITION [IF EXISTS] p\nRanges may not overlap. Needs LOAD_PRIV on the database.",
+        "ALTER TABLE sales.orders ADD PARTITION p202402 VALUES LESS THAN (\"2024-03-01\")",
+    ),
+    (
+        "INSERT",
+        "INSERT INTO [db.]table [(cols)] VALUES (v, ...), ... | INSERT INTO [db.]table [(cols)] SELECT ...\nOne load, one transaction: every partition it writes gets its next version when a majority of each tablet's replicas hold the rows; otherwise nothing is loaded. Columns left out take their DEFAULT. INSERT ... SELECT ... FROM numbers(\"number\" = \"N\") is the bulk path. Needs LOAD_PRIV on the database.",
+        "INSERT INTO sales.orders SELECT '2024-01-15', number, number % 100 FROM numbers(\"number\" = \"1000\")",
+    ),
+    ("SHOW TABLES", "SHOW TABLES [FROM db]\nThe tables of the current (or named) database.", "SHOW TABLES FROM sales"),
+    (
+        "SHOW CREATE TABLE",
+        "SHOW CREATE TABLE [db.]name\nThe CREATE TABLE statement that makes the table again.",
+        "SHOW CREATE TABLE sales.orders",
+    ),
+    (
+        "DESC",
+        "DESC | DESCRIBE [db.]name, SHOW COLUMNS FROM [db.]name\nColumns: name, type, nullability, key, default, aggregation.",
+        "DESC sales.orders",
+    ),
+    (
+        "SHOW PARTITIONS",
+        "SHOW PARTITIONS FROM [db.]name\nPartitions with Doris's columns: VisibleVersion, Range, Buckets, ReplicationNum, DataSize, RowCount, ...",
+        "SHOW PARTITIONS FROM sales.orders",
+    ),
+    (
+        "SHOW TABLETS",
+        "SHOW TABLETS FROM [db.]name\nEvery replica of every tablet: its backend, Version, LstFailedVersion, LocalDataSize, RowCount, VersionCount and State (NORMAL, or LAGGING while repair catches it up). Needs ADMIN_PRIV.",
+        "SHOW TABLETS FROM sales.orders",
     ),
     (
         "SHOW VARIABLES",
