@@ -283,7 +283,9 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         options.chaos,
     ));
     nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
-    let model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    // The load workload's database, created (and acknowledged) at setup.
+    model.databases_acked.insert("w".to_string());
     let load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
     let known = model.spare;
     if buggify {

@@ -95,7 +95,7 @@ pub const TOPICS: [(&str, &str, &str); 31] = [
     ),
     (
         "SHOW TABLETS",
-        "SHOW TABLETS FROM [db.]name\nEvery replica of every tablet: its backend, Version, LstFailedVersion, LocalDataSize, RowCount, VersionCount and State (NORMAL, or LAGGING while repair catches it up). Needs ADMIN_PRIV.",
+        "SHOW TABLETS FROM [db.]name\nEvery replica of every tablet: its backend, Version, LstFailedVersion, LocalDataSize, RowCount, VersionCount and State (NORMAL; LAGGING while repair catches it up; DROPPED when its backend left the cluster and no free backend can take it yet). Needs ADMIN_PRIV.",
         "SHOW TABLETS FROM sales.orders",
     ),
     (

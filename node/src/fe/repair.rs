@@ -142,7 +142,10 @@ impl Fe {
                                 addr: backend.addr(),
                                 visible_version: p.visible_version,
                                 have_version: s.version,
-                                txns: (all_remembered && s.last_failed_version == 0).then_some(missing),
+                                // Publishing is idempotent and cheap, so it is tried first even for a
+                                // replica marked failed: its sealed rowset may be there (the publish
+                                // was lost, or its backend restarted). NotFound sends it to a clone.
+                                txns: all_remembered.then_some(missing),
                                 schema: table.schema.clone(),
                                 sources: sources.clone(),
                             });

@@ -248,7 +248,14 @@ impl Fe {
                 for r in &t.replicas {
                     let s = replicas.get(t.id, r.backend_id);
                     let host = state.membership.backends.get(&r.backend_id).map(|b| b.addr()).unwrap_or_default();
-                    let state_text = if s.version >= p.visible_version { "NORMAL" } else { "LAGGING" };
+                    let state_text = if !state.membership.backends.contains_key(&r.backend_id) {
+                        // Its backend left the cluster; repair moves it when a backend is free.
+                        "DROPPED"
+                    } else if s.version >= p.visible_version {
+                        "NORMAL"
+                    } else {
+                        "LAGGING"
+                    };
                     out.push(vec![
                         text(t.id.to_string()),
                         text(r.id.to_string()),
