@@ -238,8 +238,48 @@ async fn check_replicas_agree(
     Ok(())
 }
 
+/// Loads once faults have stopped must succeed: a few, each retried (under a new load number)
+/// until acknowledged.
+async fn loads_after_faults(cluster: &SimCluster, model: &mut LoadModel) -> Result<(), String> {
+    let mut load = model.acked.keys().chain(model.failed.keys()).chain(model.unknown.keys()).max().copied().unwrap_or(0);
+    for _ in 0..LOADS_AFTER_FAULTS {
+        let mut last = String::new();
+        let mut acked = false;
+        for _ in 0..MAX_ATTEMPTS {
+            load += 1;
+            let rows = 3;
+            let values: Vec<String> =
+                (0..rows).map(|i| format!("({}, {load}, 'after')", (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT)).collect();
+            match sql(cluster, &format!("INSERT INTO w.events VALUES {}", values.join(", "))).await {
+                Ok(_) => {
+                    model.acked.insert(load, rows);
+                    acked = true;
+                    break;
+                }
+                Err(e) if definite_failure(&e) => {
+                    model.failed.insert(load, rows);
+                    last = e.to_string();
+                }
+                Err(e) => {
+                    model.unknown.insert(load, rows);
+                    last = e.to_string();
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        if !acked {
+            return Err(format!("loads still fail after the faults stopped: {last}"));
+        }
+    }
+    Ok(())
+}
+
+/// Loads run (and must succeed) after the faults stop.
+const LOADS_AFTER_FAULTS: usize = 3;
+
 /// All load invariants, once faults have stopped.
-pub async fn check(cluster: &SimCluster, model: &LoadModel) -> Result<(), String> {
+pub async fn check(cluster: &SimCluster, model: &mut LoadModel) -> Result<(), String> {
+    loads_after_faults(cluster, model).await?;
     let (replicas, versions) = wait_converged(cluster).await?;
     check_replicas_agree(cluster, &replicas, &versions).await?;
 

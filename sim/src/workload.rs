@@ -30,7 +30,7 @@ use crate::trace::Recorder;
 /// Once faults stop, every member must be shown alive within this much simulated time.
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
 /// A statement's deadline inside the simulation.
-const STATEMENT_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 5_000 };
+const STATEMENT_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 20_000 };
 /// Attempts for a statement that must eventually succeed (setup, checks).
 const MAX_ATTEMPTS: u32 = 60;
 
@@ -286,7 +286,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
     // The load workload's database, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
-    let load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
+    let mut load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
     let known = model.spare;
     if buggify {
         madsim::buggify::disable();
@@ -354,7 +354,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     }
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
-    crate::loads::check(&cluster, &load_model).await?;
+    crate::loads::check(&cluster, &mut load_model).await?;
 
     // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();

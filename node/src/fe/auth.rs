@@ -94,7 +94,25 @@ pub const MAX_USERS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Auth {
+    /// Stored in images as a list of `[identity, record]` pairs: JSON map keys must be strings.
+    #[serde(with = "users_as_pairs")]
     pub users: BTreeMap<UserIdentity, UserRecord>,
+}
+
+mod users_as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{UserIdentity, UserRecord};
+
+    pub fn serialize<S: Serializer>(users: &BTreeMap<UserIdentity, UserRecord>, s: S) -> Result<S::Ok, S::Error> {
+        users.iter().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<UserIdentity, UserRecord>, D::Error> {
+        Ok(Vec::<(UserIdentity, UserRecord)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 impl Default for Auth {
