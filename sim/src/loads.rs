@@ -241,15 +241,17 @@ async fn check_replicas_agree(
 /// Loads once faults have stopped must succeed: a few, each retried (under a new load number)
 /// until acknowledged.
 async fn loads_after_faults(cluster: &SimCluster, model: &mut LoadModel) -> Result<(), String> {
-    let mut load = model.acked.keys().chain(model.failed.keys()).chain(model.unknown.keys()).max().copied().unwrap_or(0);
+    let mut load =
+        model.acked.keys().chain(model.failed.keys()).chain(model.unknown.keys()).max().copied().unwrap_or(0);
     for _ in 0..LOADS_AFTER_FAULTS {
         let mut last = String::new();
         let mut acked = false;
         for _ in 0..MAX_ATTEMPTS {
             load += 1;
             let rows = 3;
-            let values: Vec<String> =
-                (0..rows).map(|i| format!("({}, {load}, 'after')", (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT)).collect();
+            let values: Vec<String> = (0..rows)
+                .map(|i| format!("({}, {load}, 'after')", (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT))
+                .collect();
             match sql(cluster, &format!("INSERT INTO w.events VALUES {}", values.join(", "))).await {
                 Ok(_) => {
                     model.acked.insert(load, rows);

@@ -39,10 +39,14 @@ const MAX_ATTEMPTS: u32 = 60;
 pub enum InjectedBug {
     /// Every node's disk acknowledges fsync of a file without making its data durable.
     LyingFsync,
+    /// A load gives the new version only to tablets that got rows, so the other tablets of the
+    /// partition never reach it (the bug an early version of loads had).
+    LoadSkipsEmptyRowsets,
 }
 
 impl InjectedBug {
-    pub const ALL: [(&'static str, InjectedBug); 1] = [("lying-fsync", InjectedBug::LyingFsync)];
+    pub const ALL: [(&'static str, InjectedBug); 2] =
+        [("lying-fsync", InjectedBug::LyingFsync), ("load-skips-empty-rowsets", InjectedBug::LoadSkipsEmptyRowsets)];
 
     pub fn parse(name: &str) -> Option<InjectedBug> {
         InjectedBug::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
@@ -246,6 +250,10 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     let mut cluster = SimCluster::start(&spec, recorder.clone());
     if clean_disks.fsync_lies {
         cluster.event("injected bug: every disk lies about fsync");
+    }
+    if options.bugs.contains(&InjectedBug::LoadSkipsEmptyRowsets) {
+        palo_buggify::inject_bug("load-skips-empty-rowsets");
+        cluster.event("injected bug: loads skip the empty rowsets of tablets without rows");
     }
     // Let every node bind its port.
     tokio::time::sleep(Duration::from_secs(1)).await;

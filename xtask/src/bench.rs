@@ -12,8 +12,8 @@ use crate::cmd;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Rows to load (about 100 bytes each; 11000000 is just over 1 GB).
-    #[arg(long, default_value_t = 11_000_000)]
+    /// Rows to load (about 95 bytes each as stored; 11500000 is just over 1 GiB).
+    #[arg(long, default_value_t = 11_500_000)]
     rows: u64,
     /// Buckets of the table (one tablet per bucket; 3 replicas each).
     #[arg(long, default_value_t = 12)]
@@ -121,12 +121,20 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     palo_sql(&bin, &fe, &insert, 3_600)?;
     let seconds = load_started.elapsed().as_secs_f64();
 
-    let partitions = palo_sql(&bin, &fe, "SHOW PARTITIONS FROM bench.t\\G", 30)?;
-    let size_bytes: f64 = partitions
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("DataSize:"))
-        .filter_map(|v| parse_size(v.trim()))
-        .sum();
+    // Sizes come from the backends' tablet reports (every heartbeat): wait for them.
+    let mut size_bytes = 0.0;
+    for _ in 0..40 {
+        let partitions = palo_sql(&bin, &fe, "SHOW PARTITIONS FROM bench.t\\G", 30)?;
+        size_bytes = partitions
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("DataSize:"))
+            .filter_map(|v| parse_size(v.trim()))
+            .sum();
+        if size_bytes > 0.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let count = palo_sql(&bin, &fe, "SELECT count(*) FROM bench.t", 600)?;
     let mb = size_bytes / (1024.0 * 1024.0);
     println!("bench: bulk load of {} rows, {:.1} MB (one replica; 3 replicas written)", args.rows, mb);

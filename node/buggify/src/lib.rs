@@ -87,3 +87,41 @@ mod injected {
         })
     }
 }
+
+/// Whether the simulator switched on the deliberate bug `name` (`cargo xtask simulate --fault`),
+/// to show that the checks catch it. Always false outside the simulator.
+pub fn injected_bug(name: &str) -> bool {
+    #[cfg(madsim)]
+    {
+        bugs::enabled(name)
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = name;
+        false
+    }
+}
+
+/// Switches on the deliberate bug `name` for this simulated world (simulation only).
+#[cfg(madsim)]
+pub fn inject_bug(name: &str) {
+    bugs::enable(name);
+}
+
+#[cfg(madsim)]
+mod bugs {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    thread_local! {
+        static ON: RefCell<BTreeSet<String>> = const { RefCell::new(BTreeSet::new()) };
+    }
+
+    pub fn enable(name: &str) {
+        ON.with(|on| on.borrow_mut().insert(name.to_string()));
+    }
+
+    pub fn enabled(name: &str) -> bool {
+        ON.with(|on| on.borrow().contains(name))
+    }
+}

@@ -356,7 +356,11 @@ mod image_tests {
     #[test]
     fn a_catalog_with_tables_round_trips_through_json() {
         let mut catalog = Catalog::default();
-        catalog.apply(&CatalogEdit::CreateDatabase(DatabaseRecord { id: 20_001, name: "d".into(), tables: BTreeMap::new() }));
+        catalog.apply(&CatalogEdit::CreateDatabase(DatabaseRecord {
+            id: 20_001,
+            name: "d".into(),
+            tables: BTreeMap::new(),
+        }));
         let column = |name: &str, is_key: bool| Column {
             name: name.into(),
             ty: ColumnType::Varchar { len: 8 },

@@ -292,6 +292,11 @@ impl<'a> LoadTxn<'a> {
         let mut touched: Vec<i64> = self.tablets.values().map(|t| t.partition_id).collect();
         touched.sort_unstable();
         touched.dedup();
+        // The simulator can switch this off to show its checks catch the bug (replicas of tablets
+        // without rows would never reach the partition's version).
+        if palo_buggify::injected_bug("load-skips-empty-rowsets") {
+            touched.clear();
+        }
         for partition_id in touched {
             let index = self.table.partitions.iter().position(|p| p.id == partition_id).expect("a routed partition");
             for bucket in 0..self.table.partitions[index].tablets.len() {

@@ -393,7 +393,9 @@ mod tests {
         let mut state = FeState::default();
         state.apply(&FeEdit::ClusterId { cluster_id: 7 });
         let identity = auth::UserIdentity::new("jack", "%");
-        state.apply(&FeEdit::Auth { edit: AuthEdit::CreateUser { identity: identity.clone(), password_sha1_sha1: None } });
+        state.apply(&FeEdit::Auth {
+            edit: AuthEdit::CreateUser { identity: identity.clone(), password_sha1_sha1: None },
+        });
         state.apply(&FeEdit::Auth {
             edit: AuthEdit::Grant {
                 identity,
