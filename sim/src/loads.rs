@@ -98,7 +98,10 @@ pub async fn client_loads(
     model
 }
 
-fn cells(output: QueryOutput) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+/// A result set: column titles and rows of cells (`None` is NULL).
+type ResultRows = (Vec<String>, Vec<Vec<Option<String>>>);
+
+fn cells(output: QueryOutput) -> Result<ResultRows, String> {
     match output {
         QueryOutput::Rows { columns, rows } => Ok((columns, rows)),
         QueryOutput::Ok { .. } => Err("expected rows".into()),

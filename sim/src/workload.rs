@@ -11,8 +11,8 @@
 //! 4. Journal replay reproduces state: after one more FE power loss and restart, membership
 //!    (ids, hosts, ports), databases, and the load table (its DDL, partitions, versions and
 //!    rows) are exactly what they were before.
-//! 5-7. Loads: see `loads.rs` (exactly once and atomic, replicas converge and agree, acknowledged
-//!    partitions exist).
+//! 5. Loads (see `loads.rs`): exactly once and atomic, replicas converge and agree, acknowledged
+//!    partitions exist.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
