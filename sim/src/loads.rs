@@ -108,10 +108,7 @@ fn cells(output: QueryOutput) -> Result<ResultRows, String> {
     }
 }
 
-async fn query_until_ok(
-    cluster: &SimCluster,
-    statement: &str,
-) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), String> {
+async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<ResultRows, String> {
     let mut last = String::new();
     for _ in 0..MAX_ATTEMPTS {
         match sql(cluster, statement).await {
