@@ -15,6 +15,7 @@ pub mod error;
 pub mod fe;
 pub mod journal;
 pub mod query;
+pub mod repository;
 pub mod row_codec;
 pub mod rpc;
 pub mod schema;

@@ -42,7 +42,8 @@ enum Role {
 #[derive(Args, Debug)]
 struct FeArgs {
     /// TOML file with any of: listen_host, advertise_host, grpc_port, query_port, meta_dir,
-    /// heartbeat_interval_ms, heartbeat_max_failures, checkpoint_every_records, repair_interval_ms.
+    /// heartbeat_interval_ms, heartbeat_max_failures, checkpoint_every_records, repair_interval_ms,
+    /// repository_check_interval_ms.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to bind the gRPC server to [default: 0.0.0.0].

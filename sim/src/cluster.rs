@@ -97,6 +97,7 @@ impl SimCluster {
             heartbeat_max_failures: 3,
             checkpoint_every_records: spec.checkpoint_every_records,
             repair_interval_ms: 1_000,
+            repository_check_interval_ms: 5_000,
         };
         let disk = fe_disk.clone();
         let fe = handle

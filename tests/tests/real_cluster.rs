@@ -297,3 +297,50 @@ CURRENT_USER(): 'root'@'%'
     );
     assert!(text.contains("| CURRENT_USER() |"), "{text}");
 }
+
+#[test]
+fn a_file_repository_through_the_broker_is_marked_and_adopted() {
+    let dir = TempDir::new("repository");
+    let (standalone, offset) = start_standalone(&dir, 25_000);
+    let fe = format!("127.0.0.1:{}", 9020 + offset);
+    wait_for_sql(&fe, &standalone);
+    let location = dir.path().join("backups");
+    let location = format!("file://{}", location.display());
+
+    let create = format!("CREATE REPOSITORY repo1 WITH BROKER local_broker ON LOCATION \"{location}\"");
+    let output = palo_sql(&fe, &["-e", &create]);
+    assert!(output.status.success(), "{}\n{}", err(&output), standalone.log());
+    // Doris's layout: __palo_repository_<name>/__repo_info, JSON with the name and create time.
+    let info_path = dir.path().join("backups/__palo_repository_repo1/__repo_info");
+    let info = std::fs::read_to_string(&info_path).unwrap_or_else(|e| panic!("{}: {e}", info_path.display()));
+    assert!(info.contains("\"name\":\"repo1\"") && info.contains("\"create_time\":"), "{info}");
+
+    let output = palo_sql(&fe, &["-e", "SHOW REPOSITORIES\\G"]);
+    let text = out(&output);
+    assert!(
+        text.contains("RepoName: repo1") && text.contains("Type: BROKER") && text.contains("ErrMsg: NULL"),
+        "{text}"
+    );
+
+    // Dropped and created again: the repository at the location is adopted, create time and all.
+    let created: String = text.lines().find(|l| l.trim_start().starts_with("CreateTime:")).unwrap_or_default().into();
+    let output = palo_sql(&fe, &["-e", "DROP REPOSITORY repo1"]);
+    assert!(output.status.success(), "{}", err(&output));
+    assert!(info_path.exists(), "DROP REPOSITORY leaves the files");
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let output = palo_sql(&fe, &["-e", &create]);
+    assert!(output.status.success(), "{}", err(&output));
+    let text = out(&palo_sql(&fe, &["-e", "SHOW REPOSITORIES\\G"]));
+    assert!(text.contains(created.trim()), "create time adopted ({created}):\n{text}");
+
+    // A directly reached S3 repository without keys is refused with what to add.
+    let output = palo_sql(
+        &fe,
+        &[
+            "-e",
+            "CREATE REPOSITORY s3r WITH S3 ON LOCATION \"s3://bucket/p\" PROPERTIES (\"s3.endpoint\" = \"http://127.0.0.1:1\")",
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(err(&output).contains("s3.access_key and s3.secret_key are required"), "{}", err(&output));
+}

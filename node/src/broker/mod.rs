@@ -1,14 +1,27 @@
-//! The broker: the process that moves files between BEs and remote repositories. In this
-//! version it answers the FE's pings; the file protocol comes with the backup issue.
+//! The broker: the process that moves files between the FE or BEs and remote repositories. It
+//! answers the FE's pings and the file protocol (list, exists, delete, rename, read, write) on
+//! any location [`repository::open_direct`] opens; the caller's side is
+//! [`repository::BrokerStore`].
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
 use crate::error::NodeError;
-use crate::rpc::proto;
+use crate::repository::{self, MAX_PUT_BYTES, RepoError, RepoStore, WIRE_CHUNK_BYTES, repo_error_to_status};
+use crate::rpc::{ChannelStream, proto};
 use crate::shutdown::Shutdown;
+
+/// Opened stores kept per (location, properties).
+const MAX_CACHED_STORES: usize = 64;
+/// Entries per list message.
+const LIST_CHUNK_ENTRIES: usize = 1_000;
+/// How long a write waits for the client's next message.
+const WRITE_MESSAGE_TIMEOUT_MS: u64 = 30_000;
 
 /// Broker settings, from `broker.toml` and flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,8 +37,35 @@ impl Default for BrokerConfig {
     }
 }
 
+type StoreKey = (String, BTreeMap<String, String>);
+
 struct BrokerService {
     start_time_ms: u64,
+    stores: tokio::sync::Mutex<BTreeMap<StoreKey, Arc<dyn RepoStore>>>,
+}
+
+impl BrokerService {
+    fn new(start_time_ms: u64) -> BrokerService {
+        BrokerService { start_time_ms, stores: tokio::sync::Mutex::new(BTreeMap::new()) }
+    }
+
+    /// The store for a request's location and properties, opened once and cached.
+    async fn store(&self, location: &str, properties: HashMap<String, String>) -> Result<Arc<dyn RepoStore>, Status> {
+        let key: StoreKey = (location.to_string(), properties.into_iter().collect());
+        if let Some(store) = self.stores.lock().await.get(&key) {
+            return Ok(Arc::clone(store));
+        }
+        let store = repository::open_direct(&key.0, &key.1).map_err(|e| status(&e))?;
+        let mut stores = self.stores.lock().await;
+        if stores.len() >= MAX_CACHED_STORES {
+            stores.pop_first();
+        }
+        Ok(Arc::clone(stores.entry(key).or_insert(store)))
+    }
+}
+
+fn status(e: &RepoError) -> Status {
+    repo_error_to_status(e)
 }
 
 #[tonic::async_trait]
@@ -39,6 +79,161 @@ impl proto::broker_server::Broker for BrokerService {
             version: crate::VERSION.into(),
         }))
     }
+
+    type BrokerListStream = ChannelStream<proto::BrokerListChunk>;
+
+    async fn broker_list(
+        &self,
+        request: Request<proto::BrokerListRequest>,
+    ) -> Result<Response<Self::BrokerListStream>, Status> {
+        let r = request.into_inner();
+        let store = self.store(&r.location, r.properties).await?;
+        let entries = store.list(&r.prefix).await.map_err(|e| status(&e))?;
+        let (sender, stream) = ChannelStream::new();
+        tokio::spawn(async move {
+            for batch in entries.chunks(LIST_CHUNK_ENTRIES) {
+                let entries = batch
+                    .iter()
+                    .map(|e| proto::BrokerEntry { path: e.path.clone(), size_bytes: e.size_bytes })
+                    .collect();
+                if sender.send(Ok(proto::BrokerListChunk { entries })).await.is_err() {
+                    return; // the client went away
+                }
+            }
+        });
+        Ok(Response::new(stream))
+    }
+
+    async fn broker_exists(
+        &self,
+        request: Request<proto::BrokerExistsRequest>,
+    ) -> Result<Response<proto::BrokerExistsResponse>, Status> {
+        let r = request.into_inner();
+        let store = self.store(&r.location, r.properties).await?;
+        let response = match store.size_bytes(&r.path).await {
+            Ok(size_bytes) => proto::BrokerExistsResponse { exists: true, size_bytes },
+            Err(RepoError::NotFound(_)) => proto::BrokerExistsResponse { exists: false, size_bytes: 0 },
+            Err(e) => return Err(status(&e)),
+        };
+        Ok(Response::new(response))
+    }
+
+    async fn broker_delete(
+        &self,
+        request: Request<proto::BrokerDeleteRequest>,
+    ) -> Result<Response<proto::BrokerDeleteResponse>, Status> {
+        let r = request.into_inner();
+        let store = self.store(&r.location, r.properties).await?;
+        store.delete(&r.path).await.map_err(|e| status(&e))?;
+        Ok(Response::new(proto::BrokerDeleteResponse {}))
+    }
+
+    async fn broker_rename(
+        &self,
+        request: Request<proto::BrokerRenameRequest>,
+    ) -> Result<Response<proto::BrokerRenameResponse>, Status> {
+        let r = request.into_inner();
+        let store = self.store(&r.location, r.properties).await?;
+        store.rename(&r.from_path, &r.to_path).await.map_err(|e| status(&e))?;
+        Ok(Response::new(proto::BrokerRenameResponse {}))
+    }
+
+    type BrokerReadStream = ChannelStream<proto::BrokerReadChunk>;
+
+    async fn broker_read(
+        &self,
+        request: Request<proto::BrokerReadRequest>,
+    ) -> Result<Response<Self::BrokerReadStream>, Status> {
+        let r = request.into_inner();
+        let store = self.store(&r.location, r.properties).await?;
+        let size = store.size_bytes(&r.path).await.map_err(|e| status(&e))?;
+        if r.offset > size {
+            return Err(Status::invalid_argument(format!(
+                "offset {} is past the end of {} ({size} bytes)",
+                r.offset, r.path
+            )));
+        }
+        let end = if r.len == 0 { size } else { r.offset.saturating_add(r.len).min(size) };
+        let (sender, stream) = ChannelStream::new();
+        tokio::spawn(async move {
+            let mut at = r.offset;
+            while at < end {
+                let want = (end - at).min(WIRE_CHUNK_BYTES as u64);
+                let data = match store.get_range(&r.path, at, want).await {
+                    Ok(data) if data.is_empty() => {
+                        let detail = format!("{} shrank to {at} bytes while being read", r.path);
+                        let _ = sender.send(Err(Status::aborted(detail))).await;
+                        return;
+                    }
+                    Ok(data) => data,
+                    Err(e) => {
+                        let _ = sender.send(Err(status(&e))).await;
+                        return;
+                    }
+                };
+                let len = data.len() as u64;
+                if sender.send(Ok(proto::BrokerReadChunk { offset: at, data })).await.is_err() {
+                    return; // the client went away
+                }
+                at += len;
+            }
+        });
+        Ok(Response::new(stream))
+    }
+
+    async fn broker_write(
+        &self,
+        request: Request<tonic::Streaming<proto::BrokerWriteRequest>>,
+    ) -> Result<Response<proto::BrokerWriteResponse>, Status> {
+        let mut stream = request.into_inner();
+        let Some(first) = next_write_message(&mut stream).await? else {
+            return Err(Status::invalid_argument("empty write: the first message must name the file"));
+        };
+        if first.path.is_empty() {
+            return Err(Status::invalid_argument("the first write message must name the file (path is empty)"));
+        }
+        check_write_chunk(&first.data)?;
+        let store = self.store(&first.location, first.properties).await?;
+        let mut data = first.data;
+        while let Some(message) = next_write_message(&mut stream).await? {
+            check_write_chunk(&message.data)?;
+            if data.len() as u64 + message.data.len() as u64 > MAX_PUT_BYTES {
+                return Err(Status::invalid_argument(format!(
+                    "{}: more than the {MAX_PUT_BYTES} bytes one write allows",
+                    first.path
+                )));
+            }
+            data.extend_from_slice(&message.data);
+        }
+        let size_bytes = data.len() as u64;
+        let created = if first.if_absent {
+            store.put_if_absent(&first.path, data).await
+        } else {
+            store.put(&first.path, data).await.map(|()| true)
+        }
+        .map_err(|e| status(&e))?;
+        Ok(Response::new(proto::BrokerWriteResponse { created, size_bytes }))
+    }
+}
+
+/// The next message of a write stream, within a deadline (a stalled client must not hold the
+/// buffered bytes forever).
+async fn next_write_message(
+    stream: &mut tonic::Streaming<proto::BrokerWriteRequest>,
+) -> Result<Option<proto::BrokerWriteRequest>, Status> {
+    tokio::time::timeout(Duration::from_millis(WRITE_MESSAGE_TIMEOUT_MS), stream.message())
+        .await
+        .map_err(|_| Status::deadline_exceeded(format!("no write data within {WRITE_MESSAGE_TIMEOUT_MS} ms")))?
+}
+
+fn check_write_chunk(data: &[u8]) -> Result<(), Status> {
+    if data.len() > WIRE_CHUNK_BYTES {
+        return Err(Status::invalid_argument(format!(
+            "a write message carries at most {WIRE_CHUNK_BYTES} bytes, not {}",
+            data.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Runs a broker until `shutdown` fires.
@@ -50,7 +245,7 @@ pub async fn run(config: BrokerConfig, mut shutdown: Shutdown) -> Result<(), Nod
         .parse()
         .map_err(|e| NodeError::Config(format!("broker listen address: {e}")))?;
     tracing::info!(%addr, "broker: serving");
-    let service = BrokerService { start_time_ms: crate::clock::now_ms() };
+    let service = BrokerService::new(crate::clock::now_ms());
     tonic::transport::Server::builder()
         .add_service(proto::broker_server::BrokerServer::new(service))
         .serve_with_shutdown(addr, async move { shutdown.wait().await })

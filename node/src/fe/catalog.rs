@@ -152,6 +152,36 @@ pub enum CatalogEdit {
     ReserveTxnIds {
         end: i64,
     },
+    CreateRepository(RepositoryRecord),
+    /// Only the FE's record goes; the files at the location stay.
+    DropRepository {
+        id: i64,
+    },
+}
+
+/// How a repository is reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RepositoryKind {
+    /// Through the brokers registered under this name.
+    Broker { broker: String },
+    /// Directly (FE and BEs) through the object store.
+    S3,
+}
+
+/// A repository as the FE records it. The files live at `location` under
+/// `__palo_repository_<name>/`; two clusters that create the same (location, name) share them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepositoryRecord {
+    pub id: i64,
+    pub name: String,
+    pub read_only: bool,
+    pub kind: RepositoryKind,
+    pub location: String,
+    /// As given (secrets included: they are needed to reach the store); never shown.
+    pub properties: BTreeMap<String, String>,
+    /// `yyyy-MM-dd HH:mm:ss`, from the repository's `__repo_info` (adopted when it existed).
+    pub create_time: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,13 +204,19 @@ pub struct Catalog {
     /// Txn ids below this were (or may have been) handed out.
     #[serde(default)]
     pub txn_ids_reserved_end: i64,
+    /// Repositories by name.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, RepositoryRecord>,
 }
 
 impl Default for Catalog {
     fn default() -> Self {
-        Catalog { next_id: 20_001, databases: BTreeMap::new(), txn_ids_reserved_end: 0 }
+        Catalog { next_id: 20_001, databases: BTreeMap::new(), txn_ids_reserved_end: 0, repositories: BTreeMap::new() }
     }
 }
+
+/// A cluster holds at most this many repositories.
+pub const MAX_REPOSITORIES: usize = 256;
 
 /// A table has at most this many partitions, and a cluster at most this many tablets per table.
 pub const MAX_PARTITIONS: usize = 4_096;
@@ -313,6 +349,17 @@ impl Catalog {
                     .find(|r| r.id == *old_replica_id)
                     .expect("journal replaces a missing replica");
                 *replica = *new;
+            }
+            CatalogEdit::CreateRepository(repo) => {
+                assert!(repo.id >= self.next_id, "catalog id {} reused", repo.id);
+                self.next_id = repo.id + 1;
+                let old = self.repositories.insert(repo.name.clone(), repo.clone());
+                assert!(old.is_none(), "repository {} created twice", repo.name);
+            }
+            CatalogEdit::DropRepository { id } => {
+                let before = self.repositories.len();
+                self.repositories.retain(|_, r| r.id != *id);
+                assert_eq!(self.repositories.len() + 1, before, "dropped repository {id} does not exist");
             }
             CatalogEdit::ReserveTxnIds { end } => {
                 assert!(*end > self.txn_ids_reserved_end, "txn id reservations only grow");

@@ -535,6 +535,10 @@ impl Fe {
                 self.insert(session, *insert).await
             }
             Statement::Select(select) => self.select(session, *select).await,
+            Statement::CreateRepository(stmt) => self.create_repository(*stmt).await,
+            Statement::DropRepository { name } => self.drop_repository(&name).await,
+            Statement::ShowRepositories => Ok(self.show_repositories().await),
+            Statement::ShowCreateRepository { name } => self.show_create_repository(&name).await,
             Statement::ShowBackends => Ok(self.show_backends().await),
             Statement::ShowBrokers => Ok(self.show_brokers().await),
             Statement::ShowFrontends => Ok(self.show_frontends().await),

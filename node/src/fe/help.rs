@@ -2,7 +2,7 @@
 //! Every example is checked by a test to parse.
 
 /// (topic, syntax and meaning, example).
-pub const TOPICS: [(&str, &str, &str); 31] = [
+pub const TOPICS: [(&str, &str, &str); 35] = [
     (
         "ALTER SYSTEM ADD BACKEND",
         "ALTER SYSTEM ADD BACKEND \"host:port\"[, ...]\nRegisters backends with the cluster; the FE starts heartbeats to them. Needs ADMIN_PRIV.",
@@ -132,6 +132,26 @@ pub const TOPICS: [(&str, &str, &str); 31] = [
         "SHOW GRANTS",
         "SHOW GRANTS [FOR 'user'@'host'] | SHOW ALL GRANTS\nYour privileges, or anyone's with ADMIN_PRIV.",
         "SHOW GRANTS FOR 'jack'@'%'",
+    ),
+    (
+        "CREATE REPOSITORY",
+        "CREATE [READ ONLY] REPOSITORY name WITH BROKER broker_name | WITH S3 ON LOCATION \"uri\" [PROPERTIES (\"k\" = \"v\", ...)]\nA place for backups: file:///dir or s3://bucket/prefix (mem://bucket/prefix in the simulator). S3 properties: s3.endpoint, s3.region, s3.access_key, s3.secret_key, s3.session_token, use_path_style. An existing repository of that name at the location is adopted (how a second cluster attaches). READ ONLY refuses backups. Secrets are never shown. Needs ADMIN_PRIV.",
+        "CREATE REPOSITORY repo1 WITH S3 ON LOCATION \"s3://backups/palo\" PROPERTIES (\"s3.endpoint\" = \"http://127.0.0.1:9000\", \"s3.region\" = \"us-east-1\", \"s3.access_key\" = \"ak\", \"s3.secret_key\" = \"sk\")",
+    ),
+    (
+        "DROP REPOSITORY",
+        "DROP REPOSITORY name\nForgets the repository; its files at the location stay. Needs ADMIN_PRIV.",
+        "DROP REPOSITORY repo1",
+    ),
+    (
+        "SHOW REPOSITORIES",
+        "SHOW REPOSITORIES\nRepoId, RepoName, CreateTime, IsReadOnly, Location, Broker, Type and ErrMsg (the last connectivity check's error, or NULL). Needs ADMIN_PRIV.",
+        "SHOW REPOSITORIES",
+    ),
+    (
+        "SHOW CREATE REPOSITORY",
+        "SHOW CREATE REPOSITORY FOR name\nThe statement that creates the repository again, secrets hidden. Needs ADMIN_PRIV.",
+        "SHOW CREATE REPOSITORY FOR repo1",
     ),
     ("HELP", "HELP [topic]\nThis reference; without a topic, the list of topics.", "HELP CREATE USER"),
 ];

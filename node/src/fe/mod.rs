@@ -16,6 +16,7 @@ pub mod membership;
 pub mod mysql;
 mod repair;
 pub mod replicas;
+mod repositories;
 mod select;
 mod service;
 mod table_ddl;
@@ -59,6 +60,8 @@ pub struct FeConfig {
     pub checkpoint_every_records: u64,
     /// How often the repair loop looks for replicas behind their partition's version.
     pub repair_interval_ms: u64,
+    /// How often every repository's `__repo_info` is checked (SHOW REPOSITORIES' ErrMsg).
+    pub repository_check_interval_ms: u64,
 }
 
 impl Default for FeConfig {
@@ -73,6 +76,7 @@ impl Default for FeConfig {
             heartbeat_max_failures: 3,
             checkpoint_every_records: 1_000,
             repair_interval_ms: 2_000,
+            repository_check_interval_ms: 60_000,
         }
     }
 }
@@ -90,6 +94,9 @@ impl FeConfig {
         }
         if !(1..=1_000).contains(&self.heartbeat_max_failures) {
             return Err(NodeError::Config("heartbeat_max_failures must be from 1 to 1000".into()));
+        }
+        if !(100..=86_400_000).contains(&self.repository_check_interval_ms) {
+            return Err(NodeError::Config("repository_check_interval_ms must be from 100 to 86400000".into()));
         }
         if !(10..=600_000).contains(&self.repair_interval_ms) {
             return Err(NodeError::Config("repair_interval_ms must be from 10 to 600000".into()));
@@ -180,6 +187,8 @@ pub struct Fe {
     replicas: Mutex<replicas::Replicas>,
     /// Txn ids: the next to hand out and the end of the journaled reservation.
     txn_ids: tokio::sync::Mutex<(i64, i64)>,
+    /// Last connectivity error per repository id.
+    repo_errors: Mutex<std::collections::BTreeMap<i64, String>>,
 }
 
 impl Fe {
@@ -242,6 +251,7 @@ impl Fe {
             agent: agent::Agent::default(),
             replicas: Mutex::new(replicas::Replicas::default()),
             txn_ids: tokio::sync::Mutex::new((txn_ids_end.max(1), txn_ids_end.max(1))),
+            repo_errors: Mutex::new(std::collections::BTreeMap::new()),
             config,
         });
         if fe.durable.lock().await.state.cluster_id == 0 {
@@ -371,6 +381,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let mysql_front = tokio::spawn(mysql::serve(fe.clone(), listener, shutdown.clone()));
     let heartbeats = tokio::spawn(heartbeat::run(fe.clone(), shutdown.clone()));
     let repairs = tokio::spawn(repair::run(fe.clone(), shutdown.clone()));
+    let repository_checks = tokio::spawn(repositories::run_checks(fe.clone(), shutdown.clone()));
     tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
     let served = tonic::transport::Server::builder()
@@ -379,6 +390,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
         .await;
     heartbeats.abort();
     repairs.abort();
+    repository_checks.abort();
     mysql_front.abort();
     served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
 }

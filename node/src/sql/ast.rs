@@ -82,6 +82,14 @@ pub enum Statement {
     ShowTablets { table: TableName },
     /// `INSERT INTO t [(cols)] VALUES (...), ...` or `INSERT INTO t [(cols)] SELECT ...`
     Insert(Box<Insert>),
+    /// `CREATE [READ ONLY] REPOSITORY name WITH BROKER b | WITH S3 ON LOCATION "uri" [PROPERTIES (...)]`
+    CreateRepository(Box<CreateRepository>),
+    /// `DROP REPOSITORY name`
+    DropRepository { name: String },
+    /// `SHOW REPOSITORIES`
+    ShowRepositories,
+    /// `SHOW CREATE REPOSITORY FOR name`
+    ShowCreateRepository { name: String },
     /// A query over a table (or none: `SELECT 1 + 1`).
     Select(Box<Select>),
 }
@@ -327,4 +335,22 @@ pub enum SessionValue {
     /// `CONNECTION_ID()`
     ConnectionId,
     Literal(String),
+}
+
+/// How a repository is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryStorage {
+    /// `WITH BROKER name`: through the named broker processes.
+    Broker(String),
+    /// `WITH S3`: FE and BEs reach the object store directly.
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateRepository {
+    pub name: String,
+    pub read_only: bool,
+    pub storage: RepositoryStorage,
+    pub location: String,
+    pub properties: Vec<(String, String)>,
 }

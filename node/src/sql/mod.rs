@@ -4,6 +4,7 @@
 pub mod ast;
 pub mod lexer;
 mod parse_query;
+mod parse_repository;
 mod parse_table;
 pub mod parser;
 

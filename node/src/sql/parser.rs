@@ -141,6 +141,15 @@ impl Parser {
                 Ok(Statement::TruncateTable { table: self.table_name()? })
             }
             "CREATE" if self.accept_keyword("TABLE") => self.create_table(),
+            "CREATE" if self.accept_keyword("REPOSITORY") => self.create_repository(false),
+            "CREATE" if self.accept_keyword("READ") => {
+                self.expect_keyword("ONLY")?;
+                self.expect_keyword("REPOSITORY")?;
+                self.create_repository(true)
+            }
+            "DROP" if self.accept_keyword("REPOSITORY") => {
+                Ok(Statement::DropRepository { name: self.identifier("a repository name")? })
+            }
             "DROP" if self.accept_keyword("TABLE") => self.drop_table(),
             "GRANT" | "REVOKE" => self.grant_or_revoke(),
             "HELP" => {
@@ -274,6 +283,16 @@ impl Parser {
     }
 
     fn show(&mut self) -> Result<Statement, ParseError> {
+        if self.accept_keyword("REPOSITORIES") {
+            return Ok(Statement::ShowRepositories);
+        }
+        if self.peek_keyword("CREATE")
+            && matches!(&self.tokens.get(self.at + 1).map(|t| &t.kind), Some(TokenKind::Word(w)) if w.eq_ignore_ascii_case("REPOSITORY"))
+        {
+            self.at += 2;
+            self.expect_keyword("FOR")?;
+            return Ok(Statement::ShowCreateRepository { name: self.identifier("a repository name")? });
+        }
         if let Some(statement) = self.show_table_statement()? {
             return Ok(statement);
         }

@@ -1,0 +1,272 @@
+//! Repositories: CREATE [READ ONLY] REPOSITORY (adopting an existing `__repo_info`), DROP
+//! REPOSITORY, SHOW REPOSITORIES, SHOW CREATE REPOSITORY, and the periodic connectivity check
+//! whose last error SHOW REPOSITORIES prints. Secrets given in PROPERTIES are kept (they are
+//! needed to reach the store) and never shown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{self, CatalogEdit, MAX_REPOSITORIES, RepositoryKind, RepositoryRecord};
+use super::execute::QueryOutput;
+use super::{Fe, FeEdit, FeState};
+use crate::error::SqlError;
+use crate::repository::{self, RepoStore};
+use crate::shutdown::Shutdown;
+use crate::sql::ast::{CreateRepository, RepositoryStorage};
+
+/// Doris's directory of a repository at its location.
+pub fn repository_dir(name: &str) -> String {
+    format!("__palo_repository_{name}")
+}
+
+/// The file that marks a repository at its location.
+pub fn repo_info_path(name: &str) -> String {
+    format!("{}/__repo_info", repository_dir(name))
+}
+
+/// `__repo_info`: Doris's JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RepoInfo {
+    name: String,
+    create_time: String,
+}
+
+/// Property names whose values are secrets: never printed.
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "password", "token"].iter().any(|s| key.contains(s))
+}
+
+pub const SHOW_REPOSITORIES_COLUMNS: [&str; 8] =
+    ["RepoId", "RepoName", "CreateTime", "IsReadOnly", "Location", "Broker", "Type", "ErrMsg"];
+
+impl Fe {
+    /// The store behind a repository: through an alive broker of its name, or directly.
+    pub(super) fn repository_store(
+        &self,
+        state: &FeState,
+        repo: &RepositoryRecord,
+    ) -> Result<Arc<dyn RepoStore>, String> {
+        match &repo.kind {
+            RepositoryKind::S3 => repository::open_direct(&repo.location, &repo.properties).map_err(|e| e.to_string()),
+            RepositoryKind::Broker { broker } => {
+                let addr = self.broker_addr(state, broker)?;
+                Ok(Arc::new(repository::BrokerStore::new(&addr, &repo.location, &repo.properties)))
+            }
+        }
+    }
+
+    /// An address of the broker `name`: an alive one first.
+    fn broker_addr(&self, state: &FeState, name: &str) -> Result<String, String> {
+        let health = self.health_snapshot();
+        let mut brokers: Vec<_> = state.membership.brokers.iter().filter(|b| b.name == name).collect();
+        if brokers.is_empty() {
+            return Err(format!("broker does not exist: {name}"));
+        }
+        brokers.sort_by_key(|b| !health.brokers.get(*b).is_some_and(|h| h.alive));
+        Ok(brokers[0].addr())
+    }
+
+    pub(super) async fn create_repository(&self, stmt: CreateRepository) -> Result<QueryOutput, SqlError> {
+        catalog::check_name("repository", &stmt.name).map_err(SqlError::doris)?;
+        let properties: BTreeMap<String, String> = stmt.properties.iter().cloned().collect();
+        let kind = match &stmt.storage {
+            RepositoryStorage::Broker(broker) => RepositoryKind::Broker { broker: broker.clone() },
+            RepositoryStorage::S3 => RepositoryKind::S3,
+        };
+        let state = self.state().await;
+        if state.catalog.repositories.contains_key(&stmt.name) {
+            return Err(SqlError::doris(format!("repository with same name already exist: {}", stmt.name)));
+        }
+        if state.catalog.repositories.len() >= MAX_REPOSITORIES {
+            return Err(SqlError::doris(format!("a cluster holds at most {MAX_REPOSITORIES} repositories")));
+        }
+        let mut record = RepositoryRecord {
+            id: 0,
+            name: stmt.name.clone(),
+            read_only: stmt.read_only,
+            kind,
+            location: stmt.location.clone(),
+            properties,
+            create_time: crate::clock::format_datetime(crate::clock::now_ms()),
+        };
+        let failed = |e: String| SqlError::doris(format!("Failed to create repository: {e}"));
+        let store = self.repository_store(&state, &record).map_err(failed)?;
+        // Adopt an existing repository at this location (how a second cluster attaches), or mark
+        // a new one. A racing creator wins the conditional create; its info is adopted.
+        let path = repo_info_path(&stmt.name);
+        let adopt = |bytes: Vec<u8>| -> Result<RepoInfo, SqlError> {
+            serde_json::from_slice::<RepoInfo>(&bytes)
+                .map_err(|e| failed(format!("{path} at {} is not a repository info file: {e}", stmt.location)))
+        };
+        let info = match store.get(&path).await {
+            Ok(bytes) => adopt(bytes)?,
+            Err(repository::RepoError::NotFound(_)) => {
+                let info = RepoInfo { name: stmt.name.clone(), create_time: record.create_time.clone() };
+                let bytes = serde_json::to_vec(&info).map_err(|e| failed(e.to_string()))?;
+                if store.put_if_absent(&path, bytes).await.map_err(|e| failed(e.to_string()))? {
+                    info
+                } else {
+                    adopt(store.get(&path).await.map_err(|e| failed(e.to_string()))?)?
+                }
+            }
+            Err(e) => return Err(failed(e.to_string())),
+        };
+        record.create_time = info.create_time;
+
+        let _ddl = self.ddl_lock.lock().await;
+        let mut durable = self.durable.lock().await;
+        if durable.state.catalog.repositories.contains_key(&stmt.name) {
+            return Err(SqlError::doris(format!("repository with same name already exist: {}", stmt.name)));
+        }
+        record.id = durable.state.catalog.next_id;
+        self.commit_locked(&mut durable, FeEdit::Catalog { edit: CatalogEdit::CreateRepository(record) }).await?;
+        Ok(QueryOutput::Ok { affected_rows: 0 })
+    }
+
+    pub(super) async fn drop_repository(&self, name: &str) -> Result<QueryOutput, SqlError> {
+        let _ddl = self.ddl_lock.lock().await;
+        let mut durable = self.durable.lock().await;
+        let Some(repo) = durable.state.catalog.repositories.get(name) else {
+            return Err(SqlError::doris("Repository does not exist"));
+        };
+        let id = repo.id;
+        self.commit_locked(&mut durable, FeEdit::Catalog { edit: CatalogEdit::DropRepository { id } }).await?;
+        self.repo_errors().remove(&id);
+        Ok(QueryOutput::Ok { affected_rows: 0 })
+    }
+
+    pub(super) async fn show_repositories(&self) -> QueryOutput {
+        let state = self.state().await;
+        let errors = self.repo_errors().clone();
+        let rows = state
+            .catalog
+            .repositories
+            .values()
+            .map(|r| {
+                let (broker, kind) = match &r.kind {
+                    RepositoryKind::Broker { broker } => (broker.clone(), "BROKER"),
+                    RepositoryKind::S3 => ("-".to_string(), "S3"),
+                };
+                vec![
+                    Some(r.id.to_string()),
+                    Some(r.name.clone()),
+                    Some(r.create_time.clone()),
+                    Some(r.read_only.to_string()),
+                    Some(r.location.clone()),
+                    Some(broker),
+                    Some(kind.to_string()),
+                    errors.get(&r.id).cloned(),
+                ]
+            })
+            .collect();
+        QueryOutput::Rows { columns: SHOW_REPOSITORIES_COLUMNS.iter().map(|c| c.to_string()).collect(), rows }
+    }
+
+    pub(super) async fn show_create_repository(&self, name: &str) -> Result<QueryOutput, SqlError> {
+        let state = self.state().await;
+        let repo = state.catalog.repositories.get(name).ok_or_else(|| SqlError::doris("Repository does not exist"))?;
+        Ok(QueryOutput::Rows {
+            columns: vec!["Repository".into(), "Create Repository".into()],
+            rows: vec![vec![Some(repo.name.clone()), Some(create_repository_sql(repo))]],
+        })
+    }
+
+    /// Last connectivity error per repository id (not journaled).
+    pub(super) fn repo_errors(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, String>> {
+        match self.repo_errors.lock() {
+            Ok(e) => e,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// One connectivity check of every repository: its `__repo_info` must be readable.
+    pub async fn check_repositories(&self) {
+        let state = self.state().await;
+        for repo in state.catalog.repositories.values() {
+            let outcome = match self.repository_store(&state, repo) {
+                Ok(store) => match store.exists(&repo_info_path(&repo.name)).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(format!("{} is missing", repo_info_path(&repo.name))),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e),
+            };
+            let mut errors = self.repo_errors();
+            match outcome {
+                Ok(()) => {
+                    errors.remove(&repo.id);
+                }
+                Err(e) => {
+                    let now = crate::clock::format_datetime(crate::clock::now_ms());
+                    errors.insert(repo.id, format!("{now} {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// The CREATE REPOSITORY statement of a repository, with secret values hidden.
+pub fn create_repository_sql(repo: &RepositoryRecord) -> String {
+    let with = match &repo.kind {
+        RepositoryKind::Broker { broker } => format!("BROKER `{broker}`"),
+        RepositoryKind::S3 => "S3".to_string(),
+    };
+    let mut sql = format!(
+        "CREATE {}REPOSITORY `{}`\nWITH {with}\nON LOCATION \"{}\"",
+        if repo.read_only { "READ ONLY " } else { "" },
+        repo.name,
+        repo.location
+    );
+    if !repo.properties.is_empty() {
+        let props: Vec<String> = repo
+            .properties
+            .iter()
+            .map(|(k, v)| format!("\"{k}\" = \"{}\"", if is_secret(k) { "*XXX" } else { v.as_str() }))
+            .collect();
+        sql.push_str(&format!("\nPROPERTIES\n({})", props.join(",\n")));
+    }
+    sql
+}
+
+/// The loop that checks every repository's connectivity every interval.
+pub(super) async fn run_checks(fe: Arc<Fe>, mut shutdown: Shutdown) {
+    let interval = Duration::from_millis(fe.config.repository_check_interval_ms);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        fe.check_repositories().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show() {
+        let repo = RepositoryRecord {
+            id: 1,
+            name: "r".into(),
+            read_only: true,
+            kind: RepositoryKind::S3,
+            location: "s3://b/p".into(),
+            properties: BTreeMap::from([
+                ("s3.access_key".to_string(), "AK".to_string()),
+                ("s3.secret_key".to_string(), "very-secret".to_string()),
+            ]),
+            create_time: "2026-01-01 00:00:00".into(),
+        };
+        let sql = create_repository_sql(&repo);
+        assert!(!sql.contains("very-secret"), "{sql}");
+        assert!(sql.contains("\"s3.secret_key\" = \"*XXX\""), "{sql}");
+        assert!(sql.starts_with("CREATE READ ONLY REPOSITORY `r`"), "{sql}");
+        assert!(crate::sql::parse(&sql.replace("*XXX", "x")).is_ok(), "parses back: {sql}");
+    }
+}

@@ -1,0 +1,254 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::broker::{self, BrokerConfig};
+use crate::shutdown::Shutdown;
+
+fn no_properties() -> BTreeMap<String, String> {
+    BTreeMap::new()
+}
+
+/// The behaviour every [`RepoStore`] shares. `root` is a fresh directory of the store.
+async fn contract(store: Arc<dyn RepoStore>, root: &str) {
+    let p = |name: &str| format!("{root}/{name}");
+
+    // put / get / exists / size
+    assert!(!store.exists(&p("a/__meta")).await.unwrap());
+    assert_eq!(store.get(&p("a/__meta")).await.unwrap_err(), RepoError::NotFound(p("a/__meta")));
+    store.put(&p("a/__meta"), b"hello".to_vec()).await.unwrap();
+    assert!(store.exists(&p("a/__meta")).await.unwrap());
+    assert_eq!(store.get(&p("a/__meta")).await.unwrap(), b"hello");
+    assert_eq!(store.size_bytes(&p("a/__meta")).await.unwrap(), 5);
+    store.put(&p("a/__meta"), b"hello world".to_vec()).await.unwrap();
+    assert_eq!(store.get(&p("a/__meta")).await.unwrap(), b"hello world");
+    store.put(&p("empty"), Vec::new()).await.unwrap();
+    assert_eq!(store.get(&p("empty")).await.unwrap(), b"");
+
+    // get_range: inside, cut at the end, at the end, past the end
+    assert_eq!(store.get_range(&p("a/__meta"), 6, 5).await.unwrap(), b"world");
+    assert_eq!(store.get_range(&p("a/__meta"), 6, 100).await.unwrap(), b"world");
+    assert_eq!(store.get_range(&p("a/__meta"), 11, 4).await.unwrap(), b"");
+    assert_eq!(store.get_range(&p("a/__meta"), 0, 0).await.unwrap(), b"");
+    assert!(matches!(store.get_range(&p("a/__meta"), 12, 4).await, Err(RepoError::Invalid(_))));
+    assert!(matches!(store.get_range(&p("missing"), 0, 4).await, Err(RepoError::NotFound(_))));
+
+    // list: sorted, string prefixes, directories
+    store.put(&p("a/__info_2"), b"22".to_vec()).await.unwrap();
+    store.put(&p("a/__info_1"), b"1".to_vec()).await.unwrap();
+    store.put(&p("a/b/c/deep"), b"333".to_vec()).await.unwrap();
+    store.put(&p("ab"), b"x".to_vec()).await.unwrap();
+    let listed = store.list(&p("a/")).await.unwrap();
+    let paths: Vec<String> = listed.iter().map(|e| e.path.clone()).collect();
+    assert_eq!(paths, vec![p("a/__info_1"), p("a/__info_2"), p("a/__meta"), p("a/b/c/deep")]);
+    assert_eq!(listed[1].size_bytes, 2);
+    let info: Vec<RepoEntry> = store.list(&p("a/__info_")).await.unwrap();
+    assert_eq!(
+        info,
+        vec![RepoEntry { path: p("a/__info_1"), size_bytes: 1 }, RepoEntry { path: p("a/__info_2"), size_bytes: 2 }]
+    );
+    let with_a: Vec<String> = store.list(&p("a")).await.unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(with_a.len(), 5, "{with_a:?}");
+    assert_eq!(with_a.last(), Some(&p("ab")));
+    assert!(store.list(&p("nothing/here/")).await.unwrap().is_empty());
+
+    // delete (a missing file is fine)
+    store.delete(&p("a/__info_1")).await.unwrap();
+    store.delete(&p("a/__info_1")).await.unwrap();
+    store.delete(&p("never/was")).await.unwrap();
+    assert!(!store.exists(&p("a/__info_1")).await.unwrap());
+
+    // put_if_absent
+    assert!(store.put_if_absent(&p("label"), b"first".to_vec()).await.unwrap());
+    assert!(!store.put_if_absent(&p("label"), b"second".to_vec()).await.unwrap());
+    assert_eq!(store.get(&p("label")).await.unwrap(), b"first");
+
+    // rename (replacing the target), into a new directory
+    store.put(&p("x.part"), b"data".to_vec()).await.unwrap();
+    store.rename(&p("x.part"), &p("new/dir/x.md5")).await.unwrap();
+    assert!(!store.exists(&p("x.part")).await.unwrap());
+    assert_eq!(store.get(&p("new/dir/x.md5")).await.unwrap(), b"data");
+    store.put(&p("y.part"), b"newer".to_vec()).await.unwrap();
+    store.rename(&p("y.part"), &p("new/dir/x.md5")).await.unwrap();
+    assert_eq!(store.get(&p("new/dir/x.md5")).await.unwrap(), b"newer");
+    assert!(matches!(store.rename(&p("missing"), &p("other")).await, Err(RepoError::NotFound(_))));
+
+    // bad paths are refused, not resolved
+    for bad in ["", "/abs", "a//b", "a/../b", "./a"] {
+        assert!(matches!(store.put(bad, Vec::new()).await, Err(RepoError::Invalid(_))), "{bad}");
+    }
+
+    // clean up through the API
+    for entry in store.list(&format!("{root}/")).await.unwrap() {
+        store.delete(&entry.path).await.unwrap();
+    }
+    assert!(store.list(&format!("{root}/")).await.unwrap().is_empty());
+}
+
+fn temp_dir(name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("palo-repo-{name}-{}", std::process::id()));
+    dir.to_string_lossy().into_owned()
+}
+
+#[tokio::test]
+async fn mem_store_keeps_the_contract() {
+    let store = open_direct("mem://contract-bucket/some/prefix", &no_properties()).unwrap();
+    contract(store, "__palo_repository_r").await;
+}
+
+#[tokio::test]
+async fn mem_buckets_are_shared_by_name_and_prefixes_separate() {
+    let a = open_direct("mem://shared-bucket/p", &no_properties()).unwrap();
+    let b = open_direct("mem://shared-bucket/p", &no_properties()).unwrap();
+    let root = open_direct("mem://shared-bucket", &no_properties()).unwrap();
+    let other = open_direct("mem://other-bucket/p", &no_properties()).unwrap();
+    a.put("f", b"1".to_vec()).await.unwrap();
+    assert_eq!(b.get("f").await.unwrap(), b"1");
+    assert_eq!(root.get("p/f").await.unwrap(), b"1");
+    assert!(!other.exists("f").await.unwrap());
+}
+
+#[tokio::test]
+async fn file_store_keeps_the_contract() {
+    let dir = temp_dir("contract");
+    let location = format!("file://{dir}/nested/root");
+    let store = open_direct(&location, &no_properties()).unwrap();
+    contract(Arc::clone(&store), "__palo_repository_r").await;
+    // Reopening finds what is there.
+    store.put("kept", b"k".to_vec()).await.unwrap();
+    let again = open_direct(&location, &no_properties()).unwrap();
+    assert_eq!(again.get("kept").await.unwrap(), b"k");
+    again.delete("kept").await.unwrap();
+}
+
+#[test]
+fn md5_helpers() {
+    assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    assert_eq!(md5_hex(b"hello"), "5d41402abc4b2a76b9719d911017c592");
+    let name = with_md5("__meta", &md5_hex(b"hello"));
+    assert_eq!(name, "__meta.5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(split_md5(&name), Some(("__meta", "5d41402abc4b2a76b9719d911017c592")));
+    assert_eq!(
+        split_md5("10001_0.dat.d41d8cd98f00b204e9800998ecf8427e"),
+        Some(("10001_0.dat", "d41d8cd98f00b204e9800998ecf8427e"))
+    );
+    assert_eq!(split_md5("__repo_info"), None);
+    assert_eq!(split_md5("x.part"), None);
+    assert_eq!(split_md5(".d41d8cd98f00b204e9800998ecf8427e"), None);
+    assert_eq!(split_md5("x.z41d8cd98f00b204e9800998ecf8427e"), None);
+}
+
+#[tokio::test]
+async fn bad_locations_and_properties_are_refused() {
+    let err = open_direct("ftp://host/x", &no_properties()).err().unwrap();
+    assert!(err.to_string().contains("file:///"), "{err}");
+
+    let mut props = no_properties();
+    props.insert("s3.acess_key".into(), "k".into());
+    let err = open_direct("s3://bucket/p", &props).err().unwrap();
+    assert!(matches!(err, RepoError::Invalid(_)));
+    assert!(err.to_string().contains("s3.acess_key") && err.to_string().contains("s3.access_key"), "{err}");
+
+    let mut props = no_properties();
+    props.insert("s3.region".into(), "us-east-1".into());
+    let err = open_direct("file:///tmp/palo-repo-props", &props).err().unwrap();
+    assert!(err.to_string().contains("only to s3://"), "{err}");
+    // mem:// stands in for S3 in the simulator: it takes S3's properties.
+    assert!(open_direct("mem://bucket/p", &props).is_ok());
+}
+
+#[cfg(not(madsim))]
+#[tokio::test]
+async fn s3_needs_static_keys_and_a_valid_style() {
+    let mut props = no_properties();
+    props.insert("s3.endpoint".into(), "http://127.0.0.1:1".into());
+    let err = open_direct("s3://bucket/p", &props).err().unwrap();
+    assert_eq!(err, RepoError::Invalid("s3.access_key and s3.secret_key are required".into()));
+    props.insert("s3.access_key".into(), "ak".into());
+    props.insert("s3.secret_key".into(), "sk".into());
+    props.insert("use_path_style".into(), "maybe".into());
+    assert!(open_direct("s3://bucket/p", &props).is_err());
+    props.insert("use_path_style".into(), "false".into());
+    assert!(open_direct("s3://bucket/p", &props).is_ok());
+    props.insert("use_path_style".into(), "true".into());
+    let store = open_direct("s3://bucket/p", &props).unwrap();
+    // Nothing listens on port 1: a quick, clear failure, not a hang.
+    let err = store.get("x").await.unwrap_err();
+    assert!(matches!(err, RepoError::Unreachable(_)), "{err}");
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds an ephemeral port");
+    listener.local_addr().expect("has an address").port()
+}
+
+/// Starts a broker on a free port and waits until it answers.
+async fn start_broker() -> (String, crate::shutdown::ShutdownTrigger) {
+    let config = BrokerConfig { listen_host: "127.0.0.1".into(), port: free_port() };
+    let addr = format!("127.0.0.1:{}", config.port);
+    let (trigger, shutdown) = Shutdown::new();
+    tokio::spawn(broker::run(config, shutdown));
+    let channel = crate::rpc::channel(&addr, BROKER_TIMEOUTS).unwrap();
+    let mut client = crate::rpc::proto::broker_client::BrokerClient::new(channel);
+    for _ in 0..100 {
+        let ping = crate::rpc::proto::BrokerPingRequest { fe_addr: "fe".into(), cluster_id: 1 };
+        if client.ping(ping).await.is_ok() {
+            return (addr, trigger);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the broker at {addr} never answered");
+}
+
+#[tokio::test]
+async fn broker_store_through_a_real_broker() {
+    let (addr, stop) = start_broker().await;
+    let location = "mem://broker-loopback/repo";
+    let store = BrokerStore::new(&addr, location, &no_properties());
+    let direct = open_direct(location, &no_properties()).unwrap();
+
+    // A multi-chunk write, read back whole and in a range that spans chunks.
+    let big: Vec<u8> = (0..(WIRE_CHUNK_BYTES * 2 + 12_345)).map(|i| (i % 251) as u8).collect();
+    store.put("snap/big.dat", big.clone()).await.unwrap();
+    assert_eq!(direct.get("snap/big.dat").await.unwrap(), big);
+    assert_eq!(store.get("snap/big.dat").await.unwrap(), big);
+    let start = WIRE_CHUNK_BYTES - 10;
+    let range = store.get_range("snap/big.dat", start as u64, WIRE_CHUNK_BYTES as u64 + 20).await.unwrap();
+    assert_eq!(range, big[start..start + WIRE_CHUNK_BYTES + 20]);
+    assert_eq!(store.size_bytes("snap/big.dat").await.unwrap(), big.len() as u64);
+
+    // list, exists, conditional create, rename, delete, errors mapped back
+    store.put("snap/__meta.x", b"m".to_vec()).await.unwrap();
+    let listed = store.list("snap/").await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            RepoEntry { path: "snap/__meta.x".into(), size_bytes: 1 },
+            RepoEntry { path: "snap/big.dat".into(), size_bytes: big.len() as u64 }
+        ]
+    );
+    assert!(store.put_if_absent("snap/label", b"one".to_vec()).await.unwrap());
+    assert!(!store.put_if_absent("snap/label", b"two".to_vec()).await.unwrap());
+    assert_eq!(store.get("snap/label").await.unwrap(), b"one");
+    store.rename("snap/label", "snap/label.done").await.unwrap();
+    assert!(store.exists("snap/label.done").await.unwrap());
+    assert!(!store.exists("snap/label").await.unwrap());
+    store.delete("snap/big.dat").await.unwrap();
+    store.delete("snap/big.dat").await.unwrap();
+    assert_eq!(store.get("snap/big.dat").await.unwrap_err(), RepoError::NotFound("snap/big.dat".into()));
+    assert!(matches!(store.get_range("snap/__meta.x", 5, 1).await, Err(RepoError::Invalid(_))));
+    assert_eq!(store.get_range("snap/__meta.x", 1, 0).await.unwrap(), b"");
+
+    // A bad location or property comes back as Invalid, with the broker's message.
+    let mut props = no_properties();
+    props.insert("s3.nope".into(), "x".into());
+    let bad = BrokerStore::new(&addr, location, &props);
+    let err = bad.exists("f").await.unwrap_err();
+    assert!(matches!(&err, RepoError::Invalid(m) if m.contains("s3.access_key")), "{err}");
+
+    // An unreachable broker is Unreachable.
+    stop.trigger();
+    let gone = BrokerStore::new(&format!("127.0.0.1:{}", free_port()), location, &no_properties());
+    assert!(matches!(gone.exists("f").await, Err(RepoError::Unreachable(_))));
+}
