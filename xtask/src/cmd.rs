@@ -34,7 +34,16 @@ pub fn sim_target_dir() -> PathBuf {
 
 /// `RUSTFLAGS` for the simulator world: whatever is already set, plus `--cfg madsim`.
 pub fn sim_rustflags() -> String {
-    let existing = env::var("RUSTFLAGS").unwrap_or_default();
+    with_madsim(&env::var("RUSTFLAGS").unwrap_or_default())
+}
+
+/// `RUSTDOCFLAGS` for the simulator world, so doctests see the same `cfg` as the code they test
+/// (dependencies with `cfg(madsim)` features are resolved for it).
+pub fn sim_rustdocflags() -> String {
+    with_madsim(&env::var("RUSTDOCFLAGS").unwrap_or_default())
+}
+
+fn with_madsim(existing: &str) -> String {
     let existing = existing.trim();
     if existing.is_empty() { "--cfg madsim".to_string() } else { format!("{existing} --cfg madsim") }
 }
@@ -51,6 +60,7 @@ pub fn cargo(world: World, args: &[&str]) -> Command {
     if world == World::Sim {
         cmd.env("CARGO_TARGET_DIR", sim_target_dir());
         cmd.env("RUSTFLAGS", sim_rustflags());
+        cmd.env("RUSTDOCFLAGS", sim_rustdocflags());
     }
     cmd
 }
