@@ -297,7 +297,9 @@ pub(super) fn open_s3(
     let client = ClientOptions::new()
         .with_connect_timeout(Duration::from_millis(S3_CONNECT_TIMEOUT_MS))
         .with_timeout(Duration::from_millis(S3_REQUEST_TIMEOUT_MS));
+    // Client options first: `with_client_options` replaces them all, `allow_http` included.
     let mut builder = AmazonS3Builder::new()
+        .with_client_options(client)
         .with_bucket_name(bucket)
         .with_region(get("s3.region").unwrap_or("us-east-1"))
         .with_endpoint(endpoint.clone())
@@ -305,8 +307,7 @@ pub(super) fn open_s3(
         .with_virtual_hosted_style_request(!path_style)
         .with_access_key_id(access_key)
         .with_secret_access_key(secret_key)
-        .with_retry(retry)
-        .with_client_options(client);
+        .with_retry(retry);
     if let Some(token) = get("s3.session_token") {
         builder = builder.with_token(token);
     }

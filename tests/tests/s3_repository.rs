@@ -1,0 +1,123 @@
+//! Repositories on a real S3-compatible server: moto (`moto_server`, installed by `.ci/run`)
+//! on a free loopback port, reached directly (`WITH S3`) and through the broker
+//! (`WITH BROKER` with an `s3://` location).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use palo_tests::{Proc, TempDir, free_port, start_standalone};
+
+fn moto_available() -> bool {
+    match Command::new("moto_server").arg("--help").output() {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            // CI installs moto, so there its absence is a failure, not a skip.
+            assert!(std::env::var_os("CI").is_none(), "moto_server is missing on CI (.ci/run installs it)");
+            eprintln!("SKIPPED: no moto_server on this machine (pip install 'moto[s3,server]')");
+            false
+        }
+    }
+}
+
+/// One plain HTTP/1.1 request (moto does not check signatures); returns status and body.
+fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+fn palo_sql(fe: &str, sql: &str) -> Output {
+    Command::new(palo_tests::binary("palo")).args(["sql", "--fe", fe, "-e", sql]).output().expect("palo runs")
+}
+
+/// CreateTime of a repository, from SHOW REPOSITORIES.
+fn create_time(fe: &str, name: &str) -> String {
+    let out = palo_sql(fe, "SHOW REPOSITORIES\\G");
+    let shown = text(&out.stdout);
+    let block = shown.split("RepoName: ").find(|b| b.starts_with(name)).unwrap_or_else(|| panic!("{shown}"));
+    block.lines().find_map(|l| l.trim().strip_prefix("CreateTime: ")).unwrap_or_default().to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn s3_repositories_on_moto_directly_and_through_the_broker() {
+    if !moto_available() {
+        return;
+    }
+    let dir = TempDir::new("s3-repo");
+    let port = free_port();
+    let moto = Proc::start(
+        "moto",
+        std::path::Path::new("moto_server"),
+        &["-H".into(), "127.0.0.1".into(), "-p".into(), port.to_string()],
+        dir.path(),
+    );
+    // Ready when the bucket can be created.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((200, _)) = http(port, "PUT", "/palo-bucket") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "moto did not come up:\n{}", moto.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (standalone, offset) = start_standalone(&dir, 26_000);
+    let fe = format!("127.0.0.1:{}", 9020 + offset);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !palo_sql(&fe, "SHOW BROKER").status.success()
+        || !text(&palo_sql(&fe, "SHOW BROKER").stdout).contains("| true")
+    {
+        assert!(Instant::now() < deadline, "the broker is not alive:\n{}", standalone.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let properties = format!(
+        "PROPERTIES (\"s3.endpoint\" = \"http://127.0.0.1:{port}\", \"s3.region\" = \"us-east-1\", \
+         \"s3.access_key\" = \"testak\", \"s3.secret_key\" = \"testsk-secret\")"
+    );
+    for (name, with) in [("direct", "S3"), ("brokered", "BROKER local_broker")] {
+        let create =
+            format!("CREATE REPOSITORY {name} WITH {with} ON LOCATION \"s3://palo-bucket/backups\" {properties}");
+        let out = palo_sql(&fe, &create);
+        assert!(out.status.success(), "{name}: {}\n{}", text(&out.stderr), standalone.log());
+        // Dropped and created again: its __repo_info is found in the bucket and adopted (the
+        // create time stays), which shows the file is there.
+        let before = create_time(&fe, name);
+        assert!(before.len() == "2026-01-01 00:00:00".len(), "{name}: a create time, not {before:?}");
+        std::thread::sleep(Duration::from_millis(1_100));
+        assert!(palo_sql(&fe, &format!("DROP REPOSITORY {name}")).status.success());
+        let out = palo_sql(&fe, &create);
+        assert!(out.status.success(), "{name} again: {}", text(&out.stderr));
+        assert_eq!(create_time(&fe, name), before, "{name}: the repository in the bucket is adopted");
+    }
+    let out = palo_sql(&fe, "SHOW REPOSITORIES\\G");
+    let shown = text(&out.stdout);
+    assert_eq!(shown.matches("ErrMsg: NULL").count(), 2, "{shown}");
+    assert!(!shown.contains("testsk-secret"), "secrets are never shown");
+    let out = palo_sql(&fe, "SHOW CREATE REPOSITORY FOR direct");
+    assert!(
+        !text(&out.stdout).contains("testsk-secret") && text(&out.stdout).contains("*XXX"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A bucket that does not exist is refused at CREATE, with the store's reason.
+    let out = palo_sql(
+        &fe,
+        &format!("CREATE REPOSITORY nobucket WITH S3 ON LOCATION \"s3://no-such-bucket/x\" {properties}"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("Failed to create repository"), "{}", text(&out.stderr));
+}
