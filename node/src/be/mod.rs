@@ -4,6 +4,7 @@
 //! stream). The tablets themselves live in [`tablet::TabletStore`]; this module maps its errors to
 //! gRPC codes, streams results, runs background compaction, and remembers which cluster it joined.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,17 +15,21 @@ use tonic::{Request, Response, Status};
 
 use crate::disk::{self, Disk};
 use crate::error::NodeError;
+use crate::repository::{self, BrokerStore, RepoStore, repo_error_to_status};
 use crate::row_codec;
 use crate::rpc::{self, RpcTimeouts, proto};
 use crate::schema::Schema;
 use crate::shutdown::Shutdown;
 
 pub mod rowset;
+pub mod snapshot;
 pub mod tablet;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod upload;
 
 use tablet::{ChunkSource, CompactionLimits, TabletError, TabletStore};
+use upload::{ProgressCounts, UploadError, UploadProgress};
 
 /// BE settings, from `be.toml` and flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +73,10 @@ const MAX_CONCURRENT_SCANS: usize = 16;
 const MAX_CONCURRENT_FETCHES: usize = 8;
 /// Clones running at once; more are refused (the FE retries).
 const MAX_CONCURRENT_CLONES: usize = 4;
+/// Snapshot uploads running at once; more wait for a slot.
+const MAX_CONCURRENT_UPLOADS: usize = 2;
+/// Uploads running or waiting at once; more are refused (the FE retries).
+const MAX_TRACKED_UPLOADS: usize = 4_096;
 /// The largest request the BE accepts: a full WriteRows chunk and its envelope.
 const MAX_REQUEST_BYTES: usize = tablet::MAX_CHUNK_BYTES + (1 << 20);
 /// A scan's rows are sent in chunks of about this many encoded bytes.
@@ -95,6 +104,9 @@ pub struct Be {
     scan_slots: Arc<tokio::sync::Semaphore>,
     fetch_slots: Arc<tokio::sync::Semaphore>,
     clone_slots: tokio::sync::Semaphore,
+    upload_slots: tokio::sync::Semaphore,
+    /// Uploads running or waiting, by (job_id, tablet_id).
+    uploads: std::sync::Mutex<BTreeMap<(i64, i64), Arc<UploadProgress>>>,
 }
 
 impl Be {
@@ -128,6 +140,8 @@ impl Be {
             scan_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SCANS)),
             fetch_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
             clone_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_CLONES),
+            upload_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS),
+            uploads: std::sync::Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -158,6 +172,69 @@ impl Be {
         self.tablets.clone_from(tablet_id, schema, version, &mut source).await
     }
 
+    fn uploads(&self) -> std::sync::MutexGuard<'_, BTreeMap<(i64, i64), Arc<UploadProgress>>> {
+        self.uploads.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Uploads the files of `tablet_id` in the snapshot at `snapshot_path` to `remote_dir` of
+    /// `store`, at most [`MAX_CONCURRENT_UPLOADS`] at once; its progress is visible through
+    /// [`Be::upload_progress`] while it runs or waits.
+    pub async fn upload_snapshot(
+        &self,
+        job_id: i64,
+        tablet_id: i64,
+        snapshot_path: &str,
+        store: &dyn RepoStore,
+        remote_dir: &str,
+    ) -> Result<upload::UploadReport, Status> {
+        let progress = Arc::new(UploadProgress::default());
+        {
+            let mut uploads = self.uploads();
+            if uploads.contains_key(&(job_id, tablet_id)) {
+                return Err(Status::failed_precondition(format!(
+                    "tablet {tablet_id} of job {job_id} is already being uploaded here"
+                )));
+            }
+            if uploads.len() >= MAX_TRACKED_UPLOADS {
+                return Err(Status::resource_exhausted(format!(
+                    "{MAX_TRACKED_UPLOADS} uploads are already running or waiting here; retry later"
+                )));
+            }
+            uploads.insert((job_id, tablet_id), progress.clone());
+        }
+        let _tracked = TrackedUpload { be: self, key: (job_id, tablet_id) };
+        let local_dir = self.tablets.snapshot_tablet_dir(snapshot_path, tablet_id).await.map_err(status)?;
+        let _permit =
+            self.upload_slots.acquire().await.map_err(|_| Status::unavailable("the backend is shutting down"))?;
+        let report = upload::upload_snapshot(self.disk.as_ref(), &local_dir, store, remote_dir, &progress)
+            .await
+            .map_err(upload_status)?;
+        tracing::info!(
+            job_id,
+            tablet_id,
+            files = report.files.len(),
+            uploaded = report.files_uploaded,
+            bytes = report.bytes_uploaded,
+            "be: snapshot uploaded"
+        );
+        Ok(report)
+    }
+
+    /// The summed progress of `job_id`'s uploads running or waiting here, and how many there are.
+    pub fn upload_progress(&self, job_id: i64) -> (u64, ProgressCounts) {
+        let uploads = self.uploads();
+        let mut sum = ProgressCounts::default();
+        let mut running = 0;
+        for progress in uploads.range((job_id, i64::MIN)..=(job_id, i64::MAX)).map(|(_, p)| p.counts()) {
+            running += 1;
+            sum.files_total += progress.files_total;
+            sum.files_done += progress.files_done;
+            sum.bytes_total += progress.bytes_total;
+            sum.bytes_done += progress.bytes_done;
+        }
+        (running, sum)
+    }
+
     /// The identity this BE has joined, if any.
     pub async fn identity(&self) -> Option<ClusterIdentity> {
         *self.identity.lock().await
@@ -183,6 +260,27 @@ impl Be {
                 Ok(())
             }
         }
+    }
+}
+
+/// Removes an upload from [`Be::uploads`] when it ends, however it ends.
+struct TrackedUpload<'a> {
+    be: &'a Be,
+    key: (i64, i64),
+}
+
+impl Drop for TrackedUpload<'_> {
+    fn drop(&mut self) {
+        self.be.uploads().remove(&self.key);
+    }
+}
+
+/// The gRPC status an upload error answers with.
+fn upload_status(e: UploadError) -> Status {
+    match &e {
+        UploadError::Disk { .. } => Status::unavailable(e.to_string()),
+        UploadError::Repo { source, .. } => Status::new(repo_error_to_status(source).code(), e.to_string()),
+        UploadError::Invalid(_) => Status::invalid_argument(e.to_string()),
     }
 }
 
@@ -417,6 +515,63 @@ impl proto::backend_server::Backend for BackendService {
         });
         Ok(Response::new(stream))
     }
+
+    async fn make_snapshot(
+        &self,
+        request: Request<proto::MakeSnapshotRequest>,
+    ) -> Result<Response<proto::MakeSnapshotResponse>, Status> {
+        if palo_buggify::fail_task("make_snapshot") {
+            return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
+        }
+        let r = request.into_inner();
+        let info = self.be.tablets.make_snapshot(r.tablet_id, r.version, r.timeout_s).await.map_err(status)?;
+        Ok(Response::new(proto::MakeSnapshotResponse { path: info.path, files: info.files }))
+    }
+
+    async fn release_snapshot(
+        &self,
+        request: Request<proto::ReleaseSnapshotRequest>,
+    ) -> Result<Response<proto::ReleaseSnapshotResponse>, Status> {
+        self.be.tablets.release_snapshot(&request.into_inner().path).await.map_err(status)?;
+        Ok(Response::new(proto::ReleaseSnapshotResponse {}))
+    }
+
+    async fn upload_snapshot(
+        &self,
+        request: Request<proto::UploadSnapshotRequest>,
+    ) -> Result<Response<proto::UploadSnapshotResponse>, Status> {
+        if palo_buggify::fail_task("upload_snapshot") {
+            return Err(Status::unavailable("injected failure of upload_snapshot (simulation)"));
+        }
+        let r = request.into_inner();
+        let properties: BTreeMap<String, String> = r.properties.into_iter().collect();
+        let store: Arc<dyn RepoStore> = if r.broker_addr.is_empty() {
+            repository::open_direct(&r.location, &properties).map_err(|e| repo_error_to_status(&e))?
+        } else {
+            Arc::new(BrokerStore::new(&r.broker_addr, &r.location, &properties))
+        };
+        let report =
+            self.be.upload_snapshot(r.job_id, r.tablet_id, &r.snapshot_path, store.as_ref(), &r.remote_dir).await?;
+        Ok(Response::new(proto::UploadSnapshotResponse {
+            files: report.files,
+            files_uploaded: report.files_uploaded,
+            bytes_uploaded: report.bytes_uploaded,
+        }))
+    }
+
+    async fn get_upload_progress(
+        &self,
+        request: Request<proto::GetUploadProgressRequest>,
+    ) -> Result<Response<proto::GetUploadProgressResponse>, Status> {
+        let (uploads_running, p) = self.be.upload_progress(request.into_inner().job_id);
+        Ok(Response::new(proto::GetUploadProgressResponse {
+            uploads_running,
+            files_total: p.files_total,
+            files_done: p.files_done,
+            bytes_total: p.bytes_total,
+            bytes_done: p.bytes_done,
+        }))
+    }
 }
 
 /// Background compaction until `shutdown`: one bounded pass every `compaction_interval_ms`.
@@ -427,6 +582,10 @@ async fn compaction_loop(be: Arc<Be>, mut shutdown: Shutdown) {
             biased;
             _ = shutdown.wait() => return,
             _ = tokio::time::sleep(interval) => {}
+        }
+        let expired = be.tablets.sweep_expired_snapshots().await;
+        if expired > 0 {
+            tracing::info!(expired, "be: expired snapshots removed");
         }
         let report = be.tablets.compact_once(CompactionLimits::default()).await;
         if report.tablets_compacted > 0 || !report.errors.is_empty() {
@@ -593,6 +752,54 @@ mod tests {
         assert_eq!(scan(&mut be1, 1, 2).await.unwrap_err().code(), tonic::Code::NotFound);
         stop1.trigger();
         stop2.trigger();
+        temp.remove().await;
+    }
+
+    #[tokio::test]
+    async fn the_rpcs_snapshot_upload_and_release_a_tablet() {
+        let temp = TempDisk::new("be-backup-rpc").await;
+        let (addr, stop) = start(&temp, "be").await;
+        let mut be = client(&addr).await;
+        let schema_json = serde_json::to_vec(&schema()).unwrap();
+        be.create_tablet(proto::CreateTabletRequest { tablet_id: 3, schema_json, version: 1 }).await.unwrap();
+        let rows: Vec<Row> = (0..10).map(|i| vec![Value::Int(i), Value::Str(format!("{i}"))]).collect();
+        let mut bytes = Vec::new();
+        row_codec::encode_rows(&schema(), &rows, &mut bytes).unwrap();
+        let write = proto::WriteRowsRequest { txn_id: 9, tablet_id: 3, seq: 0, rows: bytes, row_count: 10, last: true };
+        be.write_rows(write).await.unwrap();
+        be.publish_version(proto::PublishVersionRequest { txn_id: 9, tablet_id: 3, version: 2 }).await.unwrap();
+
+        let bad = proto::MakeSnapshotRequest { tablet_id: 3, version: 3, timeout_s: 0 };
+        assert_eq!(be.make_snapshot(bad).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+        let made = be
+            .make_snapshot(proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0 })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(made.files.len(), 2);
+        let location = format!("mem://be-rpc-{}/repo", std::process::id());
+        let upload = proto::UploadSnapshotRequest {
+            job_id: 1,
+            snapshot_path: made.path.clone(),
+            tablet_id: 3,
+            location: location.clone(),
+            properties: Default::default(),
+            broker_addr: String::new(),
+            remote_dir: "__palo_repository_r/__ss_s/__ss_content/__3".into(),
+        };
+        let uploaded = be.upload_snapshot(upload.clone()).await.unwrap().into_inner();
+        assert_eq!((uploaded.files.len(), uploaded.files_uploaded), (2, 2));
+        let again = be.upload_snapshot(upload.clone()).await.unwrap().into_inner();
+        assert_eq!((again.files, again.files_uploaded), (uploaded.files, 0));
+        let progress = be.get_upload_progress(proto::GetUploadProgressRequest { job_id: 1 }).await.unwrap();
+        assert_eq!(progress.into_inner().uploads_running, 0);
+
+        be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path.clone() }).await.unwrap();
+        be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path }).await.unwrap();
+        assert_eq!(be.upload_snapshot(upload).await.unwrap_err().code(), tonic::Code::NotFound);
+        let outside = proto::ReleaseSnapshotRequest { path: "tablets/3".into() };
+        assert_eq!(be.release_snapshot(outside).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+        stop.trigger();
         temp.remove().await;
     }
 }

@@ -8,6 +8,8 @@
 //! snapshot_<n>/    hard links to the rowsets a FetchTablet stream is sending (never referenced)
 //! ```
 //!
+//! BACKUP's snapshots live apart, under `<storage_root>/snapshot/` (see [`super::snapshot`]).
+//!
 //! Crash-safety argument. `meta.json` is only ever replaced whole (`write_file_atomic`: temporary
 //! file, sync, rename, sync of the directory), and it only names rowset files that are sealed and
 //! whose names are durable (synced file, synced `rowsets/`) before the meta is written. So after a
@@ -34,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::rowset::{self, RowsetError, RowsetHeader, RowsetWriter};
+use super::snapshot::SnapshotRegistry;
 use crate::disk::{self, Disk, DiskError};
 use crate::row_codec;
 use crate::rpc::proto;
@@ -96,7 +99,7 @@ impl From<RowsetError> for TabletError {
     }
 }
 
-fn disk_error(context: impl Into<String>) -> impl FnOnce(DiskError) -> TabletError {
+pub(super) fn disk_error(context: impl Into<String>) -> impl FnOnce(DiskError) -> TabletError {
     let context = context.into();
     move |source| TabletError::Disk { context, source }
 }
@@ -362,16 +365,16 @@ fn wrap_to_type(v: i128, ty: ColumnType) -> i128 {
 }
 
 /// One tablet in memory.
-struct TabletHandle {
-    id: i64,
-    dir: PathBuf,
-    state: RwLock<TabletState>,
+pub(super) struct TabletHandle {
+    pub(super) id: i64,
+    pub(super) dir: PathBuf,
+    pub(super) state: RwLock<TabletState>,
     /// Copies of the schema and info, so loads and heartbeats never wait behind a scan.
     cached: std::sync::Mutex<Cached>,
 }
 
-struct TabletState {
-    meta: TabletMeta,
+pub(super) struct TabletState {
+    pub(super) meta: TabletMeta,
     /// Set once the tablet's meta is gone from disk; holders of an old handle then see it.
     dropped: bool,
 }
@@ -401,11 +404,11 @@ impl TabletHandle {
         self.dir.join(ROWSETS_DIR)
     }
 
-    fn rowset_path(&self, name: &str) -> PathBuf {
+    pub(super) fn rowset_path(&self, name: &str) -> PathBuf {
         self.dir.join(ROWSETS_DIR).join(name)
     }
 
-    fn check_live(&self, state: &TabletState) -> Result<(), TabletError> {
+    pub(super) fn check_live(&self, state: &TabletState) -> Result<(), TabletError> {
         if state.dropped { Err(no_tablet(self.id)) } else { Ok(()) }
     }
 }
@@ -600,7 +603,7 @@ impl Drop for CloneGuard<'_> {
 }
 
 pub struct TabletStore {
-    disk: Arc<dyn Disk>,
+    pub(super) disk: Arc<dyn Disk>,
     /// `<storage_root>/tablets`.
     dir: PathBuf,
     tablets: std::sync::Mutex<BTreeMap<i64, Arc<TabletHandle>>>,
@@ -614,6 +617,8 @@ pub struct TabletStore {
     next_name: AtomicU64,
     /// The last tablet compaction looked at: passes go round the tablets.
     compaction_cursor: AtomicI64,
+    /// BACKUP's snapshots under `<storage_root>/snapshot/` (see [`super::snapshot`]).
+    pub(super) snapshots: SnapshotRegistry,
 }
 
 impl TabletStore {
@@ -634,6 +639,7 @@ impl TabletStore {
             cloning: std::sync::Mutex::new(BTreeSet::new()),
             next_name: AtomicU64::new(0),
             compaction_cursor: AtomicI64::new(i64::MIN),
+            snapshots: SnapshotRegistry::new(storage_root),
         };
         let entries = store.disk.read_dir(&store.dir).await.map_err(disk_error("listing the tablets"))?;
         if entries.len() > MAX_TABLETS {
@@ -668,6 +674,7 @@ impl TabletStore {
             locked(&store.tablets).insert(id, Arc::new(TabletHandle::new(path, meta)));
         }
         store.next_name.store(highest_suffix + 1, Ordering::Relaxed);
+        store.open_snapshots().await?;
         let (tablets, pending) = (locked(&store.tablets).len(), locked(&store.pending).len());
         tracing::info!(tablets, pending, "be: tablets opened");
         Ok(store)
@@ -677,7 +684,7 @@ impl TabletStore {
         self.dir.join(tablet_id.to_string())
     }
 
-    fn handle(&self, tablet_id: i64) -> Result<Arc<TabletHandle>, TabletError> {
+    pub(super) fn handle(&self, tablet_id: i64) -> Result<Arc<TabletHandle>, TabletError> {
         locked(&self.tablets).get(&tablet_id).cloned().ok_or_else(|| no_tablet(tablet_id))
     }
 
@@ -1506,7 +1513,7 @@ fn remove_pending_entry(pending: &PendingMap, key: (i64, i64), entry: &Arc<Mutex
 
 /// Removes a file or directory tree if it is there. Failures are logged, not returned: every
 /// caller removes garbage that the next `open` removes anyway.
-async fn remove_if_exists(disk: &dyn Disk, path: &Path, is_dir: bool) {
+pub(super) async fn remove_if_exists(disk: &dyn Disk, path: &Path, is_dir: bool) {
     let result = if is_dir { disk.remove_dir_all(path).await } else { disk.remove_file(path).await };
     match result {
         Ok(()) => {}

@@ -1,0 +1,515 @@
+//! BACKUP's tablet snapshots (Doris's snapshot manager): a directory of hard links to the rowset
+//! files that make up one version of one tablet, plus a header describing them, kept until the FE
+//! releases it or it expires.
+//!
+//! ```text
+//! <storage_root>/snapshot/<created_ms>.<seq>.<timeout_s>/   one snapshot (the path MakeSnapshot returns)
+//!     <tablet_id>/<rowset files>                             hard links to the tablet's rowset files
+//!     <tablet_id>/<tablet_id>.hdr                            SnapshotHeader, JSON, written last
+//! ```
+//!
+//! Why the snapshot holds exactly the requested version. [`TabletStore::make_snapshot`] selects
+//! the rowsets covering `base_version+1..=version` and hard-links every one of them while holding
+//! the tablet's read lock. Compaction publishes (replaces rowsets in the meta, then removes the
+//! input files) only under the write lock, and a publish or clone likewise; so between selecting
+//! and linking no rowset can be merged away or its file removed. Once linked, the bytes belong to
+//! the snapshot's names as much as to the tablet's: a later compaction removing the tablet's names
+//! leaves the snapshot's intact, and rowset files are immutable once sealed, so nothing that
+//! happens to the tablet afterwards changes the snapshot. No version pin is needed.
+//!
+//! Crash safety. The directory is made durable before the links; the header is written, synced,
+//! and then the tablet directory is synced, so a snapshot whose header is present has all its
+//! names durable. A snapshot without a header (a make cut by a crash) was never returned to the
+//! FE and [`TabletStore::open`] removes it, together with expired snapshots and unknown entries.
+//! The name carries the creation time and timeout, so expiry needs no other state; `seq` (one
+//! more than the highest found at open) keeps names unique even if the clock steps back.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::tablet::{RowsetMeta, TabletError, TabletHandle, TabletMeta, TabletStore, disk_error, remove_if_exists};
+use crate::disk;
+use crate::schema::Schema;
+
+/// The directory under the storage root that holds every snapshot.
+pub const SNAPSHOT_DIR: &str = "snapshot";
+/// A snapshot's lifetime when the request gives none (Doris's snapshot_expire_time_sec).
+pub const DEFAULT_SNAPSHOT_TIMEOUT_S: u64 = 172_800;
+/// The longest lifetime a request may ask for.
+pub const MAX_SNAPSHOT_TIMEOUT_S: u64 = 30 * 86_400;
+/// Snapshots one BE keeps at once; more are refused until some are released or expire.
+pub const MAX_SNAPSHOTS: usize = 10_000;
+/// Entries of a snapshot directory looked at when checking it at open.
+const MAX_TABLET_DIRS_PER_SNAPSHOT: usize = 16;
+const HEADER_SUFFIX: &str = ".hdr";
+
+/// What [`TabletStore::make_snapshot`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Relative to the storage root: `snapshot/<created_ms>.<seq>.<timeout_s>`. The files are in
+    /// its subdirectory `<tablet_id>/`.
+    pub path: String,
+    /// The file names in `<path>/<tablet_id>/`: the rowset files, then the header.
+    pub files: Vec<String>,
+}
+
+/// `<tablet_id>.hdr`: the tablet as the snapshot holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotHeader {
+    pub tablet_id: i64,
+    pub schema: Schema,
+    pub base_version: u64,
+    /// The version the snapshot is of: the rowsets cover `base_version+1..=version`.
+    pub version: u64,
+    /// Oldest first: file name, version range, row count, size.
+    pub rowsets: Vec<RowsetMeta>,
+}
+
+/// The header's file name for a tablet.
+pub fn header_file_name(tablet_id: i64) -> String {
+    format!("{tablet_id}{HEADER_SUFFIX}")
+}
+
+/// A snapshot directory's name: `<created_ms>.<seq>.<timeout_s>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SnapshotName {
+    created_ms: u64,
+    seq: u64,
+    timeout_s: u64,
+}
+
+impl SnapshotName {
+    fn parse(name: &str) -> Option<SnapshotName> {
+        let mut parts = name.split('.');
+        let parsed = SnapshotName {
+            created_ms: parts.next()?.parse().ok()?,
+            seq: parts.next()?.parse().ok()?,
+            timeout_s: parts.next()?.parse().ok()?,
+        };
+        (parts.next().is_none() && parsed.to_string() == name).then_some(parsed)
+    }
+
+    fn expired(&self, now_ms: u64) -> bool {
+        self.created_ms.saturating_add(self.timeout_s.saturating_mul(1000)) <= now_ms
+    }
+}
+
+impl std::fmt::Display for SnapshotName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.created_ms, self.seq, self.timeout_s)
+    }
+}
+
+/// The snapshots of one BE: their directory, the next sequence number, and the names that exist.
+pub(super) struct SnapshotRegistry {
+    /// `<storage_root>/snapshot`.
+    root: PathBuf,
+    next_seq: AtomicU64,
+    live: std::sync::Mutex<BTreeSet<String>>,
+}
+
+impl SnapshotRegistry {
+    pub(super) fn new(storage_root: &Path) -> SnapshotRegistry {
+        SnapshotRegistry {
+            root: storage_root.join(SNAPSHOT_DIR),
+            next_seq: AtomicU64::new(0),
+            live: std::sync::Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The snapshot directory name in a path relative to the storage root, if the path is exactly
+/// `snapshot/<name>` (a trailing `/` allowed).
+fn parse_snapshot_path(path: &str) -> Result<SnapshotName, TabletError> {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    trimmed.strip_prefix(SNAPSHOT_DIR).and_then(|rest| rest.strip_prefix('/')).and_then(SnapshotName::parse).ok_or_else(
+        || {
+            TabletError::InvalidArgument(format!(
+                "{path:?} is not a snapshot path: expected {SNAPSHOT_DIR}/<created_ms>.<seq>.<timeout_s>, relative to \
+                 the storage root"
+            ))
+        },
+    )
+}
+
+/// The rowsets covering exactly `base_version+1..=version`, oldest first.
+fn snapshot_rowsets(meta: &TabletMeta, version: u64) -> Result<Vec<RowsetMeta>, TabletError> {
+    let unavailable = |why: String| {
+        TabletError::FailedPrecondition(format!(
+            "version {version} of tablet {} is not available ({why})",
+            meta.tablet_id
+        ))
+    };
+    let current = meta.version();
+    if version < meta.base_version {
+        return Err(unavailable(format!("the tablet starts at version {}", meta.base_version)));
+    }
+    if version > current {
+        return Err(unavailable(format!("the tablet is at {current}")));
+    }
+    let mut out = Vec::new();
+    for r in &meta.rowsets {
+        if r.end_version <= version {
+            out.push(r.clone());
+        } else if r.start_version <= version {
+            return Err(unavailable(format!(
+                "it was compacted: versions {}..={} are one rowset now",
+                r.start_version, r.end_version
+            )));
+        } else {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+impl TabletStore {
+    /// Makes a snapshot of `tablet_id` at `version` that lives `timeout_s` seconds (0: the
+    /// default) unless released first. See the module doc for why it holds exactly that version.
+    pub async fn make_snapshot(
+        &self,
+        tablet_id: i64,
+        version: u64,
+        timeout_s: u64,
+    ) -> Result<SnapshotInfo, TabletError> {
+        let timeout_s = if timeout_s == 0 { DEFAULT_SNAPSHOT_TIMEOUT_S } else { timeout_s };
+        if timeout_s > MAX_SNAPSHOT_TIMEOUT_S {
+            return Err(TabletError::InvalidArgument(format!(
+                "snapshot timeout {timeout_s} s is above the {MAX_SNAPSHOT_TIMEOUT_S} s allowed"
+            )));
+        }
+        let handle = self.handle(tablet_id)?;
+        let seq = self.snapshots.next_seq.fetch_add(1, Ordering::Relaxed);
+        let name = SnapshotName { created_ms: crate::clock::now_ms(), seq, timeout_s };
+        let name_str = name.to_string();
+        {
+            let mut live = self.snapshots.live();
+            if live.len() >= MAX_SNAPSHOTS {
+                return Err(TabletError::ResourceExhausted(format!(
+                    "this backend already keeps {MAX_SNAPSHOTS} snapshots; release some first"
+                )));
+            }
+            live.insert(name_str.clone());
+        }
+        let dir = self.snapshots.root.join(&name_str);
+        match self.fill_snapshot(&handle, version, &dir).await {
+            Ok(files) => {
+                tracing::info!(tablet_id, version, snapshot = %name_str, files = files.len(), "be: snapshot made");
+                Ok(SnapshotInfo { path: format!("{SNAPSHOT_DIR}/{name_str}"), files })
+            }
+            Err(e) => {
+                remove_if_exists(self.disk.as_ref(), &dir, true).await;
+                self.snapshots.live().remove(&name_str);
+                Err(e)
+            }
+        }
+    }
+
+    async fn fill_snapshot(&self, handle: &TabletHandle, version: u64, dir: &Path) -> Result<Vec<String>, TabletError> {
+        let tablet_id = handle.id;
+        let disk = self.disk.as_ref();
+        let context = format!("making a snapshot of tablet {tablet_id}");
+        let tablet_dir = dir.join(tablet_id.to_string());
+        disk::create_dir_all_durable(disk, &tablet_dir).await.map_err(disk_error(context.clone()))?;
+        let header = {
+            // Held across selection and linking: see the module doc.
+            let state = handle.state.read().await;
+            handle.check_live(&state)?;
+            let rowsets = snapshot_rowsets(&state.meta, version)?;
+            for r in &rowsets {
+                if let Err(e) = disk.hard_link(&handle.rowset_path(&r.file_name), &tablet_dir.join(&r.file_name)).await
+                {
+                    if e.is_not_found() {
+                        return Err(TabletError::Damaged(format!(
+                            "rowset file {} of tablet {tablet_id} is missing",
+                            r.file_name
+                        )));
+                    }
+                    return Err(disk_error(context)(e));
+                }
+            }
+            SnapshotHeader {
+                tablet_id,
+                schema: state.meta.schema.clone(),
+                base_version: state.meta.base_version,
+                version,
+                rowsets,
+            }
+        };
+        let bytes = serde_json::to_vec_pretty(&header).map_err(|e| {
+            TabletError::InvalidArgument(format!("cannot encode the snapshot header of tablet {tablet_id}: {e}"))
+        })?;
+        let header_name = header_file_name(tablet_id);
+        let header_path = tablet_dir.join(&header_name);
+        disk.write_at(&header_path, 0, &bytes).await.map_err(disk_error(context.clone()))?;
+        disk.sync(&header_path).await.map_err(disk_error(context.clone()))?;
+        disk.sync_dir(&tablet_dir).await.map_err(disk_error(context))?;
+        let mut files: Vec<String> = header.rowsets.into_iter().map(|r| r.file_name).collect();
+        files.push(header_name);
+        Ok(files)
+    }
+
+    /// Removes a snapshot. `path` must be one MakeSnapshot returned (`snapshot/<name>`); a
+    /// snapshot already gone is fine.
+    pub async fn release_snapshot(&self, path: &str) -> Result<(), TabletError> {
+        let name = parse_snapshot_path(path)?.to_string();
+        let dir = self.snapshots.root.join(&name);
+        let context = format!("releasing snapshot {path}");
+        match self.disk.remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(disk_error(context)(e)),
+        }
+        self.disk.sync_dir(&self.snapshots.root).await.map_err(disk_error(context))?;
+        self.snapshots.live().remove(&name);
+        tracing::info!(snapshot = %name, "be: snapshot released");
+        Ok(())
+    }
+
+    /// Where the files of `tablet_id` are in the snapshot at `path` (a MakeSnapshot path); the
+    /// snapshot must exist.
+    pub async fn snapshot_tablet_dir(&self, path: &str, tablet_id: i64) -> Result<PathBuf, TabletError> {
+        let name = parse_snapshot_path(path)?.to_string();
+        let dir = self.snapshots.root.join(&name).join(tablet_id.to_string());
+        let header = dir.join(header_file_name(tablet_id));
+        match self.disk.metadata(&header).await.map_err(disk_error(format!("reading snapshot {path}")))? {
+            Some(m) if !m.is_dir => Ok(dir),
+            _ => Err(TabletError::NotFound(format!(
+                "snapshot {path} of tablet {tablet_id} does not exist on this backend (released, expired, or never made)"
+            ))),
+        }
+    }
+
+    /// Removes the snapshots whose timeout has passed; how many.
+    pub async fn sweep_expired_snapshots(&self) -> usize {
+        let now_ms = crate::clock::now_ms();
+        let expired: Vec<String> = self
+            .snapshots
+            .live()
+            .iter()
+            .filter(|name| SnapshotName::parse(name).is_some_and(|n| n.expired(now_ms)))
+            .cloned()
+            .collect();
+        for name in &expired {
+            tracing::info!(snapshot = %name, "be: removing an expired snapshot");
+            remove_if_exists(self.disk.as_ref(), &self.snapshots.root.join(name), true).await;
+            self.snapshots.live().remove(name);
+        }
+        if !expired.is_empty() {
+            let _ = self.disk.sync_dir(&self.snapshots.root).await;
+        }
+        expired.len()
+    }
+
+    /// At open: creates `snapshot/`, removes expired, incomplete and unknown entries (and any past
+    /// [`MAX_SNAPSHOTS`]), registers the rest, and starts `seq` above every name found.
+    pub(super) async fn open_snapshots(&self) -> Result<(), TabletError> {
+        let disk = self.disk.as_ref();
+        let root = &self.snapshots.root;
+        disk::create_dir_all_durable(disk, root).await.map_err(disk_error(format!("creating {}", root.display())))?;
+        let entries = disk.read_dir(root).await.map_err(disk_error(format!("listing {}", root.display())))?;
+        let now_ms = crate::clock::now_ms();
+        let mut highest_seq = None;
+        let mut removed = 0usize;
+        for entry in entries {
+            let path = root.join(&entry.name);
+            let name = SnapshotName::parse(&entry.name).filter(|_| entry.is_dir);
+            if let Some(name) = name {
+                highest_seq = highest_seq.max(Some(name.seq));
+            }
+            let keep = match name {
+                Some(name) if !name.expired(now_ms) && self.snapshots.live().len() < MAX_SNAPSHOTS => {
+                    self.snapshot_complete(&path).await?
+                }
+                _ => false,
+            };
+            if keep {
+                self.snapshots.live().insert(entry.name);
+            } else {
+                tracing::info!(path = %path.display(), "be: removing an expired, incomplete or unknown snapshot");
+                remove_if_exists(disk, &path, entry.is_dir).await;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            let _ = disk.sync_dir(root).await;
+        }
+        self.snapshots.next_seq.store(highest_seq.map_or(0, |s| s.saturating_add(1)), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether every tablet directory of a snapshot has its header (written last).
+    async fn snapshot_complete(&self, dir: &Path) -> Result<bool, TabletError> {
+        let disk = self.disk.as_ref();
+        let entries = disk.read_dir(dir).await.map_err(disk_error(format!("listing {}", dir.display())))?;
+        if entries.is_empty() || entries.len() > MAX_TABLET_DIRS_PER_SNAPSHOT {
+            return Ok(false);
+        }
+        for entry in entries {
+            let Ok(tablet_id) = entry.name.parse::<i64>() else {
+                return Ok(false);
+            };
+            let header = dir.join(&entry.name).join(header_file_name(tablet_id));
+            let present = disk.metadata(&header).await.map_err(disk_error(format!("checking {}", header.display())))?;
+            if !entry.is_dir || present.is_none_or(|m| m.is_dir) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::be::tablet::CompactionLimits;
+    use crate::be::test_support::TempDisk;
+    use crate::row_codec;
+    use crate::schema::{Column, ColumnType, KeysType, Row, Value};
+
+    pub(crate) fn schema() -> Schema {
+        let col = |name: &str, ty: ColumnType, is_key: bool| Column {
+            name: name.into(),
+            ty,
+            nullable: !is_key,
+            default: None,
+            comment: String::new(),
+            aggregation: None,
+            is_key,
+        };
+        Schema {
+            columns: vec![col("k", ColumnType::BigInt, true), col("v", ColumnType::Varchar { len: 32 }, false)],
+            keys_type: KeysType::Duplicate,
+        }
+    }
+
+    pub(crate) async fn load_and_publish(store: &TabletStore, txn_id: i64, tablet_id: i64, version: u64, n: i128) {
+        let rows: Vec<Row> = (0..n).map(|i| vec![Value::Int(i), Value::Str(format!("v{version} {i}"))]).collect();
+        let mut bytes = Vec::new();
+        row_codec::encode_rows(&schema(), &rows, &mut bytes).expect("encodes");
+        store.write_rows(txn_id, tablet_id, 0, &bytes, rows.len() as u64, true).await.expect("written");
+        store.publish(txn_id, tablet_id, version).await.expect("published");
+    }
+
+    /// A store with tablet 7 at version 4 (rowsets 2, 3, 4).
+    pub(crate) async fn store_at_v4(temp: &TempDisk) -> TabletStore {
+        let store = TabletStore::open(temp.disk(), temp.root()).await.expect("opens");
+        store.create_tablet(7, schema(), 1).await.expect("created");
+        for v in 2..=4 {
+            load_and_publish(&store, 100 + v as i64, 7, v, 3).await;
+        }
+        store
+    }
+
+    async fn listing(temp: &TempDisk, relative: &str) -> Vec<String> {
+        let mut names: Vec<String> =
+            temp.disk().read_dir(&temp.path(relative)).await.expect("lists").into_iter().map(|e| e.name).collect();
+        names.sort();
+        names
+    }
+
+    async fn header(temp: &TempDisk, info: &SnapshotInfo, tablet_id: i64) -> SnapshotHeader {
+        let path = temp.path(&format!("{}/{tablet_id}/{}", info.path, header_file_name(tablet_id)));
+        serde_json::from_slice(&temp.disk().read_all(&path).await.expect("header")).expect("decodes")
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_holds_exactly_the_versions_asked_for_and_outlives_compaction() {
+        let temp = TempDisk::new("snapshot-basic").await;
+        let store = store_at_v4(&temp).await;
+        let info = store.make_snapshot(7, 3, 60).await.expect("snapshot");
+        assert!(info.path.starts_with("snapshot/"), "{}", info.path);
+        let h = header(&temp, &info, 7).await;
+        assert_eq!((h.tablet_id, h.version, h.base_version), (7, 3, 1));
+        assert_eq!(h.rowsets.iter().map(|r| (r.start_version, r.end_version)).collect::<Vec<_>>(), [(2, 2), (3, 3)]);
+        assert_eq!(h.rowsets.iter().map(|r| r.row_count).sum::<u64>(), 6);
+        let mut expected: Vec<String> = h.rowsets.iter().map(|r| r.file_name.clone()).collect();
+        expected.push("7.hdr".into());
+        assert_eq!(info.files, expected);
+        let mut sorted = expected.clone();
+        sorted.sort();
+        let dir = format!("{}/7", info.path);
+        assert_eq!(listing(&temp, &dir).await, sorted);
+        let before: Vec<Vec<u8>> = {
+            let mut all = Vec::new();
+            for f in &info.files {
+                all.push(temp.disk().read_all(&temp.path(&format!("{dir}/{f}"))).await.unwrap());
+            }
+            all
+        };
+
+        // A later publish and a compaction merging everything leave the snapshot alone.
+        load_and_publish(&store, 200, 7, 5, 3).await;
+        let limits = CompactionLimits { min_rowsets: 1, max_rowsets: 8, max_input_bytes: 1 << 30, max_tablets: 8 };
+        assert_eq!(store.compact_once(limits).await.tablets_compacted, 1);
+        let merged = store.tablet_meta(7).await.unwrap().rowsets;
+        assert_eq!(merged.iter().map(|r| (r.start_version, r.end_version)).collect::<Vec<_>>(), [(2, 4), (5, 5)]);
+        assert_eq!(listing(&temp, &dir).await, sorted);
+        for (f, bytes) in info.files.iter().zip(&before) {
+            assert_eq!(&temp.disk().read_all(&temp.path(&format!("{dir}/{f}"))).await.unwrap(), bytes);
+        }
+
+        // Now version 3 is merged away.
+        let err = store.make_snapshot(7, 3, 60).await.unwrap_err();
+        assert!(err.to_string().contains("version 3 of tablet 7 is not available (it was compacted"), "{err}");
+        // The whole tablet at 5 still works.
+        let all = store.make_snapshot(7, 5, 60).await.expect("snapshot at 5");
+        assert_ne!(all.path, info.path);
+        temp.remove().await;
+    }
+
+    #[tokio::test]
+    async fn a_bad_version_leaves_no_directory_and_release_is_idempotent_and_confined() {
+        let temp = TempDisk::new("snapshot-release").await;
+        let store = store_at_v4(&temp).await;
+        let err = store.make_snapshot(7, 9, 60).await.unwrap_err();
+        assert!(err.to_string().contains("version 9 of tablet 7 is not available (the tablet is at 4)"), "{err}");
+        assert!(matches!(store.make_snapshot(8, 2, 60).await, Err(TabletError::NotFound(_))));
+        assert!(listing(&temp, SNAPSHOT_DIR).await.is_empty());
+
+        let info = store.make_snapshot(7, 4, 60).await.expect("snapshot");
+        assert!(store.snapshot_tablet_dir(&info.path, 7).await.is_ok());
+        store.release_snapshot(&info.path).await.expect("released");
+        assert!(listing(&temp, SNAPSHOT_DIR).await.is_empty());
+        store.release_snapshot(&info.path).await.expect("released again");
+        assert!(matches!(store.snapshot_tablet_dir(&info.path, 7).await, Err(TabletError::NotFound(_))));
+
+        for bad in ["tablets/7", "snapshot", "snapshot/../tablets", "/snapshot/1.2.3", "snapshot/1.2.3/7", "x/1.2.3"] {
+            assert!(matches!(store.release_snapshot(bad).await, Err(TabletError::InvalidArgument(_))), "{bad} refused");
+        }
+        assert!(!listing(&temp, "tablets/7/rowsets").await.is_empty());
+        temp.remove().await;
+    }
+
+    #[tokio::test]
+    async fn open_removes_expired_and_incomplete_snapshots_and_keeps_names_unique() {
+        let temp = TempDisk::new("snapshot-open").await;
+        let store = store_at_v4(&temp).await;
+        let kept = store.make_snapshot(7, 4, 3600).await.expect("snapshot");
+        // An expired one and one cut before its header.
+        let disk = temp.disk();
+        let old = temp.path(&format!("{SNAPSHOT_DIR}/1000.77.1/7"));
+        disk.create_dir_all(&old).await.unwrap();
+        disk.write_at(&old.join("7.hdr"), 0, b"{}").await.unwrap();
+        let cut = temp.path(&format!("{SNAPSHOT_DIR}/{}.78.3600/7", crate::clock::now_ms()));
+        disk.create_dir_all(&cut).await.unwrap();
+        disk.create_dir_all(&temp.path(&format!("{SNAPSHOT_DIR}/junk"))).await.unwrap();
+        drop(store);
+
+        let store = TabletStore::open(temp.disk(), temp.root()).await.expect("reopens");
+        let kept_name = kept.path.strip_prefix("snapshot/").unwrap().to_string();
+        assert_eq!(listing(&temp, SNAPSHOT_DIR).await, [kept_name]);
+        let next = store.make_snapshot(7, 4, 60).await.expect("snapshot");
+        let seq = |path: &str| SnapshotName::parse(path.strip_prefix("snapshot/").unwrap()).unwrap().seq;
+        assert!(seq(&next.path) > 78, "{}", next.path);
+        assert_eq!(store.sweep_expired_snapshots().await, 0);
+        temp.remove().await;
+    }
+}
