@@ -628,19 +628,11 @@ pub async fn serve(be: Arc<Be>, mut shutdown: Shutdown) -> Result<(), NodeError>
 mod tests {
     use super::*;
     use crate::be::test_support::TempDisk;
-    use crate::schema::{Column, ColumnType, KeysType, Row, Value};
+    use crate::schema::{ColumnType, KeysType, Row, Value};
     use crate::shutdown::ShutdownTrigger;
 
     fn schema() -> Schema {
-        let column = |name: &str, ty: ColumnType, is_key: bool| Column {
-            name: name.into(),
-            ty,
-            nullable: !is_key,
-            default: None,
-            comment: String::new(),
-            aggregation: None,
-            is_key,
-        };
+        let column = crate::be::test_support::column;
         Schema {
             columns: vec![column("k", ColumnType::Int, true), column("v", ColumnType::String, false)],
             keys_type: KeysType::Unique,

@@ -372,18 +372,10 @@ pub(crate) mod tests {
     use crate::be::tablet::CompactionLimits;
     use crate::be::test_support::TempDisk;
     use crate::row_codec;
-    use crate::schema::{Column, ColumnType, KeysType, Row, Value};
+    use crate::schema::{ColumnType, KeysType, Row, Value};
 
     pub(crate) fn schema() -> Schema {
-        let col = |name: &str, ty: ColumnType, is_key: bool| Column {
-            name: name.into(),
-            ty,
-            nullable: !is_key,
-            default: None,
-            comment: String::new(),
-            aggregation: None,
-            is_key,
-        };
+        let col = crate::be::test_support::column;
         Schema {
             columns: vec![col("k", ColumnType::BigInt, true), col("v", ColumnType::Varchar { len: 32 }, false)],
             keys_type: KeysType::Duplicate,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::disk::{Disk, RealDisk};
+use crate::schema::{Column, ColumnType};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
@@ -44,5 +45,18 @@ impl TempDisk {
     /// Removes the directory (a failing test leaves it behind for a look).
     pub async fn remove(self) {
         let _ = self.disk.remove_dir_all(&self.root).await;
+    }
+}
+
+/// A column for test schemas: keys are NOT NULL, values nullable, no default or aggregation.
+pub fn column(name: &str, ty: ColumnType, is_key: bool) -> Column {
+    Column {
+        name: name.into(),
+        ty,
+        nullable: !is_key,
+        default: None,
+        comment: String::new(),
+        aggregation: None,
+        is_key,
     }
 }

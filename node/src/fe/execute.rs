@@ -113,6 +113,11 @@ fn access_denied(privilege: &str) -> SqlError {
     )
 }
 
+/// MySQL's ER_PASSWORD_NO_MATCH: the statement names a user that does not exist.
+fn no_such_user(identity: &UserIdentity) -> SqlError {
+    SqlError::new(1133, "42000", format!("Can't find any matching row in the user table for {identity}"))
+}
+
 fn user_identity(spec: &UserSpec) -> Result<UserIdentity, SqlError> {
     if spec.user.len() > 64 || spec.user.chars().any(|c| c.is_control() || c == '\'' || c == '@') {
         return Err(SqlError::doris(format!(
@@ -290,11 +295,7 @@ impl Fe {
                 };
                 let mut durable = self.durable.lock().await;
                 if !durable.state.auth.users.contains_key(&identity) {
-                    return Err(SqlError::new(
-                        1133,
-                        "42000",
-                        format!("Can't find any matching row in the user table for {identity}"),
-                    ));
+                    return Err(no_such_user(&identity));
                 }
                 let edit = AuthEdit::SetPassword { identity, password_sha1_sha1: auth::password_hash(&password) };
                 self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
@@ -313,11 +314,7 @@ impl Fe {
                 }
                 let mut durable = self.durable.lock().await;
                 if !durable.state.auth.users.contains_key(&identity) {
-                    return Err(SqlError::new(
-                        1133,
-                        "42000",
-                        format!("Can't find any matching row in the user table for {identity}"),
-                    ));
+                    return Err(no_such_user(&identity));
                 }
                 let edit = if is_grant {
                     AuthEdit::Grant { identity, scope, privileges }

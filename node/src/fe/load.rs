@@ -68,6 +68,8 @@ struct LoadTxn<'a> {
     hash_columns: Vec<usize>,
     buffered_rows: usize,
     rows_total: u64,
+    /// Backend addresses, as journaled when the load began.
+    addrs: BTreeMap<i64, String>,
 }
 
 /// A stable bucket hash of a row's distribution columns: the same key always lands in the same
@@ -90,7 +92,7 @@ fn bucket_hash(row: &Row, columns: &[usize]) -> u32 {
 }
 
 impl<'a> LoadTxn<'a> {
-    fn new(fe: &'a Fe, txn_id: i64, at: TableRef, table: TableRecord) -> Self {
+    fn new(fe: &'a Fe, txn_id: i64, at: TableRef, table: TableRecord, addrs: BTreeMap<i64, String>) -> Self {
         let partition_column = table.partition_column.as_ref().and_then(|c| table.schema.column_index(c));
         let hash_columns =
             table.distribution.hash_columns.iter().filter_map(|c| table.schema.column_index(c)).collect();
@@ -107,6 +109,7 @@ impl<'a> LoadTxn<'a> {
             hash_columns,
             buffered_rows: 0,
             rows_total: 0,
+            addrs,
         }
     }
 
@@ -123,14 +126,10 @@ impl<'a> LoadTxn<'a> {
                     (None, _) => true,
                 });
                 found.ok_or_else(|| {
-                    let ty = self.table.schema.columns[column].ty;
                     SqlError::doris(format!(
                         "Insert has filtered data: no partition of table {} holds {} = {}; add one with ALTER TABLE \
                          {} ADD PARTITION",
-                        self.table.name,
-                        self.table.schema.columns[column].name,
-                        show_value(&row[column], ty),
-                        self.table.name
+                        self.table.name, self.table.schema.columns[column].name, row[column], self.table.name
                     ))
                 })?
             }
@@ -161,10 +160,13 @@ impl<'a> LoadTxn<'a> {
         for r in &tablet.replicas {
             let alive = state_backends.backends.get(&r.backend_id).is_some_and(|h| h.alive);
             let current = replicas.get(tablet.id, r.backend_id).version == p.visible_version;
-            if alive && current {
+            if alive
+                && current
+                && let Some(addr) = self.addrs.get(&r.backend_id)
+            {
                 targets.push(ReplicaTarget {
                     backend_id: r.backend_id,
-                    addr: String::new(),
+                    addr: addr.clone(),
                     ok: true,
                     error: String::new(),
                 });
@@ -206,10 +208,6 @@ impl<'a> LoadTxn<'a> {
     /// Sends buffered rows: with `last`, every tablet's final chunk (sealing its rowset);
     /// otherwise the chunks of tablets holding at least [`CHUNK_ROWS`] rows.
     async fn flush(&mut self, last: bool) -> Result<(), SqlError> {
-        let addrs: BTreeMap<i64, String> = {
-            let state = self.fe.state_membership().await;
-            state.backends.values().map(|b| (b.id, b.addr())).collect()
-        };
         let mut calls = Vec::new();
         let mut call_targets = Vec::new();
         for (tablet_id, load) in self.tablets.iter_mut() {
@@ -227,9 +225,6 @@ impl<'a> LoadTxn<'a> {
             for (i, replica) in load.replicas.iter_mut().enumerate() {
                 if !replica.ok {
                     continue;
-                }
-                if replica.addr.is_empty() {
-                    replica.addr = addrs.get(&replica.backend_id).cloned().unwrap_or_default();
                 }
                 let request = proto::WriteRowsRequest {
                     txn_id: self.txn_id,
@@ -275,7 +270,7 @@ impl<'a> LoadTxn<'a> {
             self.tablets.values().flat_map(|t| t.replicas.iter().map(|r| r.addr.as_str())).collect();
         addrs.sort_unstable();
         addrs.dedup();
-        for addr in addrs.into_iter().filter(|a| !a.is_empty()) {
+        for addr in addrs {
             if let Err(e) = self.fe.agent.abort_txn(addr, self.txn_id).await {
                 tracing::info!(txn = self.txn_id, error = %e, "fe: abort did not reach a backend");
             }
@@ -375,25 +370,13 @@ impl<'a> LoadTxn<'a> {
     }
 }
 
-/// A value as an operator reads it in an error message.
-fn show_value(value: &Value, _ty: ColumnType) -> String {
-    match value {
-        Value::Null => "NULL".into(),
-        other => other.to_string(),
-    }
-}
-
 impl Fe {
-    /// Backends and brokers as journaled (without cloning the whole catalog).
-    pub(super) async fn state_membership(&self) -> super::membership::Membership {
-        self.durable.lock().await.state.membership.clone()
-    }
-
     pub(super) async fn insert(&self, session: &Session, insert: Insert) -> Result<QueryOutput, SqlError> {
         let db = database_of(session, &insert.table)?;
         let state = self.state().await;
         let (at, table) = find_table(&state, &db, &insert.table.table)?;
         let table = table.clone();
+        let addrs: BTreeMap<i64, String> = state.membership.backends.values().map(|b| (b.id, b.addr())).collect();
         drop(state);
         let schema = &table.schema;
         // Which table column each inserted value fills.
@@ -443,7 +426,7 @@ impl Fe {
         };
 
         let txn_id = self.next_txn_id().await?;
-        let mut load = LoadTxn::new(self, txn_id, at, table.clone());
+        let mut load = LoadTxn::new(self, txn_id, at, table.clone(), addrs);
         let fed: Result<(), SqlError> = async {
             match &insert.source {
                 InsertSource::Values(rows) => {

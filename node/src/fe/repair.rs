@@ -9,7 +9,7 @@
 //! A replica whose backend was dropped from the cluster is moved to another alive backend
 //! (journaled), and the new replica is filled by a clone. Work per round is bounded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,8 +51,8 @@ pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
 }
 
 impl Fe {
-    /// One pass over every replica. Public for tests that step repair by hand.
-    pub async fn repair_round(&self) {
+    /// One pass over every replica.
+    async fn repair_round(&self) {
         self.move_replicas_off_dropped_backends().await;
         let state = self.state().await;
         let lagging = self.find_lagging(&state);
@@ -173,10 +173,7 @@ impl Fe {
             return;
         }
         let alive = self.alive_backends(&state.membership);
-        let mut load: BTreeMap<i64, usize> = BTreeMap::new();
-        for (_, _, _, r) in state.catalog.replicas() {
-            *load.entry(r.backend_id).or_default() += 1;
-        }
+        let mut load = super::table_ddl::current_load(&state);
         let mut next_id = state.catalog.next_id;
         for (at, tablet_id, holders, old_replica_id) in orphaned {
             let target = alive

@@ -184,7 +184,7 @@ impl Fe {
     }
 
     /// One connectivity check of every repository: its `__repo_info` must be readable.
-    pub async fn check_repositories(&self) {
+    async fn check_repositories(&self) {
         let state = self.state().await;
         for repo in state.catalog.repositories.values() {
             let outcome = match self.repository_store(&state, repo) {

@@ -49,10 +49,9 @@ impl Fe {
             }
             Some(FromClause::Table { table, partitions, .. }) => {
                 let db = database_of(session, table)?;
-                let auth = self.state_auth().await;
                 let state = self.state().await;
                 let (_, record) = find_table(&state, &db, &table.table)?;
-                check_select(&auth, session, &db, &record.name)?;
+                check_select(&state.auth, session, &db, &record.name)?;
                 let input: Vec<InputColumn> =
                     record.schema.columns.iter().map(|c| InputColumn { name: c.name.clone(), ty: c.ty }).collect();
                 let plan = query::plan(select, &input)?;
@@ -73,10 +72,6 @@ impl Fe {
                 Ok((plan.output_columns(), out))
             }
         }
-    }
-
-    async fn state_auth(&self) -> super::auth::Auth {
-        self.durable.lock().await.state.auth.clone()
     }
 
     /// Every row of `partitions` at their visible versions.

@@ -315,7 +315,7 @@ fn place_replicas(
 }
 
 /// Replicas per backend in the catalog now, the starting load for placement.
-fn current_load(state: &FeState) -> BTreeMap<i64, usize> {
+pub(super) fn current_load(state: &FeState) -> BTreeMap<i64, usize> {
     let mut load = BTreeMap::new();
     for (_, _, _, r) in state.catalog.replicas() {
         *load.entry(r.backend_id).or_default() += 1;

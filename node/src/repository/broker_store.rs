@@ -224,14 +224,6 @@ impl RepoStore for BrokerStore {
         Ok(())
     }
 
-    async fn exists(&self, path: &str) -> Result<bool, RepoError> {
-        match self.size_bytes(path).await {
-            Ok(_) => Ok(true),
-            Err(RepoError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError> {
         check_path(from)?;
         check_path(to)?;

@@ -82,7 +82,13 @@ pub trait RepoStore: Send + Sync {
     async fn list(&self, prefix: &str) -> Result<Vec<RepoEntry>, RepoError>;
     /// Deletes a file; a missing one is fine.
     async fn delete(&self, path: &str) -> Result<(), RepoError>;
-    async fn exists(&self, path: &str) -> Result<bool, RepoError>;
+    async fn exists(&self, path: &str) -> Result<bool, RepoError> {
+        match self.size_bytes(path).await {
+            Ok(_) => Ok(true),
+            Err(RepoError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
     /// Moves `from` to `to`, replacing `to`.
     async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError>;
 }

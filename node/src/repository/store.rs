@@ -164,14 +164,6 @@ impl RepoStore for ObjectRepoStore {
         }
     }
 
-    async fn exists(&self, path: &str) -> Result<bool, RepoError> {
-        match self.size_bytes(path).await {
-            Ok(_) => Ok(true),
-            Err(RepoError::NotFound(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError> {
         let from_path = self.object_path(from)?;
         let to_path = self.object_path(to)?;
