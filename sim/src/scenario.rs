@@ -19,6 +19,9 @@
 //!                                        publish_version, clone_tablet; `x3` for three)
 //! wait-converged: 60s db.t            -- until every replica of table db.t is at its
 //!                                        partition's version (SHOW TABLETS all NORMAL), or fail
+//! wait-job: 120s db FINISHED          -- until db's newest backup job is in that state, or fail
+//!                                        (also when it ends in another state)
+//! wait-no-snapshots: 30s              -- until no backend holds a snapshot directory, or fail
 //! ```
 //!
 //! Before the first step the cluster (one FE, three BEs, a broker) is registered and shown alive. The seed is 1
@@ -53,10 +56,16 @@ enum Step {
     FailNextTask { node: String, task: String, times: u32 },
     Login { user: String, password: String },
     WaitConverged(Duration, String),
+    WaitJob { bound: Duration, database: String, state: String },
+    WaitNoSnapshots(Duration),
 }
 
 /// Agent tasks a scenario can make fail.
-const TASKS: [&str; 4] = ["create_tablet", "write_rows", "publish_version", "clone_tablet"];
+const TASKS: [&str; 6] =
+    ["create_tablet", "write_rows", "publish_version", "clone_tablet", "make_snapshot", "upload_snapshot"];
+/// States `wait-job` accepts.
+const JOB_STATES: [&str; 8] =
+    ["PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED", "CANCELLED"];
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -132,6 +141,17 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
                 Step::Login { user: words[0].clone(), password: words.get(1).cloned().unwrap_or_default() }
             }
             "wait-converged" if words.len() == 2 => Step::WaitConverged(duration(&words[0], line)?, words[1].clone()),
+            "wait-job" if words.len() == 3 => {
+                if !JOB_STATES.contains(&words[2].as_str()) {
+                    return Err(format!(
+                        "line {line}: unknown job state {:?}; states are {}",
+                        words[2],
+                        JOB_STATES.join(", ")
+                    ));
+                }
+                Step::WaitJob { bound: duration(&words[0], line)?, database: words[1].clone(), state: words[2].clone() }
+            }
+            "wait-no-snapshots" => Step::WaitNoSnapshots(duration(&rest, line)?),
             other => {
                 return Err(format!(
                     "line {line}: unknown step {other:?} (or wrong arguments); steps are ok, error, query, kill, \
@@ -179,6 +199,17 @@ fn render(output: &QueryOutput, wanted: &[String]) -> Result<String, String> {
             Ok(palo_node::table::render(&columns, &rows))
         }
     }
+}
+
+/// The state and status of the newest backup job of `db`, if any.
+async fn newest_backup_job(cluster: &SimCluster, db: &str) -> Option<(String, String)> {
+    let Ok(QueryOutput::Rows { columns, rows }) = sql(cluster, &format!("SHOW BACKUP FROM {db}")).await else {
+        return None;
+    };
+    let state = columns.iter().position(|c| c == "State")?;
+    let status = columns.iter().position(|c| c == "Status")?;
+    let last = rows.last()?;
+    Some((last.get(state).cloned().flatten()?, last.get(status).cloned().flatten().unwrap_or_default()))
 }
 
 /// Runs one statement of the scenario's session (its current database carries over).
@@ -353,6 +384,47 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                     "> wait-converged: {}s {table} (all replicas at the visible version)\n",
                     bound.as_secs()
                 ));
+            }
+            Step::WaitJob { bound, database: db, state } => {
+                let started = cluster.now();
+                loop {
+                    let current = newest_backup_job(&cluster, db).await;
+                    match current.as_ref() {
+                        Some((s, _)) if s == state => break,
+                        Some((s, status)) if s == "FINISHED" || s == "CANCELLED" => {
+                            return Err((out, format!("line {line}: the job ended {s} {status}, not {state}")));
+                        }
+                        _ => {}
+                    }
+                    if cluster.now() - started > *bound {
+                        return Err((
+                            out,
+                            format!(
+                                "line {line}: the job was not {state} within {}s (now {current:?})",
+                                bound.as_secs()
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                out.push_str(&format!("> wait-job: {}s {db} {state}\n", bound.as_secs()));
+            }
+            Step::WaitNoSnapshots(bound) => {
+                let started = cluster.now();
+                loop {
+                    let held = crate::workload::snapshot_dirs(&cluster);
+                    if held.is_empty() {
+                        break;
+                    }
+                    if cluster.now() - started > *bound {
+                        return Err((
+                            out,
+                            format!("line {line}: snapshots still held after {}s: {held:?}", bound.as_secs()),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                out.push_str(&format!("> wait-no-snapshots: {}s (no snapshot on any backend)\n", bound.as_secs()));
             }
             Step::WaitAlive(bound) => {
                 if !wait_alive(&cluster, *bound).await {

@@ -363,6 +363,7 @@ impl proto::backend_server::Backend for BackendService {
             data_used_bytes,
             tablet_count: tablets.len() as u64,
             tablets,
+            snapshot_job_ids: self.be.tablets.snapshot_job_ids(),
         }))
     }
 
@@ -524,7 +525,8 @@ impl proto::backend_server::Backend for BackendService {
             return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
         }
         let r = request.into_inner();
-        let info = self.be.tablets.make_snapshot(r.tablet_id, r.version, r.timeout_s).await.map_err(status)?;
+        let info =
+            self.be.tablets.make_job_snapshot(r.tablet_id, r.version, r.timeout_s, r.job_id).await.map_err(status)?;
         Ok(Response::new(proto::MakeSnapshotResponse { path: info.path, files: info.files }))
     }
 
@@ -532,8 +534,16 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::ReleaseSnapshotRequest>,
     ) -> Result<Response<proto::ReleaseSnapshotResponse>, Status> {
-        self.be.tablets.release_snapshot(&request.into_inner().path).await.map_err(status)?;
-        Ok(Response::new(proto::ReleaseSnapshotResponse {}))
+        let r = request.into_inner();
+        let released = match (r.path.is_empty(), r.job_id) {
+            (false, 0) => {
+                self.be.tablets.release_snapshot(&r.path).await.map_err(status)?;
+                1
+            }
+            (true, job_id) if job_id != 0 => self.be.tablets.release_job_snapshots(job_id).await.map_err(status)?,
+            _ => return Err(Status::invalid_argument("give either a snapshot path or a job id, not both")),
+        };
+        Ok(Response::new(proto::ReleaseSnapshotResponse { released: released as u64 }))
     }
 
     async fn upload_snapshot(
@@ -761,10 +771,10 @@ mod tests {
         be.write_rows(write).await.unwrap();
         be.publish_version(proto::PublishVersionRequest { txn_id: 9, tablet_id: 3, version: 2 }).await.unwrap();
 
-        let bad = proto::MakeSnapshotRequest { tablet_id: 3, version: 3, timeout_s: 0 };
+        let bad = proto::MakeSnapshotRequest { tablet_id: 3, version: 3, timeout_s: 0, job_id: 0 };
         assert_eq!(be.make_snapshot(bad).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
         let made = be
-            .make_snapshot(proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0 })
+            .make_snapshot(proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 41 })
             .await
             .unwrap()
             .into_inner();
@@ -786,11 +796,31 @@ mod tests {
         let progress = be.get_upload_progress(proto::GetUploadProgressRequest { job_id: 1 }).await.unwrap();
         assert_eq!(progress.into_inner().uploads_running, 0);
 
-        be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path.clone() }).await.unwrap();
-        be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path }).await.unwrap();
+        be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path.clone(), job_id: 0 }).await.unwrap();
+        be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path, job_id: 0 }).await.unwrap();
         assert_eq!(be.upload_snapshot(upload).await.unwrap_err().code(), tonic::Code::NotFound);
-        let outside = proto::ReleaseSnapshotRequest { path: "tablets/3".into() };
+        let outside = proto::ReleaseSnapshotRequest { path: "tablets/3".into(), job_id: 0 };
         assert_eq!(be.release_snapshot(outside).await.unwrap_err().code(), tonic::Code::InvalidArgument);
+
+        // A job's snapshots: reported by heartbeats, released together, and refused afterwards.
+        for _ in 0..2 {
+            let job = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 42 };
+            be.make_snapshot(job).await.unwrap();
+        }
+        let beat = |be: &mut proto::backend_client::BackendClient<tonic::transport::Channel>| {
+            let mut be = be.clone();
+            async move {
+                let request = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+                be.heartbeat(request).await.unwrap().into_inner().snapshot_job_ids
+            }
+        };
+        assert_eq!(beat(&mut be).await, vec![42]);
+        let release = proto::ReleaseSnapshotRequest { path: String::new(), job_id: 42 };
+        assert_eq!(be.release_snapshot(release.clone()).await.unwrap().into_inner().released, 2);
+        assert_eq!(be.release_snapshot(release).await.unwrap().into_inner().released, 0);
+        assert!(beat(&mut be).await.is_empty());
+        let late = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 42 };
+        assert_eq!(be.make_snapshot(late).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
         stop.trigger();
         temp.remove().await;
     }

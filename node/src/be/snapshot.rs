@@ -24,7 +24,7 @@
 //! The name carries the creation time and timeout, so expiry needs no other state; `seq` (one
 //! more than the highest found at open) keeps names unique even if the clock steps back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -42,6 +42,9 @@ pub const DEFAULT_SNAPSHOT_TIMEOUT_S: u64 = 172_800;
 pub const MAX_SNAPSHOT_TIMEOUT_S: u64 = 30 * 86_400;
 /// Snapshots one BE keeps at once; more are refused until some are released or expire.
 pub const MAX_SNAPSHOTS: usize = 10_000;
+/// Released jobs remembered, so a snapshot request of a job that already ended (delayed on the
+/// network) is refused instead of leaving a snapshot nobody releases.
+pub const MAX_RELEASED_JOBS: usize = 4_096;
 /// Entries of a snapshot directory looked at when checking it at open.
 const MAX_TABLET_DIRS_PER_SNAPSHOT: usize = 16;
 const HEADER_SUFFIX: &str = ".hdr";
@@ -66,6 +69,10 @@ pub struct SnapshotHeader {
     pub version: u64,
     /// Oldest first: file name, version range, row count, size.
     pub rowsets: Vec<RowsetMeta>,
+    /// The FE job the snapshot was made for (0: none); `ReleaseSnapshot` of a job removes all of
+    /// its snapshots.
+    #[serde(default)]
+    pub job_id: i64,
 }
 
 /// The header's file name for a tablet.
@@ -103,12 +110,21 @@ impl std::fmt::Display for SnapshotName {
     }
 }
 
-/// The snapshots of one BE: their directory, the next sequence number, and the names that exist.
+/// The snapshots of one BE: their directory, the next sequence number, the names that exist
+/// (with the job each was made for) and the jobs released lately.
 pub(super) struct SnapshotRegistry {
     /// `<storage_root>/snapshot`.
     root: PathBuf,
     next_seq: AtomicU64,
-    live: std::sync::Mutex<BTreeSet<String>>,
+    live: std::sync::Mutex<Live>,
+}
+
+#[derive(Default)]
+pub(super) struct Live {
+    /// Snapshot name -> job id.
+    names: BTreeMap<String, i64>,
+    /// Jobs whose snapshots were released, newest last, at most [`MAX_RELEASED_JOBS`].
+    released_jobs: VecDeque<i64>,
 }
 
 impl SnapshotRegistry {
@@ -116,11 +132,11 @@ impl SnapshotRegistry {
         SnapshotRegistry {
             root: storage_root.join(SNAPSHOT_DIR),
             next_seq: AtomicU64::new(0),
-            live: std::sync::Mutex::new(BTreeSet::new()),
+            live: std::sync::Mutex::new(Live::default()),
         }
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
         self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -179,6 +195,18 @@ impl TabletStore {
         version: u64,
         timeout_s: u64,
     ) -> Result<SnapshotInfo, TabletError> {
+        self.make_job_snapshot(tablet_id, version, timeout_s, 0).await
+    }
+
+    /// [`TabletStore::make_snapshot`] for a job (`job_id` not 0): the snapshot is released with
+    /// the job's others, and refused once the job's snapshots were released.
+    pub async fn make_job_snapshot(
+        &self,
+        tablet_id: i64,
+        version: u64,
+        timeout_s: u64,
+        job_id: i64,
+    ) -> Result<SnapshotInfo, TabletError> {
         let timeout_s = if timeout_s == 0 { DEFAULT_SNAPSHOT_TIMEOUT_S } else { timeout_s };
         if timeout_s > MAX_SNAPSHOT_TIMEOUT_S {
             return Err(TabletError::InvalidArgument(format!(
@@ -191,28 +219,39 @@ impl TabletStore {
         let name_str = name.to_string();
         {
             let mut live = self.snapshots.live();
-            if live.len() >= MAX_SNAPSHOTS {
+            if job_id != 0 && live.released_jobs.contains(&job_id) {
+                return Err(TabletError::FailedPrecondition(format!(
+                    "job {job_id} has ended and its snapshots were released"
+                )));
+            }
+            if live.names.len() >= MAX_SNAPSHOTS {
                 return Err(TabletError::ResourceExhausted(format!(
                     "this backend already keeps {MAX_SNAPSHOTS} snapshots; release some first"
                 )));
             }
-            live.insert(name_str.clone());
+            live.names.insert(name_str.clone(), job_id);
         }
         let dir = self.snapshots.root.join(&name_str);
-        match self.fill_snapshot(&handle, version, &dir).await {
+        match self.fill_snapshot(&handle, version, &dir, job_id).await {
             Ok(files) => {
                 tracing::info!(tablet_id, version, snapshot = %name_str, files = files.len(), "be: snapshot made");
                 Ok(SnapshotInfo { path: format!("{SNAPSHOT_DIR}/{name_str}"), files })
             }
             Err(e) => {
                 remove_if_exists(self.disk.as_ref(), &dir, true).await;
-                self.snapshots.live().remove(&name_str);
+                self.snapshots.live().names.remove(&name_str);
                 Err(e)
             }
         }
     }
 
-    async fn fill_snapshot(&self, handle: &TabletHandle, version: u64, dir: &Path) -> Result<Vec<String>, TabletError> {
+    async fn fill_snapshot(
+        &self,
+        handle: &TabletHandle,
+        version: u64,
+        dir: &Path,
+        job_id: i64,
+    ) -> Result<Vec<String>, TabletError> {
         let tablet_id = handle.id;
         let disk = self.disk.as_ref();
         let context = format!("making a snapshot of tablet {tablet_id}");
@@ -241,6 +280,7 @@ impl TabletStore {
                 base_version: state.meta.base_version,
                 version,
                 rowsets,
+                job_id,
             }
         };
         let bytes = serde_json::to_vec_pretty(&header).map_err(|e| {
@@ -268,9 +308,36 @@ impl TabletStore {
             Err(e) => return Err(disk_error(context)(e)),
         }
         self.disk.sync_dir(&self.snapshots.root).await.map_err(disk_error(context))?;
-        self.snapshots.live().remove(&name);
+        self.snapshots.live().names.remove(&name);
         tracing::info!(snapshot = %name, "be: snapshot released");
         Ok(())
+    }
+
+    /// Removes every snapshot made for `job_id` and refuses new ones for it; how many went.
+    pub async fn release_job_snapshots(&self, job_id: i64) -> Result<usize, TabletError> {
+        if job_id == 0 {
+            return Err(TabletError::InvalidArgument("job id 0 names no job".into()));
+        }
+        let names: Vec<String> = {
+            let mut live = self.snapshots.live();
+            if !live.released_jobs.contains(&job_id) {
+                if live.released_jobs.len() >= MAX_RELEASED_JOBS {
+                    live.released_jobs.pop_front();
+                }
+                live.released_jobs.push_back(job_id);
+            }
+            live.names.iter().filter(|(_, j)| **j == job_id).map(|(n, _)| n.clone()).collect()
+        };
+        for name in &names {
+            self.release_snapshot(&format!("{SNAPSHOT_DIR}/{name}")).await?;
+        }
+        Ok(names.len())
+    }
+
+    /// The jobs that have snapshots on this BE, each once, in id order.
+    pub fn snapshot_job_ids(&self) -> Vec<i64> {
+        let ids: BTreeSet<i64> = self.snapshots.live().names.values().copied().filter(|j| *j != 0).collect();
+        ids.into_iter().collect()
     }
 
     /// Where the files of `tablet_id` are in the snapshot at `path` (a MakeSnapshot path); the
@@ -293,14 +360,15 @@ impl TabletStore {
         let expired: Vec<String> = self
             .snapshots
             .live()
-            .iter()
+            .names
+            .keys()
             .filter(|name| SnapshotName::parse(name).is_some_and(|n| n.expired(now_ms)))
             .cloned()
             .collect();
         for name in &expired {
             tracing::info!(snapshot = %name, "be: removing an expired snapshot");
             remove_if_exists(self.disk.as_ref(), &self.snapshots.root.join(name), true).await;
-            self.snapshots.live().remove(name);
+            self.snapshots.live().names.remove(name);
         }
         if !expired.is_empty() {
             let _ = self.disk.sync_dir(&self.snapshots.root).await;
@@ -325,13 +393,13 @@ impl TabletStore {
                 highest_seq = highest_seq.max(Some(name.seq));
             }
             let keep = match name {
-                Some(name) if !name.expired(now_ms) && self.snapshots.live().len() < MAX_SNAPSHOTS => {
-                    self.snapshot_complete(&path).await?
+                Some(name) if !name.expired(now_ms) && self.snapshots.live().names.len() < MAX_SNAPSHOTS => {
+                    self.snapshot_job(&path).await?
                 }
-                _ => false,
+                _ => None,
             };
-            if keep {
-                self.snapshots.live().insert(entry.name);
+            if let Some(job_id) = keep {
+                self.snapshots.live().names.insert(entry.name, job_id);
             } else {
                 tracing::info!(path = %path.display(), "be: removing an expired, incomplete or unknown snapshot");
                 remove_if_exists(disk, &path, entry.is_dir).await;
@@ -345,24 +413,31 @@ impl TabletStore {
         Ok(())
     }
 
-    /// Whether every tablet directory of a snapshot has its header (written last).
-    async fn snapshot_complete(&self, dir: &Path) -> Result<bool, TabletError> {
+    /// The job a snapshot was made for, if every tablet directory of it has its header (written
+    /// last) and the headers decode; `None` for a snapshot to remove.
+    async fn snapshot_job(&self, dir: &Path) -> Result<Option<i64>, TabletError> {
         let disk = self.disk.as_ref();
         let entries = disk.read_dir(dir).await.map_err(disk_error(format!("listing {}", dir.display())))?;
         if entries.is_empty() || entries.len() > MAX_TABLET_DIRS_PER_SNAPSHOT {
-            return Ok(false);
+            return Ok(None);
         }
+        let mut job_id = None;
         for entry in entries {
             let Ok(tablet_id) = entry.name.parse::<i64>() else {
-                return Ok(false);
+                return Ok(None);
             };
             let header = dir.join(&entry.name).join(header_file_name(tablet_id));
             let present = disk.metadata(&header).await.map_err(disk_error(format!("checking {}", header.display())))?;
             if !entry.is_dir || present.is_none_or(|m| m.is_dir) {
-                return Ok(false);
+                return Ok(None);
             }
+            let bytes = disk.read_all(&header).await.map_err(disk_error(format!("reading {}", header.display())))?;
+            let Ok(decoded) = serde_json::from_slice::<SnapshotHeader>(&bytes) else {
+                return Ok(None);
+            };
+            job_id = Some(decoded.job_id);
         }
-        Ok(true)
+        Ok(job_id)
     }
 }
 

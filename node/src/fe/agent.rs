@@ -38,6 +38,9 @@ impl AgentError {
 pub const DATA_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 20_000 };
 /// A clone copies a whole tablet.
 pub const CLONE_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 120_000 };
+/// An upload sends a whole tablet snapshot to a repository. The FE also gives up on it as soon
+/// as heartbeats show the backend dead, so this bound is only the last resort.
+pub const UPLOAD_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 3_600_000 };
 
 /// Cached channels, one per (address, timeouts).
 #[derive(Default)]
@@ -188,5 +191,62 @@ impl Agent {
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
         Ok(response.into_inner().version)
+    }
+
+    /// A snapshot of `tablet_id` at `version` for `job_id`, kept `timeout_s` seconds at most.
+    pub async fn make_snapshot(
+        &self,
+        addr: &str,
+        tablet_id: i64,
+        version: u64,
+        timeout_s: u64,
+        job_id: i64,
+    ) -> Result<proto::MakeSnapshotResponse, AgentError> {
+        let request = proto::MakeSnapshotRequest { tablet_id, version, timeout_s, job_id };
+        let response = self
+            .client(addr, DATA_TIMEOUTS)?
+            .make_snapshot(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner())
+    }
+
+    /// Releases every snapshot of `job_id` on the backend; how many there were.
+    pub async fn release_job_snapshots(&self, addr: &str, job_id: i64) -> Result<u64, AgentError> {
+        let request = proto::ReleaseSnapshotRequest { path: String::new(), job_id };
+        let response = self
+            .client(addr, RpcTimeouts::CONTROL)?
+            .release_snapshot(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner().released)
+    }
+
+    /// Uploads one tablet of a snapshot to a repository; runs until the upload is done.
+    pub async fn upload_snapshot(
+        &self,
+        addr: &str,
+        request: proto::UploadSnapshotRequest,
+    ) -> Result<proto::UploadSnapshotResponse, AgentError> {
+        let response = self
+            .client(addr, UPLOAD_TIMEOUTS)?
+            .upload_snapshot(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner())
+    }
+
+    /// The counters of `job_id`'s uploads running on the backend.
+    pub async fn upload_progress(
+        &self,
+        addr: &str,
+        job_id: i64,
+    ) -> Result<proto::GetUploadProgressResponse, AgentError> {
+        let response = self
+            .client(addr, RpcTimeouts::CONTROL)?
+            .get_upload_progress(proto::GetUploadProgressRequest { job_id })
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner())
     }
 }

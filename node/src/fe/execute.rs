@@ -100,7 +100,9 @@ fn needs(statement: &Statement) -> Needs {
         | Statement::AddPartition { .. }
         | Statement::DropPartition { .. }
         | Statement::Insert(_)
-        | Statement::Select(_) => Needs::Nothing,
+        | Statement::Select(_)
+        // LOAD on the database, as Doris checks it.
+        | Statement::ShowBackup { .. } => Needs::Nothing,
         _ => Needs::Admin,
     }
 }
@@ -532,6 +534,21 @@ impl Fe {
                 self.insert(session, *insert).await
             }
             Statement::Select(select) => self.select(session, *select).await,
+            Statement::Backup(backup) => self.backup(session, *backup).await,
+            Statement::ShowBackup { database, filter } => {
+                let db = match &database {
+                    Some(db) => db.clone(),
+                    None => session.database.clone(),
+                };
+                if !db.is_empty() {
+                    check_load(&auth, session, &db)?;
+                }
+                self.show_backup(session, database, filter).await
+            }
+            Statement::CancelBackup { database } => self.cancel_backup(session, database).await,
+            Statement::ShowSnapshot { repository, snapshot, timestamp } => {
+                self.show_snapshot(&repository, snapshot, timestamp).await
+            }
             Statement::CreateRepository(stmt) => self.create_repository(*stmt).await,
             Statement::DropRepository { name } => self.drop_repository(&name).await,
             Statement::ShowRepositories => Ok(self.show_repositories().await),

@@ -39,14 +39,14 @@ pub struct Health {
 /// The answer of one heartbeat call.
 enum Beat {
     Ok(NodeHealth),
-    /// A backend's answer with its tablet report.
-    OkWithTablets(NodeHealth, Vec<proto::TabletInfo>),
+    /// A backend's answer with its tablet report and the jobs it holds snapshots for.
+    OkWithTablets(NodeHealth, Vec<proto::TabletInfo>, Vec<i64>),
     Failed(String),
 }
 
 fn record(entry: &mut NodeHealth, beat: Beat, now_ms: u64, max_failures: u32) {
     match beat {
-        Beat::Ok(seen) | Beat::OkWithTablets(seen, _) => {
+        Beat::Ok(seen) | Beat::OkWithTablets(seen, _, _) => {
             *entry = NodeHealth { alive: true, last_heartbeat_ms: Some(now_ms), failure_count: 0, ..seen };
         }
         Beat::Failed(message) => {
@@ -94,7 +94,7 @@ async fn beat_backend(channel: Result<Channel, String>, request: proto::BackendH
                 tablet_count: r.tablet_count,
                 ..NodeHealth::default()
             };
-            Beat::OkWithTablets(health, r.tablets)
+            Beat::OkWithTablets(health, r.tablets, r.snapshot_job_ids)
         }
         Err(status) => Beat::Failed(format!("heartbeat failed: {}", status.message())),
     }
@@ -175,7 +175,8 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     }
 
     // Members dropped while the round ran are forgotten, and their answers ignored.
-    let members = fe.state().await.membership;
+    let after = fe.state().await;
+    let members = &after.membership;
     let now_ms = crate::clock::now_ms();
     let max_failures = fe.config.heartbeat_max_failures;
     let mut health = match fe.health.lock() {
@@ -185,10 +186,15 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     health.backends.retain(|id, _| members.backends.contains_key(id));
     health.brokers.retain(|b, _| members.has_broker(b));
     let mut reports = Vec::new();
+    let mut snapshot_reports = Vec::new();
     for (id, mut beat) in backend_beats {
         if members.backends.contains_key(&id) {
-            if let Beat::OkWithTablets(_, tablets) = &mut beat {
+            if let Beat::OkWithTablets(_, tablets, jobs) = &mut beat {
                 reports.push((id, std::mem::take(tablets)));
+                let ended = super::backup::ended_jobs(&after, jobs);
+                if !ended.is_empty() {
+                    snapshot_reports.push((id, ended));
+                }
             }
             record(health.backends.entry(id).or_default(), beat, now_ms, max_failures);
         }
@@ -202,6 +208,14 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     let mut replicas = fe.replicas();
     for (id, tablets) in reports {
         replicas.report(id, &tablets, asked_epoch);
+    }
+    drop(replicas);
+    // Snapshots of jobs that ended (the release at the end missed this backend): release them.
+    // Jobs are read after the reports came back, and a job is journaled before it asks for any
+    // snapshot, so a job reported here is never one the FE does not know yet.
+    for (id, jobs) in snapshot_reports {
+        let fe = fe.clone();
+        tokio::spawn(async move { fe.release_ended_job_snapshots(id, jobs).await });
     }
 }
 

@@ -7,6 +7,10 @@
 
 pub mod agent;
 pub mod auth;
+mod backup;
+mod backup_driver;
+pub mod backup_job;
+pub mod backup_meta;
 pub mod catalog;
 mod execute;
 mod heartbeat;
@@ -124,6 +128,8 @@ pub enum FeEdit {
     Catalog { edit: CatalogEdit },
     /// One change to users or privileges.
     Auth { edit: AuthEdit },
+    /// A backup job submitted, or moved to its next state (the whole job).
+    BackupJob { job: Box<backup_job::BackupJob> },
 }
 
 /// The FE's durable state: everything the journal rebuilds.
@@ -137,6 +143,9 @@ pub struct FeState {
     /// Absent in images written before users existed (then only root).
     #[serde(default)]
     pub auth: Auth,
+    /// Absent in images written before backups existed.
+    #[serde(default)]
+    pub backup: backup_job::BackupJobs,
 }
 
 /// A checkpoint of [`FeState`] (the image file's payload).
@@ -163,6 +172,15 @@ impl FeState {
             }
             FeEdit::Catalog { edit } => self.catalog.apply(edit),
             FeEdit::Auth { edit } => self.auth.apply(edit),
+            FeEdit::BackupJob { job } => {
+                assert!(
+                    self.backup.jobs.contains_key(&job.id) || job.id >= self.catalog.next_id,
+                    "backup job id {} reused",
+                    job.id
+                );
+                self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
+                self.backup.apply(job);
+            }
         }
     }
 }
@@ -189,6 +207,10 @@ pub struct Fe {
     txn_ids: tokio::sync::Mutex<(i64, i64)>,
     /// Last connectivity error per repository id.
     repo_errors: Mutex<std::collections::BTreeMap<i64, String>>,
+    /// What running backup jobs know that is not journaled (progress, unfinished tasks).
+    backup_runtime: Mutex<std::collections::BTreeMap<i64, backup_driver::JobRuntime>>,
+    /// The driver task of each running backup job.
+    backup_drivers: Mutex<std::collections::BTreeMap<i64, tokio::task::JoinHandle<()>>>,
 }
 
 impl Fe {
@@ -204,6 +226,7 @@ impl Fe {
             membership: Membership::new(),
             catalog: Catalog::default(),
             auth: Auth::default(),
+            backup: backup_job::BackupJobs::default(),
         };
         let mut last_lsn = 0;
         if let Some((lsn, payload)) = &recovered.image {
@@ -252,6 +275,8 @@ impl Fe {
             replicas: Mutex::new(replicas::Replicas::default()),
             txn_ids: tokio::sync::Mutex::new((txn_ids_end.max(1), txn_ids_end.max(1))),
             repo_errors: Mutex::new(std::collections::BTreeMap::new()),
+            backup_runtime: Mutex::new(std::collections::BTreeMap::new()),
+            backup_drivers: Mutex::new(std::collections::BTreeMap::new()),
             config,
         });
         if fe.durable.lock().await.state.cluster_id == 0 {
@@ -382,6 +407,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let heartbeats = tokio::spawn(heartbeat::run(fe.clone(), shutdown.clone()));
     let repairs = tokio::spawn(repair::run(fe.clone(), shutdown.clone()));
     let repository_checks = tokio::spawn(repositories::run_checks(fe.clone(), shutdown.clone()));
+    let backups = tokio::spawn(backup_driver::run(fe.clone(), shutdown.clone()));
     tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
     let served = tonic::transport::Server::builder()
@@ -391,6 +417,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     heartbeats.abort();
     repairs.abort();
     repository_checks.abort();
+    backups.abort();
     mysql_front.abort();
     served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
 }

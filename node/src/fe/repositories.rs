@@ -60,7 +60,7 @@ impl Fe {
     }
 
     /// An address of the broker `name`: an alive one first.
-    fn broker_addr(&self, state: &FeState, name: &str) -> Result<String, String> {
+    pub(super) fn broker_addr(&self, state: &FeState, name: &str) -> Result<String, String> {
         let health = self.health_snapshot();
         let mut brokers: Vec<_> = state.membership.brokers.iter().filter(|b| b.name == name).collect();
         if brokers.is_empty() {
@@ -134,6 +134,9 @@ impl Fe {
             return Err(SqlError::doris("Repository does not exist"));
         };
         let id = repo.id;
+        if durable.state.backup.uses_repository(id) {
+            return Err(SqlError::doris("Backup or restore job is running on this repository. Can not drop it"));
+        }
         self.commit_locked(&mut durable, FeEdit::Catalog { edit: CatalogEdit::DropRepository { id } }).await?;
         self.repo_errors().remove(&id);
         Ok(QueryOutput::Ok { affected_rows: 0 })

@@ -92,6 +92,14 @@ pub enum Statement {
     ShowCreateRepository { name: String },
     /// A query over a table (or none: `SELECT 1 + 1`).
     Select(Box<Select>),
+    /// `BACKUP SNAPSHOT ...`
+    Backup(Box<Backup>),
+    /// `SHOW BACKUP [FROM db] [WHERE SnapshotName = "x" | SnapshotName LIKE "p"]`
+    ShowBackup { database: Option<String>, filter: Option<LabelFilter> },
+    /// `SHOW SNAPSHOT ON repo [WHERE SNAPSHOT = "x" [AND TIMESTAMP = "ts"]]`
+    ShowSnapshot { repository: String, snapshot: Option<String>, timestamp: Option<String> },
+    /// `CANCEL BACKUP [FROM db]`
+    CancelBackup { database: Option<String> },
 }
 
 /// `[db.]table` as written; `database` is `None` when the session's database is meant.
@@ -353,4 +361,40 @@ pub struct CreateRepository {
     pub storage: RepositoryStorage,
     pub location: String,
     pub properties: Vec<(String, String)>,
+}
+
+/// `BACKUP SNAPSHOT [db.]label TO repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub database: Option<String>,
+    pub label: String,
+    pub repository: String,
+    pub objects: BackupObjects,
+    pub properties: Vec<(String, String)>,
+}
+
+/// Which tables a BACKUP (or RESTORE) takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupObjects {
+    /// No ON or EXCLUDE: every table of the database.
+    All,
+    On(Vec<BackupTableRef>),
+    Exclude(Vec<BackupTableRef>),
+}
+
+/// `[db.]table [PARTITION (p, ..)] [[AS] alias]` as written; the FE refuses a database and an
+/// alias with Doris's messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupTableRef {
+    pub table: TableName,
+    /// Empty: every partition.
+    pub partitions: Vec<String>,
+    pub alias: Option<String>,
+}
+
+/// `WHERE SnapshotName = "x"` or `WHERE SnapshotName LIKE "pattern"` of SHOW BACKUP/RESTORE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelFilter {
+    Equals(String),
+    Like(String),
 }

@@ -3,6 +3,7 @@
 
 pub mod ast;
 pub mod lexer;
+mod parse_backup;
 mod parse_query;
 mod parse_repository;
 mod parse_table;

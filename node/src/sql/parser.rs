@@ -129,11 +129,13 @@ impl Parser {
         match self
             .expect_one_of(&[
                 "ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "INSERT", "GRANT", "REVOKE", "HELP",
-                "DESCRIBE", "DESC", "TRUNCATE",
+                "DESCRIBE", "DESC", "TRUNCATE", "BACKUP", "CANCEL",
             ])?
             .as_str()
         {
             "ALTER" if self.accept_keyword("TABLE") => self.alter_table(),
+            "BACKUP" => self.backup(),
+            "CANCEL" => self.cancel_job(),
             "ALTER" => self.alter(),
             "DESC" | "DESCRIBE" => Ok(Statement::Describe { table: self.table_name()? }),
             "TRUNCATE" => {
@@ -292,6 +294,9 @@ impl Parser {
             self.at += 2;
             self.expect_keyword("FOR")?;
             return Ok(Statement::ShowCreateRepository { name: self.identifier("a repository name")? });
+        }
+        if let Some(statement) = self.show_job_statement()? {
+            return Ok(statement);
         }
         if let Some(statement) = self.show_table_statement()? {
             return Ok(statement);

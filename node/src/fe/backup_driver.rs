@@ -1,0 +1,777 @@
+//! Runs BACKUP jobs: one driver task per job that has not ended, started by a scheduler loop
+//! (so a restarted FE resumes every journaled job), advancing the job one state at a time.
+//!
+//! What each state does (reference 3.2, with the changes DESIGN.md section 5 asks for):
+//! - PENDING: claims the label in the repository (a conditional create of `__owner`), then copies
+//!   the tables with each partition's visible version: the versions the backup holds.
+//! - SNAPSHOTING: asks every alive replica of every tablet for a snapshot at its partition's
+//!   version (hard links: O(files)). One snapshot per tablet is enough; the others are spares, so
+//!   an upload whose backend dies moves to another replica at once, at the same version.
+//! - UPLOAD_SNAPSHOT: nothing left to prepare; moves on.
+//! - UPLOADING: one upload task per tablet, at most [`MAX_UPLOADS_PER_BACKEND`] per backend;
+//!   failed tasks are retried with backoff, preferring another replica, at most
+//!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved.
+//! - SAVE_META: checks that `__meta` and `__info` render, then releases the snapshots.
+//! - UPLOAD_INFO: checks the label is still ours and every file is in the repository, writes
+//!   `__meta` then `__info_<ts>` (the snapshot exists for SHOW SNAPSHOT and RESTORE only once
+//!   `__info` does); retried until the job times out, as in Doris.
+//!
+//! Every move is journaled before the next state's work starts. Work is idempotent, so a driver
+//! that restarts (FE crash) redoes at most one state. A job ends CANCELLED by a user, by its
+//! timeout, or by a failure whose status names the cause; its snapshots are released right away
+//! on the backends that answer, and by heartbeats on the others (a backend reports the jobs it
+//! holds snapshots for; those of ended jobs are released).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use super::backup::{CancelError, MAX_SHOWN_TASKS, MAX_TABLETS_PER_JOB};
+use super::backup_job::{BackupJob, BackupState, JobStatus, ReplicaSnapshot, StatusCode};
+use super::backup_meta::{self, BackupJobInfo, BackupMeta, LabelOwner};
+use super::catalog::{RepositoryKind, RepositoryRecord, TableRecord};
+use super::{Fe, FeEdit, FeState};
+use crate::repository::{self, RepoStore};
+use crate::rpc::proto;
+use crate::shutdown::Shutdown;
+
+/// Attempts of one task (a tablet's snapshot or upload, a state's step) before the job fails.
+pub const MAX_TASK_ATTEMPTS: u32 = 8;
+/// Backoff between attempts: doubling from the base, capped.
+pub const RETRY_BASE_MS: u64 = 1_000;
+pub const RETRY_MAX_MS: u64 = 30_000;
+/// MakeSnapshot calls in flight per job.
+pub const MAX_SNAPSHOT_CALLS_IN_FLIGHT: usize = 64;
+/// Uploads in flight per backend per job (the BE runs 2 at once) and per job.
+pub const MAX_UPLOADS_PER_BACKEND: usize = 2;
+pub const MAX_UPLOADS_IN_FLIGHT: usize = 64;
+/// How often a driver looks for a cancel, and the uploading loop for dead backends and progress.
+pub const JOB_POLL_MS: u64 = 500;
+pub const UPLOAD_TICK_MS: u64 = 1_000;
+/// How often the scheduler looks for jobs without a driver.
+pub const SCHEDULER_INTERVAL_MS: u64 = 500;
+
+fn backoff(attempt: u32) -> Duration {
+    let ms = RETRY_BASE_MS.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
+    Duration::from_millis(ms.min(RETRY_MAX_MS))
+}
+
+/// What a running job knows that is not journaled (lost on restart): SHOW BACKUP's
+/// UnfinishedTasks, Progress and fresh TaskErrMsg.
+#[derive(Debug, Clone, Default)]
+pub struct JobRuntime {
+    /// Tablet -> the backend its task is on (or would go to).
+    pub unfinished: BTreeMap<i64, i64>,
+    /// Per backend: uploads assigned and done, and the BE's counters of its running uploads.
+    pub progress: BTreeMap<i64, BackendProgress>,
+    /// `[what: message]`, newest last, at most [`MAX_SHOWN_TASKS`].
+    pub task_errors: VecDeque<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BackendProgress {
+    pub tablets_total: u64,
+    pub tablets_done: u64,
+    pub files_total: u64,
+    pub files_done: u64,
+}
+
+impl JobRuntime {
+    pub fn unfinished_text(&self) -> String {
+        self.unfinished.iter().take(MAX_SHOWN_TASKS).map(|(t, b)| format!("[{t}={b}]")).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn progress_text(&self) -> String {
+        self.progress
+            .iter()
+            .map(|(be, p)| {
+                format!(
+                    "[{be}: {}/{} tablets, {}/{} files]",
+                    p.tablets_done, p.tablets_total, p.files_done, p.files_total
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn note_error(&mut self, error: String) {
+        if self.task_errors.len() >= MAX_SHOWN_TASKS {
+            self.task_errors.pop_front();
+        }
+        self.task_errors.push_back(error);
+    }
+}
+
+/// Why a state's work did not finish.
+#[derive(Debug)]
+enum StepError {
+    /// The job fails with this status.
+    Fail(JobStatus),
+    /// Something transient: the state's work is tried again after a backoff.
+    Retry(String),
+    /// The job left this state meanwhile (cancelled): nothing to do.
+    Moved,
+}
+
+fn fail(message: impl Into<String>) -> StepError {
+    StepError::Fail(JobStatus::error(StatusCode::CommonError, message))
+}
+
+/// One tablet's upload.
+struct UploadTask {
+    tablet_id: i64,
+    remote_dir: String,
+    copies: Vec<ReplicaSnapshot>,
+    attempts: u32,
+    /// Failures per backend, so a retry prefers another replica.
+    failures: BTreeMap<i64, u32>,
+    ready_at: tokio::time::Instant,
+}
+
+impl Fe {
+    fn backup_runtime(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, JobRuntime>> {
+        self.backup_runtime.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A copy of every running job's runtime view.
+    pub(super) fn backup_runtime_snapshot(&self) -> BTreeMap<i64, JobRuntime> {
+        self.backup_runtime().clone()
+    }
+
+    fn with_runtime(&self, job_id: i64, f: impl FnOnce(&mut JobRuntime)) {
+        f(self.backup_runtime().entry(job_id).or_default());
+    }
+
+    async fn backup_job(&self, job_id: i64) -> Option<BackupJob> {
+        self.durable.lock().await.state.backup.jobs.get(&job_id).cloned()
+    }
+
+    /// Returns once the job has ended (or is gone).
+    async fn wait_job_done(&self, job_id: i64) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(JOB_POLL_MS)).await;
+            let durable = self.durable.lock().await;
+            if durable.state.backup.jobs.get(&job_id).is_none_or(|j| j.state.is_done()) {
+                return;
+            }
+        }
+    }
+
+    /// Moves `job` to its next state, with `update` applied under the journal lock; `Moved` if
+    /// the job is no longer in the state `job` was read in.
+    async fn move_job(
+        &self,
+        job: &BackupJob,
+        update: impl FnOnce(&FeState, &mut BackupJob) -> Result<(), StepError>,
+    ) -> Result<(), StepError> {
+        let next = job.state.next().ok_or(StepError::Moved)?;
+        let mut durable = self.durable.lock().await;
+        let current = durable.state.backup.jobs.get(&job.id).ok_or(StepError::Moved)?;
+        if current.state != job.state {
+            return Err(StepError::Moved);
+        }
+        let mut moved = current.clone();
+        moved.state = next;
+        update(&durable.state, &mut moved)?;
+        tracing::info!(job_id = job.id, label = %job.label, state = next.name(), "fe: backup moved");
+        let edit = FeEdit::BackupJob { job: Box::new(moved) };
+        self.commit_locked(&mut durable, edit).await.map_err(|e| StepError::Retry(e.message))
+    }
+
+    /// Releases the job's snapshots on every backend that may hold one and answers.
+    pub(super) async fn release_backup_snapshots(&self, job: &BackupJob) {
+        let state = self.state().await;
+        let calls = job.backends().into_iter().filter_map(|id| state.membership.backends.get(&id)).map(|b| {
+            let addr = b.addr();
+            async move {
+                if let Err(e) = self.agent.release_job_snapshots(&addr, job.id).await {
+                    tracing::debug!(job_id = job.id, %addr, error = %e, "fe: snapshot release failed; heartbeats retry");
+                }
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+
+    /// Releases, on `backend_id`, the snapshots of jobs that ended (reported by its heartbeat).
+    pub(super) async fn release_ended_job_snapshots(&self, backend_id: i64, ended: Vec<i64>) {
+        let addr = {
+            let durable = self.durable.lock().await;
+            match durable.state.membership.backends.get(&backend_id) {
+                Some(b) => b.addr(),
+                None => return,
+            }
+        };
+        for job_id in ended {
+            match self.agent.release_job_snapshots(&addr, job_id).await {
+                Ok(n) => tracing::info!(job_id, backend_id, released = n, "fe: released snapshots of an ended job"),
+                Err(e) => tracing::debug!(job_id, backend_id, error = %e, "fe: snapshot release failed"),
+            }
+        }
+    }
+
+    fn repository_of(state: &FeState, job: &BackupJob) -> Result<RepositoryRecord, StepError> {
+        state
+            .catalog
+            .repositories
+            .values()
+            .find(|r| r.id == job.repo_id)
+            .cloned()
+            .ok_or_else(|| fail(format!("failed to get repository: {}", job.repo_id)))
+    }
+
+    fn store_of(&self, state: &FeState, job: &BackupJob) -> Result<Arc<dyn RepoStore>, StepError> {
+        let repo = Self::repository_of(state, job)?;
+        self.repository_store(state, &repo).map_err(|e| StepError::Retry(format!("repository {}: {e}", repo.name)))
+    }
+
+    async fn backup_step(&self, job: &BackupJob) -> Result<(), StepError> {
+        match job.state {
+            BackupState::Pending => self.backup_pending(job).await,
+            BackupState::Snapshoting => self.backup_snapshoting(job).await,
+            BackupState::UploadSnapshot => self.move_job(job, |_, _| Ok(())).await,
+            BackupState::Uploading => self.backup_uploading(job).await,
+            BackupState::SaveMeta => self.backup_save_meta(job).await,
+            BackupState::UploadInfo => self.backup_upload_info(job).await,
+            BackupState::Finished | BackupState::Cancelled => Err(StepError::Moved),
+        }
+    }
+
+    fn owner_of(state: &FeState, job: &BackupJob) -> LabelOwner {
+        LabelOwner { cluster_id: state.cluster_id, job_id: job.id, database: job.db_name.clone() }
+    }
+
+    /// Whether the label's `__owner` names this job; `Fail` if it names another.
+    async fn check_owner(&self, store: &dyn RepoStore, state: &FeState, job: &BackupJob) -> Result<(), StepError> {
+        let path = backup_meta::owner_path(&job.repo_name, &job.label);
+        let bytes = store.get(&path).await.map_err(|e| StepError::Retry(format!("reading {path}: {e}")))?;
+        let owner: Option<LabelOwner> = serde_json::from_slice(&bytes).ok();
+        let ours = Self::owner_of(state, job);
+        match owner {
+            Some(o) if o.cluster_id == ours.cluster_id && o.job_id == ours.job_id => Ok(()),
+            _ => Err(fail(format!("Snapshot with name '{}' already exist in repository", job.label))),
+        }
+    }
+
+    async fn backup_pending(&self, job: &BackupJob) -> Result<(), StepError> {
+        let state = self.state().await;
+        let store = self.store_of(&state, job)?;
+        let owner = serde_json::to_vec(&Self::owner_of(&state, job)).map_err(|e| fail(e.to_string()))?;
+        let path = backup_meta::owner_path(&job.repo_name, &job.label);
+        let created =
+            store.put_if_absent(&path, owner).await.map_err(|e| StepError::Retry(format!("writing {path}: {e}")))?;
+        if !created {
+            // Ours from before a restart, or another job's (of this cluster or another).
+            self.check_owner(store.as_ref(), &state, job).await?;
+        }
+        self.move_job(job, |state, moved| {
+            moved.tables = plan_tables(state, job)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn backup_snapshoting(&self, job: &BackupJob) -> Result<(), StepError> {
+        // (tablet id, version, backends of its replicas)
+        let tablets: Vec<(i64, u64, Vec<i64>)> = job
+            .tables
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .flat_map(|p| {
+                p.tablets
+                    .iter()
+                    .map(move |t| (t.id, p.visible_version, t.replicas.iter().map(|r| r.backend_id).collect()))
+            })
+            .collect();
+        let timeout_s = job.deadline_ms().saturating_sub(crate::clock::now_ms()).div_ceil(1_000).max(60);
+        let mut taken: BTreeMap<i64, Vec<ReplicaSnapshot>> = BTreeMap::new();
+        let mut attempts: BTreeMap<i64, u32> = BTreeMap::new();
+        let mut round = 0u32;
+        loop {
+            let todo: Vec<&(i64, u64, Vec<i64>)> = tablets.iter().filter(|t| !taken.contains_key(&t.0)).collect();
+            self.with_runtime(job.id, |r| {
+                r.unfinished = todo.iter().map(|t| (t.0, t.2.first().copied().unwrap_or(0))).collect();
+            });
+            if todo.is_empty() {
+                break;
+            }
+            let state = self.state().await;
+            let alive: BTreeMap<i64, String> =
+                self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
+            let calls: Vec<(i64, u64, i64, String)> = todo
+                .iter()
+                .flat_map(|(tablet, version, backends)| {
+                    backends.iter().filter_map(|b| alive.get(b).map(|addr| (*tablet, *version, *b, addr.clone())))
+                })
+                .collect();
+            let called: BTreeSet<i64> = calls.iter().map(|c| c.0).collect();
+            let results: Vec<_> =
+                futures_util::stream::iter(calls.into_iter().map(|(tablet, version, be, addr)| async move {
+                    let result = self.agent.make_snapshot(&addr, tablet, version, timeout_s, job.id).await;
+                    (tablet, version, be, result)
+                }))
+                .buffer_unordered(MAX_SNAPSHOT_CALLS_IN_FLIGHT)
+                .collect()
+                .await;
+            let mut last_error: BTreeMap<i64, String> = BTreeMap::new();
+            for (tablet, version, be, result) in results {
+                match result {
+                    Ok(made) => {
+                        taken.entry(tablet).or_default().push(ReplicaSnapshot {
+                            backend_id: be,
+                            path: made.path,
+                            files: made.files,
+                        });
+                    }
+                    Err(e) => {
+                        let message = format!("snapshot of tablet {tablet} at version {version} on backend {be}: {e}");
+                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                        last_error.insert(tablet, message);
+                    }
+                }
+            }
+            for tablet in called.iter().filter(|t| !taken.contains_key(t)) {
+                let n = attempts.entry(*tablet).or_default();
+                *n += 1;
+                if *n >= MAX_TASK_ATTEMPTS {
+                    let why = last_error.get(tablet).cloned().unwrap_or_default();
+                    return Err(fail(format!("failed to make a snapshot of tablet {tablet} in {n} attempts: {why}")));
+                }
+            }
+            if tablets.iter().any(|t| !taken.contains_key(&t.0)) {
+                round += 1;
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        for copies in taken.values_mut() {
+            copies.sort_by_key(|c| c.backend_id);
+        }
+        let now = crate::clock::now_ms();
+        self.move_job(job, move |_, moved| {
+            moved.snapshots = taken;
+            moved.snapshot_finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn backup_uploading(&self, job: &BackupJob) -> Result<(), StepError> {
+        let start = tokio::time::Instant::now();
+        let mut queue: Vec<UploadTask> = Vec::new();
+        for table in &job.tables {
+            for p in &table.partitions {
+                for t in &p.tablets {
+                    let copies = job.snapshots.get(&t.id).cloned().unwrap_or_default();
+                    assert!(
+                        !copies.is_empty(),
+                        "job {} reached UPLOADING without a snapshot of tablet {}",
+                        job.id,
+                        t.id
+                    );
+                    queue.push(UploadTask {
+                        tablet_id: t.id,
+                        remote_dir: backup_meta::tablet_dir(
+                            &job.repo_name,
+                            &job.label,
+                            job.db_id,
+                            table.id,
+                            p.id,
+                            t.id,
+                        ),
+                        copies,
+                        attempts: 0,
+                        failures: BTreeMap::new(),
+                        ready_at: start,
+                    });
+                }
+            }
+        }
+        let total = queue.len();
+        let mut uploaded: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
+        let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
+        let mut in_flight = FuturesUnordered::new();
+        self.with_runtime(job.id, |r| r.progress.clear());
+        while uploaded.len() < total {
+            let state = self.state().await;
+            let repo = Self::repository_of(&state, job)?;
+            let (location, properties, broker_addr) = match &repo.kind {
+                RepositoryKind::S3 => (repo.location.clone(), repo.properties.clone(), Ok(String::new())),
+                RepositoryKind::Broker { broker } => {
+                    (repo.location.clone(), repo.properties.clone(), self.broker_addr(&state, broker))
+                }
+            };
+            let alive: BTreeMap<i64, String> =
+                self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
+            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains_key(b)).copied().collect();
+            dead_tx.send_replace(dead);
+
+            let now = tokio::time::Instant::now();
+            let mut i = 0;
+            while i < queue.len() && in_flight.len() < MAX_UPLOADS_IN_FLIGHT {
+                let broker_addr = match &broker_addr {
+                    Ok(addr) => addr.clone(),
+                    Err(e) => {
+                        self.with_runtime(job.id, |r| r.note_error(format!("repository {}: {e}", repo.name)));
+                        break;
+                    }
+                };
+                let task = &queue[i];
+                let choice = task
+                    .copies
+                    .iter()
+                    .filter(|c| alive.contains_key(&c.backend_id))
+                    .filter(|c| per_backend.get(&c.backend_id).copied().unwrap_or(0) < MAX_UPLOADS_PER_BACKEND)
+                    .min_by_key(|c| (task.failures.get(&c.backend_id).copied().unwrap_or(0), c.backend_id))
+                    .cloned();
+                let (Some(copy), true) = (choice, task.ready_at <= now) else {
+                    i += 1;
+                    continue;
+                };
+                let task = queue.remove(i);
+                *per_backend.entry(copy.backend_id).or_default() += 1;
+                let addr = alive.get(&copy.backend_id).cloned().unwrap_or_default();
+                let request = proto::UploadSnapshotRequest {
+                    job_id: job.id,
+                    snapshot_path: copy.path.clone(),
+                    tablet_id: task.tablet_id,
+                    location: location.clone(),
+                    properties: properties.clone().into_iter().collect(),
+                    broker_addr,
+                    remote_dir: task.remote_dir.clone(),
+                };
+                self.with_runtime(job.id, |r| {
+                    r.unfinished.insert(task.tablet_id, copy.backend_id);
+                    r.progress.entry(copy.backend_id).or_default().tablets_total += 1;
+                });
+                let mut dead_rx = dead_rx.clone();
+                let backend_id = copy.backend_id;
+                in_flight.push(async move {
+                    let result = tokio::select! {
+                        biased;
+                        r = self.agent.upload_snapshot(&addr, request) => r.map_err(|e| e.to_string()),
+                        _ = dead_rx.wait_for(|dead| dead.contains(&backend_id)) => {
+                            Err(format!("backend {backend_id} is shown dead; the upload moves to another replica"))
+                        }
+                    };
+                    (task, copy, result)
+                });
+            }
+            for task in &queue {
+                let be = task.copies.first().map_or(0, |c| c.backend_id);
+                self.with_runtime(job.id, |r| {
+                    r.unfinished.entry(task.tablet_id).or_insert(be);
+                });
+            }
+
+            let finished = tokio::select! {
+                biased;
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
+                _ = tokio::time::sleep(Duration::from_millis(UPLOAD_TICK_MS)) => None,
+            };
+            let Some((mut task, copy, result)) = finished else {
+                self.poll_upload_progress(job.id, &alive, &per_backend).await;
+                continue;
+            };
+            if let Some(n) = per_backend.get_mut(&copy.backend_id) {
+                *n -= 1;
+                if *n == 0 {
+                    per_backend.remove(&copy.backend_id);
+                }
+            }
+            let result = result.and_then(|r| check_uploaded(&copy, r.files));
+            match result {
+                Ok(files) => {
+                    self.with_runtime(job.id, |r| {
+                        r.unfinished.remove(&task.tablet_id);
+                        r.progress.entry(copy.backend_id).or_default().tablets_done += 1;
+                    });
+                    uploaded.insert(task.tablet_id, files);
+                }
+                Err(e) => {
+                    let message = format!("upload of tablet {} from backend {}: {e}", task.tablet_id, copy.backend_id);
+                    tracing::info!(job_id = job.id, "fe: {message}");
+                    self.with_runtime(job.id, |r| {
+                        r.note_error(message.clone());
+                        let p = r.progress.entry(copy.backend_id).or_default();
+                        p.tablets_total = p.tablets_total.saturating_sub(1);
+                    });
+                    task.attempts += 1;
+                    *task.failures.entry(copy.backend_id).or_default() += 1;
+                    if task.attempts >= MAX_TASK_ATTEMPTS {
+                        return Err(fail(format!(
+                            "failed to upload tablet {} in {} attempts: {e}",
+                            task.tablet_id, task.attempts
+                        )));
+                    }
+                    task.ready_at = tokio::time::Instant::now() + backoff(task.attempts);
+                    queue.push(task);
+                }
+            }
+        }
+        let now = crate::clock::now_ms();
+        self.move_job(job, move |_, moved| {
+            moved.uploaded = uploaded;
+            moved.upload_finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Asks each backend with uploads in flight for its counters (shown as Progress).
+    async fn poll_upload_progress(
+        &self,
+        job_id: i64,
+        alive: &BTreeMap<i64, String>,
+        per_backend: &BTreeMap<i64, usize>,
+    ) {
+        let calls = per_backend
+            .keys()
+            .filter_map(|be| alive.get(be).map(|addr| (*be, addr.clone())))
+            .map(|(be, addr)| async move { (be, self.agent.upload_progress(&addr, job_id).await) });
+        for (be, result) in futures_util::future::join_all(calls).await {
+            if let Ok(counts) = result {
+                self.with_runtime(job_id, |r| {
+                    let p = r.progress.entry(be).or_default();
+                    p.files_total = counts.files_total;
+                    p.files_done = counts.files_done;
+                });
+            }
+        }
+    }
+
+    async fn backup_save_meta(&self, job: &BackupJob) -> Result<(), StepError> {
+        render_meta(job)?;
+        render_info(job)?;
+        self.move_job(job, |_, _| Ok(())).await?;
+        self.release_backup_snapshots(job).await;
+        Ok(())
+    }
+
+    async fn backup_upload_info(&self, job: &BackupJob) -> Result<(), StepError> {
+        let state = self.state().await;
+        let store = self.store_of(&state, job)?;
+        self.check_owner(store.as_ref(), &state, job).await?;
+        // Every file the info will list must be there (a store that lost one is caught here,
+        // not by the restore).
+        for table in &job.tables {
+            for p in &table.partitions {
+                let dir = format!(
+                    "{}/__db_{}/__tbl_{}/__part_{}/",
+                    backup_meta::content_dir(&job.repo_name, &job.label),
+                    job.db_id,
+                    table.id,
+                    p.id
+                );
+                let listed: BTreeSet<String> = store
+                    .list(&dir)
+                    .await
+                    .map_err(|e| StepError::Retry(format!("listing {dir}: {e}")))?
+                    .into_iter()
+                    .map(|e| e.path)
+                    .collect();
+                for t in &p.tablets {
+                    let tablet_dir =
+                        backup_meta::tablet_dir(&job.repo_name, &job.label, job.db_id, table.id, p.id, t.id);
+                    for file in job.uploaded.get(&t.id).into_iter().flatten() {
+                        let path = format!("{tablet_dir}/{file}");
+                        if !listed.contains(&path) {
+                            return Err(StepError::Fail(JobStatus::error(
+                                StatusCode::BadFile,
+                                format!("{path} is missing from the repository"),
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let meta = render_meta(job)?;
+        let info = render_info(job)?;
+        for (path, bytes) in [
+            (backup_meta::meta_path(&job.repo_name, &job.label), meta),
+            (backup_meta::info_path(&job.repo_name, &job.label, job.create_time_ms), info),
+        ] {
+            let target = repository::with_md5(&path, &repository::md5_hex(&bytes));
+            store.put(&target, bytes).await.map_err(|e| StepError::Retry(format!("writing {target}: {e}")))?;
+        }
+        let now = crate::clock::now_ms();
+        self.move_job(job, move |_, moved| {
+            moved.finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The uploaded files of a tablet, checked against the snapshot's: the same names, each with
+/// an md5.
+fn check_uploaded(copy: &ReplicaSnapshot, files: Vec<String>) -> Result<Vec<String>, String> {
+    let names: BTreeSet<&str> = files.iter().filter_map(|f| repository::split_md5(f).map(|(n, _)| n)).collect();
+    let expected: BTreeSet<&str> = copy.files.iter().map(String::as_str).collect();
+    if names != expected || names.len() != files.len() {
+        return Err(format!(
+            "the backend reported {} uploaded files that do not match the {} of the snapshot",
+            files.len(),
+            copy.files.len()
+        ));
+    }
+    Ok(files)
+}
+
+fn render_meta(job: &BackupJob) -> Result<Vec<u8>, StepError> {
+    serde_json::to_vec(&BackupMeta::of(job)).map_err(|e| fail(format!("cannot encode __meta: {e}")))
+}
+
+fn render_info(job: &BackupJob) -> Result<Vec<u8>, StepError> {
+    serde_json::to_vec_pretty(&BackupJobInfo::of(job)).map_err(|e| fail(format!("cannot encode __info: {e}")))
+}
+
+/// The tables of a job as they are now: only the partitions it backs up, each at its visible
+/// version (the version its snapshots will hold).
+fn plan_tables(state: &FeState, job: &BackupJob) -> Result<Vec<TableRecord>, StepError> {
+    let not_found = |m: String| StepError::Fail(JobStatus::error(StatusCode::NotFound, m));
+    let db = state
+        .catalog
+        .database_by_id(job.db_id)
+        .ok_or_else(|| not_found(format!("database {} does not exist", job.db_id)))?;
+    let mut tables = Vec::with_capacity(job.objects.len());
+    let mut tablets = 0usize;
+    for object in &job.objects {
+        let table = db
+            .tables
+            .get(&object.table)
+            .ok_or_else(|| not_found(format!("table {} has been dropped", object.table)))?;
+        let mut copy = table.clone();
+        if !object.partitions.is_empty() {
+            for p in &object.partitions {
+                if !table.partitions.iter().any(|tp| &tp.name == p) {
+                    return Err(not_found(format!("partition {p} of table {} has been dropped", object.table)));
+                }
+            }
+            copy.partitions.retain(|p| object.partitions.contains(&p.name));
+        }
+        for p in &mut copy.partitions {
+            p.recent_txns.clear();
+            tablets += p.tablets.len();
+        }
+        tables.push(copy);
+    }
+    if tablets > MAX_TABLETS_PER_JOB {
+        return Err(fail(format!(
+            "the num involved tablets {tablets} exceeds the limit {MAX_TABLETS_PER_JOB}, which might cause the FE OOM; \
+             back up fewer tables or partitions per job"
+        )));
+    }
+    Ok(tables)
+}
+
+/// Runs one job until it ends (or the FE stops).
+async fn drive(fe: Arc<Fe>, job_id: i64) {
+    let mut failures = 0u32;
+    loop {
+        let Some(job) = fe.backup_job(job_id).await else {
+            break;
+        };
+        if job.state.is_done() {
+            break;
+        }
+        let now_ms = crate::clock::now_ms();
+        if now_ms >= job.deadline_ms() {
+            if let Err(CancelError::Journal(e)) =
+                fe.cancel_backup_job(job_id, JobStatus::error(StatusCode::Timeout, "")).await
+            {
+                tracing::warn!(job_id, error = %e.message, "fe: cannot record a backup's timeout; retrying");
+                tokio::time::sleep(backoff(1)).await;
+            }
+            continue;
+        }
+        let remaining = Duration::from_millis(job.deadline_ms() - now_ms);
+        let outcome = tokio::select! {
+            biased;
+            _ = fe.wait_job_done(job_id) => Err(StepError::Moved),
+            _ = tokio::time::sleep(remaining) => continue,
+            r = fe.backup_step(&job) => r,
+        };
+        match outcome {
+            Ok(()) => failures = 0,
+            Err(StepError::Moved) => {}
+            Err(StepError::Fail(status)) => {
+                if let Err(CancelError::Journal(e)) = fe.cancel_backup_job(job_id, status).await {
+                    tracing::warn!(job_id, error = %e.message, "fe: cannot record a backup's failure; retrying");
+                    tokio::time::sleep(backoff(1)).await;
+                }
+            }
+            Err(StepError::Retry(message)) => {
+                failures += 1;
+                let what = format!("{}: {message}", job.state.name());
+                tracing::info!(job_id, attempt = failures, "fe: backup step failed: {what}");
+                fe.with_runtime(job_id, |r| r.note_error(what.clone()));
+                // UPLOAD_INFO is cheap and idempotent: retried until the timeout, as in Doris.
+                if job.state != BackupState::UploadInfo && failures >= MAX_TASK_ATTEMPTS {
+                    let status =
+                        JobStatus::error(StatusCode::CommonError, format!("{what} (after {failures} attempts)"));
+                    let _ = fe.cancel_backup_job(job_id, status).await;
+                    continue;
+                }
+                tokio::time::sleep(backoff(failures)).await;
+            }
+        }
+    }
+    if let Some(job) = fe.backup_job(job_id).await {
+        fe.release_backup_snapshots(&job).await;
+    }
+    fe.backup_runtime().remove(&job_id);
+    fe.backup_drivers().remove(&job_id);
+}
+
+impl Fe {
+    fn backup_drivers(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, tokio::task::JoinHandle<()>>> {
+        self.backup_drivers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Starts a driver for every job that has not ended and has none; stops them all at shutdown.
+pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait() => break,
+            _ = tokio::time::sleep(Duration::from_millis(SCHEDULER_INTERVAL_MS)) => {}
+        }
+        let running: Vec<i64> = {
+            let durable = fe.durable.lock().await;
+            durable.state.backup.jobs.values().filter(|j| !j.state.is_done()).map(|j| j.id).collect()
+        };
+        let mut drivers = fe.backup_drivers();
+        drivers.retain(|_, handle| !handle.is_finished());
+        for job_id in running {
+            drivers.entry(job_id).or_insert_with(|| tokio::spawn(drive(fe.clone(), job_id)));
+        }
+    }
+    for (_, handle) in std::mem::take(&mut *fe.backup_drivers()) {
+        handle.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let ms: Vec<u128> = (1..=8).map(|a| backoff(a).as_millis()).collect();
+        assert_eq!(ms, vec![1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    }
+
+    #[test]
+    fn uploaded_files_must_match_the_snapshot() {
+        let copy =
+            ReplicaSnapshot { backend_id: 1, path: "snapshot/1.0.60".into(), files: vec!["a".into(), "7.hdr".into()] };
+        let md5 = "0123456789abcdef0123456789abcdef";
+        assert!(check_uploaded(&copy, vec![format!("a.{md5}"), format!("7.hdr.{md5}")]).is_ok());
+        assert!(check_uploaded(&copy, vec![format!("a.{md5}")]).is_err());
+        assert!(check_uploaded(&copy, vec![format!("a.{md5}"), "7.hdr".into()]).is_err());
+    }
+}
