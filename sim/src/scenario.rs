@@ -63,6 +63,16 @@ enum Step {
 /// Agent tasks a scenario can make fail.
 const TASKS: [&str; 6] =
     ["create_tablet", "write_rows", "publish_version", "clone_tablet", "make_snapshot", "upload_snapshot"];
+/// The FE's backup steps a scenario can make fail (`fail-next-task: fe backup_uploading`): the
+/// job stays in that state for a retry's backoff.
+const BACKUP_STEPS: [&str; 6] = [
+    "backup_pending",
+    "backup_snapshoting",
+    "backup_upload_snapshot",
+    "backup_uploading",
+    "backup_save_meta",
+    "backup_upload_info",
+];
 /// States `wait-job` accepts.
 const JOB_STATES: [&str; 8] =
     ["PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED", "CANCELLED"];
@@ -124,7 +134,7 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             "wait" => Step::Wait(duration(&rest, line)?),
             "wait-alive" => Step::WaitAlive(duration(&rest, line)?),
             "fail-next-task" if (2..=3).contains(&words.len()) => {
-                if !TASKS.contains(&words[1].as_str()) {
+                if !TASKS.contains(&words[1].as_str()) && !BACKUP_STEPS.contains(&words[1].as_str()) {
                     return Err(format!("line {line}: unknown task {:?}; tasks are {}", words[1], TASKS.join(", ")));
                 }
                 let times = match words.get(2) {
@@ -440,6 +450,13 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
 /// Runs a scenario file's text in a fresh simulated world. `Ok` is the transcript.
 pub fn run(text: &str) -> Result<String, String> {
     let scenario = parse(text)?;
+    // Node logs when asked for (RUST_LOG=info), to debug a failing scenario.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let seed = scenario.seed;
     let handle = std::thread::spawn(move || {
         let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());

@@ -307,7 +307,7 @@ impl Fe {
                 let progress = live.map(|r| r.progress_text()).unwrap_or_default();
                 let mut errors: Vec<String> = j.task_errors.clone();
                 if let Some(r) = live {
-                    errors.extend(r.task_errors.iter().cloned());
+                    errors.extend(r.task_errors.iter().filter(|e| !j.task_errors.contains(e)).cloned());
                 }
                 let time = |ms: Option<u64>| ms.map(crate::clock::format_datetime);
                 vec![
@@ -322,7 +322,16 @@ impl Fe {
                     time(j.finished_time_ms),
                     Some(unfinished),
                     Some(progress),
-                    Some(errors.iter().rev().take(MAX_SHOWN_TASKS).rev().cloned().collect::<Vec<_>>().join(", ")),
+                    Some(
+                        errors
+                            .iter()
+                            .rev()
+                            .take(MAX_SHOWN_TASKS)
+                            .rev()
+                            .map(|e| format!("[{e}]"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
                     Some(j.status.to_string()),
                     Some(j.timeout_s.to_string()),
                 ]

@@ -175,6 +175,14 @@ impl Fe {
         }
         let mut moved = current.clone();
         moved.state = next;
+        // The newest task errors are kept with the job (SHOW BACKUP after a restart or the end).
+        let errors: Vec<String> =
+            self.backup_runtime().get(&job.id).map(|r| r.task_errors.iter().cloned().collect()).unwrap_or_default();
+        for error in errors.into_iter().rev().take(super::backup_job::MAX_TASK_ERRORS).rev() {
+            if !moved.task_errors.contains(&error) {
+                moved.note_task_error(error);
+            }
+        }
         update(&durable.state, &mut moved)?;
         tracing::info!(job_id = job.id, label = %job.label, state = next.name(), "fe: backup moved");
         let edit = FeEdit::BackupJob { job: Box::new(moved) };
@@ -228,6 +236,12 @@ impl Fe {
     }
 
     async fn backup_step(&self, job: &BackupJob) -> Result<(), StepError> {
+        // Fault point (simulation only): the state's work fails, so the job stays in the state
+        // for a backoff; how scenarios hold a job in a state to cancel it or crash the FE there.
+        let fault = format!("backup_{}", job.state.name().to_ascii_lowercase());
+        if palo_buggify::fail_task(&fault) {
+            return Err(StepError::Retry(format!("injected failure of {fault} (simulation)")));
+        }
         match job.state {
             BackupState::Pending => self.backup_pending(job).await,
             BackupState::Snapshoting => self.backup_snapshoting(job).await,

@@ -181,9 +181,27 @@ pub struct BackupJob {
     /// `visible_version` being the version its snapshots hold.
     pub tables: Vec<TableRecord>,
     /// From UPLOAD_SNAPSHOT on: the snapshots taken, per tablet id (one or more replicas).
+    #[serde(with = "id_map_as_pairs")]
     pub snapshots: BTreeMap<i64, Vec<ReplicaSnapshot>>,
     /// From SAVE_META on: per tablet id, the files in the repository (`name.<md5>`).
+    #[serde(with = "id_map_as_pairs")]
     pub uploaded: BTreeMap<i64, Vec<String>>,
+}
+
+/// A map keyed by ids, written as a list of pairs: inside the journal's internally tagged
+/// records, JSON's string keys do not read back as integers.
+mod id_map_as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, V: Serialize>(map: &BTreeMap<i64, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, V: Deserialize<'de>>(d: D) -> Result<BTreeMap<i64, V>, D::Error> {
+        Ok(Vec::<(i64, V)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 impl BackupJob {
@@ -303,6 +321,21 @@ mod tests {
             snapshots: BTreeMap::new(),
             uploaded: BTreeMap::new(),
         }
+    }
+
+    /// A job with snapshots and uploads survives a journal record (an internally tagged enum).
+    #[test]
+    fn a_job_round_trips_through_a_journal_record() {
+        let mut j = job(1, 7, BackupState::Pending);
+        j.snapshots.insert(
+            20_004,
+            vec![ReplicaSnapshot { backend_id: 10_001, path: "snapshot/1.0.60".into(), files: vec!["a".into()] }],
+        );
+        j.uploaded.insert(20_004, vec!["a.0123456789abcdef0123456789abcdef".into()]);
+        let edit = crate::fe::FeEdit::BackupJob { job: Box::new(j.clone()) };
+        let bytes = serde_json::to_vec(&edit).expect("encodes");
+        let back: crate::fe::FeEdit = serde_json::from_slice(&bytes).expect("decodes");
+        assert_eq!(back, edit);
     }
 
     #[test]
