@@ -7,17 +7,22 @@
 //! direct entries (files of an earlier attempt whose content differs, or whose upload was cut),
 //! so the directory holds exactly this snapshot, which is what a restore downloads.
 //!
-//! The MD5 is computed while reading the file through [`Disk`] in chunks of
-//! [`UPLOAD_READ_CHUNK_BYTES`]. [`RepoStore::put`] takes the whole object, so a file that must be
-//! uploaded is held in memory whole (at most [`MAX_UPLOAD_FILE_BYTES`], checked for every file
-//! before anything is sent); a file that turns out to be skipped is only hashed, one chunk at a
-//! time. Streaming puts are a later improvement.
+//! No file is ever held in memory whole. Each file is read through [`Disk`] in chunks of
+//! [`UPLOAD_READ_CHUNK_BYTES`] to compute its MD5 (the remote name needs it before anything is
+//! sent); a file that must be sent is then read again, chunk by chunk, into
+//! [`RepoStore::writer`], which holds at most one part. The second read is hashed too: if its MD5
+//! or size differs from the first (the file changed underneath), the write is aborted rather
+//! than published under a name whose MD5 is wrong. After it is published, the remote size is
+//! checked against the local one, so a store that lost data is caught here, not at restore.
+//! Files are at most [`MAX_UPLOAD_FILE_BYTES`] (checked for every file before anything is sent).
 //!
-//! Files are put directly at their final name, with no `.part` and rename (which Doris's broker
-//! path does): every [`RepoStore`] put is atomic (an object store's put, `file://`'s temporary
-//! file and rename, the broker's assembled write), so a reader never sees half a file under the
-//! final name, and the name carries the MD5 the restore checks anyway. A plain `put` rather than
-//! `put_if_absent`: a same-named remote file whose size is wrong must be replaced.
+//! Files are written directly at their final name, with no `.part` and rename (which Doris's
+//! broker path does): a [`RepoWriter`](crate::repository::RepoWriter) publishes atomically when
+//! it finishes (a plain or multipart object store upload, `file://`'s staging file and rename,
+//! the broker's stream that publishes only after its last message), so a reader never sees half
+//! a file under the final name, and the name carries the MD5 the restore checks anyway. A write
+//! that replaces, not a conditional create: a same-named remote file whose size is wrong must be
+//! replaced.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -26,12 +31,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use md5::{Digest, Md5};
 
 use crate::disk::{Disk, DiskError};
-use crate::repository::{self, RepoError, RepoStore};
+use crate::repository::{self, RepoError, RepoStore, RepoWriter};
 
 /// Bytes read from the local disk at a time.
 pub const UPLOAD_READ_CHUNK_BYTES: u64 = 1 << 20;
-/// The largest file uploaded (it is put whole).
-pub const MAX_UPLOAD_FILE_BYTES: u64 = repository::MAX_PUT_BYTES;
+/// The largest file uploaded: the largest streamed write (78 GiB, S3's part count times the part
+/// size). Memory does not grow with it.
+pub const MAX_UPLOAD_FILE_BYTES: u64 = repository::MAX_STREAM_BYTES;
 /// Files one snapshot directory may hold: every rowset of a tablet and the header.
 pub const MAX_UPLOAD_FILES: usize = super::tablet::MAX_CLONE_FILES + 1;
 
@@ -133,21 +139,10 @@ pub async fn upload_snapshot(
             .get(name)
             .map(|c| c.iter().filter(|(_, s)| s == size).map(|(md5, _)| md5.as_str()).collect())
             .unwrap_or_default();
-        let (md5, data) = if candidates.is_empty() {
-            let (md5, data) = read_file(disk, &path, *size, true).await?;
-            (md5, Some(data))
-        } else {
-            let (md5, _) = read_file(disk, &path, *size, false).await?;
-            (md5, None)
-        };
+        let md5 = file_md5(disk, &path, *size).await?;
         let remote_name = repository::with_md5(name, &md5);
         if !candidates.contains(&md5.as_str()) {
-            let data = match data {
-                Some(data) => data,
-                None => read_file(disk, &path, *size, true).await?.1,
-            };
-            let target = format!("{prefix}{remote_name}");
-            store.put(&target, data).await.map_err(repo_err(format!("uploading {}", path.display())))?;
+            send_file(disk, &path, *size, &md5, store, &format!("{prefix}{remote_name}")).await?;
             report.files_uploaded += 1;
             report.bytes_uploaded += size;
         }
@@ -196,29 +191,115 @@ async fn local_files(disk: &dyn Disk, dir: &Path) -> Result<Vec<(String, u64)>, 
     Ok(out)
 }
 
-/// Reads `size` bytes of `path` in chunks: the MD5 as 32 lowercase hex digits, and the content if
-/// `keep` (else empty).
-async fn read_file(disk: &dyn Disk, path: &Path, size: u64, keep: bool) -> Result<(String, Vec<u8>), UploadError> {
-    let mut hasher = Md5::new();
-    let mut data = Vec::new();
-    if keep {
-        data.reserve(usize::try_from(size).unwrap_or(0));
+/// The chunks of the first `size` bytes of a file, read one at a time.
+struct FileChunks<'a> {
+    disk: &'a dyn Disk,
+    path: &'a Path,
+    size: u64,
+    offset: u64,
+}
+
+impl<'a> FileChunks<'a> {
+    fn new(disk: &'a dyn Disk, path: &'a Path, size: u64) -> Self {
+        FileChunks { disk, path, size, offset: 0 }
     }
-    let mut offset = 0;
-    while offset < size {
-        let want = UPLOAD_READ_CHUNK_BYTES.min(size - offset);
-        let chunk = disk.read_at(path, offset, want).await.map_err(disk_err(format!("reading {}", path.display())))?;
+
+    /// The next chunk; None after `size` bytes. A file that ends early is an error.
+    async fn next(&mut self) -> Result<Option<Vec<u8>>, UploadError> {
+        if self.offset >= self.size {
+            return Ok(None);
+        }
+        let want = UPLOAD_READ_CHUNK_BYTES.min(self.size - self.offset);
+        let chunk = self.read(want).await?;
         if chunk.len() as u64 != want {
-            return Err(UploadError::Invalid(format!("{} shrank while being uploaded", path.display())));
+            return Err(UploadError::Invalid(format!("{} shrank while being uploaded", self.path.display())));
         }
-        hasher.update(&chunk);
-        if keep {
-            data.extend_from_slice(&chunk);
-        }
-        offset += want;
+        self.offset += want;
+        Ok(Some(chunk))
     }
-    let md5 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((md5, data))
+
+    /// Whether the file holds more than `size` bytes (it grew after it was measured).
+    async fn grew(&self) -> Result<bool, UploadError> {
+        Ok(!self.read(1).await?.is_empty())
+    }
+
+    async fn read(&self, len: u64) -> Result<Vec<u8>, UploadError> {
+        self.disk
+            .read_at(self.path, self.offset, len)
+            .await
+            .map_err(disk_err(format!("reading {}", self.path.display())))
+    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The MD5 of the first `size` bytes of `path`, as 32 lowercase hex digits.
+async fn file_md5(disk: &dyn Disk, path: &Path, size: u64) -> Result<String, UploadError> {
+    let mut chunks = FileChunks::new(disk, path, size);
+    let mut hasher = Md5::new();
+    while let Some(chunk) = chunks.next().await? {
+        hasher.update(&chunk);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Streams `path` (`size` bytes whose MD5 is `md5`) to `target`, then checks the remote size.
+async fn send_file(
+    disk: &dyn Disk,
+    path: &Path,
+    size: u64,
+    md5: &str,
+    store: &dyn RepoStore,
+    target: &str,
+) -> Result<(), UploadError> {
+    let context = || format!("uploading {} to {target}", path.display());
+    let mut writer = store.writer(target).await.map_err(repo_err(context()))?;
+    if let Err(e) = stream_file(disk, path, size, md5, writer.as_mut()).await {
+        writer.abort().await;
+        return Err(e);
+    }
+    writer.finish().await.map_err(repo_err(context()))?;
+    let remote = store.size_bytes(target).await.map_err(repo_err(format!("checking {target} after uploading it")))?;
+    if remote != size {
+        // Not left under a name that promises this content (a retry sends it again anyway, as
+        // the size differs, but a restore must not find it meanwhile). Best effort: the error
+        // below is what matters.
+        let _ = store.delete(target).await;
+        return Err(UploadError::Invalid(format!(
+            "{} is {size} bytes but {target} holds {remote} bytes after the upload",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads `path` again into `writer`, checking it still has the size and MD5 of the first read.
+async fn stream_file(
+    disk: &dyn Disk,
+    path: &Path,
+    size: u64,
+    md5: &str,
+    writer: &mut dyn RepoWriter,
+) -> Result<(), UploadError> {
+    let mut chunks = FileChunks::new(disk, path, size);
+    let mut hasher = Md5::new();
+    while let Some(chunk) = chunks.next().await? {
+        hasher.update(&chunk);
+        writer.write(&chunk).await.map_err(repo_err(format!("uploading {}", path.display())))?;
+    }
+    let again = hex(&hasher.finalize());
+    if again != md5 {
+        return Err(UploadError::Invalid(format!(
+            "{} changed while being uploaded: its MD5 was {md5} when hashed, {again} when sent",
+            path.display()
+        )));
+    }
+    if chunks.grew().await? {
+        return Err(UploadError::Invalid(format!("{} grew past {size} bytes while being uploaded", path.display())));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -294,6 +375,136 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!((later.files_uploaded, later.files_removed), (2, 1));
+        temp.remove().await;
+    }
+
+    /// A directory `snap` under `temp` holding a file bigger than a streamed part and a small one.
+    async fn big_snapshot(temp: &TempDisk) -> (std::path::PathBuf, Vec<u8>) {
+        let dir = temp.path("snap");
+        temp.disk().create_dir_all(&dir).await.unwrap();
+        let big: Vec<u8> = (0..repository::STREAM_PART_BYTES + 3 * (1 << 20) + 5)
+            .map(|i| ((i % 251) ^ (i / 4093 % 256)) as u8)
+            .collect();
+        crate::disk::write_file_atomic(temp.disk().as_ref(), &dir.join("10001_0.dat"), &big).await.unwrap();
+        crate::disk::write_file_atomic(temp.disk().as_ref(), &dir.join("7.hdr"), b"header").await.unwrap();
+        (dir, big)
+    }
+
+    #[tokio::test]
+    async fn upload_streams_a_file_bigger_than_a_part() {
+        let temp = TempDisk::new("upload-big").await;
+        let (local, big) = big_snapshot(&temp).await;
+        let repo = mem_store(&format!("upload-big-{}", std::process::id()));
+        let report = upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), "dir", &UploadProgress::default())
+            .await
+            .unwrap();
+        let big_name = repository::with_md5("10001_0.dat", &repository::md5_hex(&big));
+        let header_name = repository::with_md5("7.hdr", &repository::md5_hex(b"header"));
+        assert_eq!(report.files, vec![big_name.clone(), header_name.clone()]);
+        assert_eq!(report.bytes_uploaded, big.len() as u64 + 6);
+        assert!(repo.get(&format!("dir/{big_name}")).await.unwrap() == big, "the uploaded content differs");
+        assert_eq!(repo.get(&format!("dir/{header_name}")).await.unwrap(), b"header");
+        temp.remove().await;
+    }
+
+    /// How [`FaultyStore`] misbehaves.
+    enum Fault {
+        /// Rewrites the local file (same size, other bytes) when its upload starts, i.e. between
+        /// the hashing read and the sending read.
+        ChangeFile { disk: std::sync::Arc<dyn Disk>, path: std::path::PathBuf },
+        /// Its writers drop the last byte of every write.
+        LoseBytes,
+    }
+
+    /// A mem:// store with a [`Fault`] in its writers.
+    struct FaultyStore {
+        inner: std::sync::Arc<dyn RepoStore>,
+        fault: Fault,
+    }
+
+    struct LossyWriter(Box<dyn RepoWriter>);
+
+    #[async_trait::async_trait]
+    impl RepoWriter for LossyWriter {
+        async fn write(&mut self, chunk: &[u8]) -> Result<(), RepoError> {
+            self.0.write(&chunk[..chunk.len().saturating_sub(1)]).await
+        }
+        async fn finish(self: Box<Self>) -> Result<u64, RepoError> {
+            self.0.finish().await
+        }
+        async fn abort(self: Box<Self>) {
+            self.0.abort().await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl RepoStore for FaultyStore {
+        async fn put(&self, path: &str, data: Vec<u8>) -> Result<(), RepoError> {
+            self.inner.put(path, data).await
+        }
+        async fn put_if_absent(&self, path: &str, data: Vec<u8>) -> Result<bool, RepoError> {
+            self.inner.put_if_absent(path, data).await
+        }
+        async fn get(&self, path: &str) -> Result<Vec<u8>, RepoError> {
+            self.inner.get(path).await
+        }
+        async fn get_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, RepoError> {
+            self.inner.get_range(path, offset, len).await
+        }
+        async fn size_bytes(&self, path: &str) -> Result<u64, RepoError> {
+            self.inner.size_bytes(path).await
+        }
+        async fn list(&self, prefix: &str) -> Result<Vec<repository::RepoEntry>, RepoError> {
+            self.inner.list(prefix).await
+        }
+        async fn delete(&self, path: &str) -> Result<(), RepoError> {
+            self.inner.delete(path).await
+        }
+        async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError> {
+            self.inner.rename(from, to).await
+        }
+        async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError> {
+            match &self.fault {
+                Fault::ChangeFile { disk, path: local } => {
+                    let mut content = disk.read_all(local).await.expect("reads the local file");
+                    content[0] ^= 0xff;
+                    crate::disk::write_file_atomic(disk.as_ref(), local, &content).await.expect("rewrites it");
+                    self.inner.writer(path).await
+                }
+                Fault::LoseBytes => Ok(Box::new(LossyWriter(self.inner.writer(path).await?))),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn upload_refuses_a_file_that_changed_between_the_reads() {
+        let temp = TempDisk::new("upload-changed").await;
+        let (local, _) = big_snapshot(&temp).await;
+        let inner = mem_store(&format!("upload-changed-{}", std::process::id()));
+        let fault = Fault::ChangeFile { disk: temp.disk(), path: local.join("10001_0.dat") };
+        let repo = FaultyStore { inner: inner.clone(), fault };
+        let err =
+            upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &UploadProgress::default()).await.unwrap_err();
+        assert!(err.to_string().contains("10001_0.dat changed while being uploaded"), "{err}");
+        assert!(inner.list("dir/").await.unwrap().is_empty(), "an aborted upload left a file");
+        temp.remove().await;
+    }
+
+    #[tokio::test]
+    async fn upload_catches_a_store_that_lost_bytes() {
+        let temp = TempDisk::new("upload-lossy").await;
+        let (local, big) = big_snapshot(&temp).await;
+        let inner = mem_store(&format!("upload-lossy-{}", std::process::id()));
+        let repo = FaultyStore { inner: inner.clone(), fault: Fault::LoseBytes };
+        let err = upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &UploadProgress::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        let chunks = big.len().div_ceil(UPLOAD_READ_CHUNK_BYTES as usize);
+        let sizes = format!("is {} bytes but dir/10001_0.dat.", big.len());
+        assert!(err.contains("10001_0.dat") && err.contains(&sizes), "{err}");
+        assert!(err.contains(&format!("holds {} bytes", big.len() - chunks)), "{err}");
+        assert!(inner.list("dir/").await.unwrap().is_empty(), "the short file was left under its name");
         temp.remove().await;
     }
 }

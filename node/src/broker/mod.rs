@@ -1,7 +1,8 @@
 //! The broker: the process that moves files between the FE or BEs and remote repositories. It
 //! answers the FE's pings and the file protocol (list, exists, delete, rename, read, write) on
 //! any location [`repository::open_direct`] opens; the caller's side is
-//! [`repository::BrokerStore`].
+//! [`repository::BrokerStore`]. Writes stream into the store as they come (one part in memory per
+//! write, see [`repository::RepoWriter`]), except small conditional creates, which are assembled.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -12,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 
 use crate::error::NodeError;
-use crate::repository::{self, MAX_PUT_BYTES, RepoError, RepoStore, WIRE_CHUNK_BYTES, repo_error_to_status};
+use crate::repository::{
+    self, MAX_PUT_IF_ABSENT_BYTES, RepoError, RepoStore, RepoWriter, WIRE_CHUNK_BYTES, repo_error_to_status,
+};
 use crate::rpc::{ChannelStream, proto};
 use crate::shutdown::Shutdown;
 
@@ -194,30 +197,77 @@ impl proto::broker_server::Broker for BrokerService {
         }
         check_write_chunk(&first.data)?;
         let store = self.store(&first.location, first.properties).await?;
-        let mut data = first.data;
-        while let Some(message) = next_write_message(&mut stream).await? {
-            check_write_chunk(&message.data)?;
-            if data.len() as u64 + message.data.len() as u64 > MAX_PUT_BYTES {
-                return Err(Status::invalid_argument(format!(
-                    "{}: more than the {MAX_PUT_BYTES} bytes one write allows",
-                    first.path
-                )));
-            }
-            data.extend_from_slice(&message.data);
-        }
-        let size_bytes = data.len() as u64;
-        let created = if first.if_absent {
-            store.put_if_absent(&first.path, data).await
+        let mut rest = WriteData { stream, after_last: first.last };
+        let response = if first.if_absent {
+            let data = assemble_write(&first.path, first.data, &mut rest).await?;
+            let size_bytes = data.len() as u64;
+            let created = store.put_if_absent(&first.path, data).await.map_err(|e| status(&e))?;
+            proto::BrokerWriteResponse { created, size_bytes }
         } else {
-            store.put(&first.path, data).await.map(|()| true)
-        }
-        .map_err(|e| status(&e))?;
-        Ok(Response::new(proto::BrokerWriteResponse { created, size_bytes }))
+            let mut writer = store.writer(&first.path).await.map_err(|e| status(&e))?;
+            if let Err(e) = stream_write(writer.as_mut(), &first.data, &mut rest).await {
+                writer.abort().await;
+                return Err(e);
+            }
+            let size_bytes = writer.finish().await.map_err(|e| status(&e))?;
+            proto::BrokerWriteResponse { created: true, size_bytes }
+        };
+        Ok(Response::new(response))
     }
 }
 
+/// The data messages of a write stream after its first message.
+struct WriteData {
+    stream: tonic::Streaming<proto::BrokerWriteRequest>,
+    /// The message marked `last` has come: only the end of the stream may follow.
+    after_last: bool,
+}
+
+impl WriteData {
+    /// The next message's data; None once the stream ended right after the message marked
+    /// `last`. A stream that ends before it was cut short: an error, so nothing is published.
+    async fn next(&mut self) -> Result<Option<Vec<u8>>, Status> {
+        let message = next_write_message(&mut self.stream).await?;
+        match (message, self.after_last) {
+            (None, true) => Ok(None),
+            (None, false) => {
+                Err(Status::aborted("the write stream ended before its last message; nothing was written"))
+            }
+            (Some(_), true) => Err(Status::invalid_argument("a write message came after the one marked last")),
+            (Some(message), false) => {
+                check_write_chunk(&message.data)?;
+                self.after_last = message.last;
+                Ok(Some(message.data))
+            }
+        }
+    }
+}
+
+/// Streams a write into `writer` as it comes (the caller aborts the writer on an error).
+async fn stream_write(writer: &mut dyn RepoWriter, first: &[u8], rest: &mut WriteData) -> Result<(), Status> {
+    writer.write(first).await.map_err(|e| status(&e))?;
+    while let Some(data) = rest.next().await? {
+        writer.write(&data).await.map_err(|e| status(&e))?;
+    }
+    Ok(())
+}
+
+/// A conditional create's data, assembled in memory: at most [`MAX_PUT_IF_ABSENT_BYTES`].
+async fn assemble_write(path: &str, first: Vec<u8>, rest: &mut WriteData) -> Result<Vec<u8>, Status> {
+    let mut data = first;
+    while let Some(more) = rest.next().await? {
+        if data.len() as u64 + more.len() as u64 > MAX_PUT_IF_ABSENT_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "{path}: more than the {MAX_PUT_IF_ABSENT_BYTES} bytes a conditional create allows"
+            )));
+        }
+        data.extend_from_slice(&more);
+    }
+    Ok(data)
+}
+
 /// The next message of a write stream, within a deadline (a stalled client must not hold the
-/// buffered bytes forever).
+/// buffered bytes, or an open upload, forever).
 async fn next_write_message(
     stream: &mut tonic::Streaming<proto::BrokerWriteRequest>,
 ) -> Result<Option<proto::BrokerWriteRequest>, Status> {

@@ -1,21 +1,47 @@
 //! [`RepoStore`] through a broker: every call is one gRPC call with deadlines, and every stream
 //! message is awaited with a deadline too (a stalled stream never errors by itself).
+//!
+//! A streamed write ([`RepoStore::writer`]) is one `BrokerWrite` call that runs in its own task,
+//! fed through a small bounded channel, so the writer holds at most a few wire chunks. The call's
+//! own deadline only has to let the largest object through; what bounds a stalled stream is the
+//! deadline on every message (see [`BROKER_WRITE_STREAM_TIMEOUTS`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::{
-    Location, MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_PUT_BYTES, MAX_RANGE_BYTES, RepoEntry, RepoError, RepoStore,
-    WIRE_CHUNK_BYTES, check_path, check_prefix,
+    Location, MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_PUT_BYTES, MAX_PUT_IF_ABSENT_BYTES, MAX_RANGE_BYTES,
+    MAX_STREAM_BYTES, RepoEntry, RepoError, RepoStore, RepoWriter, WIRE_CHUNK_BYTES, check_path, check_prefix,
+    check_stream_size,
 };
 use crate::rpc::{self, RpcTimeouts, proto};
 
 /// Deadlines of broker calls (and of each stream message).
 pub const BROKER_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 2_000, request_ms: 30_000 };
+
+/// The slowest throughput a streamed write must still get through within its call deadline.
+const WRITE_STREAM_FLOOR_BYTES_PER_S: u64 = 8 * 1024 * 1024;
+
+/// Deadlines of a streamed write's call. The request deadline covers the whole stream, so it is a
+/// backstop that lets [`MAX_STREAM_BYTES`] through at [`WRITE_STREAM_FLOOR_BYTES_PER_S`] (about
+/// 2.8 hours). A stalled stream fails much sooner: each message must be taken within
+/// [`BROKER_TIMEOUTS`]' request deadline (the channel to the call is small, so a stalled
+/// transport fills it at once), the broker waits as long for each message, and the answer after
+/// the last message is awaited as long too.
+pub const BROKER_WRITE_STREAM_TIMEOUTS: RpcTimeouts = RpcTimeouts {
+    connect_ms: BROKER_TIMEOUTS.connect_ms,
+    request_ms: MAX_STREAM_BYTES / WRITE_STREAM_FLOOR_BYTES_PER_S * 1000,
+};
+
+/// Messages queued between a [`RepoWriter`] and its call: with at most [`WIRE_CHUNK_BYTES`] each,
+/// what the writer holds beyond what the transport has taken.
+const WRITE_STREAM_MESSAGES: usize = 2;
 
 /// A repository reached through the broker at `addr`.
 pub struct BrokerStore {
@@ -24,6 +50,8 @@ pub struct BrokerStore {
     properties: HashMap<String, String>,
     /// The channel, or why `addr` is not usable (reported by every call).
     channel: Result<Channel, String>,
+    /// The same for streamed writes, with [`BROKER_WRITE_STREAM_TIMEOUTS`].
+    stream_channel: Result<Channel, String>,
 }
 
 impl std::fmt::Debug for BrokerStore {
@@ -51,30 +79,32 @@ impl BrokerStore {
     /// properties itself).
     pub fn new(broker_addr: &str, location: &str, properties: &BTreeMap<String, String>) -> BrokerStore {
         let channel = rpc::channel(broker_addr, BROKER_TIMEOUTS).map_err(|e| e.to_string());
+        let stream_channel = rpc::channel(broker_addr, BROKER_WRITE_STREAM_TIMEOUTS).map_err(|e| e.to_string());
         BrokerStore {
             addr: broker_addr.to_string(),
             location: location.to_string(),
             properties: properties.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             channel,
+            stream_channel,
         }
     }
 
     fn client(&self) -> Result<proto::broker_client::BrokerClient<Channel>, RepoError> {
+        self.client_on(&self.channel)
+    }
+
+    fn client_on(
+        &self,
+        channel: &Result<Channel, String>,
+    ) -> Result<proto::broker_client::BrokerClient<Channel>, RepoError> {
         Location::parse(&self.location)?;
-        let channel = self.channel.clone().map_err(RepoError::Invalid)?;
+        let channel = channel.clone().map_err(RepoError::Invalid)?;
         Ok(proto::broker_client::BrokerClient::new(channel))
     }
 
     /// Maps a broker's answer back to the error the broker mapped from.
     fn error(&self, status: Status, path: &str) -> RepoError {
-        let detail = || format!("broker {}: {}", self.addr, status.message());
-        match status.code() {
-            Code::NotFound => RepoError::NotFound(path.to_string()),
-            Code::AlreadyExists => RepoError::AlreadyExists(path.to_string()),
-            Code::PermissionDenied | Code::Unauthenticated => RepoError::Denied(detail()),
-            Code::InvalidArgument => RepoError::Invalid(detail()),
-            _ => RepoError::Unreachable(detail()),
-        }
+        status_to_error(&self.addr, status, path)
     }
 
     /// The next message of a response stream, within the request deadline.
@@ -120,22 +150,30 @@ impl BrokerStore {
         Ok(data)
     }
 
-    async fn write(&self, path: &str, data: Vec<u8>, if_absent: bool) -> Result<bool, RepoError> {
-        check_path(path)?;
-        if data.len() as u64 > MAX_PUT_BYTES {
-            return Err(RepoError::Invalid(format!(
-                "{path}: {} bytes is more than the {MAX_PUT_BYTES} bytes one write allows",
-                data.len()
-            )));
-        }
-        let header = proto::BrokerWriteRequest {
+    fn header(&self, path: &str, if_absent: bool) -> proto::BrokerWriteRequest {
+        proto::BrokerWriteRequest {
             location: self.location.clone(),
             properties: self.properties.clone(),
             path: path.to_string(),
             if_absent,
             data: Vec::new(),
-        };
-        // The header, then the data in chunks cut one at a time as the stream is polled.
+            last: false,
+        }
+    }
+
+    /// A write of `data` held whole by the caller.
+    async fn write(&self, path: &str, data: Vec<u8>, if_absent: bool) -> Result<bool, RepoError> {
+        check_path(path)?;
+        let limit_bytes = if if_absent { MAX_PUT_IF_ABSENT_BYTES } else { MAX_PUT_BYTES };
+        if data.len() as u64 > limit_bytes {
+            return Err(RepoError::Invalid(format!(
+                "{path}: {} bytes is more than the {limit_bytes} bytes this write allows",
+                data.len()
+            )));
+        }
+        let header = proto::BrokerWriteRequest { last: data.is_empty(), ..self.header(path, if_absent) };
+        // The header, then the data in chunks cut one at a time as the stream is polled; the
+        // final message says `last`.
         let chunks = futures_util::stream::unfold((Some(header), data, 0usize), |(header, data, at)| async move {
             if let Some(header) = header {
                 return Some((header, (None, data, at)));
@@ -144,7 +182,11 @@ impl BrokerStore {
                 return None;
             }
             let end = (at + WIRE_CHUNK_BYTES).min(data.len());
-            let message = proto::BrokerWriteRequest { data: data[at..end].to_vec(), ..Default::default() };
+            let message = proto::BrokerWriteRequest {
+                data: data[at..end].to_vec(),
+                last: end == data.len(),
+                ..Default::default()
+            };
             Some((message, (None, data, end)))
         });
         let response = self.client()?.broker_write(chunks).await.map_err(|s| self.error(s, path))?.into_inner();
@@ -235,5 +277,153 @@ impl RepoStore for BrokerStore {
         };
         self.client()?.broker_rename(request).await.map_err(|s| self.error(s, from))?;
         Ok(())
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError> {
+        check_path(path)?;
+        let mut client = self.client_on(&self.stream_channel)?;
+        let (sender, mut receiver) = mpsc::channel(WRITE_STREAM_MESSAGES);
+        sender
+            .try_send(self.header(path, false))
+            .map_err(|e| RepoError::Invalid(format!("{path}: queueing the write's first message: {e}")))?;
+        let messages = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+        let call = tokio::spawn(async move { client.broker_write(messages).await.map(tonic::Response::into_inner) });
+        Ok(Box::new(BrokerWriter {
+            addr: self.addr.clone(),
+            path: path.to_string(),
+            sender: Some(sender),
+            call: Some(call),
+            written_bytes: 0,
+            failed: false,
+        }))
+    }
+}
+
+/// Maps a broker's answer back to the error the broker at `addr` mapped from.
+fn status_to_error(addr: &str, status: Status, path: &str) -> RepoError {
+    let detail = || format!("broker {addr}: {}", status.message());
+    match status.code() {
+        Code::NotFound => RepoError::NotFound(path.to_string()),
+        Code::AlreadyExists => RepoError::AlreadyExists(path.to_string()),
+        Code::PermissionDenied | Code::Unauthenticated => RepoError::Denied(detail()),
+        Code::InvalidArgument => RepoError::Invalid(detail()),
+        _ => RepoError::Unreachable(detail()),
+    }
+}
+
+type WriteCall = JoinHandle<Result<proto::BrokerWriteResponse, Status>>;
+
+/// A streamed write through the broker: each chunk goes out as it comes. The broker publishes the
+/// file only after the message marked `last`, which only [`RepoWriter::finish`] sends, so an
+/// aborted, failed or dropped writer leaves nothing (the broker sees a stream cut short).
+struct BrokerWriter {
+    addr: String,
+    path: String,
+    /// Feeds the call; dropped to end the stream.
+    sender: Option<mpsc::Sender<proto::BrokerWriteRequest>>,
+    call: Option<WriteCall>,
+    written_bytes: u64,
+    /// A send failed: nothing more may be written.
+    failed: bool,
+}
+
+impl BrokerWriter {
+    /// Queues one message for the call, within the per-message deadline.
+    async fn send(&mut self, message: proto::BrokerWriteRequest) -> Result<(), RepoError> {
+        let Some(sender) = &self.sender else {
+            return Err(RepoError::Invalid(format!("{}: the write is already closed", self.path)));
+        };
+        let deadline = Duration::from_millis(BROKER_TIMEOUTS.request_ms);
+        match tokio::time::timeout(deadline, sender.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            // The call ended before the stream did: its answer says why.
+            Ok(Err(_closed)) => Err(match self.answer().await {
+                Ok(_) => RepoError::Unreachable(format!(
+                    "broker {}: {}: the broker answered before the write was finished",
+                    self.addr, self.path
+                )),
+                Err(e) => e,
+            }),
+            Err(_) => Err(RepoError::Unreachable(format!(
+                "broker {}: {}: the write made no progress within {} ms",
+                self.addr, self.path, BROKER_TIMEOUTS.request_ms
+            ))),
+        }
+    }
+
+    /// The call's answer, within the request deadline.
+    async fn answer(&mut self) -> Result<proto::BrokerWriteResponse, RepoError> {
+        let Some(call) = self.call.as_mut() else {
+            return Err(RepoError::Invalid(format!("{}: the write's answer was already taken", self.path)));
+        };
+        let outcome = tokio::time::timeout(Duration::from_millis(BROKER_TIMEOUTS.request_ms), call).await;
+        let unreachable =
+            |detail: String| RepoError::Unreachable(format!("broker {}: {}: {detail}", self.addr, self.path));
+        let result = match outcome {
+            Err(_) => Err(unreachable(format!("no answer within {} ms", BROKER_TIMEOUTS.request_ms))),
+            Ok(Err(join)) => Err(unreachable(format!("the write's task failed: {join}"))),
+            Ok(Ok(Err(status))) => Err(status_to_error(&self.addr, status, &self.path)),
+            Ok(Ok(Ok(response))) => Ok(response),
+        };
+        // Answered or given up on: either way the call is over (abort is a no-op if it ended).
+        if let Some(call) = self.call.take() {
+            call.abort();
+        }
+        result
+    }
+
+    fn check_usable(&self) -> Result<(), RepoError> {
+        if self.failed {
+            return Err(RepoError::Invalid(format!("{}: an earlier write of this file failed", self.path)));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RepoWriter for BrokerWriter {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), RepoError> {
+        self.check_usable()?;
+        check_stream_size(&self.path, self.written_bytes, chunk.len())?;
+        for piece in chunk.chunks(WIRE_CHUNK_BYTES) {
+            let message = proto::BrokerWriteRequest { data: piece.to_vec(), ..Default::default() };
+            if let Err(e) = self.send(message).await {
+                self.failed = true;
+                return Err(e);
+            }
+            self.written_bytes += piece.len() as u64;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64, RepoError> {
+        self.check_usable()?;
+        self.send(proto::BrokerWriteRequest { last: true, ..Default::default() }).await?;
+        // The stream ends right after `last`: the broker publishes and answers.
+        self.sender = None;
+        let response = self.answer().await?;
+        if response.size_bytes != self.written_bytes {
+            return Err(RepoError::Unreachable(format!(
+                "broker {}: {}: the broker wrote {} bytes, {} were sent",
+                self.addr, self.path, response.size_bytes, self.written_bytes
+            )));
+        }
+        Ok(self.written_bytes)
+    }
+
+    async fn abort(self: Box<Self>) {
+        // Nothing to wait for: cancelling the call and cutting the stream is what Drop does.
+        drop(self);
+    }
+}
+
+impl Drop for BrokerWriter {
+    /// Cancels the call first, then ends the stream: a stream that ends without `last` publishes
+    /// nothing, so even a broker that sees a clean end before the cancellation writes nothing.
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            call.abort();
+        }
+        self.sender = None;
     }
 }

@@ -6,6 +6,10 @@
 //! [`open_direct`] talks to the storage itself through object_store; [`BrokerStore`] goes through
 //! a broker process over gRPC. Both implement the same trait, with the same errors.
 //!
+//! Big files are written through [`RepoStore::writer`], a [`RepoWriter`] that streams: it holds at
+//! most one part ([`STREAM_PART_BYTES`]) in memory whatever the file's size, and publishes the
+//! file only when [`RepoWriter::finish`] succeeds.
+//!
 //! `mem://bucket/prefix` is an in-memory store, shared by everything that opens the same bucket:
 //! in the simulator, by every node of one simulated world (each seed runs on its own thread, and
 //! the registry is per thread); in a real build, by the whole process (useful for tests).
@@ -26,8 +30,19 @@ pub use location::{LOCATION_FORMS, Location};
 pub const MAX_GET_BYTES: u64 = 64 * 1024 * 1024;
 /// Largest range one [`RepoStore::get_range`] returns.
 pub const MAX_RANGE_BYTES: u64 = 64 * 1024 * 1024;
-/// Largest object written in one piece (a broker write is assembled in memory first).
+/// Largest object [`RepoStore::put`] writes from one buffer; bigger files go through
+/// [`RepoStore::writer`].
 pub const MAX_PUT_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest object [`RepoStore::put_if_absent`] writes: conditional creates are small marker files,
+/// and the broker assembles them in memory (so it holds no more for one than for a streamed part).
+pub const MAX_PUT_IF_ABSENT_BYTES: u64 = STREAM_PART_BYTES as u64;
+/// What a [`RepoWriter`] buffers before sending it as one part of a multipart upload. S3 wants
+/// every part but the last to be at least 5 MiB (and some S3-like stores want them equal).
+pub const STREAM_PART_BYTES: usize = 8 * 1024 * 1024;
+/// Most parts of one multipart upload (S3's limit).
+pub const MAX_STREAM_PARTS: u64 = 10_000;
+/// Largest object a [`RepoWriter`] takes: [`MAX_STREAM_PARTS`] full parts (78 GiB).
+pub const MAX_STREAM_BYTES: u64 = STREAM_PART_BYTES as u64 * MAX_STREAM_PARTS;
 /// Most entries one [`RepoStore::list`] returns; past it the list is an error, not a cut list.
 pub const MAX_LIST_ENTRIES: usize = 100_000;
 /// Most objects one list may walk (a string prefix lists its parent directory and filters).
@@ -91,6 +106,36 @@ pub trait RepoStore: Send + Sync {
     }
     /// Moves `from` to `to`, replacing `to`.
     async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError>;
+    /// A streaming write to `path`, replacing what is there once it finishes (see
+    /// [`RepoWriter`]).
+    async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError>;
+}
+
+/// A file being written piece by piece. Nothing is visible under its path (an earlier file there
+/// stays as it was) until [`RepoWriter::finish`] succeeds; [`RepoWriter::abort`], an error, or
+/// dropping the writer leave nothing there. It holds at most [`STREAM_PART_BYTES`] (plus the
+/// chunk being written) in memory.
+///
+/// Dropping instead of aborting cannot wait for the store: on S3 the parts already sent stay,
+/// invisible, until the bucket's lifecycle rule for incomplete multipart uploads removes them.
+#[async_trait]
+pub trait RepoWriter: Send {
+    /// Appends `chunk`. After an error the writer is unusable: abort it.
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), RepoError>;
+    /// Publishes the file; its size in bytes.
+    async fn finish(self: Box<Self>) -> Result<u64, RepoError>;
+    /// Drops what was written (best effort: an error is only logged).
+    async fn abort(self: Box<Self>);
+}
+
+/// Refuses to grow a streamed object past [`MAX_STREAM_BYTES`].
+fn check_stream_size(path: &str, written_bytes: u64, chunk_bytes: usize) -> Result<(), RepoError> {
+    if written_bytes.saturating_add(chunk_bytes as u64) > MAX_STREAM_BYTES {
+        return Err(RepoError::Invalid(format!(
+            "{path}: more than the {MAX_STREAM_BYTES} bytes one streamed write allows"
+        )));
+    }
+    Ok(())
 }
 
 /// Opens the storage at `location` directly (no broker). Unknown property names are refused.

@@ -9,11 +9,11 @@ use futures_util::StreamExt;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 
 use super::{
-    MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_LIST_SCANNED, MAX_PUT_BYTES, MAX_RANGE_BYTES, RepoEntry, RepoError, RepoStore,
-    check_path, check_prefix,
+    MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_LIST_SCANNED, MAX_PUT_BYTES, MAX_PUT_IF_ABSENT_BYTES, MAX_RANGE_BYTES,
+    RepoEntry, RepoError, RepoStore, RepoWriter, STREAM_PART_BYTES, check_path, check_prefix, check_stream_size,
 };
 
 /// Most distinct `mem://` buckets alive at once.
@@ -26,19 +26,24 @@ struct ObjectRepoStore {
     name: String,
 }
 
+/// The [`RepoError`] for an object_store error on `path` of the store called `name`.
+fn map_error(name: &str, e: object_store::Error, path: &str) -> RepoError {
+    match e {
+        object_store::Error::NotFound { .. } => RepoError::NotFound(path.to_string()),
+        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
+            RepoError::AlreadyExists(path.to_string())
+        }
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            RepoError::Denied(format!("{name}: {path}: {e}"))
+        }
+        object_store::Error::InvalidPath { .. } => RepoError::Invalid(format!("{name}: {path}: {e}")),
+        other => RepoError::Unreachable(format!("{name}: {path}: {other}")),
+    }
+}
+
 impl ObjectRepoStore {
     fn error(&self, e: object_store::Error, path: &str) -> RepoError {
-        match e {
-            object_store::Error::NotFound { .. } => RepoError::NotFound(path.to_string()),
-            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
-                RepoError::AlreadyExists(path.to_string())
-            }
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-                RepoError::Denied(format!("{}: {path}: {e}", self.name))
-            }
-            object_store::Error::InvalidPath { .. } => RepoError::Invalid(format!("{}: {path}: {e}", self.name)),
-            other => RepoError::Unreachable(format!("{}: {path}: {other}", self.name)),
-        }
+        map_error(&self.name, e, path)
     }
 
     fn object_path(&self, path: &str) -> Result<Path, RepoError> {
@@ -47,10 +52,10 @@ impl ObjectRepoStore {
     }
 }
 
-fn check_put_size(path: &str, data: &[u8]) -> Result<(), RepoError> {
-    if data.len() as u64 > MAX_PUT_BYTES {
+fn check_put_size(path: &str, data: &[u8], limit_bytes: u64) -> Result<(), RepoError> {
+    if data.len() as u64 > limit_bytes {
         return Err(RepoError::Invalid(format!(
-            "{path}: {} bytes is more than the {MAX_PUT_BYTES} bytes one write allows",
+            "{path}: {} bytes is more than the {limit_bytes} bytes this write allows",
             data.len()
         )));
     }
@@ -61,14 +66,14 @@ fn check_put_size(path: &str, data: &[u8]) -> Result<(), RepoError> {
 impl RepoStore for ObjectRepoStore {
     async fn put(&self, path: &str, data: Vec<u8>) -> Result<(), RepoError> {
         let p = self.object_path(path)?;
-        check_put_size(path, &data)?;
+        check_put_size(path, &data, MAX_PUT_BYTES)?;
         self.store.put(&p, PutPayload::from(data)).await.map_err(|e| self.error(e, path))?;
         Ok(())
     }
 
     async fn put_if_absent(&self, path: &str, data: Vec<u8>) -> Result<bool, RepoError> {
         let p = self.object_path(path)?;
-        check_put_size(path, &data)?;
+        check_put_size(path, &data, MAX_PUT_IF_ABSENT_BYTES)?;
         match self.store.put_opts(&p, PutPayload::from(data), PutMode::Create.into()).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(false),
@@ -168,6 +173,137 @@ impl RepoStore for ObjectRepoStore {
         let from_path = self.object_path(from)?;
         let to_path = self.object_path(to)?;
         self.store.rename(&from_path, &to_path).await.map_err(|e| self.error(e, from))
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError> {
+        let location = self.object_path(path)?;
+        Ok(Box::new(ObjectWriter {
+            store: Arc::clone(&self.store),
+            location,
+            path: path.to_string(),
+            name: self.name.clone(),
+            buffer: Vec::new(),
+            upload: None,
+            written_bytes: 0,
+            failed: false,
+        }))
+    }
+}
+
+/// A streamed write on object_store. Bytes collect in `buffer` up to [`STREAM_PART_BYTES`]; a full
+/// buffer is sent as the next part of a multipart upload (started by the first) once more bytes
+/// come, so a file that fits in one part is a single plain put at `finish`. Each part is awaited
+/// before the next is buffered: the buffer is the only part in memory. (Not object_store's
+/// `WriteMultipart`: it spawns tasks on the real tokio, which the simulator does not run.)
+///
+/// Visibility: a plain put and a completed multipart upload are both atomic (S3 objects appear
+/// whole; `file://` writes a staging file `<path>#<n>`, which listings skip, and renames it).
+struct ObjectWriter {
+    store: Arc<dyn ObjectStore>,
+    location: Path,
+    /// The relative path and the store's name, for messages.
+    path: String,
+    name: String,
+    buffer: Vec<u8>,
+    upload: Option<Box<dyn MultipartUpload>>,
+    written_bytes: u64,
+    /// A part failed (and the upload was aborted): nothing more may be written.
+    failed: bool,
+}
+
+impl ObjectWriter {
+    fn check_usable(&self) -> Result<(), RepoError> {
+        if self.failed {
+            return Err(RepoError::Invalid(format!("{}: an earlier write of this file failed", self.path)));
+        }
+        Ok(())
+    }
+
+    /// Sends the buffer as the next part; on failure aborts the upload and poisons the writer.
+    async fn send_part(&mut self) -> Result<(), RepoError> {
+        let part = PutPayload::from(std::mem::take(&mut self.buffer));
+        let mut upload = match self.upload.take() {
+            Some(upload) => upload,
+            None => match self.store.put_multipart(&self.location).await {
+                Ok(upload) => upload,
+                Err(e) => {
+                    self.failed = true;
+                    return Err(map_error(&self.name, e, &self.path));
+                }
+            },
+        };
+        match upload.put_part(part).await {
+            Ok(()) => {
+                self.upload = Some(upload);
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = true;
+                abort_upload(upload.as_mut(), &self.path).await;
+                Err(map_error(&self.name, e, &self.path))
+            }
+        }
+    }
+
+    /// Appends to the buffer, growing it like a `Vec` would but never past one part.
+    fn buffer_extend(&mut self, bytes: &[u8]) {
+        let needed = self.buffer.len() + bytes.len();
+        if needed > self.buffer.capacity() {
+            let target = needed.max(self.buffer.capacity() * 2).min(STREAM_PART_BYTES);
+            self.buffer.reserve_exact(target - self.buffer.len());
+        }
+        self.buffer.extend_from_slice(bytes);
+    }
+}
+
+async fn abort_upload(upload: &mut dyn MultipartUpload, path: &str) {
+    if let Err(e) = upload.abort().await {
+        tracing::warn!(path, error = %e, "repository: aborting a multipart upload failed; its parts may linger");
+    }
+}
+
+#[async_trait]
+impl RepoWriter for ObjectWriter {
+    async fn write(&mut self, mut chunk: &[u8]) -> Result<(), RepoError> {
+        self.check_usable()?;
+        check_stream_size(&self.path, self.written_bytes, chunk.len())?;
+        while !chunk.is_empty() {
+            if self.buffer.len() == STREAM_PART_BYTES {
+                self.send_part().await?;
+            }
+            let take = (STREAM_PART_BYTES - self.buffer.len()).min(chunk.len());
+            self.buffer_extend(&chunk[..take]);
+            self.written_bytes += take as u64;
+            chunk = &chunk[take..];
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<u64, RepoError> {
+        self.check_usable()?;
+        let last = PutPayload::from(std::mem::take(&mut self.buffer));
+        let result = match self.upload.take() {
+            None => self.store.put(&self.location, last).await.map(drop),
+            Some(mut upload) => {
+                // The buffer is never empty here: a full part is only sent when more bytes come.
+                let mut result = upload.put_part(last).await;
+                if result.is_ok() {
+                    result = upload.complete().await.map(drop);
+                }
+                if result.is_err() {
+                    abort_upload(upload.as_mut(), &self.path).await;
+                }
+                result
+            }
+        };
+        result.map_err(|e| map_error(&self.name, e, &self.path))?;
+        Ok(self.written_bytes)
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        if let Some(mut upload) = self.upload.take() {
+            abort_upload(upload.as_mut(), &self.path).await;
+        }
     }
 }
 

@@ -77,13 +77,74 @@ async fn contract(store: Arc<dyn RepoStore>, root: &str) {
     // bad paths are refused, not resolved
     for bad in ["", "/abs", "a//b", "a/../b", "./a"] {
         assert!(matches!(store.put(bad, Vec::new()).await, Err(RepoError::Invalid(_))), "{bad}");
+        assert!(matches!(store.writer(bad).await, Err(RepoError::Invalid(_))), "{bad}");
     }
+
+    // a conditional create is for small files
+    let too_big = vec![0u8; MAX_PUT_IF_ABSENT_BYTES as usize + 1];
+    assert!(matches!(store.put_if_absent(&p("huge"), too_big).await, Err(RepoError::Invalid(_))));
+    assert!(!store.exists(&p("huge")).await.unwrap());
 
     // clean up through the API
     for entry in store.list(&format!("{root}/")).await.unwrap() {
         store.delete(&entry.path).await.unwrap();
     }
     assert!(store.list(&format!("{root}/")).await.unwrap().is_empty());
+}
+
+/// Bytes that differ from part to part and are not aligned to anything.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| ((i % 251) ^ (i / 4093 % 256)) as u8).collect()
+}
+
+/// Writes `data` through a writer in pieces that do not line up with parts or wire chunks.
+async fn write_pieces(writer: &mut dyn RepoWriter, data: &[u8]) {
+    for piece in data.chunks(WIRE_CHUNK_BYTES + 7) {
+        writer.write(piece).await.unwrap();
+    }
+}
+
+/// What every [`RepoStore::writer`] does: several parts round-trip, nothing shows before finish
+/// (an earlier file stays), abort and drop leave nothing, small and empty files work.
+async fn writer_contract(store: Arc<dyn RepoStore>, root: &str) {
+    let p = |name: &str| format!("{root}/{name}");
+    let big = pattern(2 * STREAM_PART_BYTES + 3 * WIRE_CHUNK_BYTES + 12_345);
+
+    store.put(&p("big.dat"), b"old".to_vec()).await.unwrap();
+    let mut writer = store.writer(&p("big.dat")).await.unwrap();
+    write_pieces(writer.as_mut(), &big).await;
+    // Two full parts are sent by now, and none of it shows.
+    assert_eq!(store.get(&p("big.dat")).await.unwrap(), b"old");
+    assert_eq!(store.list(&format!("{root}/")).await.unwrap(), vec![RepoEntry { path: p("big.dat"), size_bytes: 3 }]);
+    assert_eq!(writer.finish().await.unwrap(), big.len() as u64);
+    assert_eq!(store.size_bytes(&p("big.dat")).await.unwrap(), big.len() as u64);
+    assert!(store.get(&p("big.dat")).await.unwrap() == big, "the streamed object differs from what was written");
+
+    let mut aborted = store.writer(&p("aborted.dat")).await.unwrap();
+    write_pieces(aborted.as_mut(), &big[..STREAM_PART_BYTES + 10]).await;
+    aborted.abort().await;
+    assert!(!store.exists(&p("aborted.dat")).await.unwrap());
+
+    let mut dropped = store.writer(&p("dropped.dat")).await.unwrap();
+    write_pieces(dropped.as_mut(), &big[..STREAM_PART_BYTES + 10]).await;
+    drop(dropped);
+    assert!(!store.exists(&p("dropped.dat")).await.unwrap());
+
+    let mut small = store.writer(&p("small.dat")).await.unwrap();
+    small.write(b"hel").await.unwrap();
+    small.write(b"").await.unwrap();
+    small.write(b"lo").await.unwrap();
+    assert_eq!(small.finish().await.unwrap(), 5);
+    assert_eq!(store.get(&p("small.dat")).await.unwrap(), b"hello");
+    let empty = store.writer(&p("empty.dat")).await.unwrap();
+    assert_eq!(empty.finish().await.unwrap(), 0);
+    assert_eq!(store.size_bytes(&p("empty.dat")).await.unwrap(), 0);
+
+    let listed: Vec<String> = store.list(&format!("{root}/")).await.unwrap().into_iter().map(|e| e.path).collect();
+    assert_eq!(listed, vec![p("big.dat"), p("empty.dat"), p("small.dat")]);
+    for path in listed {
+        store.delete(&path).await.unwrap();
+    }
 }
 
 fn temp_dir(name: &str) -> String {
@@ -95,6 +156,36 @@ fn temp_dir(name: &str) -> String {
 async fn mem_store_keeps_the_contract() {
     let store = open_direct("mem://contract-bucket/some/prefix", &no_properties()).unwrap();
     contract(store, "__palo_repository_r").await;
+}
+
+#[tokio::test]
+async fn mem_writer_streams_parts_and_publishes_on_finish() {
+    let store = open_direct("mem://writer-bucket/prefix", &no_properties()).unwrap();
+    writer_contract(store, "__palo_repository_r").await;
+}
+
+#[tokio::test]
+async fn file_writer_streams_parts_and_publishes_on_finish() {
+    let dir = temp_dir("writer");
+    let store = open_direct(&format!("file://{dir}"), &no_properties()).unwrap();
+    writer_contract(Arc::clone(&store), "w").await;
+
+    // An aborted multipart upload leaves no staging file (`<path>#<n>`, which listings hide).
+    let mut aborted = store.writer("w/aborted.dat").await.unwrap();
+    write_pieces(aborted.as_mut(), &pattern(STREAM_PART_BYTES + 1)).await;
+    aborted.abort().await;
+    use crate::disk::Disk;
+    let disk = crate::disk::RealDisk::new(&dir);
+    let left: Vec<String> = disk
+        .read_dir(std::path::Path::new(&format!("{dir}/w")))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|name| name.starts_with("aborted.dat"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    disk.remove_dir_all(std::path::Path::new(&dir)).await.unwrap();
 }
 
 #[tokio::test]
@@ -247,8 +338,56 @@ async fn broker_store_through_a_real_broker() {
     let err = bad.exists("f").await.unwrap_err();
     assert!(matches!(&err, RepoError::Invalid(m) if m.contains("s3.access_key")), "{err}");
 
+    // Streamed writes through the broker keep the writer contract.
+    writer_contract(Arc::new(BrokerStore::new(&addr, location, &no_properties())), "streamed").await;
+
     // An unreachable broker is Unreachable.
     stop.trigger();
     let gone = BrokerStore::new(&format!("127.0.0.1:{}", free_port()), location, &no_properties());
     assert!(matches!(gone.exists("f").await, Err(RepoError::Unreachable(_))));
+}
+
+/// The broker publishes a write only after the message marked `last`, and bounds conditional
+/// creates.
+#[tokio::test]
+async fn broker_writes_nothing_for_a_stream_cut_short() {
+    use crate::rpc::proto::BrokerWriteRequest;
+    let (addr, stop) = start_broker().await;
+    let location = "mem://broker-cut/repo";
+    let direct = open_direct(location, &no_properties()).unwrap();
+    let channel = crate::rpc::channel(&addr, BROKER_TIMEOUTS).unwrap();
+    let mut client = crate::rpc::proto::broker_client::BrokerClient::new(channel);
+    let header = |path: &str, if_absent: bool| BrokerWriteRequest {
+        location: location.into(),
+        path: path.into(),
+        if_absent,
+        ..Default::default()
+    };
+    let data = |len: usize, last: bool| BrokerWriteRequest { data: vec![7; len], last, ..Default::default() };
+
+    for if_absent in [false, true] {
+        let cut = vec![header("cut", if_absent), data(WIRE_CHUNK_BYTES, false), data(10, false)];
+        let status = client.broker_write(futures_util::stream::iter(cut)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Aborted, "{status:?}");
+        assert!(!direct.exists("cut").await.unwrap());
+    }
+
+    let after_last = vec![header("late", false), data(10, true), data(10, false)];
+    let status = client.broker_write(futures_util::stream::iter(after_last)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(!direct.exists("late").await.unwrap());
+
+    let chunks = MAX_PUT_IF_ABSENT_BYTES as usize / WIRE_CHUNK_BYTES;
+    let mut too_big = vec![header("marker", true)];
+    too_big.extend((0..chunks).map(|_| data(WIRE_CHUNK_BYTES, false)));
+    too_big.push(data(1, true));
+    let status = client.broker_write(futures_util::stream::iter(too_big)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(!direct.exists("marker").await.unwrap());
+
+    let whole = vec![header("whole", false), data(3, false), data(2, true)];
+    let response = client.broker_write(futures_util::stream::iter(whole)).await.unwrap().into_inner();
+    assert_eq!((response.created, response.size_bytes), (true, 5));
+    assert_eq!(direct.get("whole").await.unwrap(), vec![7; 5]);
+    stop.trigger();
 }
