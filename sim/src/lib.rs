@@ -9,6 +9,9 @@ pub mod sim_disk;
 pub mod trace;
 
 #[cfg(madsim)]
+#[cfg(madsim)]
+pub mod backups;
+#[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
 pub mod loads;

@@ -13,6 +13,7 @@
 //! the load that wrote it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
@@ -46,6 +47,18 @@ pub struct LoadModel {
     pub partitions_acked: BTreeSet<String>,
 }
 
+/// When the client sent each load and when it was acknowledged (simulated time), shared with the
+/// backup workload, which checks what a backup holds against it.
+#[derive(Debug, Default)]
+pub struct LoadLog {
+    pub sent_at: BTreeMap<u64, Duration>,
+    pub acked_at: BTreeMap<u64, Duration>,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether an error means the statement certainly changed nothing.
 fn definite_failure(e: &ClientError) -> bool {
     match e {
@@ -60,6 +73,7 @@ pub async fn client_loads(
     fe_addr: String,
     recorder: Recorder,
     duration: Duration,
+    log: Arc<Mutex<LoadLog>>,
 ) -> LoadModel {
     let mut model = LoadModel::default();
     let end = recorder.now() + duration;
@@ -88,8 +102,12 @@ pub async fn client_loads(
             })
             .collect();
         let statement = format!("INSERT INTO w.events VALUES {}", values.join(", "));
+        lock(&log).sent_at.insert(load, recorder.now());
         match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
-            Ok(_) => model.acked.insert(load, rows),
+            Ok(_) => {
+                lock(&log).acked_at.insert(load, recorder.now());
+                model.acked.insert(load, rows)
+            }
             Err(e) if definite_failure(&e) => model.failed.insert(load, rows),
             Err(_) => model.unknown.insert(load, rows),
         };
@@ -99,7 +117,7 @@ pub async fn client_loads(
 }
 
 /// A result set: column titles and rows of cells (`None` is NULL).
-type ResultRows = (Vec<String>, Vec<Vec<Option<String>>>);
+pub type ResultRows = (Vec<String>, Vec<Vec<Option<String>>>);
 
 fn cells(output: QueryOutput) -> Result<ResultRows, String> {
     match output {
@@ -108,7 +126,7 @@ fn cells(output: QueryOutput) -> Result<ResultRows, String> {
     }
 }
 
-async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<ResultRows, String> {
+pub async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<ResultRows, String> {
     let mut last = String::new();
     for _ in 0..MAX_ATTEMPTS {
         match sql(cluster, statement).await {
@@ -120,7 +138,7 @@ async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<ResultR
     Err(format!("`{statement}` did not succeed in {MAX_ATTEMPTS} attempts: {last}"))
 }
 
-fn col(columns: &[String], name: &str) -> Result<usize, String> {
+pub fn col(columns: &[String], name: &str) -> Result<usize, String> {
     columns.iter().position(|c| c == name).ok_or_else(|| format!("no column {name}"))
 }
 
@@ -352,5 +370,9 @@ pub async fn fingerprint(cluster: &SimCluster) -> Result<String, String> {
     let parts: Vec<Vec<Option<String>>> =
         parts.into_iter().map(|r| keep.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
     let (_, count) = query_until_ok(cluster, "SELECT count(*), sum(id) FROM w.events").await?;
-    Ok(format!("{create:?}\n{parts:?}\n{count:?}"))
+    let (bcols, jobs) = query_until_ok(cluster, "SHOW BACKUP FROM w").await?;
+    let keep = [col(&bcols, "JobId")?, col(&bcols, "SnapshotName")?, col(&bcols, "State")?, col(&bcols, "Status")?];
+    let jobs: Vec<Vec<Option<String>>> =
+        jobs.into_iter().map(|r| keep.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
+    Ok(format!("{create:?}\n{parts:?}\n{count:?}\n{jobs:?}"))
 }

@@ -13,6 +13,9 @@
 //!    rows) are exactly what they were before.
 //! 5. Loads (see `loads.rs`): exactly once and atomic, replicas converge and agree, acknowledged
 //!    partitions exist.
+//! 6. Backups (see `backups.rs`): legal states, one running job per database, every job ends,
+//!    FINISHED snapshots hold verified files and exactly whole, right loads, CANCELLED ones are
+//!    never shown, no snapshot left on a backend. The FE restart of 4 keeps every job.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -42,11 +45,17 @@ pub enum InjectedBug {
     /// A load gives the new version only to tablets that got rows, so the other tablets of the
     /// partition never reach it (the bug an early version of loads had).
     LoadSkipsEmptyRowsets,
+    /// Backup jobs never release their snapshots (neither at their end nor when heartbeats
+    /// report them), so backends fill up with hard links nobody needs.
+    BackupLeaksSnapshots,
 }
 
 impl InjectedBug {
-    pub const ALL: [(&'static str, InjectedBug); 2] =
-        [("lying-fsync", InjectedBug::LyingFsync), ("load-skips-empty-rowsets", InjectedBug::LoadSkipsEmptyRowsets)];
+    pub const ALL: [(&'static str, InjectedBug); 3] = [
+        ("lying-fsync", InjectedBug::LyingFsync),
+        ("load-skips-empty-rowsets", InjectedBug::LoadSkipsEmptyRowsets),
+        ("backup-leaks-snapshots", InjectedBug::BackupLeaksSnapshots),
+    ];
 
     pub fn parse(name: &str) -> Option<InjectedBug> {
         InjectedBug::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
@@ -251,6 +260,10 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     if clean_disks.fsync_lies {
         cluster.event("injected bug: every disk lies about fsync");
     }
+    if options.bugs.contains(&InjectedBug::BackupLeaksSnapshots) {
+        palo_buggify::inject_bug("backup-leaks-snapshots");
+        cluster.event("injected bug: backup jobs never release their snapshots");
+    }
     if options.bugs.contains(&InjectedBug::LoadSkipsEmptyRowsets) {
         palo_buggify::inject_bug("load-skips-empty-rowsets");
         cluster.event("injected bug: loads skip the empty rowsets of tablets without rows");
@@ -270,6 +283,14 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     // The load table (needs three alive backends: retried until heartbeats have run).
     until_ok(&cluster, "CREATE DATABASE w", &["database exists"]).await?;
     until_ok(&cluster, crate::loads::CREATE_TABLE, &["already exists"]).await?;
+    // The backup repository: through the broker or direct, by the seed.
+    let via = if thread_rng().gen_bool(0.5) { format!("BROKER {BROKER_NAME}") } else { "S3".to_string() };
+    let create_repo = format!(
+        "CREATE REPOSITORY {} WITH {via} ON LOCATION \"{}\"",
+        crate::backups::REPOSITORY,
+        crate::backups::LOCATION
+    );
+    until_ok(&cluster, &create_repo, &["already exist"]).await?;
 
     // Chaos: the nemesis, the client's membership changes and its loads at once.
     let buggify = thread_rng().gen_bool(0.5);
@@ -284,17 +305,27 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         spare.clone(),
         options.chaos,
     ));
+    let load_log = std::sync::Arc::new(std::sync::Mutex::new(crate::loads::LoadLog::default()));
     let loads_task = tokio::spawn(crate::loads::client_loads(
         cluster.client.clone(),
         cluster.fe_addr(),
         recorder.clone(),
         options.chaos,
+        load_log.clone(),
+    ));
+    let backups_task = tokio::spawn(crate::backups::client_backups(
+        cluster.client.clone(),
+        cluster.fe_addr(),
+        recorder.clone(),
+        options.chaos,
+        load_log.clone(),
     ));
     nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
     let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
     // The load workload's database, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
     let mut load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
+    let mut backup_model = backups_task.await.map_err(|e| format!("the client's backup task failed: {e}"))?;
     let known = model.spare;
     if buggify {
         madsim::buggify::disable();
@@ -363,6 +394,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
     crate::loads::check(&cluster, &mut load_model).await?;
+    crate::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
 
     // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::backup_job::{BackupJob, BackupObject, BackupState, JobStatus, StatusCode};
-use super::backup_meta::{self, BackupJobInfo};
+use super::backup_meta;
 use super::catalog::DatabaseRecord;
 use super::execute::{QueryOutput, Session};
 use super::repositories::repository_dir;
@@ -245,6 +245,9 @@ impl Fe {
             return Err(SqlError::doris(format!("Snapshot with name '{}' already exist in repository", stmt.label)));
         }
 
+        // The job takes a catalog id: wait for table DDL that is between choosing ids and
+        // committing them (the simulator found a job and a partition with one id).
+        let _ddl = self.ddl_lock.lock().await;
         let mut durable = self.durable.lock().await;
         let current = &durable.state;
         let Some(db_now) = current.catalog.databases.get(&db_name).filter(|d| d.id == db.id) else {
@@ -408,13 +411,14 @@ impl Fe {
         };
         match (snapshot, timestamp) {
             (Some(label), Some(ts)) => {
-                let (database, details, status) = match read_info(store.as_ref(), &repo.name, &label, &ts).await {
-                    Ok(info) => {
-                        let details = serde_json::to_string_pretty(&info.brief()).unwrap_or_default();
-                        (Some(info.database.clone()), Some(details), "OK".to_string())
-                    }
-                    Err(e) => (None, None, format!("Failed to get info: {e}")),
-                };
+                let (database, details, status) =
+                    match backup_meta::read_info(store.as_ref(), &repo.name, &label, &ts).await {
+                        Ok(info) => {
+                            let details = serde_json::to_string_pretty(&info.brief()).unwrap_or_default();
+                            (Some(info.database.clone()), Some(details), "OK".to_string())
+                        }
+                        Err(e) => (None, None, format!("Failed to get info: {e}")),
+                    };
                 Ok(QueryOutput::Rows {
                     columns: ["Snapshot", "Timestamp", "Database", "Details", "Status"].map(String::from).to_vec(),
                     rows: vec![vec![Some(label), Some(ts), database, details, Some(status)]],
@@ -460,22 +464,6 @@ impl Fe {
 pub(super) enum CancelError {
     AlreadyDone(BackupState),
     Journal(SqlError),
-}
-
-/// Reads and checks `__info_<ts>` of a snapshot: exactly one such file, its md5 right.
-pub async fn read_info(store: &dyn RepoStore, repo: &str, label: &str, ts: &str) -> Result<BackupJobInfo, String> {
-    let prefix = format!("{}/__info_{ts}.", backup_meta::snapshot_dir(repo, label));
-    let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
-    let [entry] = listed.as_slice() else {
-        return Err(format!("Expected one file with path: {prefix}*, found {}", listed.len()));
-    };
-    let bytes = store.get(&entry.path).await.map_err(|e| e.to_string())?;
-    let (_, md5) = repository::split_md5(&entry.path).ok_or_else(|| format!("{} carries no md5", entry.path))?;
-    let actual = repository::md5_hex(&bytes);
-    if !actual.eq_ignore_ascii_case(md5) {
-        return Err(format!("md5sum does not equal. local: {actual}, remote: {md5}"));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{} does not decode: {e}", entry.path))
 }
 
 /// Which job ended or is unknown, among the ids a backend reports snapshots for.

@@ -191,6 +191,9 @@ impl Fe {
 
     /// Releases the job's snapshots on every backend that may hold one and answers.
     pub(super) async fn release_backup_snapshots(&self, job: &BackupJob) {
+        if palo_buggify::injected_bug("backup-leaks-snapshots") {
+            return;
+        }
         let state = self.state().await;
         let calls = job.backends().into_iter().filter_map(|id| state.membership.backends.get(&id)).map(|b| {
             let addr = b.addr();
@@ -205,6 +208,9 @@ impl Fe {
 
     /// Releases, on `backend_id`, the snapshots of jobs that ended (reported by its heartbeat).
     pub(super) async fn release_ended_job_snapshots(&self, backend_id: i64, ended: Vec<i64>) {
+        if palo_buggify::injected_bug("backup-leaks-snapshots") {
+            return;
+        }
         let addr = {
             let durable = self.durable.lock().await;
             match durable.state.membership.backends.get(&backend_id) {
@@ -261,11 +267,15 @@ impl Fe {
     async fn check_owner(&self, store: &dyn RepoStore, state: &FeState, job: &BackupJob) -> Result<(), StepError> {
         let path = backup_meta::owner_path(&job.repo_name, &job.label);
         let bytes = store.get(&path).await.map_err(|e| StepError::Retry(format!("reading {path}: {e}")))?;
-        let owner: Option<LabelOwner> = serde_json::from_slice(&bytes).ok();
+        // A read that does not decode is retried (a store can return damaged bytes); one that
+        // names another job means the label is someone else's.
+        let owner: LabelOwner =
+            serde_json::from_slice(&bytes).map_err(|e| StepError::Retry(format!("{path} does not decode: {e}")))?;
         let ours = Self::owner_of(state, job);
-        match owner {
-            Some(o) if o.cluster_id == ours.cluster_id && o.job_id == ours.job_id => Ok(()),
-            _ => Err(fail(format!("Snapshot with name '{}' already exist in repository", job.label))),
+        if owner.cluster_id == ours.cluster_id && owner.job_id == ours.job_id {
+            Ok(())
+        } else {
+            Err(fail(format!("Snapshot with name '{}' already exist in repository", job.label)))
         }
     }
 

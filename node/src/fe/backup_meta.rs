@@ -154,6 +154,27 @@ pub struct NewBackupObjects {
     pub odbc_resources: Vec<serde_json::Value>,
 }
 
+/// Reads and checks `__info_<ts>` of a snapshot: exactly one such file, its md5 right.
+pub async fn read_info(
+    store: &dyn crate::repository::RepoStore,
+    repo: &str,
+    label: &str,
+    ts: &str,
+) -> Result<BackupJobInfo, String> {
+    let prefix = format!("{}/__info_{ts}.", snapshot_dir(repo, label));
+    let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
+    let [entry] = listed.as_slice() else {
+        return Err(format!("Expected one file with path: {prefix}*, found {}", listed.len()));
+    };
+    let bytes = store.get(&entry.path).await.map_err(|e| e.to_string())?;
+    let (_, md5) = crate::repository::split_md5(&entry.path).ok_or_else(|| format!("{} carries no md5", entry.path))?;
+    let actual = crate::repository::md5_hex(&bytes);
+    if !actual.eq_ignore_ascii_case(md5) {
+        return Err(format!("md5sum does not equal. local: {actual}, remote: {md5}"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| format!("{} does not decode: {e}", entry.path))
+}
+
 /// A stable hash of a schema, standing in for Doris's schema hash.
 pub fn schema_hash(table: &TableRecord) -> i32 {
     let bytes = serde_json::to_vec(&table.schema).unwrap_or_default();

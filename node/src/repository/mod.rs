@@ -15,6 +15,8 @@
 //! the registry is per thread); in a real build, by the whole process (useful for tests).
 
 mod broker_store;
+#[cfg(madsim)]
+mod faults;
 mod location;
 mod store;
 

@@ -355,7 +355,11 @@ fn mem_bucket(bucket: &str) -> Result<Arc<InMemory>, RepoError> {
 pub(super) fn open_mem(bucket: &str, prefix: &str) -> Result<Arc<dyn RepoStore>, RepoError> {
     let store: Arc<dyn ObjectStore> = mem_bucket(bucket)?;
     let name = if prefix.is_empty() { format!("mem://{bucket}") } else { format!("mem://{bucket}/{prefix}") };
-    Ok(Arc::new(ObjectRepoStore { store: with_prefix(store, prefix), name }))
+    let store: Arc<dyn RepoStore> = Arc::new(ObjectRepoStore { store: with_prefix(store, prefix), name });
+    // In the simulator, mem:// stands for a remote store: it fails, stalls and flips bits.
+    #[cfg(madsim)]
+    let store: Arc<dyn RepoStore> = Arc::new(super::faults::FaultyStore { inner: store });
+    Ok(store)
 }
 
 fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {

@@ -1,0 +1,88 @@
+//! The simulator's object-store faults (`mem://` only, buggify only): calls that fail as an
+//! unreachable store does, calls that take seconds, and reads whose bytes come back with a bit
+//! flipped. Readers must verify what they read (md5 in file names, JSON that decodes) and
+//! writers must retry: this layer makes the simulator check that they do. Outside the simulator
+//! every fault point is off and the layer is never built.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{RepoEntry, RepoError, RepoStore, RepoWriter};
+
+/// Chance that a call fails, is slow, or (a read) returns a flipped bit, when buggify is on.
+const FAIL_PROBABILITY: f64 = 0.03;
+const SLOW_PROBABILITY: f64 = 0.05;
+const CORRUPT_PROBABILITY: f64 = 0.01;
+const SLOW_MS: u64 = 1_500;
+
+pub(super) struct FaultyStore {
+    pub(super) inner: Arc<dyn RepoStore>,
+}
+
+async fn before(op: &str, path: &str) -> Result<(), RepoError> {
+    if palo_buggify::buggify_with_prob(SLOW_PROBABILITY) {
+        tokio::time::sleep(Duration::from_millis(SLOW_MS)).await;
+    }
+    if palo_buggify::buggify_with_prob(FAIL_PROBABILITY) {
+        return Err(RepoError::Unreachable(format!("injected fault of {op} {path} (simulation)")));
+    }
+    Ok(())
+}
+
+fn maybe_corrupt(mut bytes: Vec<u8>) -> Vec<u8> {
+    if !bytes.is_empty() && palo_buggify::buggify_with_prob(CORRUPT_PROBABILITY) {
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x10;
+    }
+    bytes
+}
+
+#[async_trait]
+impl RepoStore for FaultyStore {
+    async fn put(&self, path: &str, data: Vec<u8>) -> Result<(), RepoError> {
+        before("put", path).await?;
+        self.inner.put(path, data).await
+    }
+
+    async fn put_if_absent(&self, path: &str, data: Vec<u8>) -> Result<bool, RepoError> {
+        before("put_if_absent", path).await?;
+        self.inner.put_if_absent(path, data).await
+    }
+
+    async fn get(&self, path: &str) -> Result<Vec<u8>, RepoError> {
+        before("get", path).await?;
+        Ok(maybe_corrupt(self.inner.get(path).await?))
+    }
+
+    async fn get_range(&self, path: &str, offset: u64, len: u64) -> Result<Vec<u8>, RepoError> {
+        before("get_range", path).await?;
+        Ok(maybe_corrupt(self.inner.get_range(path, offset, len).await?))
+    }
+
+    async fn size_bytes(&self, path: &str) -> Result<u64, RepoError> {
+        before("size", path).await?;
+        self.inner.size_bytes(path).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<RepoEntry>, RepoError> {
+        before("list", prefix).await?;
+        self.inner.list(prefix).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), RepoError> {
+        before("delete", path).await?;
+        self.inner.delete(path).await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError> {
+        before("rename", from).await?;
+        self.inner.rename(from, to).await
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError> {
+        before("write", path).await?;
+        self.inner.writer(path).await
+    }
+}

@@ -1,0 +1,379 @@
+//! The backup workload: BACKUP jobs of the load table (and cancels of some) while the nemesis
+//! kills BEs, the broker and the FE, cuts links and makes the object store fail, stall and flip
+//! bits; then the backup invariants:
+//!
+//! 1. States move only along the legal graph (PENDING .. FINISHED, or to CANCELLED), and a
+//!    database never shows two running jobs (checked on every SHOW BACKUP the client makes).
+//! 2. Every job ends once faults stop.
+//! 3. A FINISHED job's files all exist in the repository with the md5 their names carry; its
+//!    `__meta` and `__info` agree; and its rows, read back from the repository, are exactly the
+//!    rows of a set of whole loads: every load acknowledged before the BACKUP was sent, none that
+//!    failed, none sent after the job was seen FINISHED (loads after the snapshot never change it),
+//!    each load with all of its rows, none twice.
+//! 4. A CANCELLED job is never shown as a snapshot (SHOW SNAPSHOT is not OK for it).
+//! 5. Once every job has ended, no backend holds a snapshot directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use madsim::rand::{Rng, thread_rng};
+use palo_node::be::snapshot::SnapshotHeader;
+use palo_node::fe::QueryOutput;
+use palo_node::fe::backup_job::BackupState;
+use palo_node::fe::backup_meta::{self, BackupMeta};
+use palo_node::repository::{self, RepoStore};
+
+use crate::cluster::SimCluster;
+use crate::loads::{LoadLog, LoadModel, col, lock, query_until_ok};
+use crate::trace::Recorder;
+use crate::workload::{sql, sql_on};
+
+pub const REPOSITORY: &str = "wrepo";
+pub const LOCATION: &str = "mem://sim/backups";
+/// Once faults stop, every job must end within this much simulated time (a job's timeout is 900 s).
+pub const END_BOUND: Duration = Duration::from_secs(1_000);
+const JOB_TIMEOUT_S: u64 = 900;
+
+/// What the client did and saw.
+#[derive(Debug, Default)]
+pub struct BackupModel {
+    /// Label -> when the BACKUP was sent, what was acked before it, and whether it was acked.
+    pub submitted: BTreeMap<String, Submitted>,
+    /// Label -> the states seen, in order, without repeats.
+    pub seen: BTreeMap<String, Vec<BackupState>>,
+    /// Label -> when the client first saw it FINISHED.
+    pub finished_seen_at: BTreeMap<String, Duration>,
+    pub violations: Vec<String>,
+    pub cancels_sent: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub sent_at: Duration,
+    pub acked_before: BTreeSet<u64>,
+    pub acked: bool,
+}
+
+/// Whether `seen` can be a sequence of observations of one job (states may be skipped).
+fn legal_sequence(seen: &[BackupState]) -> Result<(), String> {
+    for pair in seen.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let ok = !a.is_done() && (b == BackupState::Cancelled || (b != BackupState::Cancelled && b > a));
+        if !ok {
+            return Err(format!("moved from {} to {}", a.name(), b.name()));
+        }
+    }
+    Ok(())
+}
+
+/// One SHOW BACKUP FROM w: records states and checks invariant 1 on it.
+pub async fn observe(
+    cluster_client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &Recorder,
+    model: &mut BackupModel,
+) {
+    let Ok(QueryOutput::Rows { columns, rows }) =
+        sql_on(cluster_client, fe_addr.to_string(), recorder.clone(), "SHOW BACKUP FROM w".into()).await
+    else {
+        return;
+    };
+    let (Ok(label), Ok(state)) = (col(&columns, "SnapshotName"), col(&columns, "State")) else {
+        model.violations.push(format!("SHOW BACKUP lacks SnapshotName or State: {columns:?}"));
+        return;
+    };
+    let mut running = Vec::new();
+    for row in &rows {
+        let (Some(l), Some(s)) = (row.get(label).cloned().flatten(), row.get(state).cloned().flatten()) else {
+            continue;
+        };
+        let Some(s) = BackupState::parse(&s) else {
+            model.violations.push(format!("job {l} shows an unknown state {s}"));
+            continue;
+        };
+        if !s.is_done() {
+            running.push(l.clone());
+        }
+        if s == BackupState::Finished {
+            model.finished_seen_at.entry(l.clone()).or_insert_with(|| recorder.now());
+        }
+        let seen = model.seen.entry(l.clone()).or_default();
+        if seen.last() != Some(&s) {
+            seen.push(s);
+            if let Err(e) = legal_sequence(seen) {
+                model.violations.push(format!("job {l} {e} (seen {seen:?})"));
+            }
+        }
+    }
+    if running.len() > 1 {
+        model.violations.push(format!("two running jobs in database w: {running:?}"));
+    }
+}
+
+/// The client's backups during the chaos phase.
+pub async fn client_backups(
+    client: madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    duration: Duration,
+    log: Arc<Mutex<LoadLog>>,
+) -> BackupModel {
+    let mut model = BackupModel::default();
+    let end = recorder.now() + duration;
+    let mut n = 1;
+    while recorder.now() < end {
+        let pause_s = thread_rng().gen_range(2..=10);
+        for _ in 0..pause_s {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            observe(&client, &fe_addr, &recorder, &mut model).await;
+        }
+        let label = format!("b{n}");
+        n += 1;
+        let acked_before: BTreeSet<u64> = lock(&log).acked_at.keys().copied().collect();
+        let sent_at = recorder.now();
+        let statement =
+            format!("BACKUP SNAPSHOT w.{label} TO {REPOSITORY} PROPERTIES (\"timeout\" = \"{JOB_TIMEOUT_S}\")");
+        let acked = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await.is_ok();
+        model.submitted.insert(label.clone(), Submitted { sent_at, acked_before, acked });
+        if acked && thread_rng().gen_ratio(1, 4) {
+            tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=4_000))).await;
+            model.cancels_sent += 1;
+            let _ = sql_on(&client, fe_addr.clone(), recorder.clone(), "CANCEL BACKUP FROM w".into()).await;
+        }
+    }
+    model
+}
+
+/// The rows (by load) of a FINISHED snapshot read back from the repository, checking every file's
+/// md5 and the agreement of `__meta` and `__info`.
+async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u64, u64>, String> {
+    let dir = backup_meta::snapshot_dir(REPOSITORY, label);
+    let infos = store.list(&format!("{dir}/__info_")).await.map_err(|e| e.to_string())?;
+    let [info_entry] = infos.as_slice() else {
+        return Err(format!("{label}: expected one __info file, found {infos:?}"));
+    };
+    let ts = info_entry
+        .path
+        .strip_prefix(&format!("{dir}/__info_"))
+        .and_then(|rest| repository::split_md5(rest).map(|(ts, _)| ts.to_string()))
+        .ok_or_else(|| format!("{label}: bad info file name {}", info_entry.path))?;
+    let info = backup_meta::read_info(store, REPOSITORY, label, &ts).await?;
+    let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
+    let [meta_entry] = metas.as_slice() else {
+        return Err(format!("{label}: expected one __meta file, found {metas:?}"));
+    };
+    let meta_bytes = read_checked(store, &meta_entry.path).await?;
+    let meta = BackupMeta::decode(&meta_bytes)?;
+    let mut per_load: BTreeMap<u64, u64> = BTreeMap::new();
+    for table in &meta.tables {
+        let t_info =
+            info.backup_objects.get(&table.name).ok_or_else(|| format!("{label}: {} not in __info", table.name))?;
+        for p in &table.partitions {
+            let p_info =
+                t_info.partitions.get(&p.name).ok_or_else(|| format!("{label}: partition {} not in __info", p.name))?;
+            if p_info.version != p.visible_version {
+                return Err(format!("{label}: __meta and __info disagree on the version of {}", p.name));
+            }
+            let index = p_info.indexes.get(&table.name).ok_or_else(|| format!("{label}: no index {}", table.name))?;
+            for tablet in &p.tablets {
+                let files = index
+                    .tablets
+                    .get(&tablet.id.to_string())
+                    .ok_or_else(|| format!("{label}: no tablet {}", tablet.id))?;
+                let tdir = backup_meta::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
+                let mut contents = BTreeMap::new();
+                for file in files {
+                    let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;
+                    contents.insert(name.to_string(), read_checked(store, &format!("{tdir}/{file}")).await?);
+                }
+                let header_name = palo_node::be::snapshot::header_file_name(tablet.id);
+                let header: SnapshotHeader = serde_json::from_slice(
+                    contents.get(&header_name).ok_or_else(|| format!("{label}: tablet {} has no header", tablet.id))?,
+                )
+                .map_err(|e| format!("{label}: header of tablet {} does not decode: {e}", tablet.id))?;
+                if header.version != p.visible_version {
+                    return Err(format!(
+                        "{label}: tablet {} holds version {}, not {}",
+                        tablet.id, header.version, p.visible_version
+                    ));
+                }
+                for r in &header.rowsets {
+                    let bytes =
+                        contents.get(&r.file_name).ok_or_else(|| format!("{label}: {} missing", r.file_name))?;
+                    let file = palo_node::be::rowset::parse_rowset(bytes.clone(), std::path::Path::new(&r.file_name))
+                        .map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
+                    let rows = file.rows(&header.schema).map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
+                    for row in rows {
+                        let load = match row.get(1) {
+                            Some(palo_node::schema::Value::Int(l)) => u64::try_from(*l).unwrap_or(u64::MAX),
+                            other => return Err(format!("{label}: a row without a load number: {other:?}")),
+                        };
+                        *per_load.entry(load).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(per_load)
+}
+
+/// A file's bytes, checked against the md5 its name carries.
+async fn read_checked(store: &dyn RepoStore, path: &str) -> Result<Vec<u8>, String> {
+    let bytes = store.get(path).await.map_err(|e| format!("{path}: {e}"))?;
+    let (_, md5) = repository::split_md5(path).ok_or_else(|| format!("{path} has no md5"))?;
+    let actual = repository::md5_hex(&bytes);
+    if actual != md5 {
+        return Err(format!("{path}: content md5 {actual} differs from its name"));
+    }
+    Ok(bytes)
+}
+
+/// Invariants 2 to 5, once faults have stopped (and loads have been checked).
+pub async fn check(
+    cluster: &SimCluster,
+    model: &mut BackupModel,
+    loads: &LoadModel,
+    log: &Arc<Mutex<LoadLog>>,
+) -> Result<(), String> {
+    // 2: every job ends.
+    let started = cluster.now();
+    let final_rows = loop {
+        observe(&cluster.client, &cluster.fe_addr(), &cluster.recorder, model).await;
+        let (columns, rows) = query_until_ok(cluster, "SHOW BACKUP FROM w").await?;
+        let (l, s, st) = (col(&columns, "SnapshotName")?, col(&columns, "State")?, col(&columns, "Status")?);
+        let jobs: Vec<(String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                let get = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                (get(l), get(s), get(st))
+            })
+            .collect();
+        if jobs.iter().all(|(_, state, _)| state == "FINISHED" || state == "CANCELLED") {
+            break jobs;
+        }
+        if cluster.now() - started > END_BOUND {
+            return Err(format!(
+                "backup jobs still running {}s after the faults stopped: {jobs:?}",
+                END_BOUND.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    if let Some(v) = model.violations.first() {
+        return Err(format!("backup invariant: {v}"));
+    }
+    // Acknowledged jobs are listed (unless pushed out of the history by newer ones).
+    let listed: BTreeSet<&str> = final_rows.iter().map(|(l, _, _)| l.as_str()).collect();
+    let retained_from = final_rows.len() >= palo_node::fe::backup_job::MAX_JOBS_PER_DATABASE;
+    for (label, s) in &model.submitted {
+        if s.acked && !retained_from && !listed.contains(label.as_str()) {
+            return Err(format!("acknowledged backup {label} is not in SHOW BACKUP: {final_rows:?}"));
+        }
+    }
+
+    let store = repository::open_direct(LOCATION, &BTreeMap::new()).map_err(|e| e.to_string())?;
+    let (mut finished, mut cancelled) = (0, 0);
+    for (label, state, status) in &final_rows {
+        let shown =
+            query_until_ok(cluster, &format!("SHOW SNAPSHOT ON {REPOSITORY} WHERE SNAPSHOT = \"{label}\"")).await?;
+        let snapshot_ok = shown.1.iter().any(|r| r.get(2).cloned().flatten().as_deref() == Some("OK"));
+        match state.as_str() {
+            "CANCELLED" => {
+                cancelled += 1;
+                // 4: never shown as a snapshot.
+                if snapshot_ok {
+                    return Err(format!("cancelled backup {label} ({status}) is shown OK by SHOW SNAPSHOT"));
+                }
+            }
+            _ => {
+                finished += 1;
+                if status != "[OK]" || !snapshot_ok {
+                    return Err(format!("finished backup {label} has status {status}, SHOW SNAPSHOT {shown:?}"));
+                }
+                // 3: the content is whole loads, and the right ones.
+                let per_load = snapshot_loads(store.as_ref(), label).await?;
+                let submitted = model.submitted.get(label).ok_or_else(|| format!("backup {label} was never sent"))?;
+                let log = lock(log);
+                for (load, rows) in &per_load {
+                    let expected = loads.acked.get(load).or_else(|| loads.unknown.get(load));
+                    match expected {
+                        Some(n) if n == rows => {}
+                        Some(n) => {
+                            return Err(format!("backup {label} holds {rows} rows of load {load}, which wrote {n}"));
+                        }
+                        None => {
+                            return Err(format!(
+                                "backup {label} holds rows of load {load}, which failed or was never sent"
+                            ));
+                        }
+                    }
+                    let sent_at = log.sent_at.get(load).copied().unwrap_or_default();
+                    if model.finished_seen_at.get(label).is_some_and(|seen| sent_at > *seen) {
+                        return Err(format!(
+                            "backup {label} holds load {load}, sent after the backup was seen FINISHED"
+                        ));
+                    }
+                }
+                if let Some(missing) = submitted.acked_before.iter().find(|l| !per_load.contains_key(l)) {
+                    return Err(format!(
+                        "backup {label} lacks load {missing}, acknowledged before the BACKUP was sent"
+                    ));
+                }
+            }
+        }
+    }
+    // 5: no snapshot left once jobs ended (heartbeats release what the end of a job missed), on
+    // the backends of the cluster (a dropped one is no longer the FE's: its snapshots expire).
+    let (bcols, backends) = query_until_ok(cluster, "SHOW BACKENDS").await?;
+    let (host, port) = (col(&bcols, "Host")?, col(&bcols, "HeartbeatPort")?);
+    let members: BTreeSet<String> = backends
+        .iter()
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r.get(host).cloned().flatten().unwrap_or_default(),
+                r.get(port).cloned().flatten().unwrap_or_default()
+            )
+        })
+        .collect();
+    let started = cluster.now();
+    loop {
+        let mut held = crate::workload::snapshot_dirs(cluster);
+        held.retain(|(node, _)| cluster.nodes.iter().any(|n| &n.name == node && members.contains(&n.addr())));
+        if held.is_empty() {
+            break;
+        }
+        if cluster.now() - started > Duration::from_secs(30) {
+            let shown: Vec<_> = held.iter().take(5).collect();
+            return Err(format!(
+                "backends still hold {} snapshots 30s after every backup ended, e.g. {shown:?}",
+                held.len()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    cluster.event(format!(
+        "check: {} backups sent, {finished} finished with whole loads and verified files, {cancelled} cancelled and \
+         never shown, {} cancels sent, no snapshot left",
+        model.submitted.len(),
+        model.cancels_sent
+    ));
+    let _ = sql(cluster, "SHOW BACKUP FROM w").await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences() {
+        use BackupState::*;
+        assert!(legal_sequence(&[Pending, Uploading, Finished]).is_ok());
+        assert!(legal_sequence(&[Snapshoting, Cancelled]).is_ok());
+        assert!(legal_sequence(&[Uploading, Snapshoting]).is_err());
+        assert!(legal_sequence(&[Finished, Cancelled]).is_err());
+        assert!(legal_sequence(&[Cancelled, Finished]).is_err());
+    }
+}
