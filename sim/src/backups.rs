@@ -59,7 +59,7 @@ pub struct Submitted {
 fn legal_sequence(seen: &[BackupState]) -> Result<(), String> {
     for pair in seen.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        let ok = !a.is_done() && (b == BackupState::Cancelled || (b != BackupState::Cancelled && b > a));
+        let ok = !a.is_done() && (b == BackupState::Cancelled || b > a);
         if !ok {
             return Err(format!("moved from {} to {}", a.name(), b.name()));
         }

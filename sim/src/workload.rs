@@ -432,10 +432,8 @@ pub fn snapshot_dirs(cluster: &SimCluster) -> Vec<(String, String)> {
         for (path, is_dir) in disk.list_all() {
             let Ok(rest) = path.strip_prefix("/be/snapshot") else { continue };
             let mut parts = rest.components();
-            if let (Some(name), None) = (parts.next(), parts.next()) {
-                if is_dir {
-                    held.push((node.name.clone(), name.as_os_str().to_string_lossy().into_owned()));
-                }
+            if let (Some(name), None, true) = (parts.next(), parts.next(), is_dir) {
+                held.push((node.name.clone(), name.as_os_str().to_string_lossy().into_owned()));
             }
         }
     }

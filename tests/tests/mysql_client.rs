@@ -270,3 +270,98 @@ fn tables_partitions_and_queries_through_the_mysql_client() {
     let out = mysql(port, &["-uroot", "-D", "shop", "-N", "-B", "-e", "SELECT count(*) FROM orders"]);
     assert_eq!(text(&out.stdout), "6\n", "failed statements changed nothing");
 }
+
+/// Waits until the newest backup of `db` has ended; returns its SHOW BACKUP row (tab-separated).
+fn wait_backup_ended(port: u16, db: &str, standalone: &palo_tests::Proc) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = mysql(port, &["-uroot", "-N", "-B", "-e", &format!("SHOW BACKUP FROM {db}")]);
+        let shown = text(&out.stdout);
+        if let Some(last) = shown.lines().last() {
+            let cells: Vec<String> = last.split('\t').map(str::to_string).collect();
+            if cells.len() == 14 && (cells[3] == "FINISHED" || cells[3] == "CANCELLED") {
+                return cells;
+            }
+        }
+        assert!(Instant::now() < deadline, "the backup did not end:\n{shown}\n{}", standalone.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                out.push(rel.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_backup_to_a_file_repository_through_the_mysql_client() {
+    if !mysql_available() {
+        return;
+    }
+    let dir = TempDir::new("mysql-backup");
+    let (standalone, offset) = start_standalone(&dir, 33_000);
+    let port = 9030 + offset;
+    wait_for_backends(port, &standalone);
+    let repo_dir = dir.path().join("repo");
+    let setup = format!(
+        "CREATE DATABASE shop; \
+         CREATE TABLE shop.orders (dt DATE NOT NULL, id BIGINT NOT NULL, amount DECIMAL(10, 2)) DUPLICATE KEY(dt, id) \
+         PARTITION BY RANGE(dt) (PARTITION p1 VALUES LESS THAN (\"2024-02-01\"), PARTITION p2 VALUES LESS THAN \
+         (\"2024-03-01\")) DISTRIBUTED BY HASH(id) BUCKETS 2; \
+         INSERT INTO shop.orders VALUES ('2024-01-05', 1, 10.50), ('2024-02-11', 2, 7.00); \
+         CREATE REPOSITORY frepo WITH BROKER local_broker ON LOCATION \"file://{}\"",
+        repo_dir.display()
+    );
+    let out = mysql(port, &["-uroot", "-e", &setup]);
+    assert!(out.status.success(), "{}\n{}", text(&out.stderr), standalone.log());
+    let out = mysql(port, &["-uroot", "-e", "BACKUP SNAPSHOT shop.snap1 TO frepo ON (orders PARTITION (p1, p2))"]);
+    assert!(out.status.success(), "{}\n{}", text(&out.stderr), standalone.log());
+    let job = wait_backup_ended(port, "shop", &standalone);
+    assert_eq!((job[1].as_str(), job[3].as_str(), job[12].as_str()), ("snap1", "FINISHED", "[OK]"), "{job:?}");
+
+    // Reference 5.1: __meta, __info_<ts> and one directory per tablet, every file named with the
+    // md5 of its content.
+    let snapshot = repo_dir.join("__palo_repository_frepo").join("__ss_snap1");
+    let files = files_under(&snapshot);
+    assert!(files.iter().any(|f| f.starts_with("__meta.")), "{files:?}");
+    assert_eq!(files.iter().filter(|f| f.starts_with("__info_")).count(), 1, "{files:?}");
+    let tablet_files: Vec<&String> = files.iter().filter(|f| f.starts_with("__ss_content/__db_")).collect();
+    let tablets: std::collections::BTreeSet<&str> =
+        tablet_files.iter().filter_map(|f| f.rsplit_once('/').map(|(d, _)| d)).collect();
+    assert_eq!(tablets.len(), 4, "2 partitions x 2 buckets: {files:?}");
+    assert!(
+        tablets.iter().all(|t| t.contains("/__tbl_") && t.contains("/__part_") && t.contains("/__idx_")),
+        "{tablets:?}"
+    );
+    assert_eq!(tablet_files.iter().filter(|f| f.contains(".hdr.")).count(), 4, "{files:?}");
+    for f in &files {
+        if f.ends_with("__owner") {
+            continue;
+        }
+        let bytes = std::fs::read(snapshot.join(f)).expect("reads");
+        let (_, md5) = palo_node::repository::split_md5(f).unwrap_or_else(|| panic!("{f} has no md5"));
+        assert_eq!(palo_node::repository::md5_hex(&bytes), md5, "{f}");
+    }
+    let out = mysql(port, &["-uroot", "-N", "-B", "-e", "SHOW SNAPSHOT ON frepo"]);
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("snap1\t") && shown.trim_end().ends_with("\tOK"), "{shown}");
+    let out = mysql(port, &["-uroot", "-e", "BACKUP SNAPSHOT shop.snap1 TO frepo"]);
+    assert!(
+        text(&out.stderr).contains("Snapshot with name 'snap1' already exist in repository"),
+        "{}",
+        text(&out.stderr)
+    );
+}

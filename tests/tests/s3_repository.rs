@@ -113,6 +113,49 @@ fn s3_repositories_on_moto_directly_and_through_the_broker() {
         text(&out.stdout)
     );
 
+    // A backup to the bucket, directly and through the broker, submitted and watched with the
+    // mysql client (when this machine has it; CI does). The objects follow reference 5.1.
+    if Command::new("mysql").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        let mysql_port = (9030 + offset).to_string();
+        let mysql = |sql: &str| {
+            Command::new("mysql")
+                .args(["-h", "127.0.0.1", "-P", &mysql_port, "--connect-timeout=5", "-uroot", "-N", "-B", "-e", sql])
+                .output()
+                .expect("mysql runs")
+        };
+        let out = mysql(
+            "CREATE DATABASE shop; CREATE TABLE shop.t (k BIGINT NOT NULL, v VARCHAR(8)) DUPLICATE KEY(k) \
+             DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES (\"replication_num\" = \"1\"); \
+             INSERT INTO shop.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+        );
+        assert!(out.status.success(), "{}\n{}", text(&out.stderr), standalone.log());
+        for (label, repo) in [("to_direct", "direct"), ("to_brokered", "brokered")] {
+            let out = mysql(&format!("BACKUP SNAPSHOT shop.{label} TO {repo}"));
+            assert!(out.status.success(), "{label}: {}\n{}", text(&out.stderr), standalone.log());
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let row = loop {
+                let shown = text(&mysql(&format!("SHOW BACKUP FROM shop WHERE SnapshotName = \"{label}\"")).stdout);
+                let cells: Vec<String> = shown.trim_end().split('\t').map(str::to_string).collect();
+                if cells.len() == 14 && (cells[3] == "FINISHED" || cells[3] == "CANCELLED") {
+                    break cells;
+                }
+                assert!(Instant::now() < deadline, "{label} did not end: {shown}\n{}", standalone.log());
+                std::thread::sleep(Duration::from_millis(300));
+            };
+            assert_eq!((row[3].as_str(), row[12].as_str()), ("FINISHED", "[OK]"), "{label}: {row:?}");
+            // The bucket's listing (S3 ListObjectsV2) holds __meta, __info and the tablets' files.
+            let prefix = format!("backups/__palo_repository_{repo}/__ss_{label}/");
+            let (status, listing) = http(port, "GET", &format!("/palo-bucket?list-type=2&prefix={prefix}"))
+                .expect("moto answers a listing");
+            assert_eq!(status, 200, "{listing}");
+            assert!(listing.contains(&format!("{prefix}__meta.")), "{listing}");
+            assert!(listing.contains(&format!("{prefix}__info_")), "{listing}");
+            assert_eq!(listing.matches(".hdr.").count(), 3, "one header per tablet: {listing}");
+            let shown = text(&mysql(&format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = \"{label}\"")).stdout);
+            assert!(shown.trim_end().ends_with("\tOK"), "{shown}");
+        }
+    }
+
     // A bucket that does not exist is refused at CREATE, with the store's reason.
     let out = palo_sql(
         &fe,

@@ -382,7 +382,7 @@ impl Fe {
     }
 
     async fn backup_uploading(&self, job: &BackupJob) -> Result<(), StepError> {
-        let start = tokio::time::Instant::now();
+        let start = crate::clock::monotonic();
         let mut queue: Vec<UploadTask> = Vec::new();
         for table in &job.tables {
             for p in &table.partitions {
@@ -432,7 +432,7 @@ impl Fe {
             let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains_key(b)).copied().collect();
             dead_tx.send_replace(dead);
 
-            let now = tokio::time::Instant::now();
+            let now = crate::clock::monotonic();
             let mut i = 0;
             while i < queue.len() && in_flight.len() < MAX_UPLOADS_IN_FLIGHT {
                 let broker_addr = match &broker_addr {
@@ -530,7 +530,7 @@ impl Fe {
                             task.tablet_id, task.attempts
                         )));
                     }
-                    task.ready_at = tokio::time::Instant::now() + backoff(task.attempts);
+                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts);
                     queue.push(task);
                 }
             }

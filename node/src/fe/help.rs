@@ -2,7 +2,7 @@
 //! Every example is checked by a test to parse.
 
 /// (topic, syntax and meaning, example).
-pub const TOPICS: [(&str, &str, &str); 35] = [
+pub const TOPICS: [(&str, &str, &str); 39] = [
     (
         "ALTER SYSTEM ADD BACKEND",
         "ALTER SYSTEM ADD BACKEND \"host:port\"[, ...]\nRegisters backends with the cluster; the FE starts heartbeats to them. Needs ADMIN_PRIV.",
@@ -152,6 +152,26 @@ pub const TOPICS: [(&str, &str, &str); 35] = [
         "SHOW CREATE REPOSITORY",
         "SHOW CREATE REPOSITORY FOR name\nThe statement that creates the repository again, secrets hidden. Needs ADMIN_PRIV.",
         "SHOW CREATE REPOSITORY FOR repo1",
+    ),
+    (
+        "BACKUP",
+        "BACKUP SNAPSHOT [db.]label TO repo [ON (t [PARTITION (p, ...)], ...) | EXCLUDE (t [PARTITION (p, ...)], ...)]\n  [PROPERTIES (\"type\" = \"full\", \"timeout\" = \"seconds\")]\nBacks up tables (all of the database by default) to a repository, asynchronously: watch it with SHOW BACKUP. Each partition is taken at its visible version: hard-link snapshots on the backends, uploaded with the md5 in every file name, then __meta and __info_<time>. A label is used once per repository, even by another cluster. One backup or restore per database at a time. timeout: 600 to 2592000 seconds (default 86400). Needs ADMIN_PRIV.",
+        "BACKUP SNAPSHOT sales.nightly_2024_01_31 TO repo1 ON (orders PARTITION (p202401)) PROPERTIES (\"timeout\" = \"7200\")",
+    ),
+    (
+        "SHOW BACKUP",
+        "SHOW BACKUP [FROM db] [WHERE SnapshotName = \"label\" | SnapshotName LIKE \"pattern\"]\nThe database's backup jobs: JobId, SnapshotName, DbName, State (PENDING, SNAPSHOTING, UPLOAD_SNAPSHOT, UPLOADING, SAVE_META, UPLOAD_INFO, FINISHED, CANCELLED), BackupObjs, the times, UnfinishedTasks ([tablet=backend]), Progress (per backend: tablets and files uploaded), TaskErrMsg, Status ([OK] or [CODE, msg: ...]) and Timeout. Needs LOAD_PRIV on the database.",
+        "SHOW BACKUP FROM sales WHERE SnapshotName LIKE \"nightly%\"",
+    ),
+    (
+        "CANCEL BACKUP",
+        "CANCEL BACKUP [FROM db]\nCancels the database's running backup in any state; its snapshots on the backends are released. Files already uploaded stay, and the label stays taken. Needs ADMIN_PRIV.",
+        "CANCEL BACKUP FROM sales",
+    ),
+    (
+        "SHOW SNAPSHOT",
+        "SHOW SNAPSHOT ON repo [WHERE SNAPSHOT = \"label\" [AND TIMESTAMP = \"yyyy-MM-dd-HH-mm-ss\"]]\nThe snapshots in a repository with their timestamps; Status OK when complete, ERROR: No info file found for one that never finished. With a TIMESTAMP: the database and the tables and partitions it holds. Needs ADMIN_PRIV.",
+        "SHOW SNAPSHOT ON repo1 WHERE SNAPSHOT = \"nightly_2024_01_31\"",
     ),
     ("HELP", "HELP [topic]\nThis reference; without a topic, the list of topics.", "HELP CREATE USER"),
 ];
