@@ -1,10 +1,11 @@
 //! The backend (BE): holds tablet files on its disk and answers the FE: heartbeats (with every
 //! tablet's version and size), tablet creation and removal, loads (WriteRows, PublishVersion,
-//! AbortTxn), scans, and replica repair (CloneTablet, which pulls another BE's FetchTablet
-//! stream). The tablets themselves live in [`tablet::TabletStore`]; this module maps its errors to
+//! AbortTxn), scans, replica repair (CloneTablet, which pulls another BE's FetchTablet
+//! stream), BACKUP (MakeSnapshot, UploadSnapshot, ReleaseSnapshot) and RESTORE (CreateTablet
+//! pending a restore, DownloadSnapshot, MoveRestoredTablet). The tablets themselves live in [`tablet::TabletStore`]; this module maps its errors to
 //! gRPC codes, streams results, runs background compaction, and remembers which cluster it joined.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,15 +22,20 @@ use crate::rpc::{self, RpcTimeouts, proto};
 use crate::schema::Schema;
 use crate::shutdown::Shutdown;
 
+pub mod download;
+pub mod restore;
 pub mod rowset;
 pub mod snapshot;
 pub mod tablet;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod transfer;
 pub mod upload;
 
+use download::{DownloadError, Retag};
 use tablet::{ChunkSource, CompactionLimits, TabletError, TabletStore};
-use upload::{ProgressCounts, UploadError, UploadProgress};
+use transfer::{ProgressCounts, Transfers};
+use upload::UploadError;
 
 /// BE settings, from `be.toml` and flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +79,11 @@ const MAX_CONCURRENT_SCANS: usize = 16;
 const MAX_CONCURRENT_FETCHES: usize = 8;
 /// Clones running at once; more are refused (the FE retries).
 const MAX_CONCURRENT_CLONES: usize = 4;
-/// Snapshot uploads running at once; more wait for a slot.
+/// Snapshot uploads running at once; more wait for a slot (at most
+/// [`transfer::MAX_TRACKED_TRANSFERS`] wait; more are refused and the FE retries).
 const MAX_CONCURRENT_UPLOADS: usize = 2;
-/// Uploads running or waiting at once; more are refused (the FE retries).
-const MAX_TRACKED_UPLOADS: usize = 4_096;
+/// Snapshot downloads running at once; more wait for a slot, as uploads do.
+const MAX_CONCURRENT_DOWNLOADS: usize = 2;
 /// The largest request the BE accepts: a full WriteRows chunk and its envelope.
 const MAX_REQUEST_BYTES: usize = tablet::MAX_CHUNK_BYTES + (1 << 20);
 /// A scan's rows are sent in chunks of about this many encoded bytes.
@@ -104,9 +111,10 @@ pub struct Be {
     scan_slots: Arc<tokio::sync::Semaphore>,
     fetch_slots: Arc<tokio::sync::Semaphore>,
     clone_slots: tokio::sync::Semaphore,
-    upload_slots: tokio::sync::Semaphore,
     /// Uploads running or waiting, by (job_id, tablet_id).
-    uploads: std::sync::Mutex<BTreeMap<(i64, i64), Arc<UploadProgress>>>,
+    uploads: Transfers,
+    /// Downloads running or waiting, by (job_id, tablet_id).
+    downloads: Transfers,
 }
 
 impl Be {
@@ -140,8 +148,8 @@ impl Be {
             scan_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SCANS)),
             fetch_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
             clone_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_CLONES),
-            upload_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_UPLOADS),
-            uploads: std::sync::Mutex::new(BTreeMap::new()),
+            uploads: Transfers::new("upload", MAX_CONCURRENT_UPLOADS),
+            downloads: Transfers::new("download", MAX_CONCURRENT_DOWNLOADS),
         }))
     }
 
@@ -172,10 +180,6 @@ impl Be {
         self.tablets.clone_from(tablet_id, schema, version, &mut source).await
     }
 
-    fn uploads(&self) -> std::sync::MutexGuard<'_, BTreeMap<(i64, i64), Arc<UploadProgress>>> {
-        self.uploads.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Uploads the files of `tablet_id` in the snapshot at `snapshot_path` to `remote_dir` of
     /// `store`, at most [`MAX_CONCURRENT_UPLOADS`] at once; its progress is visible through
     /// [`Be::upload_progress`] while it runs or waits.
@@ -187,26 +191,10 @@ impl Be {
         store: &dyn RepoStore,
         remote_dir: &str,
     ) -> Result<upload::UploadReport, Status> {
-        let progress = Arc::new(UploadProgress::default());
-        {
-            let mut uploads = self.uploads();
-            if uploads.contains_key(&(job_id, tablet_id)) {
-                return Err(Status::failed_precondition(format!(
-                    "tablet {tablet_id} of job {job_id} is already being uploaded here"
-                )));
-            }
-            if uploads.len() >= MAX_TRACKED_UPLOADS {
-                return Err(Status::resource_exhausted(format!(
-                    "{MAX_TRACKED_UPLOADS} uploads are already running or waiting here; retry later"
-                )));
-            }
-            uploads.insert((job_id, tablet_id), progress.clone());
-        }
-        let _tracked = TrackedUpload { be: self, key: (job_id, tablet_id) };
+        let tracked = self.uploads.track(job_id, tablet_id)?;
         let local_dir = self.tablets.snapshot_tablet_dir(snapshot_path, tablet_id).await.map_err(status)?;
-        let _permit =
-            self.upload_slots.acquire().await.map_err(|_| Status::unavailable("the backend is shutting down"))?;
-        let report = upload::upload_snapshot(self.disk.as_ref(), &local_dir, store, remote_dir, &progress)
+        let _permit = self.uploads.slot().await?;
+        let report = upload::upload_snapshot(self.disk.as_ref(), &local_dir, store, remote_dir, tracked.progress())
             .await
             .map_err(upload_status)?;
         tracing::info!(
@@ -222,17 +210,53 @@ impl Be {
 
     /// The summed progress of `job_id`'s uploads running or waiting here, and how many there are.
     pub fn upload_progress(&self, job_id: i64) -> (u64, ProgressCounts) {
-        let uploads = self.uploads();
-        let mut sum = ProgressCounts::default();
-        let mut running = 0;
-        for progress in uploads.range((job_id, i64::MIN)..=(job_id, i64::MAX)).map(|(_, p)| p.counts()) {
-            running += 1;
-            sum.files_total += progress.files_total;
-            sum.files_done += progress.files_done;
-            sum.bytes_total += progress.bytes_total;
-            sum.bytes_done += progress.bytes_done;
-        }
-        (running, sum)
+        self.uploads.progress(job_id)
+    }
+
+    /// Downloads the backed-up tablet `retag.source_tablet_id` (the `files` of `remote_dir` in
+    /// `store`) into the landing snapshot at `snapshot_path` of the new tablet
+    /// `retag.new_tablet_id`, at most [`MAX_CONCURRENT_DOWNLOADS`] at once; its progress is
+    /// visible through [`Be::download_progress`] while it runs or waits.
+    pub async fn download_snapshot(
+        &self,
+        job_id: i64,
+        snapshot_path: &str,
+        store: &dyn RepoStore,
+        remote_dir: &str,
+        files: &[String],
+        retag: Retag,
+    ) -> Result<download::DownloadReport, Status> {
+        let tablet_id = retag.new_tablet_id;
+        let tracked = self.downloads.track(job_id, tablet_id)?;
+        let local_dir = self.tablets.snapshot_tablet_dir(snapshot_path, tablet_id).await.map_err(status)?;
+        let _permit = self.downloads.slot().await?;
+        let report = download::download_snapshot(
+            self.disk.as_ref(),
+            store,
+            remote_dir,
+            files,
+            &local_dir,
+            retag,
+            tracked.progress(),
+        )
+        .await
+        .map_err(download_status)?;
+        tracing::info!(
+            job_id,
+            tablet_id,
+            source_tablet_id = retag.source_tablet_id,
+            files = report.files.len(),
+            downloaded = report.files_downloaded,
+            bytes = report.bytes_downloaded,
+            removed = report.files_removed,
+            "be: snapshot downloaded"
+        );
+        Ok(report)
+    }
+
+    /// The summed progress of `job_id`'s downloads running or waiting here, and how many there are.
+    pub fn download_progress(&self, job_id: i64) -> (u64, ProgressCounts) {
+        self.downloads.progress(job_id)
     }
 
     /// The identity this BE has joined, if any.
@@ -263,24 +287,38 @@ impl Be {
     }
 }
 
-/// Removes an upload from [`Be::uploads`] when it ends, however it ends.
-struct TrackedUpload<'a> {
-    be: &'a Be,
-    key: (i64, i64),
-}
-
-impl Drop for TrackedUpload<'_> {
-    fn drop(&mut self) {
-        self.be.uploads().remove(&self.key);
-    }
-}
-
 /// The gRPC status an upload error answers with.
 fn upload_status(e: UploadError) -> Status {
     match &e {
         UploadError::Disk { .. } => Status::unavailable(e.to_string()),
         UploadError::Repo { source, .. } => Status::new(repo_error_to_status(source).code(), e.to_string()),
         UploadError::Invalid(_) => Status::invalid_argument(e.to_string()),
+    }
+}
+
+/// The gRPC status a download error answers with.
+fn download_status(e: DownloadError) -> Status {
+    match &e {
+        DownloadError::Disk { .. } => Status::unavailable(e.to_string()),
+        DownloadError::Repo { source, .. } => Status::new(repo_error_to_status(source).code(), e.to_string()),
+        DownloadError::Invalid(_) => Status::invalid_argument(e.to_string()),
+        DownloadError::Missing(_) => Status::not_found(e.to_string()),
+        DownloadError::Corrupt(_) => Status::data_loss(e.to_string()),
+        DownloadError::NoSpace(_) => Status::resource_exhausted(e.to_string()),
+    }
+}
+
+/// The repository a transfer request names: direct, or through its broker.
+fn open_store(
+    location: &str,
+    properties: HashMap<String, String>,
+    broker_addr: &str,
+) -> Result<Arc<dyn RepoStore>, Status> {
+    let properties: BTreeMap<String, String> = properties.into_iter().collect();
+    if broker_addr.is_empty() {
+        repository::open_direct(location, &properties).map_err(|e| repo_error_to_status(&e))
+    } else {
+        Ok(Arc::new(BrokerStore::new(broker_addr, location, &properties)))
     }
 }
 
@@ -352,6 +390,7 @@ impl proto::backend_server::Backend for BackendService {
                 version_count: t.version_count,
                 row_count: t.row_count,
                 data_size_bytes: t.data_size_bytes,
+                restore_pending: t.restore_pending,
             })
             .collect();
         Ok(Response::new(proto::BackendHeartbeatResponse {
@@ -376,7 +415,12 @@ impl proto::backend_server::Backend for BackendService {
         }
         let request = request.into_inner();
         let schema = parse_schema(&request.schema_json)?;
-        self.be.tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
+        let tablets = &self.be.tablets;
+        if request.restore_pending {
+            tablets.create_restore_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
+        } else {
+            tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
+        }
         Ok(Response::new(proto::CreateTabletResponse {}))
     }
 
@@ -554,12 +598,7 @@ impl proto::backend_server::Backend for BackendService {
             return Err(Status::unavailable("injected failure of upload_snapshot (simulation)"));
         }
         let r = request.into_inner();
-        let properties: BTreeMap<String, String> = r.properties.into_iter().collect();
-        let store: Arc<dyn RepoStore> = if r.broker_addr.is_empty() {
-            repository::open_direct(&r.location, &properties).map_err(|e| repo_error_to_status(&e))?
-        } else {
-            Arc::new(BrokerStore::new(&r.broker_addr, &r.location, &properties))
-        };
+        let store = open_store(&r.location, r.properties, &r.broker_addr)?;
         let report =
             self.be.upload_snapshot(r.job_id, r.tablet_id, &r.snapshot_path, store.as_ref(), &r.remote_dir).await?;
         Ok(Response::new(proto::UploadSnapshotResponse {
@@ -581,6 +620,53 @@ impl proto::backend_server::Backend for BackendService {
             bytes_total: p.bytes_total,
             bytes_done: p.bytes_done,
         }))
+    }
+
+    async fn download_snapshot(
+        &self,
+        request: Request<proto::DownloadSnapshotRequest>,
+    ) -> Result<Response<proto::DownloadSnapshotResponse>, Status> {
+        if palo_buggify::fail_task("download_snapshot") {
+            return Err(Status::unavailable("injected failure of download_snapshot (simulation)"));
+        }
+        let r = request.into_inner();
+        let store = open_store(&r.location, r.properties, &r.broker_addr)?;
+        let retag = Retag { source_tablet_id: r.source_tablet_id, new_tablet_id: r.tablet_id };
+        let report = self
+            .be
+            .download_snapshot(r.job_id, &r.snapshot_path, store.as_ref(), &r.remote_dir, &r.files, retag)
+            .await?;
+        Ok(Response::new(proto::DownloadSnapshotResponse {
+            files_downloaded: report.files_downloaded,
+            bytes_downloaded: report.bytes_downloaded,
+        }))
+    }
+
+    async fn get_download_progress(
+        &self,
+        request: Request<proto::GetUploadProgressRequest>,
+    ) -> Result<Response<proto::GetUploadProgressResponse>, Status> {
+        let (uploads_running, p) = self.be.download_progress(request.into_inner().job_id);
+        Ok(Response::new(proto::GetUploadProgressResponse {
+            uploads_running,
+            files_total: p.files_total,
+            files_done: p.files_done,
+            bytes_total: p.bytes_total,
+            bytes_done: p.bytes_done,
+        }))
+    }
+
+    async fn move_restored_tablet(
+        &self,
+        request: Request<proto::MoveRestoredTabletRequest>,
+    ) -> Result<Response<proto::MoveRestoredTabletResponse>, Status> {
+        if palo_buggify::fail_task("move_restored_tablet") {
+            return Err(Status::unavailable("injected failure of move_restored_tablet (simulation)"));
+        }
+        let r = request.into_inner();
+        let version = self.be.tablets.move_restored(r.tablet_id, &r.snapshot_path, r.version).await.map_err(status)?;
+        tracing::info!(job_id = r.job_id, tablet_id = r.tablet_id, version, "be: restored tablet moved");
+        Ok(Response::new(proto::MoveRestoredTabletResponse { version }))
     }
 }
 
@@ -705,9 +791,13 @@ mod tests {
         let mut be1 = client(&addr1).await;
         let mut be2 = client(&addr2).await;
         let schema_json = serde_json::to_vec(&schema()).unwrap();
-        be1.create_tablet(proto::CreateTabletRequest { tablet_id: 1, schema_json: schema_json.clone(), version: 1 })
-            .await
-            .unwrap();
+        let create = proto::CreateTabletRequest {
+            tablet_id: 1,
+            schema_json: schema_json.clone(),
+            version: 1,
+            restore_pending: false,
+        };
+        be1.create_tablet(create).await.unwrap();
 
         // Enough rows for several scan chunks.
         let rows: Vec<Row> = (0..30_000).map(|i| vec![Value::Int(i), Value::Str(format!("{i:>60}"))]).collect();
@@ -763,7 +853,8 @@ mod tests {
         let (addr, stop) = start(&temp, "be").await;
         let mut be = client(&addr).await;
         let schema_json = serde_json::to_vec(&schema()).unwrap();
-        be.create_tablet(proto::CreateTabletRequest { tablet_id: 3, schema_json, version: 1 }).await.unwrap();
+        let create = proto::CreateTabletRequest { tablet_id: 3, schema_json, version: 1, restore_pending: false };
+        be.create_tablet(create).await.unwrap();
         let rows: Vec<Row> = (0..10).map(|i| vec![Value::Int(i), Value::Str(format!("{i}"))]).collect();
         let mut bytes = Vec::new();
         row_codec::encode_rows(&schema(), &rows, &mut bytes).unwrap();
@@ -821,6 +912,84 @@ mod tests {
         assert!(beat(&mut be).await.is_empty());
         let late = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 42 };
         assert_eq!(be.make_snapshot(late).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+        stop.trigger();
+        temp.remove().await;
+    }
+
+    #[tokio::test]
+    async fn the_rpcs_restore_a_tablet_from_a_repository() {
+        let temp = TempDisk::new("be-restore-rpc").await;
+        let (addr, stop) = start(&temp, "be").await;
+        let mut be = client(&addr).await;
+        let schema_json = serde_json::to_vec(&schema()).unwrap();
+        let create = |tablet_id: i64, restore_pending: bool| proto::CreateTabletRequest {
+            tablet_id,
+            schema_json: schema_json.clone(),
+            version: if restore_pending { 2 } else { 1 },
+            restore_pending,
+        };
+        // The backup: tablet 3 at version 2, uploaded.
+        be.create_tablet(create(3, false)).await.unwrap();
+        let rows: Vec<Row> = (0..10).map(|i| vec![Value::Int(i), Value::Str(format!("{i}"))]).collect();
+        let mut bytes = Vec::new();
+        row_codec::encode_rows(&schema(), &rows, &mut bytes).unwrap();
+        let write = proto::WriteRowsRequest { txn_id: 9, tablet_id: 3, seq: 0, rows: bytes, row_count: 10, last: true };
+        be.write_rows(write).await.unwrap();
+        be.publish_version(proto::PublishVersionRequest { txn_id: 9, tablet_id: 3, version: 2 }).await.unwrap();
+        let backup = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 41 };
+        let backup = be.make_snapshot(backup).await.unwrap().into_inner();
+        let location = format!("mem://be-restore-rpc-{}/repo", std::process::id());
+        let remote_dir = "__palo_repository_r/__ss_s/__ss_content/__3".to_string();
+        let upload = proto::UploadSnapshotRequest {
+            job_id: 41,
+            snapshot_path: backup.path,
+            tablet_id: 3,
+            location: location.clone(),
+            properties: Default::default(),
+            broker_addr: String::new(),
+            remote_dir: remote_dir.clone(),
+        };
+        let files = be.upload_snapshot(upload).await.unwrap().into_inner().files;
+
+        // The restore: tablet 4, pending at version 2, with a landing snapshot for job 50.
+        be.create_tablet(create(4, true)).await.unwrap();
+        be.create_tablet(create(4, true)).await.expect("creating it again is fine");
+        assert_eq!(scan(&mut be, 4, 2).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+        let beat = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+        let beat = be.heartbeat(beat).await.unwrap().into_inner();
+        let pending: Vec<(i64, bool)> = beat.tablets.iter().map(|t| (t.tablet_id, t.restore_pending)).collect();
+        assert_eq!(pending, [(3, false), (4, true)]);
+        let landing = proto::MakeSnapshotRequest { tablet_id: 4, version: 2, timeout_s: 0, job_id: 50 };
+        let landing = be.make_snapshot(landing).await.unwrap().into_inner();
+        assert_eq!(landing.files, ["4.hdr"]);
+        let download = proto::DownloadSnapshotRequest {
+            job_id: 50,
+            snapshot_path: landing.path.clone(),
+            tablet_id: 4,
+            source_tablet_id: 3,
+            location,
+            properties: Default::default(),
+            broker_addr: String::new(),
+            remote_dir,
+            files,
+        };
+        let downloaded = be.download_snapshot(download.clone()).await.unwrap().into_inner();
+        assert_eq!(downloaded.files_downloaded, 2);
+        let again = be.download_snapshot(download.clone()).await.unwrap().into_inner();
+        assert_eq!(again.files_downloaded, 0);
+        let progress = be.get_download_progress(proto::GetUploadProgressRequest { job_id: 50 }).await.unwrap();
+        assert_eq!(progress.into_inner().uploads_running, 0);
+
+        let request =
+            proto::MoveRestoredTabletRequest { job_id: 50, tablet_id: 4, snapshot_path: landing.path, version: 2 };
+        assert_eq!(be.move_restored_tablet(request.clone()).await.unwrap().into_inner().version, 2);
+        assert_eq!(scan(&mut be, 4, 2).await.unwrap(), rows);
+        assert_eq!(be.move_restored_tablet(request).await.unwrap().into_inner().version, 2, "moved already");
+
+        let release = proto::ReleaseSnapshotRequest { path: String::new(), job_id: 50 };
+        assert_eq!(be.release_snapshot(release).await.unwrap().into_inner().released, 1);
+        assert_eq!(be.download_snapshot(download).await.unwrap_err().code(), tonic::Code::NotFound);
+        assert_eq!(scan(&mut be, 4, 2).await.unwrap(), rows);
         stop.trigger();
         temp.remove().await;
     }

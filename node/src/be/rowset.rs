@@ -8,6 +8,9 @@
 //!
 //! All integers little endian. A compaction's output has txn_id 0.
 //!
+//! A restore installs files written for another tablet: [`RowsetRetagger`] rewrites one, streamed,
+//! to carry the new tablet's id (and a checksum over the new header).
+//!
 //! Crash safety: [`RowsetWriter`] writes without syncing; [`RowsetWriter::seal`] writes the footer,
 //! syncs the file and then its directory, and only then reports success. A file is trusted only if
 //! its footer, lengths and checksum agree ([`parse_rowset`], [`verify_rowset`]): a torn or
@@ -292,6 +295,134 @@ pub async fn verify_rowset(
     Ok(RowsetSummary { header, row_count: footer.row_count, size_bytes })
 }
 
+/// Rewrites a rowset file, streamed, to belong to another tablet: a restore's files carry the
+/// tablet id of the backed-up tablet in their header, and reads check it is the tablet's own.
+///
+/// Fed the original file's bytes in order, chunk by chunk, it returns the bytes to write instead:
+/// the header with the tablet id replaced, the data as it is; it holds back the last
+/// [`FOOTER_BYTES`] (the original footer). [`RowsetRetagger::finish`] checks the original footer
+/// (magic, data length, crc32c over the original header and data, which must carry the expected
+/// source tablet id) and returns the new footer, whose crc32c covers the new header and data. The
+/// output has the same length as the input. Memory stays at one chunk.
+pub struct RowsetRetagger {
+    /// Named in errors.
+    path: PathBuf,
+    size_bytes: u64,
+    source_tablet_id: i64,
+    new_tablet_id: i64,
+    /// Original bytes fed so far.
+    fed_bytes: u64,
+    /// The original header while it arrives (at most [`HEADER_BYTES`]).
+    header: Vec<u8>,
+    /// The original footer while it arrives (at most [`FOOTER_BYTES`]).
+    footer: Vec<u8>,
+    original_crc: u32,
+    new_crc: u32,
+}
+
+impl RowsetRetagger {
+    /// For a file of `size_bytes` bytes written for `source_tablet_id`, to become `new_tablet_id`'s.
+    pub fn new(
+        path: &Path,
+        size_bytes: u64,
+        source_tablet_id: i64,
+        new_tablet_id: i64,
+    ) -> Result<RowsetRetagger, RowsetError> {
+        if size_bytes < HEADER_BYTES + FOOTER_BYTES {
+            return Err(damaged(path, format!("{size_bytes} bytes is shorter than a header and a footer")));
+        }
+        Ok(RowsetRetagger {
+            path: path.to_path_buf(),
+            size_bytes,
+            source_tablet_id,
+            new_tablet_id,
+            fed_bytes: 0,
+            header: Vec::with_capacity(HEADER_BYTES as usize),
+            footer: Vec::with_capacity(FOOTER_BYTES as usize),
+            original_crc: 0,
+            new_crc: 0,
+        })
+    }
+
+    /// Takes the next `chunk` of the original file; returns what to write next.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>, RowsetError> {
+        let footer_at = self.size_bytes - FOOTER_BYTES;
+        if self.fed_bytes.saturating_add(chunk.len() as u64) > self.size_bytes {
+            return Err(damaged(&self.path, format!("the file is longer than its {} bytes", self.size_bytes)));
+        }
+        let mut out = Vec::with_capacity(chunk.len());
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let at = self.fed_bytes;
+            let take = if at < HEADER_BYTES {
+                let take = rest.len().min((HEADER_BYTES - at) as usize);
+                self.header.extend_from_slice(&rest[..take]);
+                if self.header.len() as u64 == HEADER_BYTES {
+                    out.extend_from_slice(&self.retag_header()?);
+                }
+                take
+            } else if at < footer_at {
+                let take = rest.len().min((footer_at - at) as usize);
+                let data = &rest[..take];
+                self.original_crc = crc32c::crc32c_append(self.original_crc, data);
+                self.new_crc = crc32c::crc32c_append(self.new_crc, data);
+                out.extend_from_slice(data);
+                take
+            } else {
+                self.footer.extend_from_slice(rest);
+                rest.len()
+            };
+            self.fed_bytes += take as u64;
+            rest = &rest[take..];
+        }
+        debug_assert!(self.header.len() as u64 <= HEADER_BYTES && self.footer.len() as u64 <= FOOTER_BYTES);
+        Ok(out)
+    }
+
+    /// The complete original header: checks it and returns the new one.
+    fn retag_header(&mut self) -> Result<[u8; HEADER_BYTES as usize], RowsetError> {
+        let header = RowsetHeader::decode(&self.header, &self.path)?;
+        if header.tablet_id != self.source_tablet_id {
+            return Err(damaged(
+                &self.path,
+                format!(
+                    "it belongs to tablet {}, not to the backed-up tablet {}",
+                    header.tablet_id, self.source_tablet_id
+                ),
+            ));
+        }
+        let new = RowsetHeader { tablet_id: self.new_tablet_id, ..header }.encode();
+        self.original_crc = crc32c::crc32c(&self.header);
+        self.new_crc = crc32c::crc32c(&new);
+        Ok(new)
+    }
+
+    /// After the whole file was fed: checks the original footer and returns the new one.
+    pub fn finish(self) -> Result<[u8; FOOTER_BYTES as usize], RowsetError> {
+        if self.fed_bytes != self.size_bytes {
+            return Err(damaged(
+                &self.path,
+                format!("the file is cut short: {} of its {} bytes", self.fed_bytes, self.size_bytes),
+            ));
+        }
+        let footer = Footer::decode(&self.footer, &self.path)?;
+        let data_len_bytes = self.size_bytes - HEADER_BYTES - FOOTER_BYTES;
+        if footer.data_len_bytes != data_len_bytes {
+            return Err(damaged(
+                &self.path,
+                format!("the footer says {} data bytes but the file holds {data_len_bytes}", footer.data_len_bytes),
+            ));
+        }
+        if footer.crc != self.original_crc {
+            return Err(damaged(
+                &self.path,
+                format!("checksum mismatch (stored {:#010x}, computed {:#010x})", footer.crc, self.original_crc),
+            ));
+        }
+        Ok(Footer { row_count: footer.row_count, data_len_bytes, crc: self.new_crc }.encode())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +509,76 @@ mod tests {
         assert!(read_rowset(disk.as_ref(), &path).await.is_err());
         let missing = read_rowset(disk.as_ref(), &temp.path("nope")).await.unwrap_err().to_string();
         assert!(missing.contains("missing"), "{missing}");
+    }
+
+    /// A sealed rowset for tablet 7 holding `rows(0, 500)`; its bytes.
+    async fn tablet_7_rowset(temp: &TempDisk) -> Vec<u8> {
+        let path = temp.path("source.rowset");
+        let header = RowsetHeader { tablet_id: 7, txn_id: 33 };
+        let mut writer = RowsetWriter::create(temp.disk(), path.clone(), header).await.unwrap();
+        let mut bytes = Vec::new();
+        row_codec::encode_rows(&schema(), &rows(0, 500), &mut bytes).unwrap();
+        writer.append(&bytes, 500).await.unwrap();
+        writer.seal().await.unwrap();
+        temp.disk().read_all(&path).await.unwrap()
+    }
+
+    /// Feeds `original` to a retagger (7 to 9) in chunks of `chunk` bytes; the bytes to write.
+    fn retag(original: &[u8], size_bytes: u64, source: i64, chunk: usize) -> Result<Vec<u8>, RowsetError> {
+        let mut retagger = RowsetRetagger::new(Path::new("r.rowset"), size_bytes, source, 9)?;
+        let mut out = Vec::new();
+        for piece in original.chunks(chunk) {
+            out.extend(retagger.feed(piece)?);
+        }
+        out.extend(retagger.finish()?);
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_retagged_rowset_belongs_to_the_new_tablet_and_holds_the_same_rows() {
+        let temp = TempDisk::new("rowset-retag").await;
+        let original = tablet_7_rowset(&temp).await;
+        let size = original.len() as u64;
+        for chunk in [1, 5, 24, 25, 1000, original.len()] {
+            let out = retag(&original, size, 7, chunk).unwrap();
+            assert_eq!(out.len(), original.len(), "chunk {chunk}");
+            let path = temp.path(&format!("retagged-{chunk}.rowset"));
+            temp.disk().write_at(&path, 0, &out).await.unwrap();
+            let summary = verify_rowset(temp.disk().as_ref(), &path, Some(&schema())).await.unwrap();
+            assert_eq!(summary.header, RowsetHeader { tablet_id: 9, txn_id: 33 });
+            assert_eq!((summary.row_count, summary.size_bytes), (500, size));
+            let file = read_rowset(temp.disk().as_ref(), &path).await.unwrap();
+            assert_eq!(file.rows(&schema()).unwrap(), rows(0, 500));
+        }
+        temp.remove().await;
+    }
+
+    #[tokio::test]
+    async fn retagging_refuses_damaged_foreign_and_truncated_files() {
+        let temp = TempDisk::new("rowset-retag-bad").await;
+        let original = tablet_7_rowset(&temp).await;
+        let size = original.len() as u64;
+        let is_damaged = |r: Result<Vec<u8>, RowsetError>, what: &str| {
+            let err = r.expect_err(what);
+            assert!(matches!(err, RowsetError::Damaged { .. }), "{what}: {err}");
+            err.to_string()
+        };
+        let mut flipped = original.clone();
+        flipped[HEADER_BYTES as usize + 100] ^= 0x04;
+        let err = is_damaged(retag(&flipped, size, 7, 64), "a flipped data byte");
+        assert!(err.contains("checksum mismatch"), "{err}");
+        let err = is_damaged(retag(&original, size, 8, 64), "another source tablet");
+        assert!(err.contains("belongs to tablet 7, not to the backed-up tablet 8"), "{err}");
+        // Cut short: fewer bytes than announced, or a shorter file announced as such.
+        let cut = &original[..original.len() - 10];
+        let err = is_damaged(retag(cut, size, 7, 64), "fewer bytes than the size");
+        assert!(err.contains("cut short"), "{err}");
+        is_damaged(retag(cut, cut.len() as u64, 7, 64), "a truncated file");
+        is_damaged(retag(&original[..40], 40, 7, 64), "shorter than a header and a footer");
+        let mut longer = original.clone();
+        longer.push(0);
+        is_damaged(retag(&longer, size, 7, 64), "more bytes than the size");
+        temp.remove().await;
     }
 
     #[test]

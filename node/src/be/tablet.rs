@@ -67,7 +67,7 @@ const PENDING_DIR: &str = "pending";
 const CLONE_TMP_DIR: &str = "clone_tmp";
 const SNAPSHOT_PREFIX: &str = "snapshot_";
 const PENDING_PREFIX: &str = "txn_";
-const ROWSET_SUFFIX: &str = ".rowset";
+pub(super) const ROWSET_SUFFIX: &str = ".rowset";
 
 /// What a tablet operation fails with; the BE maps each kind to a gRPC code.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +114,11 @@ pub struct TabletMeta {
     /// Sorted by version, never overlapping, all above `base_version`; there may be gaps (a replica
     /// can publish v+2 before v+1).
     pub rowsets: Vec<RowsetMeta>,
+    /// The rowsets up to `base_version` are still to come from a restore (RESTORE created the
+    /// tablet empty at the backed-up version; [`TabletStore::move_restored`] installs them). Until
+    /// then the tablet refuses scans and fetches; loads (above `base_version`) are taken.
+    #[serde(default)]
+    pub restore_pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +141,8 @@ pub struct TabletInfo {
     pub version_count: u64,
     pub row_count: u64,
     pub data_size_bytes: u64,
+    /// Waiting for a restore's rowsets ([`TabletMeta::restore_pending`]).
+    pub restore_pending: bool,
 }
 
 impl TabletMeta {
@@ -158,6 +165,7 @@ impl TabletMeta {
             version_count: self.rowsets.len() as u64,
             row_count: self.rowsets.iter().map(|r| r.row_count).sum(),
             data_size_bytes: self.rowsets.iter().map(|r| r.size_bytes).sum(),
+            restore_pending: self.restore_pending,
         }
     }
 
@@ -196,7 +204,7 @@ impl TabletMeta {
         Ok(out)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         validate_schema(&self.schema)?;
         let mut previous_end = self.base_version;
         let mut names = BTreeSet::new();
@@ -217,7 +225,8 @@ impl TabletMeta {
     }
 }
 
-fn is_plain_file_name(name: &str) -> bool {
+/// A name that is one file in one directory: no separator, no `..`, not hidden, at most 255 bytes.
+pub(super) fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 255
         && !name.starts_with('.')
@@ -400,7 +409,7 @@ impl TabletHandle {
         locked(&self.cached).clone()
     }
 
-    fn rowsets_dir(&self) -> PathBuf {
+    pub(super) fn rowsets_dir(&self) -> PathBuf {
         self.dir.join(ROWSETS_DIR)
     }
 
@@ -774,7 +783,7 @@ impl TabletStore {
         Ok(())
     }
 
-    async fn write_meta(&self, meta: &TabletMeta) -> Result<(), TabletError> {
+    pub(super) async fn write_meta(&self, meta: &TabletMeta) -> Result<(), TabletError> {
         debug_assert!(meta.validate().is_ok(), "writing an invalid tablet meta: {meta:?}");
         let bytes = serde_json::to_vec_pretty(meta).map_err(|e| {
             TabletError::InvalidArgument(format!("cannot encode the meta of tablet {}: {e}", meta.tablet_id))
@@ -786,13 +795,19 @@ impl TabletStore {
     }
 
     /// Makes `meta` (already durable) the tablet's state in memory.
-    fn install(handle: &TabletHandle, state: &mut TabletState, meta: TabletMeta) {
+    pub(super) fn install(handle: &TabletHandle, state: &mut TabletState, meta: TabletMeta) {
         *locked(&handle.cached) = Cached { schema: Arc::new(meta.schema.clone()), info: meta.info() };
         state.meta = meta;
     }
 
     /// A rowset file name in the tablet's `rowsets/` that nothing uses.
-    async fn fresh_rowset_name(&self, dir: &Path, start: u64, end: u64, origin: char) -> Result<String, TabletError> {
+    pub(super) async fn fresh_rowset_name(
+        &self,
+        dir: &Path,
+        start: u64,
+        end: u64,
+        origin: char,
+    ) -> Result<String, TabletError> {
         for _ in 0..FRESH_NAME_ATTEMPTS {
             let n = self.next_name.fetch_add(1, Ordering::Relaxed);
             let name = format!("{start}_{end}_{origin}{n}{ROWSET_SUFFIX}");
@@ -808,6 +823,23 @@ impl TabletStore {
 
     /// Creates a tablet empty at `version`. Idempotent: an existing tablet with the same schema is fine.
     pub async fn create_tablet(&self, tablet_id: i64, schema: Schema, version: u64) -> Result<(), TabletError> {
+        self.create(tablet_id, schema, version, false).await
+    }
+
+    /// Creates a tablet empty at `version` that waits for a restore's rowsets up to `version`
+    /// ([`TabletMeta::restore_pending`]). Idempotent like [`TabletStore::create_tablet`]: an
+    /// existing tablet with the same schema is fine, pending or not.
+    pub async fn create_restore_tablet(&self, tablet_id: i64, schema: Schema, version: u64) -> Result<(), TabletError> {
+        self.create(tablet_id, schema, version, true).await
+    }
+
+    async fn create(
+        &self,
+        tablet_id: i64,
+        schema: Schema,
+        version: u64,
+        restore_pending: bool,
+    ) -> Result<(), TabletError> {
         validate_schema(&schema).map_err(|e| TabletError::InvalidArgument(format!("tablet {tablet_id}: {e}")))?;
         let _set = self.tablet_set.lock().await;
         if let Ok(handle) = self.handle(tablet_id) {
@@ -830,10 +862,10 @@ impl TabletStore {
                 .await
                 .map_err(disk_error(format!("creating tablet {tablet_id}")))?;
         }
-        let meta = TabletMeta { tablet_id, schema, base_version: version, rowsets: Vec::new() };
+        let meta = TabletMeta { tablet_id, schema, base_version: version, rowsets: Vec::new(), restore_pending };
         self.write_meta(&meta).await?;
         locked(&self.tablets).insert(tablet_id, Arc::new(TabletHandle::new(dir, meta)));
-        tracing::info!(tablet_id, version, "be: tablet created");
+        tracing::info!(tablet_id, version, restore_pending, "be: tablet created");
         Ok(())
     }
 
@@ -1099,6 +1131,7 @@ impl TabletStore {
         let (schema, files) = {
             let state = handle.state.read().await;
             handle.check_live(&state)?;
+            check_not_restoring(&state.meta)?;
             let rowsets = state.meta.rowsets_at(version)?;
             (state.meta.schema.clone(), self.read_rowsets(&handle, &rowsets).await?)
         };
@@ -1192,7 +1225,7 @@ impl TabletStore {
         }
         let merged = merge_rows(&schema, decoded);
         let (start, end) = (inputs[0].start_version, inputs[inputs.len() - 1].end_version);
-        let name = self.fresh_rowset_name(&handle.dir, start, end, 'c').await?;
+        let name = self.fresh_rowset_name(&handle.dir, start, end, ORIGIN_COMPACTION).await?;
         let path = handle.rowset_path(&name);
         let summary = match self.write_rowset_file(&path, handle.id, &schema, &merged).await {
             Ok(summary) => summary,
@@ -1262,6 +1295,7 @@ impl TabletStore {
         let handle = self.handle(tablet_id)?;
         let state = handle.state.read().await;
         handle.check_live(&state)?;
+        check_not_restoring(&state.meta)?;
         let files = state.meta.rowsets_at(version)?;
         let n = self.next_name.fetch_add(1, Ordering::Relaxed);
         let dir = handle.dir.join(format!("{SNAPSHOT_PREFIX}{n}"));
@@ -1366,7 +1400,7 @@ impl TabletStore {
         let mut rowsets: Vec<RowsetMeta> = old_rowsets.iter().filter(|r| r.start_version > version).cloned().collect();
         let context = format!("installing the clone of tablet {tablet_id}");
         for (file, summary) in received.iter().zip(&summaries) {
-            let name = self.fresh_rowset_name(&dir, file.start_version, file.end_version, 'k').await?;
+            let name = self.fresh_rowset_name(&dir, file.start_version, file.end_version, ORIGIN_CLONE).await?;
             let target = dir.join(ROWSETS_DIR).join(&name);
             disk.rename(&file.path, &target).await.map_err(disk_error(context.clone()))?;
             rowsets.push(RowsetMeta {
@@ -1380,7 +1414,7 @@ impl TabletStore {
         }
         disk.sync_dir(&dir.join(ROWSETS_DIR)).await.map_err(disk_error(context.clone()))?;
         rowsets.sort_by_key(|r| r.start_version);
-        let meta = TabletMeta { tablet_id, schema, base_version, rowsets };
+        let meta = TabletMeta { tablet_id, schema, base_version, rowsets, restore_pending: false };
         meta.validate().map_err(|e| bad(format!("the cloned tablet would be invalid: {e}")))?;
         self.write_meta(&meta).await?;
         let new_version = meta.version();
@@ -1485,12 +1519,29 @@ fn plan_compaction(rowsets: &[RowsetMeta], limits: CompactionLimits) -> Option<V
     None
 }
 
-/// The number after the origin letter of a compaction or clone file name (`2_9_c17.rowset`).
+/// Origin letters of the rowset file names [`TabletStore::fresh_rowset_name`] makes: compaction,
+/// clone, restore.
+pub(super) const ORIGIN_COMPACTION: char = 'c';
+pub(super) const ORIGIN_CLONE: char = 'k';
+pub(super) const ORIGIN_RESTORE: char = 'r';
+
+/// The number after the origin letter of a compaction, clone or restore file name (`2_9_c17.rowset`).
 fn name_suffix(file_name: &str) -> Option<u64> {
     let stem = file_name.strip_suffix(ROWSET_SUFFIX)?;
     let last = stem.rsplit('_').next()?;
-    let digits = last.strip_prefix('c').or_else(|| last.strip_prefix('k'))?;
+    let digits = [ORIGIN_COMPACTION, ORIGIN_CLONE, ORIGIN_RESTORE].iter().find_map(|o| last.strip_prefix(*o))?;
     digits.parse().ok()
+}
+
+/// Refuses reads of a tablet whose restored rowsets are not installed yet.
+fn check_not_restoring(meta: &TabletMeta) -> Result<(), TabletError> {
+    if meta.restore_pending {
+        return Err(TabletError::FailedPrecondition(format!(
+            "tablet {} is being restored and can be read once the restore commits",
+            meta.tablet_id
+        )));
+    }
+    Ok(())
 }
 
 fn out_of_order(txn_id: i64, tablet_id: i64, seq: u32, expected: Option<u32>) -> TabletError {

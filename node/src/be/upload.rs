@@ -26,10 +26,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use md5::{Digest, Md5};
 
+use super::transfer::TransferProgress;
 use crate::disk::{Disk, DiskError};
 use crate::repository::{self, RepoError, RepoStore, RepoWriter};
 
@@ -49,35 +49,6 @@ pub enum UploadError {
     Repo { context: String, source: RepoError },
     #[error("{0}")]
     Invalid(String),
-}
-
-/// Counters of a running upload, read by GetUploadProgress while it runs.
-#[derive(Debug, Default)]
-pub struct UploadProgress {
-    files_total: AtomicU64,
-    files_done: AtomicU64,
-    bytes_total: AtomicU64,
-    bytes_done: AtomicU64,
-}
-
-/// A copy of [`UploadProgress`]'s counters. Skipped files count as done.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ProgressCounts {
-    pub files_total: u64,
-    pub files_done: u64,
-    pub bytes_total: u64,
-    pub bytes_done: u64,
-}
-
-impl UploadProgress {
-    pub fn counts(&self) -> ProgressCounts {
-        ProgressCounts {
-            files_total: self.files_total.load(Ordering::Relaxed),
-            files_done: self.files_done.load(Ordering::Relaxed),
-            bytes_total: self.bytes_total.load(Ordering::Relaxed),
-            bytes_done: self.bytes_done.load(Ordering::Relaxed),
-        }
-    }
 }
 
 /// What an upload did.
@@ -107,7 +78,7 @@ pub async fn upload_snapshot(
     local_dir: &Path,
     store: &dyn RepoStore,
     remote_dir: &str,
-    progress: &UploadProgress,
+    progress: &TransferProgress,
 ) -> Result<UploadReport, UploadError> {
     let remote_dir = remote_dir.strip_suffix('/').unwrap_or(remote_dir);
     if remote_dir.is_empty() {
@@ -115,8 +86,7 @@ pub async fn upload_snapshot(
     }
     let prefix = format!("{remote_dir}/");
     let local = local_files(disk, local_dir).await?;
-    progress.files_total.store(local.len() as u64, Ordering::Relaxed);
-    progress.bytes_total.store(local.iter().map(|(_, size)| size).sum(), Ordering::Relaxed);
+    progress.set_totals(local.len() as u64, local.iter().map(|(_, size)| size).sum());
 
     // name -> (md5, size) of the remote files directly in the directory.
     let listed = store.list(&prefix).await.map_err(repo_err(format!("listing {prefix}")))?;
@@ -146,8 +116,7 @@ pub async fn upload_snapshot(
             report.files_uploaded += 1;
             report.bytes_uploaded += size;
         }
-        progress.files_done.fetch_add(1, Ordering::Relaxed);
-        progress.bytes_done.fetch_add(*size, Ordering::Relaxed);
+        progress.file_done(*size);
         report.files.push(remote_name);
     }
 
@@ -231,7 +200,7 @@ impl<'a> FileChunks<'a> {
     }
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(super) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -321,7 +290,7 @@ mod tests {
         let repo = mem_store(&format!("upload-{}", std::process::id()));
         let remote_dir = "__palo_repository_r/__ss_l/__ss_content/__db_1/__tbl_2/__part_3/__idx_4/__7";
 
-        let progress = UploadProgress::default();
+        let progress = TransferProgress::default();
         let first = upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &progress).await.unwrap();
         assert_eq!(first.files.len(), info.files.len());
         assert_eq!(first.files_uploaded, info.files.len() as u64);
@@ -339,7 +308,7 @@ mod tests {
 
         // Again: nothing to send.
         let again =
-            upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &UploadProgress::default())
+            upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &TransferProgress::default())
                 .await
                 .unwrap();
         assert_eq!(again.files, first.files);
@@ -351,7 +320,7 @@ mod tests {
         repo.put(&victim, b"short".to_vec()).await.unwrap();
         repo.put(&format!("{remote_dir}/old.rowset.{}", repository::md5_hex(b"x")), b"x".to_vec()).await.unwrap();
         let repaired =
-            upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &UploadProgress::default())
+            upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &TransferProgress::default())
                 .await
                 .unwrap();
         assert_eq!((repaired.files_uploaded, repaired.files_removed), (1, 1));
@@ -371,7 +340,7 @@ mod tests {
         let next = store.make_snapshot(7, 5, 60).await.expect("snapshot");
         let next_local = store.snapshot_tablet_dir(&next.path, 7).await.unwrap();
         let later =
-            upload_snapshot(temp.disk().as_ref(), &next_local, repo.as_ref(), remote_dir, &UploadProgress::default())
+            upload_snapshot(temp.disk().as_ref(), &next_local, repo.as_ref(), remote_dir, &TransferProgress::default())
                 .await
                 .unwrap();
         assert_eq!((later.files_uploaded, later.files_removed), (2, 1));
@@ -395,7 +364,7 @@ mod tests {
         let temp = TempDisk::new("upload-big").await;
         let (local, big) = big_snapshot(&temp).await;
         let repo = mem_store(&format!("upload-big-{}", std::process::id()));
-        let report = upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), "dir", &UploadProgress::default())
+        let report = upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), "dir", &TransferProgress::default())
             .await
             .unwrap();
         let big_name = repository::with_md5("10001_0.dat", &repository::md5_hex(&big));
@@ -483,8 +452,9 @@ mod tests {
         let inner = mem_store(&format!("upload-changed-{}", std::process::id()));
         let fault = Fault::ChangeFile { disk: temp.disk(), path: local.join("10001_0.dat") };
         let repo = FaultyStore { inner: inner.clone(), fault };
-        let err =
-            upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &UploadProgress::default()).await.unwrap_err();
+        let err = upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &TransferProgress::default())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("10001_0.dat changed while being uploaded"), "{err}");
         assert!(inner.list("dir/").await.unwrap().is_empty(), "an aborted upload left a file");
         temp.remove().await;
@@ -496,7 +466,7 @@ mod tests {
         let (local, big) = big_snapshot(&temp).await;
         let inner = mem_store(&format!("upload-lossy-{}", std::process::id()));
         let repo = FaultyStore { inner: inner.clone(), fault: Fault::LoseBytes };
-        let err = upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &UploadProgress::default())
+        let err = upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &TransferProgress::default())
             .await
             .unwrap_err()
             .to_string();

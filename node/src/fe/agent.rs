@@ -1,5 +1,5 @@
 //! The FE's calls to backends (Doris's "agent tasks"): create and drop tablets, write a load's
-//! rows, publish a version, scan, clone. One cached channel per backend address; every call has
+//! rows, publish a version, scan, clone, and BACKUP's and RESTORE's snapshot tasks. One cached channel per backend address; every call has
 //! the deadlines of [`RpcTimeouts`], so a dead backend costs a timeout, never a hang.
 
 use std::collections::BTreeMap;
@@ -72,16 +72,19 @@ impl Agent {
         Ok(proto::backend_client::BackendClient::new(self.channel(addr, timeouts)?))
     }
 
+    /// Creates a tablet empty at `version`; with `restore_pending`, one that waits for a restore's
+    /// rowsets up to `version` (DownloadSnapshot, then MoveRestoredTablet) and refuses reads until.
     pub async fn create_tablet(
         &self,
         addr: &str,
         tablet_id: i64,
         schema: &Schema,
         version: u64,
+        restore_pending: bool,
     ) -> Result<(), AgentError> {
         let schema_json = serde_json::to_vec(schema)
             .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
-        let request = proto::CreateTabletRequest { tablet_id, schema_json, version };
+        let request = proto::CreateTabletRequest { tablet_id, schema_json, version, restore_pending };
         self.client(addr, RpcTimeouts::CONTROL)?
             .create_tablet(request)
             .await
@@ -248,5 +251,54 @@ impl Agent {
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
         Ok(response.into_inner())
+    }
+
+    /// Downloads one backed-up tablet from a repository into a landing snapshot; runs until the
+    /// download is done.
+    pub async fn download_snapshot(
+        &self,
+        addr: &str,
+        request: proto::DownloadSnapshotRequest,
+    ) -> Result<proto::DownloadSnapshotResponse, AgentError> {
+        let response = self
+            .client(addr, UPLOAD_TIMEOUTS)?
+            .download_snapshot(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner())
+    }
+
+    /// The counters of `job_id`'s downloads running on the backend (`uploads_running` counts the
+    /// downloads).
+    pub async fn download_progress(
+        &self,
+        addr: &str,
+        job_id: i64,
+    ) -> Result<proto::GetUploadProgressResponse, AgentError> {
+        let response = self
+            .client(addr, RpcTimeouts::CONTROL)?
+            .get_download_progress(proto::GetUploadProgressRequest { job_id })
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner())
+    }
+
+    /// Installs the downloaded rowsets of a restore-pending tablet; the tablet's version after it.
+    pub async fn move_restored_tablet(
+        &self,
+        addr: &str,
+        job_id: i64,
+        tablet_id: i64,
+        snapshot_path: &str,
+        version: u64,
+    ) -> Result<u64, AgentError> {
+        let request =
+            proto::MoveRestoredTabletRequest { job_id, tablet_id, snapshot_path: snapshot_path.to_string(), version };
+        let response = self
+            .client(addr, DATA_TIMEOUTS)?
+            .move_restored_tablet(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(response.into_inner().version)
     }
 }

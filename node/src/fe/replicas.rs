@@ -110,7 +110,14 @@ mod tests {
     use super::*;
 
     fn info(tablet_id: i64, version: u64) -> proto::TabletInfo {
-        proto::TabletInfo { tablet_id, version, version_count: 1, row_count: 10, data_size_bytes: 100 }
+        proto::TabletInfo {
+            tablet_id,
+            version,
+            version_count: 1,
+            row_count: 10,
+            data_size_bytes: 100,
+            restore_pending: false,
+        }
     }
 
     #[test]
