@@ -1,9 +1,10 @@
 //! The backend (BE): holds tablet files on its disk and answers the FE: heartbeats (with every
 //! tablet's version and size), tablet creation and removal, loads (WriteRows, PublishVersion,
-//! AbortTxn), scans, replica repair (CloneTablet, which pulls another BE's FetchTablet
-//! stream), BACKUP (MakeSnapshot, UploadSnapshot, ReleaseSnapshot) and RESTORE (CreateTablet
-//! pending a restore, DownloadSnapshot, MoveRestoredTablet). The tablets themselves live in [`tablet::TabletStore`]; this module maps its errors to
-//! gRPC codes, streams results, runs background compaction, and remembers which cluster it joined.
+//! AbortTxn), scans, replica repair (CloneTablet, which pulls another BE's FetchTablet stream),
+//! BACKUP (MakeSnapshot, UploadSnapshot, ReleaseSnapshot) and RESTORE (CreateTablet pending a
+//! restore, a landing MakeSnapshot, DownloadSnapshot, MoveRestoredTablet). The tablets themselves
+//! live in [`tablet::TabletStore`]; this module maps its errors to gRPC codes, streams results,
+//! runs background compaction, and remembers which cluster it joined.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

@@ -343,6 +343,8 @@ mod tests {
         assert_eq!(merged.iter().map(|r| (r.start_version, r.end_version)).collect::<Vec<_>>(), [(5, 7), (8, 8)]);
         let path = downloaded(&temp, &store, repo.as_ref(), 9).await;
         assert!(matches!(store.scan(9, 8).await, Err(TabletError::FailedPrecondition(_))));
+        let err = store.make_snapshot(9, 8, 60).await.unwrap_err();
+        assert!(err.to_string().contains("tablet 9 is being restored: only a snapshot at version 4"), "{err}");
 
         assert_eq!(store.move_restored(9, &path, 4).await.unwrap(), 8);
         let mut expected = scan(&store, 7, 4).await;

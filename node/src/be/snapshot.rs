@@ -17,6 +17,10 @@
 //! leaves the snapshot's intact, and rowset files are immutable once sealed, so nothing that
 //! happens to the tablet afterwards changes the snapshot. No version pin is needed.
 //!
+//! A RESTORE lands its downloads in a snapshot too: one made of the new, restore-pending tablet at
+//! the backed-up version, which is empty but for the header (see [`super::download`]). A pending
+//! tablet refuses any other snapshot, which would hold its loads without the restored rows.
+//!
 //! Crash safety. The directory is made durable before the links; the header is written, synced,
 //! and then the tablet directory is synced, so a snapshot whose header is present has all its
 //! names durable. A snapshot without a header (a make cut by a crash) was never returned to the
@@ -261,6 +265,14 @@ impl TabletStore {
             // Held across selection and linking: see the module doc.
             let state = handle.state.read().await;
             handle.check_live(&state)?;
+            if state.meta.restore_pending && version != state.meta.base_version {
+                // Above its base it would hold only the loads, not the rows still to be restored.
+                return Err(TabletError::FailedPrecondition(format!(
+                    "tablet {tablet_id} is being restored: only a snapshot at version {} (a restore's landing \
+                     snapshot) can be made until the restore commits",
+                    state.meta.base_version
+                )));
+            }
             let rowsets = snapshot_rowsets(&state.meta, version)?;
             for r in &rowsets {
                 if let Err(e) = disk.hard_link(&handle.rowset_path(&r.file_name), &tablet_dir.join(&r.file_name)).await

@@ -9,6 +9,8 @@
 //! ```
 //!
 //! BACKUP's snapshots live apart, under `<storage_root>/snapshot/` (see [`super::snapshot`]).
+//! RESTORE creates tablets pending its rowsets ([`TabletMeta::restore_pending`]), installed later by
+//! [`TabletStore::move_restored`] (see [`super::restore`]).
 //!
 //! Crash-safety argument. `meta.json` is only ever replaced whole (`write_file_atomic`: temporary
 //! file, sync, rename, sync of the directory), and it only names rowset files that are sealed and
