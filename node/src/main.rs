@@ -109,6 +109,11 @@ struct StandaloneArgs {
     /// Number of backends.
     #[arg(long, default_value_t = 3)]
     backends: u16,
+    /// Milliseconds between two background compaction passes on every backend (100 to 3600000).
+    /// Each pass merges the oldest small rowsets of a few tablets that have more than 4; a long
+    /// interval keeps a benchmark's rowset files as the loads wrote them.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    compaction_interval_ms: u64,
 }
 
 async fn load_or_default<T: serde::de::DeserializeOwned + Default>(path: &Option<PathBuf>) -> Result<T, NodeError> {
@@ -175,6 +180,7 @@ async fn run(cli: Cli, shutdown: Shutdown) -> Result<(), NodeError> {
                 port_offset: args.port_offset,
                 host: args.host,
                 backends: args.backends,
+                compaction_interval_ms: args.compaction_interval_ms,
             };
             palo_node::standalone::run(config, shutdown).await
         }

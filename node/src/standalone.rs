@@ -25,6 +25,9 @@ pub struct StandaloneConfig {
     pub port_offset: u16,
     pub host: String,
     pub backends: u16,
+    /// Milliseconds between two background compaction passes on every BE (the BE's
+    /// `compaction_interval_ms`; benchmarks raise it so compaction stays out of the way).
+    pub compaction_interval_ms: u64,
 }
 
 impl StandaloneConfig {
@@ -45,7 +48,7 @@ impl StandaloneConfig {
                 listen_host: self.host.clone(),
                 port: 9060 + self.port_offset + i,
                 storage_root: self.data_dir.join(format!("be{i}")),
-                ..BeConfig::default()
+                compaction_interval_ms: self.compaction_interval_ms,
             })
             .collect()
     }
@@ -60,6 +63,9 @@ impl StandaloneConfig {
         }
         if self.port_offset > 50_000 {
             return Err(NodeError::Config("port offset must be at most 50000".into()));
+        }
+        for be in self.be_configs() {
+            be.validate()?;
         }
         Ok(())
     }

@@ -78,12 +78,16 @@ enum Task {
     /// Check formatting: cargo fmt --all -- --check.
     FmtCheck,
 
-    /// The bulk-load benchmark (release build, local cluster): rows/s and MB/s.
-    #[command(long_about = "Build palo-node and palo in release mode, start a local cluster \
-                            (palo-node standalone: one FE, three BEs) in a temporary directory, \
-                            create a table with 3 replicas and load it with one INSERT ... SELECT \
-                            FROM numbers(...). Prints the wall time, rows/s and MB/s. A \
-                            measurement, not a test: it fails only if the load fails.")]
+    /// Benchmarks on a local release cluster: `load` (the default) and `backup`.
+    #[command(long_about = "Benchmarks on a local release cluster (palo-node standalone in a \
+                            temporary directory, removed at the end). Measurements, not tests: \
+                            they fail only on errors, never on a number.\n\n\
+                            - load (also what bare `cargo xtask bench [--rows N ...]` runs): one \
+                            INSERT ... SELECT into a table with 3 replicas; wall time, rows/s, MB/s.\n\
+                            - backup: BACKUP of a >= 2 GB table in >= 1 000 rowset files to a \
+                            file:// repository next to cp -r of the same files (throughput and \
+                            ratio), and the snapshot phase of a 10 000-file table next to cp -al.\n\n\
+                            `cargo xtask bench <load|backup> --help` lists each one's flags.")]
     Bench(bench::BenchArgs),
 
     /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds.

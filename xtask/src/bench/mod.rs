@@ -1,0 +1,46 @@
+//! `cargo xtask bench`: measurements on a local release cluster (`palo-node standalone`) in a
+//! temporary directory. Measurements, never tests: they fail only on errors, never on a number.
+//!
+//! - [`load`]: the bulk-load benchmark (`cargo xtask bench` or `cargo xtask bench load`).
+//! - [`backup`]: BACKUP to a local repository next to `cp -r`, and its snapshot phase next to
+//!   `cp -al` (`cargo xtask bench backup`).
+//!
+//! The pieces a benchmark needs are shared: [`cluster`] builds the binaries, starts the cluster,
+//! runs SQL through the `palo` binary (one-shot or as a long-lived session for fast polling) and
+//! watches a job through its SHOW output; [`files`] finds a table's tablet directories on the
+//! backends' disks, counts their files, drops the page cache and times `cp`; [`cpu`] reads the
+//! CPU time a process (the cluster, the `cp`s) used, to tell a step bound by the CPU.
+
+pub mod backup;
+pub mod cluster;
+pub mod cpu;
+pub mod files;
+pub mod load;
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    which: Option<Which>,
+    /// Without a subcommand: the bulk-load benchmark, with its flags.
+    #[command(flatten)]
+    load: load::LoadArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Which {
+    /// The bulk-load benchmark (what bare `cargo xtask bench` runs): rows/s and MB/s.
+    #[command(long_about = load::ABOUT)]
+    Load(load::LoadArgs),
+    /// BACKUP throughput next to `cp -r`, and the snapshot phase next to `cp -al`.
+    #[command(long_about = backup::ABOUT)]
+    Backup(backup::BackupArgs),
+}
+
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    match &args.which {
+        None => load::run(&args.load),
+        Some(Which::Load(load)) => load::run(load),
+        Some(Which::Backup(backup)) => backup::run(backup),
+    }
+}
