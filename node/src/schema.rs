@@ -178,6 +178,16 @@ impl Schema {
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name))
     }
+
+    /// Whether rows of one schema are rows of the other: the same model and the same columns
+    /// (names, types, nullability, keys, aggregations) in the same order. Comments and defaults
+    /// do not matter to stored rows.
+    pub fn same_storage(&self, other: &Schema) -> bool {
+        let column = |c: &Column| (c.name.to_ascii_lowercase(), c.ty, c.nullable, c.aggregation, c.is_key);
+        self.keys_type == other.keys_type
+            && self.columns.len() == other.columns.len()
+            && self.columns.iter().zip(&other.columns).all(|(a, b)| column(a) == column(b))
+    }
 }
 
 /// One cell. Integers of every width are `Int`; DECIMAL is an unscaled integer with its scale.

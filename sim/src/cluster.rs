@@ -21,8 +21,11 @@ pub const FE_PORT: u16 = 9020;
 pub const BE_PORT: u16 = 9060;
 pub const BROKER_PORT: u16 = 8000;
 pub const BROKER_NAME: &str = "sim_broker";
-/// How often the simulated FE's start-up is retried after an error (a process supervisor's job).
-const START_ATTEMPTS: u32 = 20;
+/// How often a node is started again after its entry point returned an error (a failed start,
+/// or a fail-stop such as an FE whose journal is poisoned): a process supervisor's job.
+const START_ATTEMPTS: u32 = 1_000;
+/// The longest pause between two starts.
+const START_BACKOFF_MAX_S: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -54,6 +57,18 @@ pub struct ClusterSpec {
     pub checkpoint_every_records: u64,
     /// Disk faults every node's disk starts with.
     pub disk_faults: SimDiskFaults,
+    /// The second octet of every node's address (10.<network>.x.y), so two clusters can share
+    /// one world (and one `mem://` repository); 0 for the first.
+    pub network: u8,
+    /// Put before every node's name (`b.` names the second cluster's `b.fe`, `b.be1`, ...).
+    pub name_prefix: String,
+}
+
+impl ClusterSpec {
+    /// One cluster of `backends` backends in network 0.
+    pub fn new(backends: usize, checkpoint_every_records: u64, disk_faults: SimDiskFaults) -> ClusterSpec {
+        ClusterSpec { backends, checkpoint_every_records, disk_faults, network: 0, name_prefix: String::new() }
+    }
 }
 
 pub struct SimCluster {
@@ -72,8 +87,9 @@ where
         match start().await {
             Ok(()) => return,
             Err(e) => {
-                tracing::warn!(node = %name, attempt, error = %e, "start failed; retrying in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                let pause_s = u64::from(attempt).min(START_BACKOFF_MAX_S);
+                tracing::warn!(node = %name, attempt, error = %e, "stopped with an error; starting again in {pause_s} s");
+                tokio::time::sleep(Duration::from_secs(pause_s)).await;
             }
         }
     }
@@ -85,7 +101,9 @@ impl SimCluster {
         let handle = Handle::current();
         let mut nodes = Vec::new();
 
-        let fe_ip = Ipv4Addr::new(10, 0, 0, 1);
+        let net = spec.network;
+        let named = |name: &str| format!("{}{name}", spec.name_prefix);
+        let fe_ip = Ipv4Addr::new(10, net, 0, 1);
         let fe_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults));
         let fe_config = FeConfig {
             listen_host: "0.0.0.0".into(),
@@ -100,18 +118,22 @@ impl SimCluster {
             repository_check_interval_ms: 5_000,
         };
         let disk = fe_disk.clone();
+        let fe_name = named("fe");
+        let supervised = fe_name.clone();
         let fe = handle
             .create_node()
-            .name("fe")
+            .name(fe_name.clone())
             .ip(IpAddr::V4(fe_ip))
             .init(move || {
                 let (config, disk) = (fe_config.clone(), disk.clone());
-                supervise("fe".into(), move || palo_node::fe::run(config.clone(), disk.clone(), Shutdown::never()))
+                supervise(supervised.clone(), move || {
+                    palo_node::fe::run(config.clone(), disk.clone(), Shutdown::never())
+                })
             })
             .build();
         nodes.push(SimNode {
             role: Role::Fe,
-            name: "fe".into(),
+            name: fe_name,
             ip: fe_ip,
             port: FE_PORT,
             handle: fe,
@@ -120,8 +142,8 @@ impl SimCluster {
         });
 
         for i in 0..spec.backends {
-            let ip = Ipv4Addr::new(10, 0, 1, (i + 1) as u8);
-            let name = format!("be{}", i + 1);
+            let ip = Ipv4Addr::new(10, net, 1, (i + 1) as u8);
+            let name = named(&format!("be{}", i + 1));
             let be_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults));
             let config = BeConfig {
                 listen_host: "0.0.0.0".into(),
@@ -153,13 +175,15 @@ impl SimCluster {
             });
         }
 
-        let broker_ip = Ipv4Addr::new(10, 0, 2, 1);
+        let broker_ip = Ipv4Addr::new(10, net, 2, 1);
+        let broker_name = named("broker");
+        let supervised = broker_name.clone();
         let broker = handle
             .create_node()
-            .name("broker")
+            .name(broker_name.clone())
             .ip(IpAddr::V4(broker_ip))
-            .init(|| {
-                supervise("broker".into(), || {
+            .init(move || {
+                supervise(supervised.clone(), || {
                     palo_node::broker::run(
                         BrokerConfig { listen_host: "0.0.0.0".into(), port: BROKER_PORT },
                         Shutdown::never(),
@@ -169,7 +193,7 @@ impl SimCluster {
             .build();
         nodes.push(SimNode {
             role: Role::Broker,
-            name: "broker".into(),
+            name: broker_name,
             ip: broker_ip,
             port: BROKER_PORT,
             handle: broker,
@@ -177,7 +201,7 @@ impl SimCluster {
             up: true,
         });
 
-        let client = handle.create_node().name("client").ip(IpAddr::V4(Ipv4Addr::new(10, 0, 3, 1))).build();
+        let client = handle.create_node().name(named("client")).ip(IpAddr::V4(Ipv4Addr::new(10, net, 3, 1))).build();
         SimCluster { nodes, client, recorder }
     }
 

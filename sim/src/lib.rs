@@ -9,7 +9,6 @@ pub mod sim_disk;
 pub mod trace;
 
 #[cfg(madsim)]
-#[cfg(madsim)]
 pub mod backups;
 #[cfg(madsim)]
 pub mod cluster;
@@ -17,6 +16,8 @@ pub mod cluster;
 pub mod loads;
 #[cfg(madsim)]
 pub mod nemesis;
+#[cfg(madsim)]
+pub mod restores;
 #[cfg(madsim)]
 pub mod runner;
 #[cfg(madsim)]

@@ -22,7 +22,18 @@
 //! wait-job: 120s db FINISHED          -- until db's newest backup job is in that state, or fail
 //!                                        (also when it ends in another state)
 //! wait-no-snapshots: 30s              -- until no backend holds a snapshot directory, or fail
+//! wait-restore: 120s db FINISHED      -- until db's newest restore job is in that state, or fail
+//! wait-clean: 30s                     -- until no backend holds a snapshot, a tablet the catalog
+//!                                        does not have, or one still waiting for a restore
+//! corrupt-snapshot: mem://b/x repo l  -- flips a byte of the snapshot's first rowset file (its
+//!                                        name, and so the md5 it carries, stays)
+//! cluster: b                          -- later steps go to a second cluster (its own FE, BEs
+//!                                        and broker, started and registered on first use), which
+//!                                        shares the `mem://` repositories; `cluster: a` goes back
 //! ```
+//!
+//! In a statement, `$(timestamp repo label)` stands for the snapshot's timestamp (SHOW SNAPSHOT's),
+//! which a RESTORE needs and which depends on when the backup ran.
 //!
 //! Before the first step the cluster (one FE, three BEs, a broker) is registered and shown alive. The seed is 1
 //! unless a `# seed: N` line says otherwise.
@@ -57,12 +68,24 @@ enum Step {
     Login { user: String, password: String },
     WaitConverged(Duration, String),
     WaitJob { bound: Duration, database: String, state: String },
+    WaitRestore { bound: Duration, database: String, state: String },
     WaitNoSnapshots(Duration),
+    WaitClean(Duration),
+    Cluster(usize),
+    CorruptSnapshot { location: String, repo: String, label: String },
 }
 
 /// Agent tasks a scenario can make fail.
-const TASKS: [&str; 6] =
-    ["create_tablet", "write_rows", "publish_version", "clone_tablet", "make_snapshot", "upload_snapshot"];
+const TASKS: [&str; 8] = [
+    "create_tablet",
+    "write_rows",
+    "publish_version",
+    "clone_tablet",
+    "make_snapshot",
+    "upload_snapshot",
+    "download_snapshot",
+    "move_restored_tablet",
+];
 /// The FE's backup steps a scenario can make fail (`fail-next-task: fe backup_uploading`): the
 /// job stays in that state for a retry's backoff.
 const BACKUP_STEPS: [&str; 6] = [
@@ -73,6 +96,20 @@ const BACKUP_STEPS: [&str; 6] = [
     "backup_save_meta",
     "backup_upload_info",
 ];
+/// The FE's restore steps a scenario can make fail (`fail-next-task: fe restore_committing`).
+const RESTORE_STEPS: [&str; 6] = [
+    "restore_pending",
+    "restore_snapshoting",
+    "restore_download",
+    "restore_downloading",
+    "restore_commit",
+    "restore_committing",
+];
+/// States `wait-restore` accepts.
+const RESTORE_STATES: [&str; 8] =
+    ["PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED", "CANCELLED"];
+/// Names `cluster:` accepts: the first cluster and the second.
+const CLUSTERS: [&str; 2] = ["a", "b"];
 /// States `wait-job` accepts.
 const JOB_STATES: [&str; 8] =
     ["PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED", "CANCELLED"];
@@ -134,7 +171,8 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             "wait" => Step::Wait(duration(&rest, line)?),
             "wait-alive" => Step::WaitAlive(duration(&rest, line)?),
             "fail-next-task" if (2..=3).contains(&words.len()) => {
-                if !TASKS.contains(&words[1].as_str()) && !BACKUP_STEPS.contains(&words[1].as_str()) {
+                let task = words[1].as_str();
+                if !TASKS.contains(&task) && !BACKUP_STEPS.contains(&task) && !RESTORE_STEPS.contains(&task) {
                     return Err(format!("line {line}: unknown task {:?}; tasks are {}", words[1], TASKS.join(", ")));
                 }
                 let times = match words.get(2) {
@@ -161,11 +199,34 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
                 }
                 Step::WaitJob { bound: duration(&words[0], line)?, database: words[1].clone(), state: words[2].clone() }
             }
+            "wait-restore" if words.len() == 3 => {
+                if !RESTORE_STATES.contains(&words[2].as_str()) {
+                    return Err(format!(
+                        "line {line}: unknown restore state {:?}; states are {}",
+                        words[2],
+                        RESTORE_STATES.join(", ")
+                    ));
+                }
+                Step::WaitRestore {
+                    bound: duration(&words[0], line)?,
+                    database: words[1].clone(),
+                    state: words[2].clone(),
+                }
+            }
             "wait-no-snapshots" => Step::WaitNoSnapshots(duration(&rest, line)?),
+            "wait-clean" => Step::WaitClean(duration(&rest, line)?),
+            "corrupt-snapshot" if words.len() == 3 => {
+                Step::CorruptSnapshot { location: words[0].clone(), repo: words[1].clone(), label: words[2].clone() }
+            }
+            "cluster" if words.len() == 1 => match CLUSTERS.iter().position(|c| *c == words[0]) {
+                Some(i) => Step::Cluster(i),
+                None => return Err(format!("line {line}: clusters are named a and b, not {:?}", words[0])),
+            },
             other => {
                 return Err(format!(
                     "line {line}: unknown step {other:?} (or wrong arguments); steps are ok, error, query, kill, \
-                     restart, partition, heal, wait, wait-alive, fail-next-task, wait-converged, login"
+                     restart, partition, heal, wait, wait-alive, fail-next-task, wait-converged, wait-job, \
+                     wait-restore, wait-no-snapshots, login, cluster"
                 ));
             }
         };
@@ -181,7 +242,7 @@ fn role(cluster: &SimCluster, name: &str, line: usize) -> Result<Role, String> {
     cluster
         .nodes
         .iter()
-        .find(|n| n.name == name)
+        .find(|n| n.name.rsplit('.').next() == Some(name))
         .map(|n| n.role)
         .ok_or_else(|| format!("line {line}: no node named {name:?} (fe, be1, be2, be3, broker)"))
 }
@@ -211,15 +272,57 @@ fn render(output: &QueryOutput, wanted: &[String]) -> Result<String, String> {
     }
 }
 
-/// The state and status of the newest backup job of `db`, if any.
-async fn newest_backup_job(cluster: &SimCluster, db: &str) -> Option<(String, String)> {
-    let Ok(QueryOutput::Rows { columns, rows }) = sql(cluster, &format!("SHOW BACKUP FROM {db}")).await else {
+/// The state and status of the newest backup (or restore) job of `db`, if any.
+async fn newest_job(cluster: &SimCluster, kind: &str, db: &str) -> Option<(String, String)> {
+    let Ok(QueryOutput::Rows { columns, rows }) = sql(cluster, &format!("SHOW {kind} FROM {db}")).await else {
         return None;
     };
     let state = columns.iter().position(|c| c == "State")?;
     let status = columns.iter().position(|c| c == "Status")?;
     let last = rows.last()?;
     Some((last.get(state).cloned().flatten()?, last.get(status).cloned().flatten().unwrap_or_default()))
+}
+
+/// Replaces every `$(timestamp repo label)` in a statement by the snapshot's timestamp, as SHOW
+/// SNAPSHOT gives it (a RESTORE needs it, and it depends on when the backup ran).
+async fn substitute(cluster: &SimCluster, statement: &str) -> Result<String, String> {
+    let mut out = statement.to_string();
+    while let Some(start) = out.find("$(timestamp ") {
+        let end = out[start..].find(')').map(|e| start + e).ok_or("unclosed $(timestamp ...)")?;
+        let words: Vec<&str> = out[start + 12..end].split_whitespace().collect();
+        let [repo, label] = words.as_slice() else {
+            return Err(format!("expected $(timestamp repo label), found {}", &out[start..=end]));
+        };
+        let query = format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = \"{label}\"");
+        let ts = match sql(cluster, &query).await {
+            Ok(QueryOutput::Rows { columns, rows }) => {
+                let i = columns.iter().position(|c| c == "Timestamp").ok_or("SHOW SNAPSHOT has no Timestamp")?;
+                rows.first().and_then(|r| r.get(i).cloned().flatten())
+            }
+            _ => None,
+        };
+        let ts = ts.ok_or_else(|| format!("snapshot {label} has no timestamp in repository {repo}"))?;
+        out.replace_range(start..=end, &ts);
+    }
+    Ok(out)
+}
+
+/// Flips one byte in the middle of the first rowset file (by path) of a snapshot in a `mem://`
+/// repository; the file keeps its name, so its md5 no longer matches. Returns the file's name.
+async fn corrupt_snapshot(location: &str, repo: &str, label: &str) -> Result<String, String> {
+    use palo_node::repository;
+    let store = repository::open_direct(location, &Default::default()).map_err(|e| e.to_string())?;
+    let dir = palo_node::fe::backup_meta::content_dir(repo, label);
+    let listed = store.list(&format!("{dir}/")).await.map_err(|e| e.to_string())?;
+    let entry = listed
+        .iter()
+        .find(|e| e.path.contains(".rowset.") && e.size_bytes > 0)
+        .ok_or_else(|| format!("no rowset file under {dir}"))?;
+    let mut bytes = store.get(&entry.path).await.map_err(|e| e.to_string())?;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    store.put(&entry.path, bytes).await.map_err(|e| e.to_string())?;
+    Ok(entry.path.rsplit('/').next().unwrap_or_default().to_string())
 }
 
 /// Runs one statement of the scenario's session (its current database carries over).
@@ -272,14 +375,12 @@ async fn wait_alive(cluster: &SimCluster, bound: Duration) -> bool {
     }
 }
 
-/// Runs the steps against a fresh cluster; returns the transcript, or the transcript so far and
-/// what went wrong.
-async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (String, String)> {
-    let spec = ClusterSpec { backends: 3, checkpoint_every_records: 5, disk_faults: SimDiskFaults::default() };
-    let mut cluster = SimCluster::start(&spec, recorder);
-    let mut out = String::new();
-    let mut database = String::new();
-    let mut login = ("root".to_string(), String::new());
+/// Starts cluster `index` (0: a, 1: b) and registers its members; an error says what failed.
+async fn start_cluster(index: usize, recorder: Recorder) -> Result<SimCluster, String> {
+    let mut spec = ClusterSpec::new(3, 5, SimDiskFaults::default());
+    spec.network = index as u8;
+    spec.name_prefix = if index == 0 { String::new() } else { format!("{}.", CLUSTERS[index]) };
+    let cluster = SimCluster::start(&spec, recorder);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let backends: Vec<String> =
         cluster.backend_roles().iter().map(|r| format!("\"{}\"", cluster.node(*r).addr())).collect();
@@ -289,13 +390,48 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
         format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker}\""),
     ] {
         if let Err(e) = sql(&cluster, &setup).await {
-            return Err((out, format!("setup `{setup}` failed: {e}")));
+            return Err(format!("setup `{setup}` failed: {e}"));
         }
     }
     if !wait_alive(&cluster, Duration::from_secs(30)).await {
-        return Err((out, "setup: the members were not all alive within 30s".into()));
+        return Err("setup: the members were not all alive within 30s".into());
     }
+    Ok(cluster)
+}
+
+/// One cluster's session: its current database and its login.
+struct ClusterSession {
+    cluster: SimCluster,
+    database: String,
+    login: (String, String),
+}
+
+/// Runs the steps against a fresh cluster; returns the transcript, or the transcript so far and
+/// what went wrong.
+async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (String, String)> {
+    let mut out = String::new();
+    let first = start_cluster(0, recorder.clone()).await.map_err(|e| (out.clone(), e))?;
+    let root = || ("root".to_string(), String::new());
+    let mut sessions = vec![ClusterSession { cluster: first, database: String::new(), login: root() }];
+    let mut current = 0usize;
     for (line, step) in scenario.steps {
+        if let Step::Cluster(index) = step {
+            let started = if index >= sessions.len() {
+                while sessions.len() <= index {
+                    let cluster = start_cluster(sessions.len(), recorder.clone())
+                        .await
+                        .map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
+                    sessions.push(ClusterSession { cluster, database: String::new(), login: root() });
+                }
+                " (started, members registered and alive)"
+            } else {
+                ""
+            };
+            current = index;
+            out.push_str(&format!("> cluster: {}{started}\n", CLUSTERS[index]));
+            continue;
+        }
+        let ClusterSession { cluster, database, login } = &mut sessions[current];
         match &step {
             Step::Ok(statement) | Step::Error(statement) | Step::Query { sql: statement, .. } => {
                 let expect_error = matches!(step, Step::Error(_));
@@ -309,7 +445,9 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                     _ => String::new(),
                 };
                 out.push_str(&format!("> {label}: {statement}{shown_columns}\n"));
-                let result = session_sql(&cluster, &mut database, &login, statement).await;
+                let statement =
+                    substitute(cluster, statement).await.map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
+                let result = session_sql(cluster, database, login, &statement).await;
                 match (result, expect_error) {
                     (Ok(output), false) => {
                         let columns = match &step {
@@ -331,19 +469,19 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 }
             }
             Step::Kill(name) => {
-                let r = role(&cluster, name, line).map_err(|e| (out.clone(), e))?;
+                let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
                 cluster.kill(r);
                 out.push_str(&format!("> kill: {name}\n"));
             }
             Step::Restart(name) => {
-                let r = role(&cluster, name, line).map_err(|e| (out.clone(), e))?;
+                let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
                 cluster.restart(r);
                 out.push_str(&format!("> restart: {name}\n"));
             }
             Step::Partition(a, b) => {
                 let (ra, rb) = (
-                    role(&cluster, a, line).map_err(|e| (out.clone(), e))?,
-                    role(&cluster, b, line).map_err(|e| (out.clone(), e))?,
+                    role(cluster, a, line).map_err(|e| (out.clone(), e))?,
+                    role(cluster, b, line).map_err(|e| (out.clone(), e))?,
                 );
                 cluster.partition(ra, rb);
                 out.push_str(&format!("> partition: {a} {b}\n"));
@@ -357,11 +495,11 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 out.push_str(&format!("> wait: {}s\n", d.as_secs()));
             }
             Step::Login { user, password } => {
-                login = (user.clone(), password.clone());
+                *login = (user.clone(), password.clone());
                 out.push_str(&format!("> login: {user}\n"));
             }
             Step::FailNextTask { node, task, times } => {
-                let r = role(&cluster, node, line).map_err(|e| (out.clone(), e))?;
+                let r = role(cluster, node, line).map_err(|e| (out.clone(), e))?;
                 palo_buggify::inject_task_failure(cluster.node(r).handle.id(), task, *times);
                 let count = if *times == 1 { String::new() } else { format!(" x{times}") };
                 out.push_str(&format!("> fail-next-task: {node} {task}{count}\n"));
@@ -370,7 +508,7 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 let started = cluster.now();
                 let statement = format!("SHOW TABLETS FROM {table}");
                 loop {
-                    let converged = match sql(&cluster, &statement).await {
+                    let converged = match sql(cluster, &statement).await {
                         Ok(QueryOutput::Rows { columns, rows }) => {
                             let state = columns.iter().position(|c| c == "State");
                             state.is_some_and(|i| {
@@ -395,10 +533,15 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                     bound.as_secs()
                 ));
             }
-            Step::WaitJob { bound, database: db, state } => {
+            Step::WaitJob { bound, database: db, state } | Step::WaitRestore { bound, database: db, state } => {
+                let (kind, verb) = if matches!(step, Step::WaitJob { .. }) {
+                    ("BACKUP", "wait-job")
+                } else {
+                    ("RESTORE", "wait-restore")
+                };
                 let started = cluster.now();
                 loop {
-                    let current = newest_backup_job(&cluster, db).await;
+                    let current = newest_job(cluster, kind, db).await;
                     match current.as_ref() {
                         Some((s, _)) if s == state => break,
                         Some((s, status)) if s == "FINISHED" || s == "CANCELLED" => {
@@ -417,12 +560,12 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                out.push_str(&format!("> wait-job: {}s {db} {state}\n", bound.as_secs()));
+                out.push_str(&format!("> {verb}: {}s {db} {state}\n", bound.as_secs()));
             }
             Step::WaitNoSnapshots(bound) => {
                 let started = cluster.now();
                 loop {
-                    let held = crate::workload::snapshot_dirs(&cluster);
+                    let held = crate::workload::snapshot_dirs(cluster);
                     if held.is_empty() {
                         break;
                     }
@@ -436,8 +579,36 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 }
                 out.push_str(&format!("> wait-no-snapshots: {}s (no snapshot on any backend)\n", bound.as_secs()));
             }
+            Step::Cluster(_) => unreachable!("handled before the match"),
+            Step::CorruptSnapshot { location, repo, label } => {
+                let file = corrupt_snapshot(location, repo, label)
+                    .await
+                    .map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
+                out.push_str(&format!("> corrupt-snapshot: {location} {repo} {label} (flipped a byte of {file})\n"));
+            }
+            Step::WaitClean(bound) => {
+                let started = cluster.now();
+                loop {
+                    let (_, mut left) =
+                        crate::restores::leftover_tablets(cluster).await.map_err(|e| (out.clone(), e))?;
+                    left.extend(
+                        crate::workload::snapshot_dirs(cluster).into_iter().map(|(n, d)| format!("{n}: snapshot {d}")),
+                    );
+                    if left.is_empty() {
+                        break;
+                    }
+                    if cluster.now() - started > *bound {
+                        return Err((out, format!("line {line}: still left after {}s: {left:?}", bound.as_secs())));
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                out.push_str(&format!(
+                    "> wait-clean: {}s (no backend holds a snapshot, or a tablet nobody has)\n",
+                    bound.as_secs()
+                ));
+            }
             Step::WaitAlive(bound) => {
-                if !wait_alive(&cluster, *bound).await {
+                if !wait_alive(cluster, *bound).await {
                     return Err((out, format!("line {line}: members not all alive within {}s", bound.as_secs())));
                 }
                 out.push_str(&format!("> wait-alive: {}s (all alive)\n", bound.as_secs()));

@@ -16,6 +16,10 @@
 //! 6. Backups (see `backups.rs`): legal states, one running job per database, every job ends,
 //!    FINISHED snapshots hold verified files and exactly whole, right loads, CANCELLED ones are
 //!    never shown, no snapshot left on a backend. The FE restart of 4 keeps every job.
+//! 7. Restores (see `restores.rs`): legal states, one running job per database, every job ends,
+//!    FINISHED ones reproduce their backups exactly (rows, versions, replica counts), CANCELLED
+//!    ones leave their targets as they were, restored tables take loads, no tablet or snapshot is
+//!    left behind, and the restore of a backup taken once faults stop equals the load table.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -255,7 +259,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     // A disk's state when the nemesis leaves it alone (an injected bug stays on throughout).
     let clean_disks =
         SimDiskFaults { fsync_lies: options.bugs.contains(&InjectedBug::LyingFsync), ..SimDiskFaults::default() };
-    let spec = ClusterSpec { backends: 4, checkpoint_every_records: 5, disk_faults: clean_disks };
+    let spec = ClusterSpec::new(4, 5, clean_disks);
     let mut cluster = SimCluster::start(&spec, recorder.clone());
     if clean_disks.fsync_lies {
         cluster.event("injected bug: every disk lies about fsync");
@@ -283,6 +287,8 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     // The load table (needs three alive backends: retried until heartbeats have run).
     until_ok(&cluster, "CREATE DATABASE w", &["database exists"]).await?;
     until_ok(&cluster, crate::loads::CREATE_TABLE, &["already exists"]).await?;
+    // The restore workload's target database.
+    until_ok(&cluster, &format!("CREATE DATABASE {}", crate::restores::TARGET_DB), &["database exists"]).await?;
     // The backup repository: through the broker or direct, by the seed.
     let via = if thread_rng().gen_bool(0.5) { format!("BROKER {BROKER_NAME}") } else { "S3".to_string() };
     let create_repo = format!(
@@ -320,12 +326,20 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         options.chaos,
         load_log.clone(),
     ));
+    let restores_task = tokio::spawn(crate::restores::client_restores(
+        cluster.client.clone(),
+        cluster.fe_addr(),
+        recorder.clone(),
+        options.chaos,
+    ));
     nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
     let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
-    // The load workload's database, created (and acknowledged) at setup.
+    // The load and restore workloads' databases, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
+    model.databases_acked.insert(crate::restores::TARGET_DB.to_string());
     let mut load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
     let mut backup_model = backups_task.await.map_err(|e| format!("the client's backup task failed: {e}"))?;
+    let mut restore_model = restores_task.await.map_err(|e| format!("the client's restore task failed: {e}"))?;
     let known = model.spare;
     if buggify {
         madsim::buggify::disable();
@@ -395,11 +409,13 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
     crate::loads::check(&cluster, &mut load_model).await?;
     crate::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
+    crate::restores::check(&cluster, &mut restore_model).await?;
 
     // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
     let databases_before = databases_until_ok(&cluster).await?;
     let tables_before = crate::loads::fingerprint(&cluster).await?;
+    let restored_before = crate::restores::fingerprint(&cluster).await?;
     cluster.kill(Role::Fe);
     tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=2_000))).await;
     cluster.restart(Role::Fe);
@@ -414,6 +430,12 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     let tables_after = crate::loads::fingerprint(&cluster).await?;
     if tables_before != tables_after {
         return Err(format!("FE restart changed the load table: before {tables_before}, after {tables_after}"));
+    }
+    let restored_after = crate::restores::fingerprint(&cluster).await?;
+    if restored_before != restored_after {
+        return Err(format!(
+            "FE restart changed the restored tables: before {restored_before}, after {restored_after}"
+        ));
     }
     cluster.event(format!(
         "check: membership of {} members and {} databases survived an FE restart",

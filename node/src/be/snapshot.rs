@@ -236,7 +236,20 @@ impl TabletStore {
             live.names.insert(name_str.clone(), job_id);
         }
         let dir = self.snapshots.root.join(&name_str);
-        match self.fill_snapshot(&handle, version, &dir, job_id).await {
+        let filled = self.fill_snapshot(&handle, version, &dir, job_id).await;
+        // Released while it was being made (the job ended meanwhile): what the release removed
+        // may have been made again by the fill, so it goes now, and the FE hears no snapshot.
+        let released = {
+            let live = self.snapshots.live();
+            !live.names.contains_key(&name_str) || (job_id != 0 && live.released_jobs.contains(&job_id))
+        };
+        let filled = match filled {
+            Ok(_) if released => Err(TabletError::FailedPrecondition(format!(
+                "job {job_id} ended while its snapshot of tablet {tablet_id} was being made"
+            ))),
+            other => other,
+        };
+        match filled {
             Ok(files) => {
                 tracing::info!(tablet_id, version, snapshot = %name_str, files = files.len(), "be: snapshot made");
                 Ok(SnapshotInfo { path: format!("{SNAPSHOT_DIR}/{name_str}"), files })

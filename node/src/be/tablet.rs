@@ -832,6 +832,20 @@ impl TabletStore {
     /// ([`TabletMeta::restore_pending`]). Idempotent like [`TabletStore::create_tablet`]: an
     /// existing tablet with the same schema is fine, pending or not.
     pub async fn create_restore_tablet(&self, tablet_id: i64, schema: Schema, version: u64) -> Result<(), TabletError> {
+        // The FE journals a restore's tablet ids before it creates them, so a tablet of such an id
+        // that is not the restore's own (pending, at its version, of its schema) is something a
+        // crash left under an id that was never journaled (a CREATE TABLE cut before its
+        // record): garbage, replaced here.
+        if let Ok(handle) = self.handle(tablet_id) {
+            let ours = {
+                let state = handle.state.read().await;
+                state.meta.restore_pending && state.meta.base_version == version && state.meta.schema == schema
+            };
+            if !ours {
+                tracing::warn!(tablet_id, "be: replacing a stale tablet under the id of a restored one");
+                self.drop_tablet(tablet_id).await?;
+            }
+        }
         self.create(tablet_id, schema, version, true).await
     }
 

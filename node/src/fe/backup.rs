@@ -229,7 +229,7 @@ impl Fe {
             return Err(SqlError::doris(format!("Repository {} is read only", repo.name)));
         }
         let objects = resolve_objects(db, &stmt.objects)?;
-        if state.backup.running_in(db.id).is_some() {
+        if super::restore::job_running_in(&state, db.id) {
             return Err(SqlError::doris("Can only run one backup or restore job of a database at same time"));
         }
         let store = self
@@ -253,7 +253,7 @@ impl Fe {
         let Some(db_now) = current.catalog.databases.get(&db_name).filter(|d| d.id == db.id) else {
             return Err(SqlError::unknown_database(&db_name));
         };
-        if current.backup.running_in(db_now.id).is_some() {
+        if super::restore::job_running_in(current, db_now.id) {
             return Err(SqlError::doris("Can only run one backup or restore job of a database at same time"));
         }
         let Some(repo_now) = current.catalog.repositories.get(&stmt.repository).filter(|r| r.id == repo.id) else {
@@ -370,7 +370,10 @@ impl Fe {
     /// on every backend that answers (heartbeats release the rest later).
     pub(super) async fn cancel_backup_job(&self, job_id: i64, status: JobStatus) -> Result<(), CancelError> {
         assert!(!status.is_ok(), "a cancel needs a reason");
-        let job = {
+        // Waits for an `__info` write in flight: the job then either finished (and cannot be
+        // cancelled) or has not written it.
+        let _info = self.backup_info_lock.lock().await;
+        let (job, from) = {
             let mut durable = self.durable.lock().await;
             let Some(job) = durable.state.backup.jobs.get(&job_id) else {
                 return Err(CancelError::AlreadyDone(BackupState::Cancelled));
@@ -379,14 +382,18 @@ impl Fe {
                 return Err(CancelError::AlreadyDone(job.state));
             }
             let mut job = job.clone();
+            let from = job.state;
             tracing::info!(job_id, label = %job.label, from = job.state.name(), %status, "fe: backup cancelled");
             job.state = BackupState::Cancelled;
             job.status = status;
             job.finished_time_ms = Some(crate::clock::now_ms());
             let edit = FeEdit::BackupJob { job: Box::new(job.clone()) };
             self.commit_locked(&mut durable, edit).await.map_err(CancelError::Journal)?;
-            job
+            (job, from)
         };
+        if from == BackupState::UploadInfo {
+            self.remove_backup_info(&job).await;
+        }
         self.release_backup_snapshots(&job).await;
         Ok(())
     }
@@ -411,14 +418,21 @@ impl Fe {
         };
         match (snapshot, timestamp) {
             (Some(label), Some(ts)) => {
-                let (database, details, status) =
-                    match backup_meta::read_info(store.as_ref(), &repo.name, &label, &ts).await {
-                        Ok(info) => {
-                            let details = serde_json::to_string_pretty(&info.brief()).unwrap_or_default();
-                            (Some(info.database.clone()), Some(details), "OK".to_string())
-                        }
-                        Err(e) => (None, None, format!("Failed to get info: {e}")),
-                    };
+                let cancelled = cancelled_here(&state, repo.id, &label);
+                let (database, details, status) = match backup_meta::read_info(store.as_ref(), &repo.name, &label, &ts)
+                    .await
+                {
+                    _ if cancelled.is_some() => (
+                        None,
+                        None,
+                        format!("ERROR: backup job {} of this cluster was cancelled", cancelled.unwrap_or_default()),
+                    ),
+                    Ok(info) => {
+                        let details = serde_json::to_string_pretty(&info.brief()).unwrap_or_default();
+                        (Some(info.database.clone()), Some(details), "OK".to_string())
+                    }
+                    Err(e) => (None, None, format!("Failed to get info: {e}")),
+                };
                 Ok(QueryOutput::Rows {
                     columns: ["Snapshot", "Timestamp", "Database", "Details", "Status"].map(String::from).to_vec(),
                     rows: vec![vec![Some(label), Some(ts), database, details, Some(status)]],
@@ -446,7 +460,10 @@ impl Fe {
                 let rows = snapshots
                     .into_iter()
                     .map(|(label, infos)| {
-                        if infos.is_empty() {
+                        if let Some(job) = cancelled_here(&state, repo.id, &label) {
+                            let why = format!("ERROR: backup job {job} of this cluster was cancelled");
+                            vec![Some(label), None, Some(why)]
+                        } else if infos.is_empty() {
                             vec![Some(label), None, Some("ERROR: No info file found".to_string())]
                         } else {
                             vec![Some(label), Some(infos.join("\n")), Some("OK".to_string())]
@@ -459,6 +476,17 @@ impl Fe {
     }
 }
 
+/// The backup job of this cluster that wrote `label` to repository `repo_id` and was cancelled:
+/// whatever of it is in the repository is not a snapshot.
+pub(super) fn cancelled_here(state: &FeState, repo_id: i64, label: &str) -> Option<i64> {
+    state
+        .backup
+        .jobs
+        .values()
+        .find(|j| j.repo_id == repo_id && j.label == label && j.state == BackupState::Cancelled)
+        .map(|j| j.id)
+}
+
 /// Why a cancel did not happen.
 #[derive(Debug)]
 pub(super) enum CancelError {
@@ -466,9 +494,18 @@ pub(super) enum CancelError {
     Journal(SqlError),
 }
 
-/// Which job ended or is unknown, among the ids a backend reports snapshots for.
+/// Which job ended or is unknown, among the ids a backend reports snapshots for (a backup's
+/// snapshots, or a restore's landing snapshots).
 pub(super) fn ended_jobs(state: &FeState, reported: &[i64]) -> Vec<i64> {
-    reported.iter().copied().filter(|id| state.backup.jobs.get(id).is_none_or(|j| j.state.is_done())).collect()
+    reported
+        .iter()
+        .copied()
+        .filter(|id| {
+            let backup_done = state.backup.jobs.get(id).is_none_or(|j| j.state.is_done());
+            let restore_done = state.restore.jobs.get(id).is_none_or(|j| j.state.is_done());
+            backup_done && restore_done
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -51,10 +51,12 @@ pub const MAX_UPLOADS_IN_FLIGHT: usize = 64;
 /// How often a driver looks for a cancel, and the uploading loop for dead backends and progress.
 pub const JOB_POLL_MS: u64 = 500;
 pub const UPLOAD_TICK_MS: u64 = 1_000;
+/// Tries at removing the `__info` of a backup cancelled in UPLOAD_INFO.
+pub const MAX_INFO_REMOVE_ATTEMPTS: u32 = 4;
 /// How often the scheduler looks for jobs without a driver.
 pub const SCHEDULER_INTERVAL_MS: u64 = 500;
 
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     let ms = RETRY_BASE_MS.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
     Duration::from_millis(ms.min(RETRY_MAX_MS))
 }
@@ -97,7 +99,11 @@ impl JobRuntime {
             .join(", ")
     }
 
-    fn note_error(&mut self, error: String) {
+    pub(super) fn note_error(&mut self, error: String) {
+        // The same failure again (a retry of a task that keeps failing) is shown once.
+        if self.task_errors.back() == Some(&error) {
+            return;
+        }
         if self.task_errors.len() >= MAX_SHOWN_TASKS {
             self.task_errors.pop_front();
         }
@@ -107,7 +113,7 @@ impl JobRuntime {
 
 /// Why a state's work did not finish.
 #[derive(Debug)]
-enum StepError {
+pub(super) enum StepError {
     /// The job fails with this status.
     Fail(JobStatus),
     /// Something transient: the state's work is tried again after a backoff.
@@ -116,7 +122,7 @@ enum StepError {
     Moved,
 }
 
-fn fail(message: impl Into<String>) -> StepError {
+pub(super) fn fail(message: impl Into<String>) -> StepError {
     StepError::Fail(JobStatus::error(StatusCode::CommonError, message))
 }
 
@@ -132,7 +138,7 @@ struct UploadTask {
 }
 
 impl Fe {
-    fn backup_runtime(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, JobRuntime>> {
+    pub(super) fn backup_runtime(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, JobRuntime>> {
         self.backup_runtime.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -141,7 +147,7 @@ impl Fe {
         self.backup_runtime().clone()
     }
 
-    fn with_runtime(&self, job_id: i64, f: impl FnOnce(&mut JobRuntime)) {
+    pub(super) fn with_runtime(&self, job_id: i64, f: impl FnOnce(&mut JobRuntime)) {
         f(self.backup_runtime().entry(job_id).or_default());
     }
 
@@ -613,6 +619,12 @@ impl Fe {
         }
         let meta = render_meta(job)?;
         let info = render_info(job)?;
+        // `__info` makes the snapshot exist: it is written, and the job finished, only while the
+        // job is still in UPLOAD_INFO, and a cancel waits for both (see `cancel_backup_job`).
+        let _info = self.backup_info_lock.lock().await;
+        if self.backup_job(job.id).await.map(|j| j.state) != Some(BackupState::UploadInfo) {
+            return Err(StepError::Moved);
+        }
         for (path, bytes) in [
             (backup_meta::meta_path(&job.repo_name, &job.label), meta),
             (backup_meta::info_path(&job.repo_name, &job.label, job.create_time_ms), info),
@@ -626,6 +638,38 @@ impl Fe {
             Ok(())
         })
         .await
+    }
+
+    /// Removes the `__info` and `__meta` a job cancelled in UPLOAD_INFO may have written (an
+    /// attempt cut by a timeout, or by an FE crash before the job was journaled FINISHED), so
+    /// the snapshot does not exist. The label stays the job's. A few tries; what is left is
+    /// still never shown OK by this cluster's SHOW SNAPSHOT (it knows the job was cancelled).
+    pub(super) async fn remove_backup_info(&self, job: &BackupJob) {
+        let state = self.state().await;
+        let Ok(store) = self.store_of(&state, job) else { return };
+        let dir = backup_meta::snapshot_dir(&job.repo_name, &job.label);
+        for attempt in 1..=MAX_INFO_REMOVE_ATTEMPTS {
+            let mut failed = None;
+            for prefix in [format!("{dir}/__info_"), format!("{dir}/__meta.")] {
+                match store.list(&prefix).await {
+                    Ok(entries) => {
+                        for entry in entries {
+                            if let Err(e) = store.delete(&entry.path).await {
+                                failed = Some(e.to_string());
+                            }
+                        }
+                    }
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            }
+            match failed {
+                None => return,
+                Some(e) => {
+                    tracing::warn!(job_id = job.id, attempt, error = %e, "fe: cannot remove a cancelled backup's info");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
     }
 }
 
@@ -756,7 +800,8 @@ impl Fe {
     }
 }
 
-/// Starts a driver for every job that has not ended and has none; stops them all at shutdown.
+/// Starts a driver for every backup and restore job that has not ended and has none; stops them
+/// all at shutdown.
 pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
@@ -764,18 +809,33 @@ pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
             _ = shutdown.wait() => break,
             _ = tokio::time::sleep(Duration::from_millis(SCHEDULER_INTERVAL_MS)) => {}
         }
-        let running: Vec<i64> = {
+        let (backups, restores): (Vec<i64>, Vec<i64>) = {
             let durable = fe.durable.lock().await;
-            durable.state.backup.jobs.values().filter(|j| !j.state.is_done()).map(|j| j.id).collect()
+            let state = &durable.state;
+            (
+                state.backup.jobs.values().filter(|j| !j.state.is_done()).map(|j| j.id).collect(),
+                state.restore.jobs.values().filter(|j| !j.state.is_done()).map(|j| j.id).collect(),
+            )
         };
         let mut drivers = fe.backup_drivers();
         drivers.retain(|_, handle| !handle.is_finished());
-        for job_id in running {
+        for job_id in backups {
             drivers.entry(job_id).or_insert_with(|| tokio::spawn(drive(fe.clone(), job_id)));
         }
+        // Restore jobs take ids from the same catalog counter, so one map holds both.
+        for job_id in restores {
+            drivers.entry(job_id).or_insert_with(|| tokio::spawn(super::restore_driver::drive(fe.clone(), job_id)));
+        }
     }
-    for (_, handle) in std::mem::take(&mut *fe.backup_drivers()) {
-        handle.abort();
+    fe.stop_job_drivers();
+}
+
+impl Fe {
+    /// Stops every job driver (at shutdown, or when the FE stops on a fatal error).
+    pub(super) fn stop_job_drivers(&self) {
+        for (_, handle) in std::mem::take(&mut *self.backup_drivers()) {
+            handle.abort();
+        }
     }
 }
 

@@ -252,8 +252,9 @@ impl BackupJobs {
     }
 
     /// A new job or a job's next state. Asserts the state graph and one running job per
-    /// database; drops the oldest ended jobs of the database past [`MAX_JOBS_PER_DATABASE`].
-    pub fn apply(&mut self, job: &BackupJob) {
+    /// database (`other_running`: a restore runs in it); drops the oldest ended jobs of the
+    /// database past [`MAX_JOBS_PER_DATABASE`].
+    pub fn apply(&mut self, job: &BackupJob, other_running: bool) {
         match self.jobs.get(&job.id) {
             Some(old) => {
                 assert!(
@@ -268,7 +269,7 @@ impl BackupJobs {
             None => {
                 assert_eq!(job.state, BackupState::Pending, "backup job {} starts in {}", job.id, job.state.name());
                 assert!(
-                    self.running_in(job.db_id).is_none(),
+                    self.running_in(job.db_id).is_none() && !other_running,
                     "a second running job in database {} (job {})",
                     job.db_id,
                     job.id
@@ -371,13 +372,13 @@ mod tests {
     #[test]
     fn history_is_bounded_and_keeps_the_running_job() {
         let mut jobs = BackupJobs::default();
-        jobs.apply(&job(1, 7, BackupState::Pending));
+        jobs.apply(&job(1, 7, BackupState::Pending), false);
         for id in 2..=15 {
             let mut previous = jobs.jobs[&(id - 1)].clone();
             previous.state = BackupState::Cancelled;
             previous.status = JobStatus::error(StatusCode::CommonError, "user cancelled");
-            jobs.apply(&previous);
-            jobs.apply(&job(id, 7, BackupState::Pending));
+            jobs.apply(&previous, false);
+            jobs.apply(&job(id, 7, BackupState::Pending), false);
         }
         assert_eq!(jobs.jobs.len(), MAX_JOBS_PER_DATABASE);
         assert_eq!(jobs.running_in(7).map(|j| j.id), Some(15));
@@ -388,8 +389,8 @@ mod tests {
     #[should_panic(expected = "a second running job")]
     fn two_running_jobs_in_a_database_are_a_bug() {
         let mut jobs = BackupJobs::default();
-        jobs.apply(&job(1, 7, BackupState::Pending));
-        jobs.apply(&job(2, 7, BackupState::Pending));
+        jobs.apply(&job(1, 7, BackupState::Pending), false);
+        jobs.apply(&job(2, 7, BackupState::Pending), false);
     }
 
     #[test]
@@ -397,12 +398,12 @@ mod tests {
     fn a_move_off_the_graph_is_a_bug() {
         let mut jobs = BackupJobs::default();
         let mut j = job(1, 7, BackupState::Pending);
-        jobs.apply(&j);
+        jobs.apply(&j, false);
         for s in
             [BackupState::Snapshoting, BackupState::UploadSnapshot, BackupState::Uploading, BackupState::Snapshoting]
         {
             j.state = s;
-            jobs.apply(&j);
+            jobs.apply(&j, false);
         }
     }
 }

@@ -175,6 +175,33 @@ pub async fn read_info(
     serde_json::from_slice(&bytes).map_err(|e| format!("{} does not decode: {e}", entry.path))
 }
 
+/// Reads and checks `__meta` of a snapshot: exactly one such file, its md5 right, a format this
+/// build reads. `meta_version` (RESTORE's property) overrides the version `__info` names.
+pub async fn read_meta(
+    store: &dyn crate::repository::RepoStore,
+    repo: &str,
+    label: &str,
+    meta_version: u32,
+) -> Result<BackupMeta, String> {
+    if meta_version > META_FORMAT_VERSION {
+        return Err(format!(
+            "Could not read meta version {meta_version}: this Palo reads up to version {META_FORMAT_VERSION}; upgrade"
+        ));
+    }
+    let prefix = format!("{}.", meta_path(repo, label));
+    let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
+    let [entry] = listed.as_slice() else {
+        return Err(format!("Expected one file with path: {prefix}*, found {}", listed.len()));
+    };
+    let bytes = store.get(&entry.path).await.map_err(|e| e.to_string())?;
+    let (_, md5) = crate::repository::split_md5(&entry.path).ok_or_else(|| format!("{} carries no md5", entry.path))?;
+    let actual = crate::repository::md5_hex(&bytes);
+    if !actual.eq_ignore_ascii_case(md5) {
+        return Err(format!("md5sum does not equal. local: {actual}, remote: {md5}"));
+    }
+    BackupMeta::decode(&bytes)
+}
+
 /// A stable hash of a schema, standing in for Doris's schema hash.
 pub fn schema_hash(table: &TableRecord) -> i32 {
     let bytes = serde_json::to_vec(&table.schema).unwrap_or_default();

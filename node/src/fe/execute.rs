@@ -102,7 +102,8 @@ fn needs(statement: &Statement) -> Needs {
         | Statement::Insert(_)
         | Statement::Select(_)
         // LOAD on the database, as Doris checks it.
-        | Statement::ShowBackup { .. } => Needs::Nothing,
+        | Statement::ShowBackup { .. }
+        | Statement::ShowRestore { .. } => Needs::Nothing,
         _ => Needs::Admin,
     }
 }
@@ -463,6 +464,13 @@ impl Fe {
                         format!("Can't drop database '{name}'; database doesn't exist"),
                     ));
                 };
+                if let Some(job) = durable.state.restore.running_in(db.id) {
+                    return Err(SqlError::doris(format!(
+                        "Database {name} is being restored by job {} (state {}); wait for it to end or CANCEL RESTORE",
+                        job.id,
+                        job.state.name()
+                    )));
+                }
                 let dropped = db.clone();
                 let edit = CatalogEdit::DropDatabase { id: db.id };
                 self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
@@ -546,6 +554,18 @@ impl Fe {
                 self.show_backup(session, database, filter).await
             }
             Statement::CancelBackup { database } => self.cancel_backup(session, database).await,
+            Statement::Restore(restore) => self.restore(session, *restore).await,
+            Statement::ShowRestore { database, filter } => {
+                let db = match &database {
+                    Some(db) => db.clone(),
+                    None => session.database.clone(),
+                };
+                if !db.is_empty() {
+                    check_load(&auth, session, &db)?;
+                }
+                self.show_restore(session, database, filter).await
+            }
+            Statement::CancelRestore { database } => self.cancel_restore(session, database).await,
             Statement::ShowSnapshot { repository, snapshot, timestamp } => {
                 self.show_snapshot(&repository, snapshot, timestamp).await
             }

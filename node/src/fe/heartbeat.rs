@@ -205,11 +205,26 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         }
     }
     drop(health);
+    let orphans = orphan_tablets(&after, &reports);
     let mut replicas = fe.replicas();
     for (id, tablets) in reports {
         replicas.report(id, &tablets, asked_epoch);
     }
     drop(replicas);
+    for (id, tablets) in orphans {
+        let Some(addr) = members.backends.get(&id).map(|b| b.addr()) else { continue };
+        let fe = fe.clone();
+        tokio::spawn(async move {
+            for tablet_id in tablets {
+                match fe.agent.drop_tablet(&addr, tablet_id).await {
+                    Ok(()) => {
+                        tracing::info!(tablet_id, backend_id = id, "fe: dropped a tablet the catalog does not have")
+                    }
+                    Err(e) => tracing::debug!(tablet_id, backend_id = id, error = %e, "fe: orphan drop failed"),
+                }
+            }
+        });
+    }
     // Snapshots of jobs that ended (the release at the end missed this backend): release them.
     // Jobs are read after the reports came back, and a job is journaled before it asks for any
     // snapshot, so a job reported here is never one the FE does not know yet.
@@ -217,6 +232,31 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         let fe = fe.clone();
         tokio::spawn(async move { fe.release_ended_job_snapshots(id, jobs).await });
     }
+}
+
+/// Tablets dropped from one backend per heartbeat round.
+const MAX_ORPHAN_DROPS_PER_ROUND: usize = 256;
+
+/// The reported tablets no one has any more, per backend: ids the catalog handed out (below its
+/// next id) that no table and no running restore holds (a dropped table or partition whose
+/// backend was down, the tablets a restore replaced or made before it was cancelled). Ids at or
+/// above the next id may belong to a CREATE TABLE between creating its tablets and journaling
+/// them, and are left alone; ids are never handed out twice, so a tablet below it that nothing
+/// holds is garbage for good.
+fn orphan_tablets(state: &super::FeState, reports: &[(i64, Vec<proto::TabletInfo>)]) -> Vec<(i64, Vec<i64>)> {
+    let held: std::collections::BTreeSet<i64> = state.catalog.replicas().map(|(_, _, t, _)| t.id).collect();
+    reports
+        .iter()
+        .filter_map(|(backend_id, tablets)| {
+            let orphans: Vec<i64> = tablets
+                .iter()
+                .map(|t| t.tablet_id)
+                .filter(|id| *id < state.catalog.next_id && !held.contains(id) && !state.restore.has_tablet(*id))
+                .take(MAX_ORPHAN_DROPS_PER_ROUND)
+                .collect();
+            (!orphans.is_empty()).then_some((*backend_id, orphans))
+        })
+        .collect()
 }
 
 #[cfg(test)]

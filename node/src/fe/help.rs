@@ -2,7 +2,7 @@
 //! Every example is checked by a test to parse.
 
 /// (topic, syntax and meaning, example).
-pub const TOPICS: [(&str, &str, &str); 39] = [
+pub const TOPICS: [(&str, &str, &str); 42] = [
     (
         "ALTER SYSTEM ADD BACKEND",
         "ALTER SYSTEM ADD BACKEND \"host:port\"[, ...]\nRegisters backends with the cluster; the FE starts heartbeats to them. Needs ADMIN_PRIV.",
@@ -167,6 +167,21 @@ pub const TOPICS: [(&str, &str, &str); 39] = [
         "CANCEL BACKUP",
         "CANCEL BACKUP [FROM db]\nCancels the database's running backup in any state; its snapshots on the backends are released. Files already uploaded stay, and the label stays taken. Needs ADMIN_PRIV.",
         "CANCEL BACKUP FROM sales",
+    ),
+    (
+        "RESTORE",
+        "RESTORE SNAPSHOT [db.]label FROM repo [ON (t [PARTITION (p, ...)] [AS alias], ...) | EXCLUDE (t [PARTITION (p, ...)], ...)]\n  PROPERTIES (\"backup_timestamp\" = \"yyyy-MM-dd-HH-mm-ss\" [, \"replication_num\" = \"n\"] [, \"allow_load\" = \"true|false\"]\n  [, \"timeout\" = \"seconds\"] [, \"reserve_replica\" = \"true|false\"] [, \"meta_version\" = \"n\"])\nRestores tables of a snapshot (all by default; SHOW SNAPSHOT gives the timestamp) into the database, asynchronously: watch it with SHOW RESTORE. A table that does not exist is created (under its alias, with replication_num replicas, default 3, or the backed-up count with reserve_replica); one that exists must have the same schema, and its partitions of the same names are overwritten, others added. New tables and partitions are visible at once but refused to queries (and to loads unless allow_load) until the job finishes. Data is downloaded into new tablets and checked by md5; existing data is replaced only at the end, in one step, so a cancel or a failure before it leaves the tables as they were. timeout: 600 to 2592000 seconds (default 86400). Needs ADMIN_PRIV.",
+        "RESTORE SNAPSHOT sales.nightly_2024_01_31 FROM repo1 ON (orders PARTITION (p202401) AS orders_jan) PROPERTIES (\"backup_timestamp\" = \"2024-01-31-23-00-00\", \"replication_num\" = \"1\")",
+    ),
+    (
+        "SHOW RESTORE",
+        "SHOW RESTORE [FROM db] [WHERE Label = \"label\" | Label LIKE \"pattern\"]\nThe database's restore jobs: JobId, Label, Timestamp, DbName, State (PENDING, SNAPSHOTING, DOWNLOAD, DOWNLOADING, COMMIT, COMMITTING, FINISHED, CANCELLED), AllowLoad, ReplicationNum, ReplicaAllocation, RestoreObjs, the times, UnfinishedTasks ([tablet=backend]), Progress (per backend: tablets and files downloaded), TaskErrMsg, Status ([OK] or [CODE, msg: ...]) and Timeout. Needs LOAD_PRIV on the database.",
+        "SHOW RESTORE FROM sales WHERE Label = \"nightly_2024_01_31\"",
+    ),
+    (
+        "CANCEL RESTORE",
+        "CANCEL RESTORE [FROM db]\nCancels the database's running restore in any state before its commit: the tables and partitions it created go, the tables it was overwriting keep their data, and its tablets and snapshots on the backends are dropped. Needs ADMIN_PRIV.",
+        "CANCEL RESTORE FROM sales",
     ),
     (
         "SHOW SNAPSHOT",

@@ -313,14 +313,26 @@ impl<'a> LoadTxn<'a> {
             let mut touched: Vec<i64> = self.tablets.values().map(|t| t.partition_id).collect();
             touched.sort_unstable();
             touched.dedup();
+            // A restore that began meanwhile holds the table; one that finished meanwhile may
+            // have switched a partition to new tablets: either way this load's rowsets are not
+            // the partition's next version.
+            if let Err(e) = super::restore::check_load_allowed(&durable.state, self.at, &self.table.name) {
+                drop(durable);
+                self.abort().await;
+                return Err(e);
+            }
             for partition_id in touched {
                 let now = current.as_ref().and_then(|t| t.partitions.iter().find(|p| p.id == partition_id));
-                let Some(p) = now else {
+                let written = self.table.partitions.iter().find(|p| p.id == partition_id);
+                let same_tablets = |p: &&super::catalog::PartitionRecord| {
+                    written.is_some_and(|w| w.tablets.iter().map(|t| t.id).eq(p.tablets.iter().map(|t| t.id)))
+                };
+                let Some(p) = now.filter(same_tablets) else {
                     drop(durable);
                     self.abort().await;
                     return Err(SqlError::doris(format!(
-                        "table {} changed during the load (a partition was dropped or truncated); nothing was \
-                         loaded, retry",
+                        "table {} changed during the load (a partition was dropped, truncated or restored); \
+                         nothing was loaded, retry",
                         self.table.name
                     )));
                 };
@@ -375,6 +387,7 @@ impl Fe {
         let db = database_of(session, &insert.table)?;
         let state = self.state().await;
         let (at, table) = find_table(&state, &db, &insert.table.table)?;
+        super::restore::check_load_allowed(&state, at, &table.name)?;
         let table = table.clone();
         let addrs: BTreeMap<i64, String> = state.membership.backends.values().map(|b| (b.id, b.addr())).collect();
         drop(state);

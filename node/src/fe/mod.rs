@@ -21,6 +21,10 @@ pub mod mysql;
 mod repair;
 pub mod replicas;
 mod repositories;
+mod restore;
+mod restore_driver;
+pub mod restore_job;
+mod restore_plan;
 mod select;
 mod service;
 mod table_ddl;
@@ -130,6 +134,9 @@ pub enum FeEdit {
     Auth { edit: AuthEdit },
     /// A backup job submitted, or moved to its next state (the whole job).
     BackupJob { job: Box<backup_job::BackupJob> },
+    /// A restore job submitted, or moved to its next state (the whole job); the move to
+    /// SNAPSHOTING, FINISHED or CANCELLED also changes the catalog (see `restore_job.rs`).
+    RestoreJob { job: Box<restore_job::RestoreJob> },
 }
 
 /// The FE's durable state: everything the journal rebuilds.
@@ -146,6 +153,9 @@ pub struct FeState {
     /// Absent in images written before backups existed.
     #[serde(default)]
     pub backup: backup_job::BackupJobs,
+    /// Absent in images written before restores existed.
+    #[serde(default)]
+    pub restore: restore_job::RestoreJobs,
 }
 
 /// A checkpoint of [`FeState`] (the image file's payload).
@@ -179,7 +189,18 @@ impl FeState {
                     job.id
                 );
                 self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
-                self.backup.apply(job);
+                let restoring = self.restore.running_in(job.db_id).is_some();
+                self.backup.apply(job, restoring);
+            }
+            FeEdit::RestoreJob { job } => {
+                assert!(
+                    self.restore.jobs.contains_key(&job.id) || job.id >= self.catalog.next_id,
+                    "restore job id {} reused",
+                    job.id
+                );
+                self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
+                let backing_up = self.backup.running_in(job.db_id).is_some();
+                self.restore.apply(job, &mut self.catalog, backing_up);
             }
         }
     }
@@ -211,6 +232,11 @@ pub struct Fe {
     backup_runtime: Mutex<std::collections::BTreeMap<i64, backup_driver::JobRuntime>>,
     /// The driver task of each running backup job.
     backup_drivers: Mutex<std::collections::BTreeMap<i64, tokio::task::JoinHandle<()>>>,
+    /// Held while a backup writes its `__info` and is journaled FINISHED, and by a cancel.
+    backup_info_lock: tokio::sync::Mutex<()>,
+    /// Set when the FE cannot go on (its journal failed and is poisoned): `serve` stops, so a
+    /// restart replays the journal (fail-stop).
+    fatal: tokio::sync::watch::Sender<Option<String>>,
 }
 
 impl Fe {
@@ -227,6 +253,7 @@ impl Fe {
             catalog: Catalog::default(),
             auth: Auth::default(),
             backup: backup_job::BackupJobs::default(),
+            restore: restore_job::RestoreJobs::default(),
         };
         let mut last_lsn = 0;
         if let Some((lsn, payload)) = &recovered.image {
@@ -277,6 +304,8 @@ impl Fe {
             repo_errors: Mutex::new(std::collections::BTreeMap::new()),
             backup_runtime: Mutex::new(std::collections::BTreeMap::new()),
             backup_drivers: Mutex::new(std::collections::BTreeMap::new()),
+            backup_info_lock: tokio::sync::Mutex::new(()),
+            fatal: tokio::sync::watch::Sender::new(None),
             config,
         });
         if fe.durable.lock().await.state.cluster_id == 0 {
@@ -310,7 +339,8 @@ impl Fe {
         let lsn = match durable.journal.append(&payload).await {
             Ok(lsn) => lsn,
             Err(e) if durable.journal.is_poisoned() => {
-                tracing::error!(error = %e, "fe: journal append failed and the journal is poisoned");
+                tracing::error!(error = %e, "fe: journal append failed and the journal is poisoned; stopping");
+                self.fatal.send_replace(Some(format!("the journal failed and cannot take more records ({e})")));
                 return Err(SqlError::doris(format!(
                     "the change may or may not have been saved ({e}); restart the FE, then check before retrying"
                 )));
@@ -410,16 +440,29 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let backups = tokio::spawn(backup_driver::run(fe.clone(), shutdown.clone()));
     tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
+    let mut fatal = fe.fatal.subscribe();
     let served = tonic::transport::Server::builder()
         .add_service(crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone())))
-        .serve_with_shutdown(addr, async move { stop.wait().await })
+        .serve_with_shutdown(addr, async move {
+            tokio::select! {
+                biased;
+                _ = stop.wait() => {}
+                _ = fatal.wait_for(Option::is_some) => {}
+            }
+        })
         .await;
     heartbeats.abort();
     repairs.abort();
     repository_checks.abort();
     backups.abort();
+    fe.stop_job_drivers();
     mysql_front.abort();
-    served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
+    served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })?;
+    // Fail-stop: an FE whose journal cannot take records stops, and its restart replays it.
+    if let Some(why) = fe.fatal.borrow().clone() {
+        return Err(NodeError::Other(format!("fe stopped: {why}; restart it to replay the journal")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -102,8 +102,9 @@ impl Fe {
                 tracing::info!(tablet = lag.tablet_id, backend = lag.backend_id, "repair: will retry the clone");
             }
         }
+        // Replica states of tablets nobody knows go; a running restore's new tablets stay.
         let live: BTreeSet<i64> = state.catalog.replicas().map(|(_, _, t, _)| t.id).collect();
-        self.replicas().retain_tablets(|id| live.contains(&id));
+        self.replicas().retain_tablets(|id| live.contains(&id) || state.restore.has_tablet(id));
     }
 
     fn find_lagging(&self, state: &FeState) -> Vec<Lagging> {
@@ -113,6 +114,10 @@ impl Fe {
         let mut out = Vec::new();
         for db in state.catalog.databases.values() {
             for table in db.tables.values() {
+                // A restore fills the tables it holds; their replicas are its business until then.
+                if state.restore.holding(db.id, table.id).is_some() {
+                    continue;
+                }
                 for p in &table.partitions {
                     for t in &p.tablets {
                         let sources: Vec<String> = t
@@ -166,6 +171,7 @@ impl Fe {
             .catalog
             .replicas()
             .filter(|(_, _, _, r)| !state.membership.backends.contains_key(&r.backend_id))
+            .filter(|(at, ..)| state.restore.holding(at.db_id, at.table_id).is_none())
             .map(|(at, _, t, r)| (at, t.id, t.replicas.iter().map(|x| x.backend_id).collect(), r.id))
             .take(MAX_MOVES_PER_ROUND)
             .collect();

@@ -134,7 +134,7 @@ impl Fe {
             return Err(SqlError::doris("Repository does not exist"));
         };
         let id = repo.id;
-        if durable.state.backup.uses_repository(id) {
+        if durable.state.backup.uses_repository(id) || durable.state.restore.uses_repository(id) {
             return Err(SqlError::doris("Backup or restore job is running on this repository. Can not drop it"));
         }
         self.commit_locked(&mut durable, FeEdit::Catalog { edit: CatalogEdit::DropRepository { id } }).await?;

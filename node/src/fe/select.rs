@@ -50,7 +50,7 @@ impl Fe {
             Some(FromClause::Table { table, partitions, .. }) => {
                 let db = database_of(session, table)?;
                 let state = self.state().await;
-                let (_, record) = find_table(&state, &db, &table.table)?;
+                let (at, record) = find_table(&state, &db, &table.table)?;
                 check_select(&state.auth, session, &db, &record.name)?;
                 let input: Vec<InputColumn> =
                     record.schema.columns.iter().map(|c| InputColumn { name: c.name.clone(), ty: c.ty }).collect();
@@ -67,6 +67,7 @@ impl Fe {
                     }
                     chosen
                 };
+                super::restore::check_read_allowed(&state, at, &record.name, chosen.iter().map(|p| p.id))?;
                 let rows = self.scan_partitions(&state, record, &chosen).await?;
                 let out = plan.execute(rows)?;
                 Ok((plan.output_columns(), out))

@@ -282,7 +282,7 @@ fn replication_num(properties: &[(String, String)]) -> Result<u16, SqlError> {
 }
 
 /// Picks `replication_num` distinct alive backends per tablet, the least loaded first.
-fn place_replicas(
+pub(super) fn place_replicas(
     backends: &[BackendRecord],
     load: &mut BTreeMap<i64, usize>,
     replication: u16,
@@ -512,6 +512,7 @@ impl Fe {
             Err(e) if e.code == 1146 && if_exists => return Ok(QueryOutput::Ok { affected_rows: 0 }),
             Err(e) => return Err(e),
         };
+        super::restore::check_ddl_allowed(&state, at, &table.name)?;
         let partitions = table.partitions.clone();
         self.commit(FeEdit::Catalog { edit: CatalogEdit::DropTable { at } }).await?;
         self.drop_tablets(&state, &partitions).await;
@@ -530,6 +531,7 @@ impl Fe {
         let _ddl = self.ddl_lock.lock().await;
         let state = self.state().await;
         let (at, table) = find_table(&state, &db, &name.table)?;
+        super::restore::check_ddl_allowed(&state, at, &table.name)?;
         let alive = self.alive_backends(&state.membership);
         let mut load = current_load(&state);
         let mut next_id = state.catalog.next_id;
@@ -565,6 +567,7 @@ impl Fe {
         let _ddl = self.ddl_lock.lock().await;
         let state = self.state().await;
         let (at, table) = find_table(&state, &db, &name.table)?;
+        super::restore::check_ddl_allowed(&state, at, &table.name)?;
         let Some(column) = table.partition_column.as_ref().and_then(|c| table.schema.column_index(c)) else {
             return Err(SqlError::doris(format!(
                 "Table '{}' is not partitioned by RANGE; partitions cannot be added",
@@ -608,6 +611,7 @@ impl Fe {
         let _ddl = self.ddl_lock.lock().await;
         let state = self.state().await;
         let (at, table) = find_table(&state, &db, &name.table)?;
+        super::restore::check_ddl_allowed(&state, at, &table.name)?;
         if table.partition_column.is_none() {
             return Err(SqlError::doris(format!(
                 "Table '{}' is not partitioned by RANGE; drop the table instead",

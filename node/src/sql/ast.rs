@@ -100,6 +100,12 @@ pub enum Statement {
     ShowSnapshot { repository: String, snapshot: Option<String>, timestamp: Option<String> },
     /// `CANCEL BACKUP [FROM db]`
     CancelBackup { database: Option<String> },
+    /// `RESTORE SNAPSHOT ...`
+    Restore(Box<Restore>),
+    /// `SHOW RESTORE [FROM db] [WHERE Label = "x" | Label LIKE "p"]`
+    ShowRestore { database: Option<String>, filter: Option<LabelFilter> },
+    /// `CANCEL RESTORE [FROM db]`
+    CancelRestore { database: Option<String> },
 }
 
 /// `[db.]table` as written; `database` is `None` when the session's database is meant.
@@ -366,6 +372,16 @@ pub struct CreateRepository {
 /// `BACKUP SNAPSHOT [db.]label TO repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {
+    pub database: Option<String>,
+    pub label: String,
+    pub repository: String,
+    pub objects: BackupObjects,
+    pub properties: Vec<(String, String)>,
+}
+
+/// `RESTORE SNAPSHOT [db.]label FROM repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restore {
     pub database: Option<String>,
     pub label: String,
     pub repository: String,

@@ -1,6 +1,7 @@
-//! Backup statements: BACKUP SNAPSHOT, SHOW BACKUP, SHOW SNAPSHOT, CANCEL BACKUP.
+//! Backup and restore statements: BACKUP SNAPSHOT, RESTORE SNAPSHOT, SHOW BACKUP, SHOW RESTORE,
+//! SHOW SNAPSHOT, CANCEL BACKUP, CANCEL RESTORE.
 
-use super::ast::{Backup, BackupObjects, BackupTableRef, LabelFilter, Statement};
+use super::ast::{Backup, BackupObjects, BackupTableRef, LabelFilter, Restore, Statement};
 use super::lexer::TokenKind;
 use super::parser::{ParseError, Parser};
 
@@ -37,6 +38,29 @@ impl Parser {
         };
         let properties = if self.accept_keyword("PROPERTIES") { self.properties()? } else { Vec::new() };
         Ok(Statement::Backup(Box::new(Backup { database, label, repository, objects, properties })))
+    }
+
+    /// `RESTORE SNAPSHOT [db.]label FROM repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]` after
+    /// `RESTORE`.
+    pub(super) fn restore(&mut self) -> Result<Statement, ParseError> {
+        self.expect_keyword("SNAPSHOT")?;
+        let first = self.identifier("a snapshot label")?;
+        let (database, label) = if self.accept_symbol(".") {
+            (Some(first), self.identifier("a snapshot label after the database")?)
+        } else {
+            (None, first)
+        };
+        self.expect_keyword("FROM")?;
+        let repository = self.identifier("a repository name")?;
+        let objects = if self.accept_keyword("ON") {
+            BackupObjects::On(self.backup_table_refs()?)
+        } else if self.accept_keyword("EXCLUDE") {
+            BackupObjects::Exclude(self.backup_table_refs()?)
+        } else {
+            BackupObjects::All
+        };
+        let properties = if self.accept_keyword("PROPERTIES") { self.properties()? } else { Vec::new() };
+        Ok(Statement::Restore(Box::new(Restore { database, label, repository, objects, properties })))
     }
 
     /// `(t [PARTITION (p, ..)] [[AS] alias], ..)`
@@ -86,27 +110,32 @@ impl Parser {
         Ok(refs)
     }
 
-    /// `CANCEL BACKUP [FROM db]` after `CANCEL`.
+    /// `CANCEL BACKUP|RESTORE [FROM db]` after `CANCEL`.
     pub(super) fn cancel_job(&mut self) -> Result<Statement, ParseError> {
-        self.expect_keyword("BACKUP")?;
+        let restore = self.expect_one_of(&["BACKUP", "RESTORE"])? == "RESTORE";
         let database = if self.accept_keyword("FROM") || self.accept_keyword("IN") {
             Some(self.identifier("a database name")?)
         } else {
             None
         };
-        Ok(Statement::CancelBackup { database })
+        Ok(if restore { Statement::CancelRestore { database } } else { Statement::CancelBackup { database } })
     }
 
-    /// SHOW BACKUP and SHOW SNAPSHOT after `SHOW`; `None` when neither is next.
+    /// SHOW BACKUP, SHOW RESTORE and SHOW SNAPSHOT after `SHOW`; `None` when none is next.
     pub(super) fn show_job_statement(&mut self) -> Result<Option<Statement>, ParseError> {
-        if self.accept_keyword("BACKUP") {
+        let backup = self.accept_keyword("BACKUP");
+        if backup || self.accept_keyword("RESTORE") {
             let database = if self.accept_keyword("FROM") || self.accept_keyword("IN") {
                 Some(self.identifier("a database name")?)
             } else {
                 None
             };
             let filter = if self.accept_keyword("WHERE") { Some(self.label_filter()?) } else { None };
-            return Ok(Some(Statement::ShowBackup { database, filter }));
+            return Ok(Some(if backup {
+                Statement::ShowBackup { database, filter }
+            } else {
+                Statement::ShowRestore { database, filter }
+            }));
         }
         if self.accept_keyword("SNAPSHOT") {
             self.expect_keyword("ON")?;
@@ -212,5 +241,30 @@ mod tests {
         assert_eq!(e.message, SHOW_SNAPSHOT_WHERE_HINT);
         assert_eq!(parse("CANCEL BACKUP FROM d"), Ok(Statement::CancelBackup { database: Some("d".into()) }));
         assert_eq!(parse("CANCEL BACKUP"), Ok(Statement::CancelBackup { database: None }));
+        assert_eq!(parse("CANCEL RESTORE FROM d"), Ok(Statement::CancelRestore { database: Some("d".into()) }));
+        assert_eq!(
+            parse("SHOW RESTORE FROM d WHERE Label = \"x\""),
+            Ok(Statement::ShowRestore { database: Some("d".into()), filter: Some(LabelFilter::Equals("x".into())) })
+        );
+        let e = parse("CANCEL LOAD FROM d").expect_err("only backups and restores");
+        assert!(e.message.contains("BACKUP"), "{e}");
+    }
+
+    #[test]
+    fn parses_restore() {
+        let Ok(Statement::Restore(r)) = parse(
+            "RESTORE SNAPSHOT d.snap FROM repo ON (t1 PARTITION (p1, p2) AS t1_copy, t2) \
+             PROPERTIES (\"backup_timestamp\" = \"2024-01-01-00-00-00\", \"replication_num\" = \"1\")",
+        ) else {
+            panic!("not a restore")
+        };
+        assert_eq!((r.database.as_deref(), r.label.as_str(), r.repository.as_str()), (Some("d"), "snap", "repo"));
+        let BackupObjects::On(refs) = &r.objects else { panic!("{r:?}") };
+        assert_eq!(refs[0].alias.as_deref(), Some("t1_copy"));
+        assert_eq!(refs[0].partitions, vec!["p1".to_string(), "p2".to_string()]);
+        assert_eq!(r.properties.len(), 2);
+        assert!(matches!(parse("RESTORE SNAPSHOT s FROM r EXCLUDE (t)"), Ok(Statement::Restore(_))));
+        let e = parse("RESTORE SNAPSHOT s TO r").expect_err("FROM, not TO");
+        assert!(e.message.contains("expected FROM"), "{e}");
     }
 }

@@ -129,12 +129,13 @@ impl Parser {
         match self
             .expect_one_of(&[
                 "ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "INSERT", "GRANT", "REVOKE", "HELP",
-                "DESCRIBE", "DESC", "TRUNCATE", "BACKUP", "CANCEL",
+                "DESCRIBE", "DESC", "TRUNCATE", "BACKUP", "RESTORE", "CANCEL",
             ])?
             .as_str()
         {
             "ALTER" if self.accept_keyword("TABLE") => self.alter_table(),
             "BACKUP" => self.backup(),
+            "RESTORE" => self.restore(),
             "CANCEL" => self.cancel_job(),
             "ALTER" => self.alter(),
             "DESC" | "DESCRIBE" => Ok(Statement::Describe { table: self.table_name()? }),

@@ -1,0 +1,684 @@
+//! Runs RESTORE jobs: one driver task per job that has not ended (started by the scheduler in
+//! `backup_driver.rs`, so a restarted FE resumes every journaled job), one state at a time.
+//!
+//! What each state does (reference 4, with the commit DESIGN.md section 5 asks for):
+//! - PENDING: reads and checks the snapshot's `__info` and `__meta`, plans the new tables,
+//!   partitions and tablets (ids, replica placement) against the catalog as it is, and journals
+//!   the plan: the move to SNAPSHOTING adds the new tables and partitions to the catalog.
+//! - SNAPSHOTING: creates every new replica on its backend (empty, at the backed-up version,
+//!   marked as waiting for a restore) and an empty snapshot of it tagged with the job: the
+//!   landing directory its files are downloaded into.
+//! - DOWNLOAD: nothing left to prepare; moves on.
+//! - DOWNLOADING: every replica downloads its backed-up tablet's files (at most
+//!   [`MAX_DOWNLOADS_PER_BACKEND`] per backend); the backend checks each file's md5 and skips
+//!   files it already holds verified, so a download redone after a crash or a retry sends only
+//!   what is missing.
+//! - COMMIT: nothing left to prepare; moves on.
+//! - COMMITTING: every replica moves its downloaded files into its new tablet (idempotent).
+//!   Then one journal record, the move to FINISHED, switches overwritten partitions to the new
+//!   tablets at the backed-up versions: the commit point.
+//!
+//! Replicas on a backend that is down are waited for (the job's timeout bounds the wait); a
+//! backend dropped from the cluster fails the job. A task that keeps failing fails the job after
+//! [`MAX_TASK_ATTEMPTS`] attempts, with backoff between them. A job that fails, times out or is
+//! cancelled before the commit ends CANCELLED: the tables and partitions it created leave the
+//! catalog in that one record, and its tablets and snapshots are then dropped from the backends
+//! (by heartbeats for a backend that was down). Existing data is never touched before the
+//! commit, so it stays exactly as it was.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::backup_driver::{JOB_POLL_MS, MAX_SNAPSHOT_CALLS_IN_FLIGHT, MAX_TASK_ATTEMPTS, StepError, backoff, fail};
+use super::backup_job::{JobStatus, StatusCode};
+use super::catalog::{RepositoryKind, RepositoryRecord, TabletRecord};
+use super::restore::{RestoreCancelError, read_snapshot};
+use super::restore_job::{Landing, RestoreJob, RestoreState, TablePlan};
+use super::restore_plan::{self, PlanRequest};
+use super::table_ddl::current_load;
+use super::{Fe, FeEdit, FeState};
+use crate::rpc::proto;
+use crate::schema::Schema;
+
+/// Downloads in flight per backend per job (the BE runs 2 at once) and per job.
+pub const MAX_DOWNLOADS_PER_BACKEND: usize = 2;
+pub const MAX_DOWNLOADS_IN_FLIGHT: usize = 64;
+/// MoveRestoredTablet calls in flight per job.
+pub const MAX_MOVES_IN_FLIGHT: usize = 64;
+/// How often the downloading loop looks for dead backends and progress.
+pub const DOWNLOAD_TICK_MS: u64 = 1_000;
+
+/// One replica's piece of work in SNAPSHOTING, DOWNLOADING or COMMITTING.
+#[derive(Debug, Clone)]
+struct ReplicaTask {
+    tablet_id: i64,
+    backend_id: i64,
+    attempts: u32,
+    ready_at: tokio::time::Instant,
+}
+
+/// Where a replica's backend stands.
+enum Reach {
+    Alive(String),
+    /// Down for now: its work waits.
+    Down,
+}
+
+/// The new tablet of a plan, with its partition's version, its source and the table's schema.
+struct TabletInfo<'a> {
+    version: u64,
+    schema: &'a Schema,
+    source_tablet_id: i64,
+    remote_dir: &'a str,
+    files: &'a [String],
+}
+
+fn tablets_of(plan: &[TablePlan]) -> BTreeMap<i64, TabletInfo<'_>> {
+    plan.iter()
+        .flat_map(|t| {
+            t.tablets().map(move |(p, tablet)| {
+                (
+                    tablet.tablet.id,
+                    TabletInfo {
+                        version: p.version,
+                        schema: &t.definition.schema,
+                        source_tablet_id: tablet.source_tablet_id,
+                        remote_dir: &tablet.remote_dir,
+                        files: &tablet.files,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+impl Fe {
+    async fn restore_job(&self, job_id: i64) -> Option<RestoreJob> {
+        self.durable.lock().await.state.restore.jobs.get(&job_id).cloned()
+    }
+
+    async fn wait_restore_done(&self, job_id: i64) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(JOB_POLL_MS)).await;
+            let durable = self.durable.lock().await;
+            if durable.state.restore.jobs.get(&job_id).is_none_or(|j| j.state.is_done()) {
+                return;
+            }
+        }
+    }
+
+    /// Moves `job` to its next state with `update` applied under the journal lock; `Moved` if the
+    /// job left the state `job` was read in.
+    async fn move_restore(
+        &self,
+        job: &RestoreJob,
+        update: impl FnOnce(&FeState, &mut RestoreJob) -> Result<(), StepError>,
+    ) -> Result<(), StepError> {
+        let next = job.state.next().ok_or(StepError::Moved)?;
+        let mut durable = self.durable.lock().await;
+        let current = durable.state.restore.jobs.get(&job.id).ok_or(StepError::Moved)?;
+        if current.state != job.state {
+            return Err(StepError::Moved);
+        }
+        let mut moved = current.clone();
+        moved.state = next;
+        let errors: Vec<String> =
+            self.backup_runtime().get(&job.id).map(|r| r.task_errors.iter().cloned().collect()).unwrap_or_default();
+        for error in errors.into_iter().rev().take(super::backup_job::MAX_TASK_ERRORS).rev() {
+            if !moved.task_errors.contains(&error) {
+                moved.note_task_error(error);
+            }
+        }
+        update(&durable.state, &mut moved)?;
+        tracing::info!(job_id = job.id, label = %job.label, state = next.name(), "fe: restore moved");
+        let edit = FeEdit::RestoreJob { job: Box::new(moved) };
+        self.commit_locked(&mut durable, edit).await.map_err(|e| StepError::Retry(e.message))
+    }
+
+    fn restore_repository(state: &FeState, job: &RestoreJob) -> Result<RepositoryRecord, StepError> {
+        state
+            .catalog
+            .repositories
+            .values()
+            .find(|r| r.id == job.repo_id)
+            .cloned()
+            .ok_or_else(|| fail(format!("failed to get repository: {}", job.repo_id)))
+    }
+
+    /// Where a replica's backend is; `Fail` once it is no longer a member of the cluster.
+    fn reach(
+        &self,
+        state: &FeState,
+        alive: &BTreeSet<i64>,
+        tablet_id: i64,
+        backend_id: i64,
+    ) -> Result<Reach, StepError> {
+        let Some(backend) = state.membership.backends.get(&backend_id) else {
+            return Err(fail(format!(
+                "backend {backend_id}, which holds a replica of restored tablet {tablet_id}, was dropped from the \
+                 cluster during the restore; run the restore again"
+            )));
+        };
+        Ok(if alive.contains(&backend_id) { Reach::Alive(backend.addr()) } else { Reach::Down })
+    }
+
+    fn alive_ids(&self, state: &FeState) -> BTreeSet<i64> {
+        self.alive_backends(&state.membership).into_iter().map(|b| b.id).collect()
+    }
+
+    async fn restore_step(&self, job: &RestoreJob) -> Result<(), StepError> {
+        // Fault point (simulation only): the state's work fails, so the job stays in the state
+        // for a backoff (scenarios hold a job in a state this way to cancel it or crash there).
+        let fault = format!("restore_{}", job.state.name().to_ascii_lowercase());
+        if palo_buggify::fail_task(&fault) {
+            return Err(StepError::Retry(format!("injected failure of {fault} (simulation)")));
+        }
+        match job.state {
+            RestoreState::Pending => self.restore_pending(job).await,
+            RestoreState::Snapshoting => self.restore_snapshoting(job).await,
+            RestoreState::Download | RestoreState::Commit => self.move_restore(job, |_, _| Ok(())).await,
+            RestoreState::Downloading => self.restore_downloading(job).await,
+            RestoreState::Committing => self.restore_committing(job).await,
+            RestoreState::Finished | RestoreState::Cancelled => Err(StepError::Moved),
+        }
+    }
+
+    async fn restore_pending(&self, job: &RestoreJob) -> Result<(), StepError> {
+        let state = self.state().await;
+        let repo = Self::restore_repository(&state, job)?;
+        let store = self
+            .repository_store(&state, &repo)
+            .map_err(|e| StepError::Retry(format!("repository {}: {e}", repo.name)))?;
+        let (info, meta) =
+            read_snapshot(store.as_ref(), &repo.name, &job.label, &job.backup_timestamp, job.meta_version)
+                .await
+                .map_err(StepError::Retry)?;
+        // Ids come from the catalog: wait for table DDL between choosing ids and committing.
+        let _ddl = self.ddl_lock.lock().await;
+        let now = crate::clock::now_ms();
+        self.move_restore(job, |state, moved| {
+            let db = state.catalog.database_by_id(job.db_id).ok_or_else(|| {
+                StepError::Fail(JobStatus::error(
+                    StatusCode::NotFound,
+                    format!("database {} does not exist", job.db_id),
+                ))
+            })?;
+            let request = PlanRequest {
+                label: &job.label,
+                repo_name: &job.repo_name,
+                objects: &job.objects,
+                replication_num: job.replication_num,
+                reserve_replica: job.reserve_replica,
+            };
+            let alive = self.alive_backends(&state.membership);
+            let mut next_id = state.catalog.next_id;
+            let plan = restore_plan::plan(&request, &info, &meta, db, &alive, &mut current_load(state), &mut next_id)
+                .map_err(StepError::Fail)?;
+            moved.plan = plan;
+            moved.meta_prepared_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn restore_snapshoting(&self, job: &RestoreJob) -> Result<(), StepError> {
+        let tablets = tablets_of(&job.plan);
+        let timeout_s = job.deadline_ms().saturating_sub(crate::clock::now_ms()).div_ceil(1_000).max(60);
+        let mut todo: Vec<ReplicaTask> = job
+            .plan
+            .iter()
+            .flat_map(|t| t.tablets())
+            .flat_map(|(_, t)| t.tablet.replicas.iter().map(|r| (t.tablet.id, r.backend_id)))
+            .map(|(tablet_id, backend_id)| ReplicaTask {
+                tablet_id,
+                backend_id,
+                attempts: 0,
+                ready_at: crate::clock::monotonic(),
+            })
+            .collect();
+        let mut landings: Vec<Landing> = Vec::with_capacity(todo.len());
+        let mut round = 0u32;
+        while !todo.is_empty() {
+            self.with_runtime(job.id, |r| r.unfinished = todo.iter().map(|t| (t.tablet_id, t.backend_id)).collect());
+            let state = self.state().await;
+            let alive = self.alive_ids(&state);
+            let mut calls = Vec::new();
+            let mut waiting = Vec::new();
+            for task in todo.drain(..) {
+                match self.reach(&state, &alive, task.tablet_id, task.backend_id)? {
+                    Reach::Alive(addr) => calls.push((task, addr)),
+                    Reach::Down => waiting.push(task),
+                }
+            }
+            let results: Vec<_> = futures_util::stream::iter(calls.into_iter().map(|(task, addr)| {
+                let info = &tablets[&task.tablet_id];
+                async move {
+                    let result = async {
+                        self.agent
+                            .create_tablet(&addr, task.tablet_id, info.schema, info.version, true)
+                            .await
+                            .map_err(|e| format!("creating it: {e}"))?;
+                        // It is at the backed-up version for loads (allow_load) from now on.
+                        self.replicas().reached(task.tablet_id, task.backend_id, info.version);
+                        self.agent
+                            .make_snapshot(&addr, task.tablet_id, info.version, timeout_s, job.id)
+                            .await
+                            .map_err(|e| format!("making its landing snapshot: {e}"))
+                    }
+                    .await;
+                    (task, result)
+                }
+            }))
+            .buffer_unordered(MAX_SNAPSHOT_CALLS_IN_FLIGHT)
+            .collect()
+            .await;
+            for (mut task, result) in results {
+                match result {
+                    Ok(made) => landings.push(Landing {
+                        tablet_id: task.tablet_id,
+                        backend_id: task.backend_id,
+                        path: made.path,
+                    }),
+                    Err(e) => {
+                        let message =
+                            format!("replica of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
+                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                        task.attempts += 1;
+                        if task.attempts >= MAX_TASK_ATTEMPTS {
+                            return Err(fail(format!(
+                                "Failed to create replicas for restore: {message} (after {} attempts)",
+                                task.attempts
+                            )));
+                        }
+                        waiting.push(task);
+                    }
+                }
+            }
+            todo = waiting;
+            if !todo.is_empty() {
+                round += 1;
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        landings.sort_by_key(|l| (l.tablet_id, l.backend_id));
+        let now = crate::clock::now_ms();
+        self.move_restore(job, move |_, moved| {
+            moved.landings = landings;
+            moved.snapshot_finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn restore_downloading(&self, job: &RestoreJob) -> Result<(), StepError> {
+        let tablets = tablets_of(&job.plan);
+        let start = crate::clock::monotonic();
+        let landing_of: BTreeMap<(i64, i64), &Landing> =
+            job.landings.iter().map(|l| ((l.tablet_id, l.backend_id), l)).collect();
+        let mut queue: Vec<ReplicaTask> = job
+            .landings
+            .iter()
+            .map(|l| ReplicaTask { tablet_id: l.tablet_id, backend_id: l.backend_id, attempts: 0, ready_at: start })
+            .collect();
+        let total = queue.len();
+        let mut done = 0usize;
+        let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
+        let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
+        let mut in_flight = futures_util::stream::FuturesUnordered::new();
+        self.with_runtime(job.id, |r| r.progress.clear());
+        while done < total {
+            let state = self.state().await;
+            let repo = Self::restore_repository(&state, job)?;
+            let (location, properties, broker_addr) = match &repo.kind {
+                RepositoryKind::S3 => (repo.location.clone(), repo.properties.clone(), Ok(String::new())),
+                RepositoryKind::Broker { broker } => {
+                    (repo.location.clone(), repo.properties.clone(), self.broker_addr(&state, broker))
+                }
+            };
+            let alive = self.alive_ids(&state);
+            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains(b)).copied().collect();
+            dead_tx.send_replace(dead);
+            let now = crate::clock::monotonic();
+            let mut i = 0;
+            while i < queue.len() && in_flight.len() < MAX_DOWNLOADS_IN_FLIGHT {
+                let broker_addr = match &broker_addr {
+                    Ok(addr) => addr.clone(),
+                    Err(e) => {
+                        self.with_runtime(job.id, |r| r.note_error(format!("repository {}: {e}", repo.name)));
+                        break;
+                    }
+                };
+                let task = &queue[i];
+                let busy = per_backend.get(&task.backend_id).copied().unwrap_or(0) >= MAX_DOWNLOADS_PER_BACKEND;
+                let addr = match self.reach(&state, &alive, task.tablet_id, task.backend_id)? {
+                    Reach::Alive(addr) if !busy && task.ready_at <= now => addr,
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
+                };
+                let task = queue.remove(i);
+                let landing = landing_of[&(task.tablet_id, task.backend_id)];
+                let info = &tablets[&task.tablet_id];
+                let request = proto::DownloadSnapshotRequest {
+                    job_id: job.id,
+                    snapshot_path: landing.path.clone(),
+                    tablet_id: task.tablet_id,
+                    source_tablet_id: info.source_tablet_id,
+                    location: location.clone(),
+                    properties: properties.clone().into_iter().collect(),
+                    broker_addr,
+                    remote_dir: info.remote_dir.to_string(),
+                    files: info.files.to_vec(),
+                };
+                *per_backend.entry(task.backend_id).or_default() += 1;
+                self.with_runtime(job.id, |r| {
+                    r.unfinished.insert(task.tablet_id, task.backend_id);
+                    r.progress.entry(task.backend_id).or_default().tablets_total += 1;
+                });
+                let mut dead_rx = dead_rx.clone();
+                let backend_id = task.backend_id;
+                in_flight.push(async move {
+                    let result = tokio::select! {
+                        biased;
+                        r = self.agent.download_snapshot(&addr, request) => r.map(|_| ()).map_err(|e| (e.to_string(), true)),
+                        _ = dead_rx.wait_for(|dead| dead.contains(&backend_id)) => {
+                            Err((format!("backend {backend_id} is shown dead; its download waits for it"), false))
+                        }
+                    };
+                    (task, result)
+                });
+            }
+            for task in &queue {
+                self.with_runtime(job.id, |r| {
+                    r.unfinished.entry(task.tablet_id).or_insert(task.backend_id);
+                });
+            }
+            let finished = tokio::select! {
+                biased;
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
+                _ = tokio::time::sleep(Duration::from_millis(DOWNLOAD_TICK_MS)) => None,
+            };
+            let Some((mut task, result)) = finished else {
+                self.poll_download_progress(job.id, &state, &alive, &per_backend).await;
+                continue;
+            };
+            if let Some(n) = per_backend.get_mut(&task.backend_id) {
+                *n -= 1;
+                if *n == 0 {
+                    per_backend.remove(&task.backend_id);
+                }
+            }
+            match result {
+                Ok(()) => {
+                    done += 1;
+                    self.with_runtime(job.id, |r| {
+                        r.unfinished.remove(&task.tablet_id);
+                        r.progress.entry(task.backend_id).or_default().tablets_done += 1;
+                    });
+                }
+                Err((e, counts)) => {
+                    let message = format!("download of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
+                    tracing::info!(job_id = job.id, "fe: {message}");
+                    self.with_runtime(job.id, |r| {
+                        r.note_error(message.clone());
+                        let p = r.progress.entry(task.backend_id).or_default();
+                        p.tablets_total = p.tablets_total.saturating_sub(1);
+                    });
+                    if counts {
+                        task.attempts += 1;
+                        if task.attempts >= MAX_TASK_ATTEMPTS {
+                            return Err(StepError::Fail(JobStatus::error(
+                                StatusCode::BadFile,
+                                format!("{message} (after {} attempts)", task.attempts),
+                            )));
+                        }
+                    }
+                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts.max(1));
+                    queue.push(task);
+                }
+            }
+        }
+        let now = crate::clock::now_ms();
+        self.move_restore(job, move |_, moved| {
+            moved.download_finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Asks each backend with downloads in flight for its counters (shown as Progress).
+    async fn poll_download_progress(
+        &self,
+        job_id: i64,
+        state: &FeState,
+        alive: &BTreeSet<i64>,
+        per_backend: &BTreeMap<i64, usize>,
+    ) {
+        let calls = per_backend
+            .keys()
+            .filter(|be| alive.contains(be))
+            .filter_map(|be| state.membership.backends.get(be).map(|b| (*be, b.addr())))
+            .map(|(be, addr)| async move { (be, self.agent.download_progress(&addr, job_id).await) });
+        for (be, result) in futures_util::future::join_all(calls).await {
+            if let Ok(counts) = result {
+                self.with_runtime(job_id, |r| {
+                    let p = r.progress.entry(be).or_default();
+                    p.files_total = counts.files_total;
+                    p.files_done = counts.files_done;
+                });
+            }
+        }
+    }
+
+    async fn restore_committing(&self, job: &RestoreJob) -> Result<(), StepError> {
+        let tablets = tablets_of(&job.plan);
+        let landing_of: BTreeMap<(i64, i64), &Landing> =
+            job.landings.iter().map(|l| ((l.tablet_id, l.backend_id), l)).collect();
+        let mut todo: Vec<ReplicaTask> = job
+            .landings
+            .iter()
+            .map(|l| ReplicaTask {
+                tablet_id: l.tablet_id,
+                backend_id: l.backend_id,
+                attempts: 0,
+                ready_at: crate::clock::monotonic(),
+            })
+            .collect();
+        let mut round = 0u32;
+        while !todo.is_empty() {
+            self.with_runtime(job.id, |r| r.unfinished = todo.iter().map(|t| (t.tablet_id, t.backend_id)).collect());
+            let state = self.state().await;
+            let alive = self.alive_ids(&state);
+            let mut calls = Vec::new();
+            let mut waiting = Vec::new();
+            for task in todo.drain(..) {
+                match self.reach(&state, &alive, task.tablet_id, task.backend_id)? {
+                    Reach::Alive(addr) => calls.push((task, addr)),
+                    Reach::Down => waiting.push(task),
+                }
+            }
+            let results: Vec<_> = futures_util::stream::iter(calls.into_iter().map(|(task, addr)| {
+                let landing = landing_of[&(task.tablet_id, task.backend_id)];
+                let version = tablets[&task.tablet_id].version;
+                async move {
+                    let result =
+                        self.agent.move_restored_tablet(&addr, job.id, task.tablet_id, &landing.path, version).await;
+                    (task, result)
+                }
+            }))
+            .buffer_unordered(MAX_MOVES_IN_FLIGHT)
+            .collect()
+            .await;
+            for (mut task, result) in results {
+                if let Ok(version) = result {
+                    self.replicas().reached(task.tablet_id, task.backend_id, version);
+                }
+                if let Err(e) = result {
+                    let message = format!("commit of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
+                    self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                    task.attempts += 1;
+                    if task.attempts >= MAX_TASK_ATTEMPTS {
+                        return Err(fail(format!("{message} (after {} attempts)", task.attempts)));
+                    }
+                    waiting.push(task);
+                }
+            }
+            todo = waiting;
+            if !todo.is_empty() {
+                round += 1;
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        // The commit point: one record switches the overwritten partitions to the new tablets.
+        let now = crate::clock::now_ms();
+        let state = self.state().await;
+        let replaced = job.overwritten_tablets(&state.catalog);
+        self.move_restore(job, move |_, moved| {
+            moved.finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await?;
+        self.release_restore_snapshots(&state, job).await;
+        self.drop_restore_tablets(&state, &replaced).await;
+        Ok(())
+    }
+
+    /// Drops tablets on their backends (best effort: heartbeats find the ones left).
+    async fn drop_restore_tablets(&self, state: &FeState, tablets: &[TabletRecord]) {
+        let calls = tablets.iter().flat_map(|t| {
+            t.replicas.iter().filter_map(move |r| {
+                state.membership.backends.get(&r.backend_id).map(|b| {
+                    let addr = b.addr();
+                    async move {
+                        if let Err(e) = self.agent.drop_tablet(&addr, t.id).await {
+                            tracing::debug!(tablet_id = t.id, %addr, error = %e, "fe: drop failed; heartbeats retry");
+                        }
+                    }
+                })
+            })
+        });
+        futures_util::future::join_all(calls).await;
+    }
+
+    /// Releases the job's landing snapshots on every backend that answers.
+    async fn release_restore_snapshots(&self, state: &FeState, job: &RestoreJob) {
+        let calls = job.backends().into_iter().filter_map(|id| state.membership.backends.get(&id)).map(|b| {
+            let addr = b.addr();
+            async move {
+                if let Err(e) = self.agent.release_job_snapshots(&addr, job.id).await {
+                    tracing::debug!(job_id = job.id, %addr, error = %e, "fe: snapshot release failed; heartbeats retry");
+                }
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+
+    /// Ends a job as CANCELLED with the status `why` gives for the state it is in (one journal
+    /// record, which also removes what it created from the catalog), then drops its tablets and
+    /// snapshots on every backend that answers.
+    pub(super) async fn cancel_restore_job(
+        &self,
+        job_id: i64,
+        why: impl FnOnce(RestoreState) -> JobStatus,
+    ) -> Result<(), RestoreCancelError> {
+        let (job, state) = {
+            let mut durable = self.durable.lock().await;
+            let Some(job) = durable.state.restore.jobs.get(&job_id) else {
+                return Err(RestoreCancelError::AlreadyDone(RestoreState::Cancelled));
+            };
+            if job.state.is_done() {
+                return Err(RestoreCancelError::AlreadyDone(job.state));
+            }
+            let job = job.clone();
+            let status = why(job.state);
+            assert!(!status.is_ok(), "a cancel needs a reason");
+            tracing::info!(job_id, label = %job.label, from = job.state.name(), %status, "fe: restore cancelled");
+            let ended = RestoreJob {
+                state: RestoreState::Cancelled,
+                status,
+                finished_time_ms: Some(crate::clock::now_ms()),
+                ..job.clone()
+            };
+            self.commit_locked(&mut durable, FeEdit::RestoreJob { job: Box::new(ended) })
+                .await
+                .map_err(RestoreCancelError::Journal)?;
+            (job, durable.state.clone())
+        };
+        // `job` is as it was before the cancel: its plan names what it made.
+        let new_tablets: Vec<TabletRecord> =
+            job.plan.iter().flat_map(|t| t.tablets()).map(|(_, t)| t.tablet.clone()).collect();
+        self.release_restore_snapshots(&state, &job).await;
+        self.drop_restore_tablets(&state, &new_tablets).await;
+        Ok(())
+    }
+}
+
+/// Runs one restore job until it ends (or the FE stops).
+pub(super) async fn drive(fe: Arc<Fe>, job_id: i64) {
+    let mut failures = 0u32;
+    loop {
+        let Some(job) = fe.restore_job(job_id).await else {
+            break;
+        };
+        if job.state.is_done() {
+            break;
+        }
+        let now_ms = crate::clock::now_ms();
+        if now_ms >= job.deadline_ms() {
+            let status =
+                JobStatus::error(StatusCode::Timeout, format!("restore job with label: {}  timeout.", job.label));
+            if let Err(RestoreCancelError::Journal(e)) = fe.cancel_restore_job(job_id, |_| status).await {
+                tracing::warn!(job_id, error = %e.message, "fe: cannot record a restore's timeout; retrying");
+                tokio::time::sleep(backoff(1)).await;
+            }
+            continue;
+        }
+        let remaining = Duration::from_millis(job.deadline_ms() - now_ms);
+        let outcome = tokio::select! {
+            biased;
+            _ = fe.wait_restore_done(job_id) => Err(StepError::Moved),
+            _ = tokio::time::sleep(remaining) => continue,
+            r = fe.restore_step(&job) => r,
+        };
+        match outcome {
+            Ok(()) => failures = 0,
+            Err(StepError::Moved) => {}
+            Err(StepError::Fail(status)) => {
+                if let Err(RestoreCancelError::Journal(e)) = fe.cancel_restore_job(job_id, |_| status).await {
+                    tracing::warn!(job_id, error = %e.message, "fe: cannot record a restore's failure; retrying");
+                    tokio::time::sleep(backoff(1)).await;
+                }
+            }
+            Err(StepError::Retry(message)) => {
+                failures += 1;
+                let what = format!("{}: {message}", job.state.name());
+                tracing::info!(job_id, attempt = failures, "fe: restore step failed: {what}");
+                fe.with_runtime(job_id, |r| r.note_error(what.clone()));
+                if failures >= MAX_TASK_ATTEMPTS {
+                    let status =
+                        JobStatus::error(StatusCode::CommonError, format!("{what} (after {failures} attempts)"));
+                    let _ = fe.cancel_restore_job(job_id, |_| status).await;
+                    continue;
+                }
+                tokio::time::sleep(backoff(failures)).await;
+            }
+        }
+    }
+    // The job ended (here or elsewhere: a cancel, a timeout): its landing snapshots go from
+    // every backend that answers; heartbeats release them on the others.
+    let state = fe.state().await;
+    if state.restore.jobs.get(&job_id).is_some_and(|j| j.state.is_done()) {
+        let calls = state.membership.backends.values().map(|b| {
+            let (fe, addr) = (&fe, b.addr());
+            async move {
+                let _ = fe.agent.release_job_snapshots(&addr, job_id).await;
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+    fe.backup_runtime().remove(&job_id);
+}

@@ -1,0 +1,646 @@
+//! The restore workload: RESTORE jobs of FINISHED backups into database `rdb` (cancelling some)
+//! while the nemesis runs, and one more backup and restore of the load table once faults stop;
+//! then the restore invariants:
+//!
+//! 1. States move only along the legal graph, and `rdb` never shows two running jobs (checked
+//!    on every SHOW RESTORE the client makes).
+//! 2. Every job ends once faults stop, and no table is left refusing queries.
+//! 3. Restoring reproduces the backup exactly: folding the FINISHED jobs in job order over what
+//!    they restored (each restored partition holds exactly the backup's rows, read back from
+//!    the repository, at the backup's version), `rdb` holds exactly that: the same tables, the
+//!    same partitions, the same rows, the same versions. A CANCELLED job changed nothing: no
+//!    table or partition it created is left, and what it was overwriting is as before.
+//! 4. Every tablet of a restored table has its table's replica count, and the replicas converge.
+//! 5. Restored tables take new loads.
+//! 6. Nothing is left behind: no backend holds a tablet the catalog does not have, or a tablet
+//!    still waiting for a restore, or a snapshot (the backup check covers snapshots).
+//! 7. The restore of a backup taken once faults stopped equals the load table exactly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use madsim::rand::{Rng, thread_rng};
+use palo_node::be::snapshot::SnapshotHeader;
+use palo_node::fe::QueryOutput;
+use palo_node::fe::backup_meta::{self, BackupMeta};
+use palo_node::fe::restore_job::RestoreState;
+use palo_node::repository::{self, RepoStore};
+
+use crate::backups::{LOCATION, REPOSITORY};
+use crate::cluster::SimCluster;
+use crate::loads::{col, query_until_ok};
+use crate::trace::Recorder;
+use crate::workload::{sql, sql_on};
+
+pub const TARGET_DB: &str = "rdb";
+/// The table every other restore overwrites (or creates the first time).
+const SHARED_TABLE: &str = "events";
+/// Restores the client sends during the chaos (SHOW RESTORE keeps the last 10 of a database).
+const MAX_CHAOS_RESTORES: usize = 6;
+const JOB_TIMEOUT_S: u64 = 900;
+/// Once faults stop, every job must end within this much simulated time.
+pub const END_BOUND: Duration = Duration::from_secs(1_000);
+/// Once jobs end, backends drop what nobody holds within this much simulated time.
+const CLEANUP_BOUND: Duration = Duration::from_secs(30);
+
+/// What the client did and saw.
+#[derive(Debug, Default)]
+pub struct RestoreModel {
+    /// Job id -> the states seen, in order, without repeats.
+    pub seen: BTreeMap<i64, Vec<RestoreState>>,
+    pub violations: Vec<String>,
+    pub sent: usize,
+    pub cancels_sent: usize,
+}
+
+fn legal_sequence(seen: &[RestoreState]) -> Result<(), String> {
+    for pair in seen.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a.is_done() || !(b == RestoreState::Cancelled || b > a) {
+            return Err(format!("moved from {} to {}", a.name(), b.name()));
+        }
+    }
+    Ok(())
+}
+
+/// One SHOW RESTORE FROM rdb: records states and checks invariant 1 on it.
+async fn observe(client: &madsim::runtime::NodeHandle, fe_addr: &str, recorder: &Recorder, model: &mut RestoreModel) {
+    let statement = format!("SHOW RESTORE FROM {TARGET_DB}");
+    let Ok(QueryOutput::Rows { columns, rows }) =
+        sql_on(client, fe_addr.to_string(), recorder.clone(), statement).await
+    else {
+        return;
+    };
+    let (Ok(id), Ok(state)) = (col(&columns, "JobId"), col(&columns, "State")) else {
+        model.violations.push(format!("SHOW RESTORE lacks JobId or State: {columns:?}"));
+        return;
+    };
+    let mut running = Vec::new();
+    for row in &rows {
+        let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let Ok(job) = cell(id).parse::<i64>() else { continue };
+        let Some(s) = RestoreState::parse(&cell(state)) else {
+            model.violations.push(format!("restore job {job} shows an unknown state {}", cell(state)));
+            continue;
+        };
+        if !s.is_done() {
+            running.push(job);
+        }
+        let seen = model.seen.entry(job).or_default();
+        if seen.last() != Some(&s) {
+            seen.push(s);
+            if let Err(e) = legal_sequence(seen) {
+                model.violations.push(format!("restore job {job} {e} (seen {seen:?})"));
+            }
+        }
+    }
+    if running.len() > 1 {
+        model.violations.push(format!("two running restore jobs in database {TARGET_DB}: {running:?}"));
+    }
+}
+
+/// The timestamp of a snapshot, as SHOW SNAPSHOT gives it.
+async fn snapshot_timestamp(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &Recorder,
+    label: &str,
+) -> Option<String> {
+    let statement = format!("SHOW SNAPSHOT ON {REPOSITORY} WHERE SNAPSHOT = \"{label}\"");
+    let Ok(QueryOutput::Rows { columns, rows }) =
+        sql_on(client, fe_addr.to_string(), recorder.clone(), statement).await
+    else {
+        return None;
+    };
+    let (ts, status) = (col(&columns, "Timestamp").ok()?, col(&columns, "Status").ok()?);
+    let row = rows.first()?;
+    (row.get(status).cloned().flatten().as_deref() == Some("OK")).then(|| row.get(ts).cloned().flatten()).flatten()
+}
+
+/// Labels of the backups of `w` shown FINISHED.
+async fn finished_backups(client: &madsim::runtime::NodeHandle, fe_addr: &str, recorder: &Recorder) -> Vec<String> {
+    let Ok(QueryOutput::Rows { columns, rows }) =
+        sql_on(client, fe_addr.to_string(), recorder.clone(), "SHOW BACKUP FROM w".into()).await
+    else {
+        return Vec::new();
+    };
+    let (Ok(label), Ok(state)) = (col(&columns, "SnapshotName"), col(&columns, "State")) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter(|r| r.get(state).cloned().flatten().as_deref() == Some("FINISHED"))
+        .filter_map(|r| r.get(label).cloned().flatten())
+        .collect()
+}
+
+/// A RESTORE of `label` into `rdb`: into the shared table (three replicas, as it was created),
+/// or into a new table `r_<label>_<n>` with two or three replicas (not one: the client drops the
+/// spare backend now and then, which loses a tablet's only replica).
+fn restore_statement(label: &str, ts: &str, n: usize) -> String {
+    let (target, replicas) = if thread_rng().gen_bool(0.5) {
+        (SHARED_TABLE.to_string(), 3)
+    } else {
+        (format!("r_{label}_{n}"), thread_rng().gen_range(2..=3))
+    };
+    format!(
+        "RESTORE SNAPSHOT {TARGET_DB}.{label} FROM {REPOSITORY} ON (events AS {target}) PROPERTIES \
+         (\"backup_timestamp\" = \"{ts}\", \"replication_num\" = \"{replicas}\", \"timeout\" = \"{JOB_TIMEOUT_S}\")"
+    )
+}
+
+/// The client's restores during the chaos phase.
+pub async fn client_restores(
+    client: madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    duration: Duration,
+) -> RestoreModel {
+    let mut model = RestoreModel::default();
+    let end = recorder.now() + duration;
+    while recorder.now() < end {
+        for _ in 0..thread_rng().gen_range(2..=6) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            observe(&client, &fe_addr, &recorder, &mut model).await;
+        }
+        if model.sent >= MAX_CHAOS_RESTORES {
+            continue;
+        }
+        let labels = finished_backups(&client, &fe_addr, &recorder).await;
+        if labels.is_empty() {
+            continue;
+        }
+        let label = labels[thread_rng().gen_range(0..labels.len())].clone();
+        let Some(ts) = snapshot_timestamp(&client, &fe_addr, &recorder, &label).await else { continue };
+        model.sent += 1;
+        let statement = restore_statement(&label, &ts, model.sent);
+        let acked = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await.is_ok();
+        if acked && thread_rng().gen_ratio(1, 4) {
+            tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=6_000))).await;
+            model.cancels_sent += 1;
+            let cancel = format!("CANCEL RESTORE FROM {TARGET_DB}");
+            let _ = sql_on(&client, fe_addr.clone(), recorder.clone(), cancel).await;
+        }
+    }
+    model
+}
+
+/// A row as the checks compare them: `(id, load, v)`.
+type Row = (i64, i64, String);
+
+/// The rows of each partition of the snapshot's `events` table, read back from the repository
+/// (md5 checked), with each partition's version.
+async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<String, (u64, Vec<Row>)>, String> {
+    let dir = backup_meta::snapshot_dir(REPOSITORY, label);
+    let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
+    let [meta_entry] = metas.as_slice() else {
+        return Err(format!("{label}: expected one __meta file, found {metas:?}"));
+    };
+    let meta = BackupMeta::decode(&read_checked(store, &meta_entry.path).await?)?;
+    let infos = store.list(&format!("{dir}/__info_")).await.map_err(|e| e.to_string())?;
+    let [info_entry] = infos.as_slice() else {
+        return Err(format!("{label}: expected one __info file, found {infos:?}"));
+    };
+    let info: backup_meta::BackupJobInfo = serde_json::from_slice(&read_checked(store, &info_entry.path).await?)
+        .map_err(|e| format!("{label}: __info does not decode: {e}"))?;
+    let table = meta.tables.iter().find(|t| t.name == "events").ok_or_else(|| format!("{label}: no events table"))?;
+    let t_info = info.backup_objects.get("events").ok_or_else(|| format!("{label}: events not in __info"))?;
+    let mut out = BTreeMap::new();
+    for p in &table.partitions {
+        let index = t_info
+            .partitions
+            .get(&p.name)
+            .and_then(|pi| pi.indexes.get("events"))
+            .ok_or_else(|| format!("{label}: partition {} not in __info", p.name))?;
+        let mut rows = Vec::new();
+        for tablet in &p.tablets {
+            let files = index.tablets.get(&tablet.id.to_string()).cloned().unwrap_or_default();
+            let tdir = backup_meta::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
+            let mut contents = BTreeMap::new();
+            for file in &files {
+                let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;
+                contents.insert(name.to_string(), read_checked(store, &format!("{tdir}/{file}")).await?);
+            }
+            let header_name = palo_node::be::snapshot::header_file_name(tablet.id);
+            let header: SnapshotHeader =
+                serde_json::from_slice(contents.get(&header_name).ok_or_else(|| format!("{label}: no header"))?)
+                    .map_err(|e| format!("{label}: a header does not decode: {e}"))?;
+            for r in &header.rowsets {
+                let bytes = contents.get(&r.file_name).ok_or_else(|| format!("{label}: {} missing", r.file_name))?;
+                let file = palo_node::be::rowset::parse_rowset(bytes.clone(), std::path::Path::new(&r.file_name))
+                    .map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
+                for row in file.rows(&header.schema).map_err(|e| format!("{label}: {e}"))? {
+                    rows.push(row_of(&row).ok_or_else(|| format!("{label}: a row of an unexpected shape: {row:?}"))?);
+                }
+            }
+        }
+        rows.sort();
+        out.insert(p.name.clone(), (p.visible_version, rows));
+    }
+    Ok(out)
+}
+
+fn row_of(row: &[palo_node::schema::Value]) -> Option<Row> {
+    use palo_node::schema::Value;
+    match row {
+        [Value::Int(id), Value::Int(load), v] => {
+            let v = match v {
+                Value::Str(s) => s.clone(),
+                Value::Null => String::new(),
+                other => format!("{other:?}"),
+            };
+            Some((i64::try_from(*id).ok()?, i64::try_from(*load).ok()?, v))
+        }
+        _ => None,
+    }
+}
+
+async fn read_checked(store: &dyn RepoStore, path: &str) -> Result<Vec<u8>, String> {
+    let bytes = store.get(path).await.map_err(|e| format!("{path}: {e}"))?;
+    let (_, md5) = repository::split_md5(path).ok_or_else(|| format!("{path} has no md5"))?;
+    if repository::md5_hex(&bytes) != md5 {
+        return Err(format!("{path}: content md5 differs from its name"));
+    }
+    Ok(bytes)
+}
+
+/// One job as SHOW RESTORE ends it.
+#[derive(Debug, Clone)]
+struct EndedJob {
+    id: i64,
+    label: String,
+    state: String,
+    status: String,
+    /// The table it restored into and the partitions.
+    target: String,
+    partitions: Vec<String>,
+}
+
+async fn ended_jobs(cluster: &SimCluster, model: &mut RestoreModel) -> Result<Vec<EndedJob>, String> {
+    let started = cluster.now();
+    loop {
+        observe(&cluster.client, &cluster.fe_addr(), &cluster.recorder, model).await;
+        let (columns, rows) = query_until_ok(cluster, &format!("SHOW RESTORE FROM {TARGET_DB}")).await?;
+        let idx = |name: &str| col(&columns, name);
+        let (id, label, state, status, objs) =
+            (idx("JobId")?, idx("Label")?, idx("State")?, idx("Status")?, idx("RestoreObjs")?);
+        let mut jobs = Vec::new();
+        for r in &rows {
+            let cell = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            let objects: serde_json::Value =
+                serde_json::from_str(&cell(objs)).map_err(|e| format!("RestoreObjs does not decode: {e}"))?;
+            let table = &objects["olap_table_list"][0];
+            let target = table["alias"].as_str().or_else(|| table["name"].as_str()).unwrap_or_default().to_string();
+            let partitions = table["partition_names"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            jobs.push(EndedJob {
+                id: cell(id).parse().unwrap_or(0),
+                label: cell(label),
+                state: cell(state),
+                status: cell(status),
+                target,
+                partitions,
+            });
+        }
+        if jobs.iter().all(|j| j.state == "FINISHED" || j.state == "CANCELLED") {
+            jobs.sort_by_key(|j| j.id);
+            return Ok(jobs);
+        }
+        if cluster.now() - started > END_BOUND {
+            return Err(format!(
+                "restore jobs still running {}s after the faults stopped: {jobs:?}",
+                END_BOUND.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Waits for the newest restore job of `rdb` to end; its state and status.
+async fn wait_newest(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(String, String), String> {
+    let jobs = ended_jobs(cluster, model).await?;
+    let newest = jobs.last().ok_or("no restore job is listed")?;
+    Ok((newest.state.clone(), newest.status.clone()))
+}
+
+/// What `rdb` must hold: table -> partition -> (version, rows).
+type Expected = BTreeMap<String, BTreeMap<String, (u64, Vec<Row>)>>;
+
+/// Invariant 3 and 4: `rdb` holds exactly `expected`, every tablet with its replica count, the
+/// replicas converged.
+async fn check_target(cluster: &SimCluster, expected: &Expected) -> Result<(), String> {
+    let (_, tables) = query_until_ok(cluster, &format!("SHOW TABLES FROM {TARGET_DB}")).await?;
+    let present: BTreeSet<String> = tables.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
+    let wanted: BTreeSet<String> = expected.keys().cloned().collect();
+    if present != wanted {
+        return Err(format!(
+            "{TARGET_DB} holds tables {present:?}, but the finished restores made {wanted:?} (a cancelled restore left a \
+             table, or a finished one lost it)"
+        ));
+    }
+    for (table, partitions) in expected {
+        let (pcols, prows) = query_until_ok(cluster, &format!("SHOW PARTITIONS FROM {TARGET_DB}.{table}")).await?;
+        let (name, version, replication) =
+            (col(&pcols, "PartitionName")?, col(&pcols, "VisibleVersion")?, col(&pcols, "ReplicationNum")?);
+        let shown: BTreeMap<String, u64> = prows
+            .iter()
+            .map(|r| {
+                let c = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                (c(name), c(version).parse().unwrap_or(0))
+            })
+            .collect();
+        let names: BTreeSet<&String> = shown.keys().collect();
+        if names != partitions.keys().collect() {
+            return Err(format!(
+                "{TARGET_DB}.{table} has partitions {names:?}, but the finished restores made {:?}",
+                partitions.keys().collect::<Vec<_>>()
+            ));
+        }
+        for (p, (v, rows)) in partitions {
+            if shown.get(p) != Some(v) {
+                return Err(format!(
+                    "{TARGET_DB}.{table} partition {p} is at version {:?}, but the backup it was restored from is at {v}",
+                    shown.get(p)
+                ));
+            }
+            let (rcols, got) =
+                query_until_ok(cluster, &format!("SELECT id, load, v FROM {TARGET_DB}.{table} PARTITION ({p})"))
+                    .await?;
+            let (i, l, vv) = (col(&rcols, "id")?, col(&rcols, "load")?, col(&rcols, "v")?);
+            let mut got: Vec<Row> = got
+                .iter()
+                .map(|r| {
+                    let c = |k: usize| r.get(k).cloned().flatten().unwrap_or_default();
+                    (c(i).parse().unwrap_or(-1), c(l).parse().unwrap_or(-1), c(vv))
+                })
+                .collect();
+            got.sort();
+            if &got != rows {
+                let missing = rows.iter().filter(|r| !got.contains(r)).count();
+                let extra = got.iter().filter(|r| !rows.contains(r)).count();
+                return Err(format!(
+                    "{TARGET_DB}.{table} partition {p} holds {} rows, the backup {} ({missing} missing, {extra} extra)",
+                    got.len(),
+                    rows.len()
+                ));
+            }
+        }
+        // Replica counts and convergence.
+        let replicas_wanted: u64 =
+            prows.first().and_then(|r| r.get(replication).cloned().flatten()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let started = cluster.now();
+        loop {
+            let (tcols, trows) = query_until_ok(cluster, &format!("SHOW TABLETS FROM {TARGET_DB}.{table}")).await?;
+            let (tablet, state) = (col(&tcols, "TabletId")?, col(&tcols, "State")?);
+            let mut per_tablet: BTreeMap<String, u64> = BTreeMap::new();
+            let mut lagging = 0;
+            for r in &trows {
+                *per_tablet.entry(r.get(tablet).cloned().flatten().unwrap_or_default()).or_default() += 1;
+                if r.get(state).cloned().flatten().as_deref() != Some("NORMAL") {
+                    lagging += 1;
+                }
+            }
+            if let Some((t, n)) = per_tablet.iter().find(|(_, n)| **n != replicas_wanted) {
+                return Err(format!(
+                    "tablet {t} of {TARGET_DB}.{table} has {n} replicas; the table has replication_num {replicas_wanted}"
+                ));
+            }
+            if lagging == 0 {
+                break;
+            }
+            if cluster.now() - started > crate::loads::CONVERGENCE_BOUND {
+                return Err(format!("{lagging} replicas of {TARGET_DB}.{table} did not converge"));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    Ok(())
+}
+
+/// What backends hold that nobody does: tablets the catalog does not have, tablets still waiting
+/// for a restore; with the number of tablets the catalog has.
+pub async fn leftover_tablets(cluster: &SimCluster) -> Result<(usize, Vec<String>), String> {
+    let mut known = BTreeSet::new();
+    let (_, dbs) = query_until_ok(cluster, "SHOW DATABASES").await?;
+    for db in dbs.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+        let (_, tables) = query_until_ok(cluster, &format!("SHOW TABLES FROM {db}")).await?;
+        for table in tables.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+            let (tcols, trows) = query_until_ok(cluster, &format!("SHOW TABLETS FROM {db}.{table}")).await?;
+            let tablet = col(&tcols, "TabletId")?;
+            known.extend(trows.iter().filter_map(|r| r.get(tablet).cloned().flatten()));
+        }
+    }
+    // Only the cluster's backends: a dropped one is no longer the FE's to clean.
+    let (bcols, backends) = query_until_ok(cluster, "SHOW BACKENDS").await?;
+    let (host, port) = (col(&bcols, "Host")?, col(&bcols, "HeartbeatPort")?);
+    let members: BTreeSet<String> = backends
+        .iter()
+        .map(|r| {
+            let c = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            format!("{}:{}", c(host), c(port))
+        })
+        .collect();
+    let mut strays = Vec::new();
+    for role in cluster.backend_roles() {
+        let node = cluster.node(role);
+        if !members.contains(&node.addr()) {
+            continue;
+        }
+        let Some(disk) = &node.disk else { continue };
+        for (path, bytes) in disk.durable_files() {
+            let Ok(rest) = path.strip_prefix("/be/tablets") else { continue };
+            let parts: Vec<String> = rest.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            if parts.len() != 2 || parts[1] != "meta.json" {
+                continue;
+            }
+            if !known.contains(&parts[0]) {
+                strays.push(format!("{}: tablet {} the catalog does not have", node.name, parts[0]));
+            } else if String::from_utf8_lossy(&bytes).contains("\"restore_pending\": true") {
+                strays.push(format!("{}: tablet {} still waits for a restore", node.name, parts[0]));
+            }
+        }
+    }
+    Ok((known.len(), strays))
+}
+
+/// Invariant 6: nothing is left behind once every job ended (bounded wait).
+async fn check_no_leftover_tablets(cluster: &SimCluster) -> Result<usize, String> {
+    let started = cluster.now();
+    loop {
+        let (known, strays) = leftover_tablets(cluster).await?;
+        if strays.is_empty() {
+            return Ok(known);
+        }
+        if cluster.now() - started > CLEANUP_BOUND {
+            return Err(format!(
+                "{} tablets left behind {}s after every job ended, e.g. {:?}",
+                strays.len(),
+                CLEANUP_BOUND.as_secs(),
+                strays.iter().take(5).collect::<Vec<_>>()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The restore invariants, once faults have stopped and the backup checks passed.
+pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(), String> {
+    // 2: every job ends; 1 held throughout.
+    let jobs = ended_jobs(cluster, model).await?;
+    if let Some(v) = model.violations.first() {
+        return Err(format!("restore invariant: {v}"));
+    }
+    // 3 and 4: fold the finished jobs over what they restored.
+    let store = repository::open_direct(LOCATION, &BTreeMap::new()).map_err(|e| e.to_string())?;
+    let mut expected: Expected = BTreeMap::new();
+    let mut snapshots: BTreeMap<String, BTreeMap<String, (u64, Vec<Row>)>> = BTreeMap::new();
+    let (mut finished, mut cancelled) = (0, 0);
+    for job in &jobs {
+        if job.state != "FINISHED" {
+            cancelled += 1;
+            if job.status == "[OK]" {
+                return Err(format!("cancelled restore job {} has status [OK]", job.id));
+            }
+            continue;
+        }
+        finished += 1;
+        if !snapshots.contains_key(&job.label) {
+            snapshots.insert(job.label.clone(), snapshot_partitions(store.as_ref(), &job.label).await?);
+        }
+        let snapshot = &snapshots[&job.label];
+        let table = expected.entry(job.target.clone()).or_default();
+        for p in &job.partitions {
+            let content =
+                snapshot.get(p).ok_or_else(|| format!("job {} restored partition {p} not in {}", job.id, job.label))?;
+            table.insert(p.clone(), content.clone());
+        }
+    }
+    check_target(cluster, &expected).await?;
+    // 2: no table is left refusing queries; 5: restored tables take loads.
+    for table in expected.keys() {
+        query_until_ok(cluster, &format!("SELECT count(*) FROM {TARGET_DB}.{table}")).await?;
+        query_or_ok(cluster, &format!("INSERT INTO {TARGET_DB}.{table} VALUES (1, 0, 'after')"), &[]).await?;
+        let (_, rows) =
+            query_until_ok(cluster, &format!("SELECT id FROM {TARGET_DB}.{table} WHERE v = 'after'")).await?;
+        if rows.is_empty() {
+            return Err(format!("a load into restored table {TARGET_DB}.{table} is not visible"));
+        }
+    }
+
+    // 7: a backup of the load table now, restored into a new table, equals it.
+    let final_label = "final";
+    let statement = format!("BACKUP SNAPSHOT w.{final_label} TO {REPOSITORY} ON (events)");
+    query_or_ok(cluster, &statement, &["already exist"]).await?;
+    wait_backup(cluster, final_label).await?;
+    let ts = snapshot_timestamp(&cluster.client, &cluster.fe_addr(), &cluster.recorder, final_label)
+        .await
+        .ok_or("the final backup is not shown OK by SHOW SNAPSHOT")?;
+    let restore = format!(
+        "RESTORE SNAPSHOT {TARGET_DB}.{final_label} FROM {REPOSITORY} ON (events AS final_copy) PROPERTIES \
+         (\"backup_timestamp\" = \"{ts}\", \"replication_num\" = \"2\")"
+    );
+    query_or_ok(cluster, &restore, &[]).await?;
+    let (state, status) = wait_newest(cluster, model).await?;
+    if state != "FINISHED" {
+        return Err(format!("the restore of a backup taken after the faults ended {state} with {status}"));
+    }
+    let (_, live) = query_until_ok(cluster, "SELECT id, load, v FROM w.events").await?;
+    let (_, copy) = query_until_ok(cluster, &format!("SELECT id, load, v FROM {TARGET_DB}.final_copy")).await?;
+    let sorted = |mut rows: Vec<Vec<Option<String>>>| {
+        rows.sort();
+        rows
+    };
+    if sorted(live.clone()) != sorted(copy.clone()) {
+        return Err(format!(
+            "{TARGET_DB}.final_copy holds {} rows, w.events {} (the restore of a quiet backup differs)",
+            copy.len(),
+            live.len()
+        ));
+    }
+
+    let tablets = check_no_leftover_tablets(cluster).await?;
+    cluster.event(format!(
+        "check: {} restores sent in the chaos, {finished} finished equal to their backups, {cancelled} cancelled and \
+         left nothing, {} cancels sent; the restore of a quiet backup equals the load table; {tablets} tablets, none \
+         left behind",
+        model.sent, model.cancels_sent
+    ));
+    Ok(())
+}
+
+/// Runs `statement` until it succeeds or fails with an error `accept` says is fine.
+async fn query_or_ok(cluster: &SimCluster, statement: &str, accept: &[&str]) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..60 {
+        match sql(cluster, statement).await {
+            Ok(_) => return Ok(()),
+            Err(palo_node::client::ClientError::Sql(e)) if accept.iter().any(|a| e.message.contains(a)) => {
+                return Ok(());
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err(format!("`{statement}` did not succeed: {last}"))
+}
+
+async fn wait_backup(cluster: &SimCluster, label: &str) -> Result<(), String> {
+    let started = cluster.now();
+    loop {
+        let (columns, rows) =
+            query_until_ok(cluster, &format!("SHOW BACKUP FROM w WHERE SnapshotName = \"{label}\"")).await?;
+        let (state, status) = (col(&columns, "State")?, col(&columns, "Status")?);
+        if let Some(row) = rows.last() {
+            match row.get(state).cloned().flatten().as_deref() {
+                Some("FINISHED") => return Ok(()),
+                Some("CANCELLED") => {
+                    return Err(format!(
+                        "the backup taken after the faults ended was cancelled: {:?}",
+                        row.get(status).cloned().flatten()
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if cluster.now() - started > END_BOUND {
+            return Err(format!("backup {label} did not finish"));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// The restored tables, their partitions and versions, their rows and the restore jobs, to
+/// compare before and after an FE restart.
+pub async fn fingerprint(cluster: &SimCluster) -> Result<String, String> {
+    let (_, tables) = query_until_ok(cluster, &format!("SHOW TABLES FROM {TARGET_DB}")).await?;
+    let mut out = String::new();
+    for table in tables.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+        let (pcols, parts) = query_until_ok(cluster, &format!("SHOW PARTITIONS FROM {TARGET_DB}.{table}")).await?;
+        let keep = [col(&pcols, "PartitionId")?, col(&pcols, "PartitionName")?, col(&pcols, "VisibleVersion")?];
+        let parts: Vec<Vec<Option<String>>> =
+            parts.into_iter().map(|r| keep.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
+        let (_, count) = query_until_ok(cluster, &format!("SELECT count(*), sum(id) FROM {TARGET_DB}.{table}")).await?;
+        out.push_str(&format!("{table}: {parts:?} {count:?}\n"));
+    }
+    let (jcols, jobs) = query_until_ok(cluster, &format!("SHOW RESTORE FROM {TARGET_DB}")).await?;
+    let keep = [col(&jcols, "JobId")?, col(&jcols, "Label")?, col(&jcols, "State")?, col(&jcols, "Status")?];
+    let jobs: Vec<Vec<Option<String>>> =
+        jobs.into_iter().map(|r| keep.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
+    out.push_str(&format!("{jobs:?}"));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences() {
+        use RestoreState::*;
+        assert!(legal_sequence(&[Pending, Downloading, Finished]).is_ok());
+        assert!(legal_sequence(&[Committing, Cancelled]).is_ok());
+        assert!(legal_sequence(&[Commit, Download]).is_err());
+        assert!(legal_sequence(&[Cancelled, Finished]).is_err());
+    }
+}
