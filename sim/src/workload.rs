@@ -52,13 +52,17 @@ pub enum InjectedBug {
     /// Backup jobs never release their snapshots (neither at their end nor when heartbeats
     /// report them), so backends fill up with hard links nobody needs.
     BackupLeaksSnapshots,
+    /// Restored partitions enter the catalog at version 1 instead of the backed-up version, so
+    /// queries read them empty (a version the restore never filled).
+    RestoreForgetsVersions,
 }
 
 impl InjectedBug {
-    pub const ALL: [(&'static str, InjectedBug); 3] = [
+    pub const ALL: [(&'static str, InjectedBug); 4] = [
         ("lying-fsync", InjectedBug::LyingFsync),
         ("load-skips-empty-rowsets", InjectedBug::LoadSkipsEmptyRowsets),
         ("backup-leaks-snapshots", InjectedBug::BackupLeaksSnapshots),
+        ("restore-forgets-versions", InjectedBug::RestoreForgetsVersions),
     ];
 
     pub fn parse(name: &str) -> Option<InjectedBug> {
@@ -267,6 +271,10 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     if options.bugs.contains(&InjectedBug::BackupLeaksSnapshots) {
         palo_buggify::inject_bug("backup-leaks-snapshots");
         cluster.event("injected bug: backup jobs never release their snapshots");
+    }
+    if options.bugs.contains(&InjectedBug::RestoreForgetsVersions) {
+        palo_buggify::inject_bug("restore-forgets-versions");
+        cluster.event("injected bug: restored partitions enter the catalog at version 1");
     }
     if options.bugs.contains(&InjectedBug::LoadSkipsEmptyRowsets) {
         palo_buggify::inject_bug("load-skips-empty-rowsets");

@@ -365,3 +365,147 @@ fn a_backup_to_a_file_repository_through_the_mysql_client() {
         text(&out.stderr)
     );
 }
+
+/// Runs statements as root and returns stdout as tab-separated rows, failing with the standalone
+/// log when the client fails.
+fn rows(port: u16, sql: &str, standalone: &palo_tests::Proc) -> Vec<Vec<String>> {
+    let out = mysql(port, &["-uroot", "-N", "-B", "-e", sql]);
+    assert!(out.status.success(), "`{sql}` failed: {}\n{}", text(&out.stderr), standalone.log());
+    text(&out.stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+/// Waits until the newest restore of `db` has ended; returns its SHOW RESTORE row.
+fn wait_restore_ended(port: u16, db: &str, standalone: &palo_tests::Proc) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let shown = rows(port, &format!("SHOW RESTORE FROM {db}"), standalone);
+        if let Some(last) = shown.last()
+            && last.len() == 19
+            && (last[4] == "FINISHED" || last[4] == "CANCELLED")
+        {
+            return last.clone();
+        }
+        assert!(Instant::now() < deadline, "the restore did not end: {shown:?}\n{}", standalone.log());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// SHOW SNAPSHOT's timestamp of a snapshot.
+fn snapshot_timestamp(port: u16, repo: &str, label: &str, standalone: &palo_tests::Proc) -> String {
+    let shown = rows(port, &format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = \"{label}\""), standalone);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0][2], "OK", "{shown:?}");
+    shown[0][1].clone()
+}
+
+const ORDERS: &str = "SELECT dt, id, amount FROM shop.orders ORDER BY id";
+
+#[test]
+fn restores_and_a_migration_through_the_mysql_client() {
+    if !mysql_available() {
+        return;
+    }
+    let dir = TempDir::new("mysql-restore");
+    let (a, offset) = start_standalone(&dir, 36_000);
+    let port = 9030 + offset;
+    wait_for_backends(port, &a);
+    let repo_dir = dir.path().join("repo");
+    let setup = format!(
+        "CREATE DATABASE shop; \
+         CREATE TABLE shop.orders (dt DATE NOT NULL, id BIGINT NOT NULL, amount DECIMAL(10, 2)) DUPLICATE KEY(dt, id) \
+         PARTITION BY RANGE(dt) (PARTITION p1 VALUES LESS THAN (\"2024-02-01\"), PARTITION p2 VALUES LESS THAN \
+         (\"2024-03-01\")) DISTRIBUTED BY HASH(id) BUCKETS 2 PROPERTIES (\"replication_num\" = \"3\"); \
+         INSERT INTO shop.orders VALUES ('2024-01-05', 1, 10.50), ('2024-02-11', 2, 7.00); \
+         INSERT INTO shop.orders VALUES ('2024-01-06', 3, 3.25), ('2024-02-12', 4, 4.00); \
+         CREATE REPOSITORY frepo WITH BROKER local_broker ON LOCATION \"file://{}\"",
+        repo_dir.display()
+    );
+    rows(port, &setup, &a);
+    rows(port, "BACKUP SNAPSHOT shop.snap1 TO frepo", &a);
+    let job = wait_backup_ended(port, "shop", &a);
+    assert_eq!((job[3].as_str(), job[12].as_str()), ("FINISHED", "[OK]"), "{job:?}");
+    let backed_up = rows(port, ORDERS, &a);
+    assert_eq!(backed_up.len(), 4);
+    let ts = snapshot_timestamp(port, "frepo", "snap1", &a);
+
+    // 1. Restored under a new name (AS) with one replica per tablet: row for row the same.
+    rows(
+        port,
+        &format!(
+            "RESTORE SNAPSHOT shop.snap1 FROM frepo ON (orders AS orders_copy) \
+             PROPERTIES (\"backup_timestamp\" = \"{ts}\", \"replication_num\" = \"1\")"
+        ),
+        &a,
+    );
+    let job = wait_restore_ended(port, "shop", &a);
+    assert_eq!((job[4].as_str(), job[17].as_str(), job[6].as_str()), ("FINISHED", "[OK]", "1"), "{job:?}");
+    assert_eq!(rows(port, "SELECT dt, id, amount FROM shop.orders_copy ORDER BY id", &a), backed_up);
+    let partitions = rows(port, "SHOW PARTITIONS FROM shop.orders_copy", &a);
+    assert_eq!(partitions.len(), 2, "{partitions:?}");
+    assert!(partitions.iter().all(|p| p[9] == "1"), "ReplicationNum 1: {partitions:?}");
+    let tablets = rows(port, "SHOW TABLETS FROM shop.orders_copy", &a);
+    assert_eq!(tablets.len(), 4, "2 partitions x 2 buckets x 1 replica: {tablets:?}");
+
+    // 2. A partition subset restored into the existing table: p1 goes back to its backed-up
+    // rows (a later load there is undone), p2 keeps its later load.
+    rows(port, "INSERT INTO shop.orders VALUES ('2024-01-20', 5, 5.00), ('2024-02-20', 6, 6.00)", &a);
+    rows(
+        port,
+        &format!(
+            "RESTORE SNAPSHOT shop.snap1 FROM frepo ON (orders PARTITION (p1)) PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+        ),
+        &a,
+    );
+    let job = wait_restore_ended(port, "shop", &a);
+    assert_eq!((job[4].as_str(), job[17].as_str()), ("FINISHED", "[OK]"), "{job:?}");
+    let ids: Vec<String> = rows(port, ORDERS, &a).into_iter().map(|r| r[1].clone()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "6"], "p1 as backed up, p2 with its later load");
+
+    // 3. A table of the target name with another schema is refused with Doris's message, and
+    // left alone.
+    rows(
+        port,
+        "CREATE TABLE shop.other (dt DATE NOT NULL, id INT NOT NULL) DUPLICATE KEY(dt) DISTRIBUTED BY HASH(dt) BUCKETS 2",
+        &a,
+    );
+    let out = mysql(
+        port,
+        &[
+            "-uroot",
+            "-e",
+            &format!(
+                "RESTORE SNAPSHOT shop.snap1 FROM frepo ON (orders AS other) PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+            ),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("Table other already exist but with different schema"), "{}", text(&out.stderr));
+
+    // 4. Migration: a second, separate cluster creates the same repository (read only), sees the
+    // snapshot, and restores it row for row.
+    let dir_b = TempDir::new("mysql-restore-b");
+    let (b, offset_b) = start_standalone(&dir_b, offset + 40);
+    let port_b = 9030 + offset_b;
+    wait_for_backends(port_b, &b);
+    rows(
+        port_b,
+        &format!(
+            "CREATE READ ONLY REPOSITORY frepo WITH BROKER local_broker ON LOCATION \"file://{}\"",
+            repo_dir.display()
+        ),
+        &b,
+    );
+    assert_eq!(snapshot_timestamp(port_b, "frepo", "snap1", &b), ts);
+    rows(
+        port_b,
+        &format!(
+            "CREATE DATABASE shop; RESTORE SNAPSHOT shop.snap1 FROM frepo PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+        ),
+        &b,
+    );
+    let job = wait_restore_ended(port_b, "shop", &b);
+    assert_eq!((job[4].as_str(), job[17].as_str()), ("FINISHED", "[OK]"), "{job:?}");
+    assert_eq!(rows(port_b, ORDERS, &b), backed_up, "the second cluster holds the backed-up rows");
+    let out = mysql(port_b, &["-uroot", "-e", "BACKUP SNAPSHOT shop.back TO frepo"]);
+    assert!(text(&out.stderr).contains("Repository frepo is read only"), "{}", text(&out.stderr));
+}

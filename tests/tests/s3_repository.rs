@@ -154,6 +154,63 @@ fn s3_repositories_on_moto_directly_and_through_the_broker() {
             let shown = text(&mysql(&format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = \"{label}\"")).stdout);
             assert!(shown.trim_end().ends_with("\tOK"), "{shown}");
         }
+
+        // Migration over S3: a second, separate cluster creates the same repositories, sees both
+        // snapshots and restores them, row for row.
+        let source_rows = text(&mysql("SELECT k, v FROM shop.t ORDER BY k").stdout);
+        assert_eq!(source_rows, "1\ta\n2\tb\n3\tc\n");
+        let dir_b = TempDir::new("s3-repo-b");
+        let (b, offset_b) = start_standalone(&dir_b, offset + 40);
+        let port_b = (9030 + offset_b).to_string();
+        let mysql_b = |sql: &str| {
+            Command::new("mysql")
+                .args(["-h", "127.0.0.1", "-P", &port_b, "--connect-timeout=5", "-uroot", "-N", "-B", "-e", sql])
+                .output()
+                .expect("mysql runs")
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !text(&mysql_b("SHOW BROKER").stdout).contains("\ttrue\t")
+            || text(&mysql_b("SHOW BACKENDS").stdout).matches("\ttrue\t").count() < 3
+        {
+            assert!(Instant::now() < deadline, "cluster b did not come up:\n{}", b.log());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let out = mysql_b("CREATE DATABASE shop");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        for (label, repo, with, table) in [
+            ("to_direct", "direct", "S3", "from_direct"),
+            ("to_brokered", "brokered", "BROKER local_broker", "from_brokered"),
+        ] {
+            let create = format!(
+                "CREATE READ ONLY REPOSITORY {repo} WITH {with} ON LOCATION \"s3://palo-bucket/backups\" {properties}"
+            );
+            let out = mysql_b(&create);
+            assert!(out.status.success(), "{repo} on cluster b: {}\n{}", text(&out.stderr), b.log());
+            let shown = text(&mysql_b(&format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = \"{label}\"")).stdout);
+            let cells: Vec<&str> = shown.trim_end().split('\t').collect();
+            assert_eq!(cells.len(), 3, "{shown}");
+            assert_eq!(cells[2], "OK", "cluster b sees cluster a's snapshot: {shown}");
+            let restore = format!(
+                "RESTORE SNAPSHOT shop.{label} FROM {repo} ON (t AS {table}) PROPERTIES (\"backup_timestamp\" = \"{}\", \
+                 \"replication_num\" = \"1\")",
+                cells[1]
+            );
+            let out = mysql_b(&restore);
+            assert!(out.status.success(), "{label}: {}\n{}", text(&out.stderr), b.log());
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let row = loop {
+                let shown = text(&mysql_b(&format!("SHOW RESTORE FROM shop WHERE Label = \"{label}\"")).stdout);
+                let cells: Vec<String> = shown.trim_end().split('\t').map(str::to_string).collect();
+                if cells.len() == 19 && (cells[4] == "FINISHED" || cells[4] == "CANCELLED") {
+                    break cells;
+                }
+                assert!(Instant::now() < deadline, "{label} did not end: {shown}\n{}", b.log());
+                std::thread::sleep(Duration::from_millis(300));
+            };
+            assert_eq!((row[4].as_str(), row[17].as_str()), ("FINISHED", "[OK]"), "{label}: {row:?}");
+            let restored = text(&mysql_b(&format!("SELECT k, v FROM shop.{table} ORDER BY k")).stdout);
+            assert_eq!(restored, source_rows, "{table} on cluster b holds cluster a's rows");
+        }
     }
 
     // A bucket that does not exist is refused at CREATE, with the store's reason.

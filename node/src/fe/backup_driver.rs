@@ -424,6 +424,7 @@ impl Fe {
         let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
         let mut in_flight = FuturesUnordered::new();
         self.with_runtime(job.id, |r| r.progress.clear());
+        let mut next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
         while uploaded.len() < total {
             let state = self.state().await;
             let repo = Self::repository_of(&state, job)?;
@@ -499,10 +500,15 @@ impl Fe {
             let finished = tokio::select! {
                 biased;
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
-                _ = tokio::time::sleep(Duration::from_millis(UPLOAD_TICK_MS)) => None,
+                _ = tokio::time::sleep_until(next_poll) => None,
             };
-            let Some((mut task, copy, result)) = finished else {
+            // Progress is asked for on its own clock: uploads finishing one after another must
+            // not starve it.
+            if crate::clock::monotonic() >= next_poll {
                 self.poll_upload_progress(job.id, &alive, &per_backend).await;
+                next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
+            }
+            let Some((mut task, copy, result)) = finished else {
                 continue;
             };
             if let Some(n) = per_backend.get_mut(&copy.backend_id) {
@@ -803,10 +809,12 @@ impl Fe {
 /// Starts a driver for every backup and restore job that has not ended and has none; stops them
 /// all at shutdown.
 pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
+    let mut submitted = fe.jobs_submitted.subscribe();
     loop {
         tokio::select! {
             biased;
             _ = shutdown.wait() => break,
+            _ = submitted.changed() => {}
             _ = tokio::time::sleep(Duration::from_millis(SCHEDULER_INTERVAL_MS)) => {}
         }
         let (backups, restores): (Vec<i64>, Vec<i64>) = {

@@ -232,6 +232,9 @@ pub struct Fe {
     backup_runtime: Mutex<std::collections::BTreeMap<i64, backup_driver::JobRuntime>>,
     /// The driver task of each running backup job.
     backup_drivers: Mutex<std::collections::BTreeMap<i64, tokio::task::JoinHandle<()>>>,
+    /// Bumped when a backup or restore is submitted, so its driver starts at once. (A watch,
+    /// not a Notify: tokio's Notify made two runs of one simulated seed differ.)
+    jobs_submitted: tokio::sync::watch::Sender<u64>,
     /// Held while a backup writes its `__info` and is journaled FINISHED, and by a cancel.
     backup_info_lock: tokio::sync::Mutex<()>,
     /// Set when the FE cannot go on (its journal failed and is poisoned): `serve` stops, so a
@@ -304,6 +307,7 @@ impl Fe {
             repo_errors: Mutex::new(std::collections::BTreeMap::new()),
             backup_runtime: Mutex::new(std::collections::BTreeMap::new()),
             backup_drivers: Mutex::new(std::collections::BTreeMap::new()),
+            jobs_submitted: tokio::sync::watch::Sender::new(0),
             backup_info_lock: tokio::sync::Mutex::new(()),
             fatal: tokio::sync::watch::Sender::new(None),
             config,

@@ -329,6 +329,7 @@ impl Fe {
         let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
         let mut in_flight = futures_util::stream::FuturesUnordered::new();
         self.with_runtime(job.id, |r| r.progress.clear());
+        let mut next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
         while done < total {
             let state = self.state().await;
             let repo = Self::restore_repository(&state, job)?;
@@ -400,10 +401,15 @@ impl Fe {
             let finished = tokio::select! {
                 biased;
                 Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
-                _ = tokio::time::sleep(Duration::from_millis(DOWNLOAD_TICK_MS)) => None,
+                _ = tokio::time::sleep_until(next_poll) => None,
             };
-            let Some((mut task, result)) = finished else {
+            // Progress is asked for on its own clock: downloads finishing one after another must
+            // not starve it.
+            if crate::clock::monotonic() >= next_poll {
                 self.poll_download_progress(job.id, &state, &alive, &per_backend).await;
+                next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
+            }
+            let Some((mut task, result)) = finished else {
                 continue;
             };
             if let Some(n) = per_backend.get_mut(&task.backend_id) {

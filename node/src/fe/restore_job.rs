@@ -153,13 +153,19 @@ pub struct TablePlan {
     pub partitions: Vec<PartitionPlan>,
 }
 
+/// The version a restored partition has in the catalog: the backed-up one. (The simulator can
+/// switch this to a bug, `restore-forgets-versions`, to show its checks catch it.)
+fn catalog_version(p: &PartitionPlan) -> u64 {
+    if palo_buggify::injected_bug("restore-forgets-versions") { 1 } else { p.version }
+}
+
 impl TablePlan {
     fn partition_record(&self, p: &PartitionPlan, time_ms: u64) -> PartitionRecord {
         PartitionRecord {
             id: p.partition_id,
             name: p.name.clone(),
             range: p.range,
-            visible_version: p.version,
+            visible_version: catalog_version(p),
             visible_version_time_ms: time_ms,
             tablets: p.tablets.iter().map(|t| t.tablet.clone()).collect(),
             recent_txns: BTreeMap::new(),
@@ -369,7 +375,7 @@ impl RestoreJob {
                 });
                 assert_eq!(partition.tablets.len(), p.tablets.len(), "restore job {}: tablet counts differ", self.id);
                 partition.tablets = p.tablets.iter().map(|t| t.tablet.clone()).collect();
-                partition.visible_version = p.version;
+                partition.visible_version = catalog_version(p);
                 partition.visible_version_time_ms = time_ms;
                 partition.recent_txns.clear();
             }

@@ -42,8 +42,11 @@ mod sim_main {
         /// Run every seed twice and fail if the two traces differ.
         #[arg(long)]
         check_determinism: bool,
-        /// Inject a deliberate bug, to see the simulator catch it. Known: lying-fsync (every
-        /// disk acknowledges fsync without persisting).
+        /// Inject a deliberate bug, to see the simulator catch it: lying-fsync (every disk
+        /// acknowledges fsync without persisting), load-skips-empty-rowsets (tablets without rows
+        /// of a load never reach its version), backup-leaks-snapshots (backups never release their
+        /// snapshots), restore-forgets-versions (restored partitions enter the catalog at version
+        /// 1, not the backed-up one).
         #[arg(long = "fault", value_name = "NAME")]
         faults: Vec<String>,
         /// Simulated seconds of faults per seed.
