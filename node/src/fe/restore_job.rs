@@ -625,6 +625,21 @@ mod tests {
         ]
     }
 
+    /// A job with a plan survives a journal record (an internally tagged enum) and an image.
+    #[test]
+    fn a_job_round_trips_through_a_journal_record_and_an_image() {
+        let mut j = job(RestoreState::Downloading, plan());
+        j.landings.push(Landing { tablet_id: 30_010, backend_id: 10_001, path: "snapshot/1.0.60".into() });
+        let edit = crate::fe::FeEdit::RestoreJob { job: Box::new(j.clone()) };
+        let bytes = serde_json::to_vec(&edit).expect("encodes");
+        let back: crate::fe::FeEdit = serde_json::from_slice(&bytes).expect("decodes");
+        assert_eq!(back, edit);
+        let mut jobs = RestoreJobs::default();
+        jobs.jobs.insert(j.id, j);
+        let bytes = serde_json::to_vec(&jobs).expect("encodes");
+        assert_eq!(serde_json::from_slice::<RestoreJobs>(&bytes).expect("decodes"), jobs);
+    }
+
     #[test]
     fn the_state_graph() {
         let mut state = RestoreState::Pending;
