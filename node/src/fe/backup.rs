@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::backup_driver::JobRuntime;
 use super::backup_job::{BackupJob, BackupObject, BackupState, JobStatus, StatusCode};
 use super::backup_meta;
 use super::catalog::DatabaseRecord;
@@ -309,10 +310,6 @@ impl Fe {
                 let live = runtime.get(&j.id);
                 let unfinished = live.map(|r| r.unfinished_text()).unwrap_or_default();
                 let progress = live.map(|r| r.progress_text()).unwrap_or_default();
-                let mut errors: Vec<String> = j.task_errors.clone();
-                if let Some(r) = live {
-                    errors.extend(r.task_errors.iter().filter(|e| !j.task_errors.contains(e)).cloned());
-                }
                 let time = |ms: Option<u64>| ms.map(crate::clock::format_datetime);
                 vec![
                     Some(j.id.to_string()),
@@ -326,16 +323,7 @@ impl Fe {
                     time(j.finished_time_ms),
                     Some(unfinished),
                     Some(progress),
-                    Some(
-                        errors
-                            .iter()
-                            .rev()
-                            .take(MAX_SHOWN_TASKS)
-                            .rev()
-                            .map(|e| format!("[{e}]"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
+                    Some(JobRuntime::task_errors_text(&j.task_errors, live)),
                     Some(j.status.to_string()),
                     Some(j.timeout_s.to_string()),
                 ]

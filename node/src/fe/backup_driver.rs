@@ -99,6 +99,17 @@ impl JobRuntime {
             .join(", ")
     }
 
+    /// SHOW's TaskErrMsg: the journaled errors of a job and the fresh ones of its runtime (if it
+    /// runs), newest last, at most [`MAX_SHOWN_TASKS`], each as `[what: message]`.
+    pub(super) fn task_errors_text(journaled: &[String], live: Option<&JobRuntime>) -> String {
+        let mut errors: Vec<&String> = journaled.iter().collect();
+        if let Some(r) = live {
+            errors.extend(r.task_errors.iter().filter(|e| !journaled.contains(e)));
+        }
+        let skip = errors.len().saturating_sub(MAX_SHOWN_TASKS);
+        errors.iter().skip(skip).map(|e| format!("[{e}]")).collect::<Vec<_>>().join(", ")
+    }
+
     pub(super) fn note_error(&mut self, error: String) {
         // The same failure again (a retry of a task that keeps failing) is shown once.
         if self.task_errors.back() == Some(&error) {

@@ -283,16 +283,27 @@ impl BackupJobs {
             job.id
         );
         self.jobs.insert(job.id, job.clone());
-        let of_db: Vec<i64> = self.jobs.values().filter(|j| j.db_id == job.db_id).map(|j| j.id).collect();
-        let mut excess = of_db.len().saturating_sub(MAX_JOBS_PER_DATABASE);
-        for id in of_db {
-            if excess == 0 {
-                break;
-            }
-            if self.jobs.get(&id).is_some_and(|j| j.state.is_done()) {
-                self.jobs.remove(&id);
-                excess -= 1;
-            }
+        drop_oldest_ended(&mut self.jobs, job.db_id, |j| j.db_id, |j| j.state.is_done());
+    }
+}
+
+/// Drops the oldest ended jobs of database `db_id` past [`MAX_JOBS_PER_DATABASE`] (a running job
+/// always stays). Jobs are keyed by id, so oldest first.
+pub fn drop_oldest_ended<J>(
+    jobs: &mut BTreeMap<i64, J>,
+    db_id: i64,
+    db_of: impl Fn(&J) -> i64,
+    ended: impl Fn(&J) -> bool,
+) {
+    let of_db: Vec<i64> = jobs.iter().filter(|(_, j)| db_of(j) == db_id).map(|(id, _)| *id).collect();
+    let mut excess = of_db.len().saturating_sub(MAX_JOBS_PER_DATABASE);
+    for id in of_db {
+        if excess == 0 {
+            break;
+        }
+        if jobs.get(&id).is_some_and(&ended) {
+            jobs.remove(&id);
+            excess -= 1;
         }
     }
 }

@@ -154,15 +154,10 @@ pub struct NewBackupObjects {
     pub odbc_resources: Vec<serde_json::Value>,
 }
 
-/// Reads and checks `__info_<ts>` of a snapshot: exactly one such file, its md5 right.
-pub async fn read_info(
-    store: &dyn crate::repository::RepoStore,
-    repo: &str,
-    label: &str,
-    ts: &str,
-) -> Result<BackupJobInfo, String> {
-    let prefix = format!("{}/__info_{ts}.", snapshot_dir(repo, label));
-    let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
+/// The one file whose path starts with `prefix` (Doris: "Expected one file with path"), read
+/// whole and checked against the md5 its name carries.
+async fn read_one_checked(store: &dyn crate::repository::RepoStore, prefix: &str) -> Result<Vec<u8>, String> {
+    let listed = store.list(prefix).await.map_err(|e| e.to_string())?;
     let [entry] = listed.as_slice() else {
         return Err(format!("Expected one file with path: {prefix}*, found {}", listed.len()));
     };
@@ -172,7 +167,19 @@ pub async fn read_info(
     if !actual.eq_ignore_ascii_case(md5) {
         return Err(format!("md5sum does not equal. local: {actual}, remote: {md5}"));
     }
-    serde_json::from_slice(&bytes).map_err(|e| format!("{} does not decode: {e}", entry.path))
+    Ok(bytes)
+}
+
+/// Reads and checks `__info_<ts>` of a snapshot: exactly one such file, its md5 right.
+pub async fn read_info(
+    store: &dyn crate::repository::RepoStore,
+    repo: &str,
+    label: &str,
+    ts: &str,
+) -> Result<BackupJobInfo, String> {
+    let prefix = format!("{}/__info_{ts}.", snapshot_dir(repo, label));
+    let bytes = read_one_checked(store, &prefix).await?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{prefix}* does not decode: {e}"))
 }
 
 /// Reads and checks `__meta` of a snapshot: exactly one such file, its md5 right, a format this
@@ -188,17 +195,7 @@ pub async fn read_meta(
             "Could not read meta version {meta_version}: this Palo reads up to version {META_FORMAT_VERSION}; upgrade"
         ));
     }
-    let prefix = format!("{}.", meta_path(repo, label));
-    let listed = store.list(&prefix).await.map_err(|e| e.to_string())?;
-    let [entry] = listed.as_slice() else {
-        return Err(format!("Expected one file with path: {prefix}*, found {}", listed.len()));
-    };
-    let bytes = store.get(&entry.path).await.map_err(|e| e.to_string())?;
-    let (_, md5) = crate::repository::split_md5(&entry.path).ok_or_else(|| format!("{} carries no md5", entry.path))?;
-    let actual = crate::repository::md5_hex(&bytes);
-    if !actual.eq_ignore_ascii_case(md5) {
-        return Err(format!("md5sum does not equal. local: {actual}, remote: {md5}"));
-    }
+    let bytes = read_one_checked(store, &format!("{}.", meta_path(repo, label))).await?;
     BackupMeta::decode(&bytes)
 }
 

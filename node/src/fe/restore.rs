@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::backup::{MAX_SHOWN_TASKS, MAX_TIMEOUT_S, MIN_TIMEOUT_S, check_label};
+use super::backup::{MAX_TIMEOUT_S, MIN_TIMEOUT_S, check_label};
+use super::backup_driver::JobRuntime;
 use super::backup_job::{JobStatus, StatusCode};
 use super::backup_meta::{self, BackupJobInfo, BackupMeta, META_FORMAT_VERSION};
 use super::catalog::TableRef;
@@ -474,10 +475,6 @@ impl Fe {
             })
             .map(|j| {
                 let live = runtime.get(&j.id);
-                let mut errors: Vec<String> = j.task_errors.clone();
-                if let Some(r) = live {
-                    errors.extend(r.task_errors.iter().filter(|e| !j.task_errors.contains(e)).cloned());
-                }
                 let replication = j.replication_num;
                 vec![
                     Some(j.id.to_string()),
@@ -496,16 +493,7 @@ impl Fe {
                     time(j.finished_time_ms),
                     Some(live.map(|r| r.unfinished_text()).unwrap_or_default()),
                     Some(live.map(|r| r.progress_text()).unwrap_or_default()),
-                    Some(
-                        errors
-                            .iter()
-                            .rev()
-                            .take(MAX_SHOWN_TASKS)
-                            .rev()
-                            .map(|e| format!("[{e}]"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
+                    Some(JobRuntime::task_errors_text(&j.task_errors, live)),
                     Some(j.status.to_string()),
                     Some(j.timeout_s.to_string()),
                 ]

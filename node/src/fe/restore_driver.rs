@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::backup_driver::{JOB_POLL_MS, MAX_SNAPSHOT_CALLS_IN_FLIGHT, MAX_TASK_ATTEMPTS, StepError, backoff, fail};
+use super::backup_driver::{JOB_POLL_MS, MAX_TASK_ATTEMPTS, StepError, backoff, fail};
 use super::backup_job::{JobStatus, StatusCode};
 use super::catalog::{RepositoryKind, RepositoryRecord, TabletRecord};
 use super::restore::{RestoreCancelError, read_snapshot};
@@ -46,8 +46,8 @@ use crate::schema::Schema;
 /// Downloads in flight per backend per job (the BE runs 2 at once) and per job.
 pub const MAX_DOWNLOADS_PER_BACKEND: usize = 2;
 pub const MAX_DOWNLOADS_IN_FLIGHT: usize = 64;
-/// MoveRestoredTablet calls in flight per job.
-pub const MAX_MOVES_IN_FLIGHT: usize = 64;
+/// CreateTablet + MakeSnapshot, or MoveRestoredTablet, calls in flight per job.
+pub const MAX_REPLICA_CALLS_IN_FLIGHT: usize = 64;
 /// How often the downloading loop looks for dead backends and progress.
 pub const DOWNLOAD_TICK_MS: u64 = 1_000;
 
@@ -224,22 +224,22 @@ impl Fe {
         .await
     }
 
-    async fn restore_snapshoting(&self, job: &RestoreJob) -> Result<(), StepError> {
-        let tablets = tablets_of(&job.plan);
-        let timeout_s = job.deadline_ms().saturating_sub(crate::clock::now_ms()).div_ceil(1_000).max(60);
-        let mut todo: Vec<ReplicaTask> = job
-            .plan
-            .iter()
-            .flat_map(|t| t.tablets())
-            .flat_map(|(_, t)| t.tablet.replicas.iter().map(|r| (t.tablet.id, r.backend_id)))
-            .map(|(tablet_id, backend_id)| ReplicaTask {
-                tablet_id,
-                backend_id,
-                attempts: 0,
-                ready_at: crate::clock::monotonic(),
-            })
-            .collect();
-        let mut landings: Vec<Landing> = Vec::with_capacity(todo.len());
+    /// Runs `call` on every replica task whose backend is alive, round after round with backoff,
+    /// until every task has succeeded; returns each task's answer. Tasks on a backend that is down
+    /// wait for it; one that fails [`MAX_TASK_ATTEMPTS`] times fails the job with `what` and its
+    /// last error.
+    async fn replica_rounds<T, F, Fut>(
+        &self,
+        job: &RestoreJob,
+        mut todo: Vec<ReplicaTask>,
+        what: &str,
+        call: F,
+    ) -> Result<Vec<(ReplicaTask, T)>, StepError>
+    where
+        F: Fn(ReplicaTask, String) -> Fut,
+        Fut: std::future::Future<Output = (ReplicaTask, Result<T, String>)>,
+    {
+        let mut done = Vec::with_capacity(todo.len());
         let mut round = 0u32;
         while !todo.is_empty() {
             self.with_runtime(job.id, |r| r.unfinished = todo.iter().map(|t| (t.tablet_id, t.backend_id)).collect());
@@ -253,7 +253,47 @@ impl Fe {
                     Reach::Down => waiting.push(task),
                 }
             }
-            let results: Vec<_> = futures_util::stream::iter(calls.into_iter().map(|(task, addr)| {
+            let results: Vec<_> = futures_util::stream::iter(calls.into_iter().map(|(task, addr)| call(task, addr)))
+                .buffer_unordered(MAX_REPLICA_CALLS_IN_FLIGHT)
+                .collect()
+                .await;
+            for (mut task, result) in results {
+                match result {
+                    Ok(answer) => done.push((task, answer)),
+                    Err(e) => {
+                        let message =
+                            format!("{what} of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
+                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                        task.attempts += 1;
+                        if task.attempts >= MAX_TASK_ATTEMPTS {
+                            return Err(fail(format!("{message} (after {} attempts)", task.attempts)));
+                        }
+                        waiting.push(task);
+                    }
+                }
+            }
+            todo = waiting;
+            if !todo.is_empty() {
+                round += 1;
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        Ok(done)
+    }
+
+    async fn restore_snapshoting(&self, job: &RestoreJob) -> Result<(), StepError> {
+        let tablets = tablets_of(&job.plan);
+        let timeout_s = job.deadline_ms().saturating_sub(crate::clock::now_ms()).div_ceil(1_000).max(60);
+        let now = crate::clock::monotonic();
+        let todo: Vec<ReplicaTask> = job
+            .plan
+            .iter()
+            .flat_map(|t| t.tablets())
+            .flat_map(|(_, t)| t.tablet.replicas.iter().map(|r| (t.tablet.id, r.backend_id)))
+            .map(|(tablet_id, backend_id)| ReplicaTask { tablet_id, backend_id, attempts: 0, ready_at: now })
+            .collect();
+        let made = self
+            .replica_rounds(job, todo, "Failed to create replicas for restore: replica", |task, addr| {
                 let info = &tablets[&task.tablet_id];
                 async move {
                     let result = async {
@@ -271,38 +311,12 @@ impl Fe {
                     .await;
                     (task, result)
                 }
-            }))
-            .buffer_unordered(MAX_SNAPSHOT_CALLS_IN_FLIGHT)
-            .collect()
-            .await;
-            for (mut task, result) in results {
-                match result {
-                    Ok(made) => landings.push(Landing {
-                        tablet_id: task.tablet_id,
-                        backend_id: task.backend_id,
-                        path: made.path,
-                    }),
-                    Err(e) => {
-                        let message =
-                            format!("replica of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
-                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
-                        task.attempts += 1;
-                        if task.attempts >= MAX_TASK_ATTEMPTS {
-                            return Err(fail(format!(
-                                "Failed to create replicas for restore: {message} (after {} attempts)",
-                                task.attempts
-                            )));
-                        }
-                        waiting.push(task);
-                    }
-                }
-            }
-            todo = waiting;
-            if !todo.is_empty() {
-                round += 1;
-                tokio::time::sleep(backoff(round)).await;
-            }
-        }
+            })
+            .await?;
+        let mut landings: Vec<Landing> = made
+            .into_iter()
+            .map(|(task, made)| Landing { tablet_id: task.tablet_id, backend_id: task.backend_id, path: made.path })
+            .collect();
         landings.sort_by_key(|l| (l.tablet_id, l.backend_id));
         let now = crate::clock::now_ms();
         self.move_restore(job, move |_, moved| {
@@ -484,60 +498,28 @@ impl Fe {
         let tablets = tablets_of(&job.plan);
         let landing_of: BTreeMap<(i64, i64), &Landing> =
             job.landings.iter().map(|l| ((l.tablet_id, l.backend_id), l)).collect();
-        let mut todo: Vec<ReplicaTask> = job
+        let now = crate::clock::monotonic();
+        let todo: Vec<ReplicaTask> = job
             .landings
             .iter()
-            .map(|l| ReplicaTask {
-                tablet_id: l.tablet_id,
-                backend_id: l.backend_id,
-                attempts: 0,
-                ready_at: crate::clock::monotonic(),
-            })
+            .map(|l| ReplicaTask { tablet_id: l.tablet_id, backend_id: l.backend_id, attempts: 0, ready_at: now })
             .collect();
-        let mut round = 0u32;
-        while !todo.is_empty() {
-            self.with_runtime(job.id, |r| r.unfinished = todo.iter().map(|t| (t.tablet_id, t.backend_id)).collect());
-            let state = self.state().await;
-            let alive = self.alive_ids(&state);
-            let mut calls = Vec::new();
-            let mut waiting = Vec::new();
-            for task in todo.drain(..) {
-                match self.reach(&state, &alive, task.tablet_id, task.backend_id)? {
-                    Reach::Alive(addr) => calls.push((task, addr)),
-                    Reach::Down => waiting.push(task),
-                }
-            }
-            let results: Vec<_> = futures_util::stream::iter(calls.into_iter().map(|(task, addr)| {
+        let moved = self
+            .replica_rounds(job, todo, "commit", |task, addr| {
                 let landing = landing_of[&(task.tablet_id, task.backend_id)];
                 let version = tablets[&task.tablet_id].version;
                 async move {
-                    let result =
-                        self.agent.move_restored_tablet(&addr, job.id, task.tablet_id, &landing.path, version).await;
+                    let result = self
+                        .agent
+                        .move_restored_tablet(&addr, job.id, task.tablet_id, &landing.path, version)
+                        .await
+                        .map_err(|e| e.to_string());
                     (task, result)
                 }
-            }))
-            .buffer_unordered(MAX_MOVES_IN_FLIGHT)
-            .collect()
-            .await;
-            for (mut task, result) in results {
-                if let Ok(version) = result {
-                    self.replicas().reached(task.tablet_id, task.backend_id, version);
-                }
-                if let Err(e) = result {
-                    let message = format!("commit of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
-                    self.with_runtime(job.id, |r| r.note_error(message.clone()));
-                    task.attempts += 1;
-                    if task.attempts >= MAX_TASK_ATTEMPTS {
-                        return Err(fail(format!("{message} (after {} attempts)", task.attempts)));
-                    }
-                    waiting.push(task);
-                }
-            }
-            todo = waiting;
-            if !todo.is_empty() {
-                round += 1;
-                tokio::time::sleep(backoff(round)).await;
-            }
+            })
+            .await?;
+        for (task, version) in moved {
+            self.replicas().reached(task.tablet_id, task.backend_id, version);
         }
         // The commit point: one record switches the overwritten partitions to the new tablets.
         let now = crate::clock::now_ms();

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::backup_job::{JobStatus, MAX_JOBS_PER_DATABASE, MAX_TASK_ERRORS};
+use super::backup_job::{JobStatus, MAX_TASK_ERRORS, drop_oldest_ended};
 use super::catalog::{Catalog, PartitionRecord, RangeRecord, TableRecord, TabletRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -476,17 +476,7 @@ impl RestoreJobs {
             kept.landings.clear();
         }
         self.jobs.insert(job.id, kept);
-        let of_db: Vec<i64> = self.jobs.values().filter(|j| j.db_id == job.db_id).map(|j| j.id).collect();
-        let mut excess = of_db.len().saturating_sub(MAX_JOBS_PER_DATABASE);
-        for id in of_db {
-            if excess == 0 {
-                break;
-            }
-            if self.jobs.get(&id).is_some_and(|j| j.state.is_done()) {
-                self.jobs.remove(&id);
-                excess -= 1;
-            }
-        }
+        drop_oldest_ended(&mut self.jobs, job.db_id, |j| j.db_id, |j| j.state.is_done());
     }
 }
 

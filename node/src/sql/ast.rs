@@ -369,25 +369,20 @@ pub struct CreateRepository {
     pub properties: Vec<(String, String)>,
 }
 
-/// `BACKUP SNAPSHOT [db.]label TO repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]`
+/// `BACKUP SNAPSHOT [db.]label TO repo ...` and `RESTORE SNAPSHOT [db.]label FROM repo ...`:
+/// `[ON (..) | EXCLUDE (..)] [PROPERTIES (..)]` follow in both.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backup {
+pub struct SnapshotJob {
     pub database: Option<String>,
     pub label: String,
+    /// Where a backup goes, or where a restore comes from.
     pub repository: String,
     pub objects: BackupObjects,
     pub properties: Vec<(String, String)>,
 }
 
-/// `RESTORE SNAPSHOT [db.]label FROM repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Restore {
-    pub database: Option<String>,
-    pub label: String,
-    pub repository: String,
-    pub objects: BackupObjects,
-    pub properties: Vec<(String, String)>,
-}
+pub type Backup = SnapshotJob;
+pub type Restore = SnapshotJob;
 
 /// Which tables a BACKUP (or RESTORE) takes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Backup and restore statements: BACKUP SNAPSHOT, RESTORE SNAPSHOT, SHOW BACKUP, SHOW RESTORE,
 //! SHOW SNAPSHOT, CANCEL BACKUP, CANCEL RESTORE.
 
-use super::ast::{Backup, BackupObjects, BackupTableRef, LabelFilter, Restore, Statement};
+use super::ast::{BackupObjects, BackupTableRef, LabelFilter, SnapshotJob, Statement};
 use super::lexer::TokenKind;
 use super::parser::{ParseError, Parser};
 
@@ -20,29 +20,18 @@ pub const SHOW_SNAPSHOT_WHERE_HINT: &str =
 impl Parser {
     /// `BACKUP SNAPSHOT [db.]label TO repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]` after `BACKUP`.
     pub(super) fn backup(&mut self) -> Result<Statement, ParseError> {
-        self.expect_keyword("SNAPSHOT")?;
-        let first = self.identifier("a snapshot label")?;
-        let (database, label) = if self.accept_symbol(".") {
-            (Some(first), self.identifier("a snapshot label after the database")?)
-        } else {
-            (None, first)
-        };
-        self.expect_keyword("TO")?;
-        let repository = self.identifier("a repository name")?;
-        let objects = if self.accept_keyword("ON") {
-            BackupObjects::On(self.backup_table_refs()?)
-        } else if self.accept_keyword("EXCLUDE") {
-            BackupObjects::Exclude(self.backup_table_refs()?)
-        } else {
-            BackupObjects::All
-        };
-        let properties = if self.accept_keyword("PROPERTIES") { self.properties()? } else { Vec::new() };
-        Ok(Statement::Backup(Box::new(Backup { database, label, repository, objects, properties })))
+        Ok(Statement::Backup(Box::new(self.snapshot_job("TO")?)))
     }
 
     /// `RESTORE SNAPSHOT [db.]label FROM repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]` after
     /// `RESTORE`.
     pub(super) fn restore(&mut self) -> Result<Statement, ParseError> {
+        Ok(Statement::Restore(Box::new(self.snapshot_job("FROM")?)))
+    }
+
+    /// `SNAPSHOT [db.]label <TO|FROM> repo [ON (..) | EXCLUDE (..)] [PROPERTIES (..)]`: the shape
+    /// BACKUP and RESTORE share.
+    fn snapshot_job(&mut self, direction: &str) -> Result<SnapshotJob, ParseError> {
         self.expect_keyword("SNAPSHOT")?;
         let first = self.identifier("a snapshot label")?;
         let (database, label) = if self.accept_symbol(".") {
@@ -50,7 +39,7 @@ impl Parser {
         } else {
             (None, first)
         };
-        self.expect_keyword("FROM")?;
+        self.expect_keyword(direction)?;
         let repository = self.identifier("a repository name")?;
         let objects = if self.accept_keyword("ON") {
             BackupObjects::On(self.backup_table_refs()?)
@@ -60,7 +49,7 @@ impl Parser {
             BackupObjects::All
         };
         let properties = if self.accept_keyword("PROPERTIES") { self.properties()? } else { Vec::new() };
-        Ok(Statement::Restore(Box::new(Restore { database, label, repository, objects, properties })))
+        Ok(SnapshotJob { database, label, repository, objects, properties })
     }
 
     /// `(t [PARTITION (p, ..)] [[AS] alias], ..)`
@@ -184,7 +173,7 @@ mod tests {
     use crate::sql::ast::TableName;
     use crate::sql::parse;
 
-    fn backup(sql: &str) -> Backup {
+    fn backup(sql: &str) -> SnapshotJob {
         match parse(sql) {
             Ok(Statement::Backup(b)) => *b,
             other => panic!("{sql}: {other:?}"),
