@@ -78,7 +78,7 @@ enum Task {
     /// Check formatting: cargo fmt --all -- --check.
     FmtCheck,
 
-    /// Benchmarks on a local release cluster: `load` (the default) and `backup`.
+    /// Benchmarks on a local release cluster: `load` (the default), `backup` and `restore`.
     #[command(long_about = "Benchmarks on a local release cluster (palo-node standalone in a \
                             temporary directory, removed at the end). Measurements, not tests: \
                             they fail only on errors, never on a number.\n\n\
@@ -86,8 +86,11 @@ enum Task {
                             INSERT ... SELECT into a table with 3 replicas; wall time, rows/s, MB/s.\n\
                             - backup: BACKUP of a >= 2 GB table in >= 1 000 rowset files to a \
                             file:// repository next to cp -r of the same files (throughput and \
-                            ratio), and the snapshot phase of a 10 000-file table next to cp -al.\n\n\
-                            `cargo xtask bench <load|backup> --help` lists each one's flags.")]
+                            ratio), and the snapshot phase of a 10 000-file table next to cp -al.\n\
+                            - restore: RESTORE of that >= 2 GB backup into a new table next to \
+                            cp -r of the snapshot's files in the repository (throughput and \
+                            ratio), the restored table's rows and files checked.\n\n\
+                            `cargo xtask bench <load|backup|restore> --help` lists each one's flags.")]
     Bench(bench::BenchArgs),
 
     /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds.

@@ -1,7 +1,8 @@
 //! A local release cluster for the benchmarks: building the binaries, a temporary directory that
 //! goes away at the end, `palo-node standalone` started in it, SQL through the `palo` binary
 //! (one-shot, or a long-lived session when polling must be fast), the vertical (`\G`) output
-//! parsed into rows, and a BACKUP job watched through SHOW BACKUP until it ends.
+//! parsed into rows, and a BACKUP or RESTORE job watched through SHOW BACKUP or SHOW RESTORE until
+//! it ends.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -345,6 +346,19 @@ pub fn table_data_size(cluster: &Cluster, table: &str, wait: Duration) -> Result
     }
 }
 
+/// The sum of SHOW TABLETS' RowCount of `table` over its replicas, as the backends last reported
+/// them (with every heartbeat), and how many replicas were summed.
+pub fn reported_rows(cluster: &Cluster, table: &str) -> Result<(u64, usize), String> {
+    let out = cluster.sql(&format!("SHOW TABLETS FROM {table}\\G"), 60)?;
+    let rows = parse_vertical(&out);
+    let mut sum = 0u64;
+    for row in &rows {
+        let count = field(row, "RowCount").ok_or("SHOW TABLETS has no RowCount column")?;
+        sum += count.trim().parse::<u64>().map_err(|e| format!("RowCount {count:?}: {e}"))?;
+    }
+    Ok((sum, rows.len()))
+}
+
 /// The distinct tablet ids of `table` (SHOW TABLETS).
 pub fn tablet_ids(cluster: &Cluster, table: &str) -> Result<std::collections::BTreeSet<i64>, String> {
     let out = cluster.sql(&format!("SHOW TABLETS FROM {table}\\G"), 60)?;
@@ -374,6 +388,9 @@ pub struct Watched {
     pub states: Vec<Seen>,
     pub last_row: Row,
     pub polls: u64,
+    /// The state and the Progress column of the last poll that showed a non-empty Progress while
+    /// the job ran (before FINISHED or CANCELLED).
+    pub last_progress: Option<(String, String)>,
     /// The longest and the mean round trip of one poll.
     pub max_round_trip: Duration,
     pub mean_round_trip: Duration,
@@ -402,9 +419,7 @@ impl Watched {
 }
 
 /// Polls `SHOW BACKUP FROM db WHERE SnapshotName = "label"` every `every` until the job is
-/// FINISHED; an error if it ends CANCELLED (with its Status and TaskErrMsg). Each state is noted
-/// with the time and `cpu()` (the cluster's CPU time) of the poll that first showed it. Prints
-/// the state and progress to stderr every 10 s.
+/// FINISHED; see [`watch_job`].
 pub fn watch_backup(
     session: &mut SqlSession,
     db: &str,
@@ -413,31 +428,72 @@ pub fn watch_backup(
     cpu: &dyn Fn() -> Option<Duration>,
 ) -> Result<Watched, String> {
     let statement = format!("SHOW BACKUP FROM {db} WHERE SnapshotName = \"{label}\"\\G");
+    watch_job(session, "backup", &statement, label, every, cpu)
+}
+
+/// Polls `SHOW RESTORE FROM db WHERE Label = "label"` every `every` until the job is FINISHED;
+/// see [`watch_job`].
+pub fn watch_restore(
+    session: &mut SqlSession,
+    db: &str,
+    label: &str,
+    every: Duration,
+    cpu: &dyn Fn() -> Option<Duration>,
+) -> Result<Watched, String> {
+    let statement = format!("SHOW RESTORE FROM {db} WHERE Label = \"{label}\"\\G");
+    watch_job(session, "restore", &statement, label, every, cpu)
+}
+
+/// Runs `statement` (a SHOW BACKUP or SHOW RESTORE of one job, `what` it is) every `every` until
+/// the job (its last row) is FINISHED; an error if it ends CANCELLED (with its Status and
+/// TaskErrMsg). Each state is noted with the time and `cpu()` (the cluster's CPU time) of the poll
+/// that first showed it. Prints the state and progress to stderr every 10 s.
+pub fn watch_job(
+    session: &mut SqlSession,
+    what: &str,
+    statement: &str,
+    label: &str,
+    every: Duration,
+    cpu: &dyn Fn() -> Option<Duration>,
+) -> Result<Watched, String> {
     let mut states: Vec<Seen> = Vec::new();
     let (mut polls, mut total, mut max) = (0u64, Duration::ZERO, Duration::ZERO);
     let mut last_report = Instant::now();
+    let mut last_progress = None;
     loop {
         let sent = Instant::now();
-        let out = session.query(&statement)?;
+        let out = session.query(statement)?;
         let at = Instant::now();
         let round_trip = at - sent;
         polls += 1;
         total += round_trip;
         max = max.max(round_trip);
         let rows = parse_vertical(&out);
-        let row = rows.last().ok_or_else(|| format!("SHOW BACKUP shows no job {label}"))?.clone();
+        let row = rows.last().ok_or_else(|| format!("`{statement}` shows no {what} job {label}"))?.clone();
         let state = field(&row, "State").unwrap_or("").to_string();
         if states.last().is_none_or(|s| s.state != state) {
             states.push(Seen { state: state.clone(), at, cpu: cpu() });
         }
+        if let Some(progress) = field(&row, "Progress").filter(|p| !p.trim().is_empty())
+            && !matches!(state.as_str(), "FINISHED" | "CANCELLED")
+        {
+            last_progress = Some((state.clone(), progress.to_string()));
+        }
         match state.as_str() {
             "FINISHED" => {
                 let mean_round_trip = total / u32::try_from(polls).unwrap_or(u32::MAX);
-                return Ok(Watched { states, last_row: row, polls, max_round_trip: max, mean_round_trip });
+                return Ok(Watched {
+                    states,
+                    last_row: row,
+                    polls,
+                    last_progress,
+                    max_round_trip: max,
+                    mean_round_trip,
+                });
             }
             "CANCELLED" => {
                 return Err(format!(
-                    "backup {label} was CANCELLED: Status {}; TaskErrMsg {}",
+                    "{what} {label} was CANCELLED: Status {}; TaskErrMsg {}",
                     field(&row, "Status").unwrap_or("?"),
                     field(&row, "TaskErrMsg").unwrap_or("?")
                 ));

@@ -1,5 +1,6 @@
 //! The files of a table on the backends' disks, and the baselines a benchmark compares with:
-//! counting files and bytes, dropping the page cache, timing `cp`.
+//! counting files and bytes, dropping the page cache, timing `cp` (of tablet directories, or of
+//! any directory: a snapshot in the repository).
 //!
 //! A backend's tablets are `<data>/be<i>/tablets/<tablet_id>/`, each with `meta.json` and
 //! `rowsets/<start>_<end>_<origin>.rowset` (see node/src/be/tablet.rs).
@@ -78,29 +79,35 @@ impl TabletDirs {
     /// Runs `cp <flags> <the directories of a backend> <dest>/<backend>/`, backend after
     /// backend, and times the copies (making the destination directories is not timed).
     pub fn timed_cp(&self, flags: &str, dest: &Path) -> Result<Timed, String> {
-        let mut targets = Vec::new();
+        let mut copies = Vec::new();
         for (backend, dirs) in &self.per_backend {
             let target = dest.join(backend);
             std::fs::create_dir_all(&target).map_err(|e| format!("creating {}: {e}", target.display()))?;
-            targets.push((dirs, target));
+            copies.push((dirs.as_slice(), target));
         }
-        let cpu_before = super::cpu::of_children();
-        let started = Instant::now();
-        for (dirs, target) in targets {
-            let status = Command::new("cp")
-                .arg(flags)
-                .args(dirs)
-                .arg(&target)
-                .status()
-                .map_err(|e| format!("running cp: {e}"))?;
-            if !status.success() {
-                return Err(format!("cp {flags} ... {} failed ({status})", target.display()));
-            }
-        }
-        let wall = started.elapsed();
-        let cpu = super::cpu::of_children().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
-        Ok(Timed { wall, cpu })
+        timed_cp(flags, &copies)
     }
+}
+
+/// Runs `cp <flags> <sources> <target>` for each `(sources, target)` in turn (the targets are
+/// existing directories), and times the copies together, with the CPU the `cp`s used.
+pub fn timed_cp(flags: &str, copies: &[(&[PathBuf], PathBuf)]) -> Result<Timed, String> {
+    let cpu_before = super::cpu::of_children();
+    let started = Instant::now();
+    for (sources, target) in copies {
+        let status = Command::new("cp")
+            .arg(flags)
+            .args(*sources)
+            .arg(target)
+            .status()
+            .map_err(|e| format!("running cp: {e}"))?;
+        if !status.success() {
+            return Err(format!("cp {flags} ... {} failed ({status})", target.display()));
+        }
+    }
+    let wall = started.elapsed();
+    let cpu = super::cpu::of_children().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
+    Ok(Timed { wall, cpu })
 }
 
 /// How long a step took, and the CPU time it used when known.

@@ -4,18 +4,24 @@
 //! - [`load`]: the bulk-load benchmark (`cargo xtask bench` or `cargo xtask bench load`).
 //! - [`backup`]: BACKUP to a local repository next to `cp -r`, and its snapshot phase next to
 //!   `cp -al` (`cargo xtask bench backup`).
+//! - [`restore`]: RESTORE of the backup bench's part-1 snapshot next to `cp -r` of its files in
+//!   the repository (`cargo xtask bench restore`).
 //!
-//! The pieces a benchmark needs are shared: [`cluster`] builds the binaries, starts the cluster,
-//! runs SQL through the `palo` binary (one-shot or as a long-lived session for fast polling) and
-//! watches a job through its SHOW output; [`files`] finds a table's tablet directories on the
-//! backends' disks, counts their files, drops the page cache and times `cp`; [`cpu`] reads the
-//! CPU time a process (the cluster, the `cp`s) used, to tell a step bound by the CPU.
+//! The pieces a benchmark needs are shared: [`setup`] starts the cluster the backup and restore
+//! benchmarks use, creates the repository, and loads and backs up part 1's table; [`cluster`]
+//! builds the binaries, starts the cluster, runs SQL through the `palo` binary (one-shot or as a
+//! long-lived session for fast polling) and watches a job through its SHOW output; [`files`]
+//! finds a table's tablet directories on the backends' disks, counts their files, drops the page
+//! cache and times `cp`; [`cpu`] reads the CPU time a process (the cluster, the `cp`s) used, to
+//! tell a step bound by the CPU.
 
 pub mod backup;
 pub mod cluster;
 pub mod cpu;
 pub mod files;
 pub mod load;
+pub mod restore;
+pub mod setup;
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -35,6 +41,9 @@ enum Which {
     /// BACKUP throughput next to `cp -r`, and the snapshot phase next to `cp -al`.
     #[command(long_about = backup::ABOUT)]
     Backup(backup::BackupArgs),
+    /// RESTORE throughput (of the backup bench's part-1 snapshot) next to `cp -r` of its files.
+    #[command(long_about = restore::ABOUT)]
+    Restore(restore::RestoreArgs),
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
@@ -42,5 +51,6 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         None => load::run(&args.load),
         Some(Which::Load(load)) => load::run(load),
         Some(Which::Backup(backup)) => backup::run(backup),
+        Some(Which::Restore(restore)) => restore::run(restore),
     }
 }
