@@ -380,9 +380,16 @@ pub(crate) mod tests {
     pub(crate) async fn back_up_tablet_7(temp: &TempDisk, store: &TabletStore, repo: &dyn RepoStore) -> Vec<String> {
         let info = store.make_snapshot(7, 4, 60).await.expect("snapshot");
         let local = store.snapshot_tablet_dir(&info.path, 7).await.expect("dir");
-        let report = upload_snapshot(temp.disk().as_ref(), &local, repo, REMOTE_DIR, &TransferProgress::default())
-            .await
-            .expect("uploaded");
+        let report = upload_snapshot(
+            temp.disk().as_ref(),
+            &local,
+            &std::collections::BTreeMap::new(),
+            repo,
+            REMOTE_DIR,
+            &TransferProgress::default(),
+        )
+        .await
+        .expect("uploaded");
         store.release_snapshot(&info.path).await.expect("released");
         report.files
     }

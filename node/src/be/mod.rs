@@ -194,10 +194,14 @@ impl Be {
     ) -> Result<upload::UploadReport, Status> {
         let tracked = self.uploads.track(job_id, tablet_id)?;
         let local_dir = self.tablets.snapshot_tablet_dir(snapshot_path, tablet_id).await.map_err(status)?;
+        let header = self.tablets.snapshot_header(snapshot_path, tablet_id).await.map_err(status)?;
+        let known_md5: BTreeMap<String, String> =
+            header.rowsets.into_iter().filter_map(|r| r.md5.map(|m| (r.file_name, m))).collect();
         let _permit = self.uploads.slot().await?;
-        let report = upload::upload_snapshot(self.disk.as_ref(), &local_dir, store, remote_dir, tracked.progress())
-            .await
-            .map_err(upload_status)?;
+        let report =
+            upload::upload_snapshot(self.disk.as_ref(), &local_dir, &known_md5, store, remote_dir, tracked.progress())
+                .await
+                .map_err(upload_status)?;
         tracing::info!(
             job_id,
             tablet_id,

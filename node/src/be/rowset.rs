@@ -19,6 +19,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use md5::{Digest, Md5};
+
 use crate::disk::{self, Disk, DiskError};
 use crate::row_codec::{self, StreamDecoder};
 use crate::schema::{Row, Schema};
@@ -115,11 +117,19 @@ impl Footer {
 }
 
 /// What a sealed rowset holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowsetSummary {
     pub header: RowsetHeader,
     pub row_count: u64,
     pub size_bytes: u64,
+    /// The MD5 of the whole file (32 lowercase hex digits), when whoever wrote it hashed it as it
+    /// went (a backup names the file by it without reading it again).
+    pub md5: Option<String>,
+}
+
+/// 32 lowercase hex digits of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes one rowset file. After any error the writer must be dropped: the file's content is
@@ -130,6 +140,8 @@ pub struct RowsetWriter {
     header: RowsetHeader,
     len_bytes: u64,
     crc: u32,
+    /// Of every byte written, in order (the file is written front to back).
+    md5: Md5,
     row_count: u64,
 }
 
@@ -143,7 +155,9 @@ impl RowsetWriter {
         }
         let bytes = header.encode();
         disk.write_at(&path, 0, &bytes).await?;
-        Ok(RowsetWriter { disk, path, header, len_bytes: HEADER_BYTES, crc: crc32c::crc32c(&bytes), row_count: 0 })
+        let mut md5 = Md5::new();
+        md5.update(bytes);
+        Ok(RowsetWriter { disk, path, header, len_bytes: HEADER_BYTES, crc: crc32c::crc32c(&bytes), md5, row_count: 0 })
     }
 
     pub fn path(&self) -> &Path {
@@ -162,18 +176,25 @@ impl RowsetWriter {
         self.disk.write_at(&self.path, self.len_bytes, data).await?;
         self.len_bytes += data.len() as u64;
         self.crc = crc32c::crc32c_append(self.crc, data);
+        self.md5.update(data);
         self.row_count += row_count;
         Ok(())
     }
 
     /// Writes the footer and makes the file and its name durable.
-    pub async fn seal(self) -> Result<RowsetSummary, DiskError> {
+    pub async fn seal(mut self) -> Result<RowsetSummary, DiskError> {
         let footer =
             Footer { row_count: self.row_count, data_len_bytes: self.len_bytes - HEADER_BYTES, crc: self.crc }.encode();
         self.disk.write_at(&self.path, self.len_bytes, &footer).await?;
         self.disk.sync(&self.path).await?;
         self.disk.sync_dir(disk::parent_of(&self.path)?).await?;
-        Ok(RowsetSummary { header: self.header, row_count: self.row_count, size_bytes: self.len_bytes + FOOTER_BYTES })
+        self.md5.update(footer);
+        Ok(RowsetSummary {
+            header: self.header,
+            row_count: self.row_count,
+            size_bytes: self.len_bytes + FOOTER_BYTES,
+            md5: Some(hex(&self.md5.finalize())),
+        })
     }
 }
 
@@ -240,6 +261,34 @@ pub fn parse_rowset(bytes: Vec<u8>, path: &Path) -> Result<RowsetFile, RowsetErr
     Ok(RowsetFile { path: path.to_path_buf(), header, row_count: footer.row_count, size_bytes, bytes })
 }
 
+/// Checks only the frame of the rowset file at `path`: its header, its footer and that their
+/// lengths agree with the file's size (two small reads; the checksum is not recomputed). For a
+/// file verified whole moments ago (a restore's download checks every byte); every read checks
+/// the checksum again anyway.
+pub async fn check_frame(disk: &dyn Disk, path: &Path) -> Result<RowsetSummary, RowsetError> {
+    let size_bytes = match disk.metadata(path).await? {
+        Some(m) if !m.is_dir => m.len_bytes,
+        _ => return Err(damaged(path, "the file is missing")),
+    };
+    if size_bytes < HEADER_BYTES + FOOTER_BYTES {
+        return Err(damaged(path, format!("{size_bytes} bytes is shorter than a header and a footer")));
+    }
+    let header = RowsetHeader::decode(&disk.read_at(path, 0, HEADER_BYTES).await?, path)?;
+    let footer_at = size_bytes - FOOTER_BYTES;
+    let footer = Footer::decode(&disk.read_at(path, footer_at, FOOTER_BYTES).await?, path)?;
+    if footer.data_len_bytes != footer_at - HEADER_BYTES {
+        return Err(damaged(
+            path,
+            format!(
+                "the footer says {} data bytes but the file holds {}",
+                footer.data_len_bytes,
+                footer_at - HEADER_BYTES
+            ),
+        ));
+    }
+    Ok(RowsetSummary { header, row_count: footer.row_count, size_bytes, md5: None })
+}
+
 /// Checks the rowset file at `path` reading it in bounded pieces: header, footer, lengths and
 /// checksum, and with `schema` also that the data is exactly `row_count` rows of it.
 pub async fn verify_rowset(
@@ -292,7 +341,7 @@ pub async fn verify_rowset(
             return Err(damaged(path, format!("the footer says {} rows but the data holds {rows}", footer.row_count)));
         }
     }
-    Ok(RowsetSummary { header, row_count: footer.row_count, size_bytes })
+    Ok(RowsetSummary { header, row_count: footer.row_count, size_bytes, md5: None })
 }
 
 /// Rewrites a rowset file, streamed, to belong to another tablet: a restore's files carry the
@@ -482,7 +531,11 @@ mod tests {
         let file = read_rowset(disk.as_ref(), &path).await.unwrap();
         assert_eq!(file.rows(&schema).unwrap(), all);
         assert_eq!(file.size_bytes, summary.size_bytes);
-        assert_eq!(verify_rowset(disk.as_ref(), &path, Some(&schema)).await.unwrap(), summary);
+        // The writer hashed what it wrote: the MD5 of the whole file (a backup names it by it).
+        let whole = disk.read_all(&path).await.unwrap();
+        assert_eq!(summary.md5.as_deref(), Some(crate::repository::md5_hex(&whole).as_str()));
+        let verified = verify_rowset(disk.as_ref(), &path, Some(&schema)).await.unwrap();
+        assert_eq!(verified, RowsetSummary { md5: None, ..summary.clone() });
 
         // Flip one data byte: the checksum catches it, and the message names the file.
         let mut bytes = disk.read_all(&path).await.unwrap();

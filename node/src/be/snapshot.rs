@@ -379,6 +379,14 @@ impl TabletStore {
         }
     }
 
+    /// The header of `tablet_id` in the snapshot at `path` (a MakeSnapshot path).
+    pub async fn snapshot_header(&self, path: &str, tablet_id: i64) -> Result<SnapshotHeader, TabletError> {
+        let header = self.snapshot_tablet_dir(path, tablet_id).await?.join(header_file_name(tablet_id));
+        let bytes = self.disk.read_all(&header).await.map_err(disk_error(format!("reading {}", header.display())))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| TabletError::Damaged(format!("snapshot header {} does not decode: {e}", header.display())))
+    }
+
     /// Removes the snapshots whose timeout has passed; how many.
     pub async fn sweep_expired_snapshots(&self) -> usize {
         let now_ms = crate::clock::now_ms();

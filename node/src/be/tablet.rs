@@ -133,6 +133,10 @@ pub struct RowsetMeta {
     /// The load that wrote it (`None` for a compaction's output).
     #[serde(default)]
     pub txn_id: Option<i64>,
+    /// The MD5 of the file, hashed as it was written (absent for files this BE did not write
+    /// whole, e.g. a pending rowset recovered at open): a backup names the file by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
 }
 
 /// What the FE learns about a tablet at every heartbeat.
@@ -451,7 +455,7 @@ enum PendingState {
     /// Chunks are being appended; holds one of the open-writer slots.
     Writing { writer: RowsetWriter, next_seq: u32, last: Option<ChunkMark>, _slot: WriterSlot },
     /// Sealed and synced, waiting for its publish.
-    Sealed { last: Option<ChunkMark>, row_count: u64, size_bytes: u64 },
+    Sealed { last: Option<ChunkMark>, row_count: u64, size_bytes: u64, md5: Option<String> },
     /// A write failed or none started: whatever file there is is garbage until chunk 0 restarts it.
     Broken,
     /// Published, aborted or dropped; the entry is out of the map.
@@ -599,6 +603,8 @@ struct Received {
     start_version: u64,
     end_version: u64,
     size_bytes: u64,
+    /// Of the bytes as they arrived (in order, so of the whole file once it is done).
+    md5: md5::Md5,
 }
 
 /// Marks a tablet as being cloned for as long as it lives.
@@ -771,6 +777,7 @@ impl TabletStore {
                         last: None,
                         row_count: summary.row_count,
                         size_bytes: summary.size_bytes,
+                        md5: summary.md5,
                     };
                     let entry = Arc::new(Mutex::new(PendingEntry { path, state }));
                     locked(&self.pending).insert((txn_id, meta.tablet_id), entry);
@@ -1035,8 +1042,12 @@ impl TabletStore {
                 return Err(out_of_order(txn_id, tablet_id, seq, None));
             };
             let summary = writer.seal().await.map_err(disk_error(format!("{}: sealing", what())))?;
-            entry.state =
-                PendingState::Sealed { last: Some(mark), row_count: summary.row_count, size_bytes: summary.size_bytes };
+            entry.state = PendingState::Sealed {
+                last: Some(mark),
+                row_count: summary.row_count,
+                size_bytes: summary.size_bytes,
+                md5: summary.md5,
+            };
         }
         Ok(done)
     }
@@ -1080,9 +1091,10 @@ impl TabletStore {
             || TabletError::NotFound(format!("no sealed rowset of txn {txn_id} on tablet {tablet_id} on this backend"));
         let entry_arc = locked(&self.pending).get(&(txn_id, tablet_id)).cloned().ok_or_else(no_sealed)?;
         let mut entry = entry_arc.lock().await;
-        let PendingState::Sealed { row_count, size_bytes, .. } = entry.state else {
+        let PendingState::Sealed { row_count, size_bytes, ref md5, .. } = entry.state else {
             return Err(no_sealed());
         };
+        let md5 = md5.clone();
         let disk = self.disk.as_ref();
         let context = format!("publishing txn {txn_id} as version {version} of tablet {tablet_id}");
         let name = format!("{version}_{version}_t{txn_id}{ROWSET_SUFFIX}");
@@ -1099,6 +1111,7 @@ impl TabletStore {
             row_count,
             size_bytes,
             txn_id: Some(txn_id),
+            md5,
         });
         self.write_meta(&meta).await?;
         Self::install(&handle, &mut state, meta);
@@ -1266,6 +1279,7 @@ impl TabletStore {
             row_count: summary.row_count,
             size_bytes: summary.size_bytes,
             txn_id: None,
+            md5: summary.md5,
         });
         self.write_meta(&meta).await?;
         Self::install(handle, &mut state, meta);
@@ -1426,6 +1440,7 @@ impl TabletStore {
                 row_count: summary.row_count,
                 size_bytes: summary.size_bytes,
                 txn_id: (summary.header.txn_id != 0).then_some(summary.header.txn_id),
+                md5: Some(rowset::hex(&md5::Digest::finalize(file.md5.clone()))),
             });
         }
         disk.sync_dir(&dir.join(ROWSETS_DIR)).await.map_err(disk_error(context.clone()))?;
@@ -1479,6 +1494,7 @@ async fn receive_files(
                 start_version: chunk.start_version,
                 end_version: chunk.end_version,
                 size_bytes: 0,
+                md5: <md5::Md5 as md5::Digest>::new(),
             });
         }
         let Some(file) = current.as_mut() else {
@@ -1492,6 +1508,7 @@ async fn receive_files(
         }
         disk.write_at(&file.path, file.size_bytes, &chunk.data).await.map_err(disk_error(context.clone()))?;
         file.size_bytes += chunk.data.len() as u64;
+        md5::Digest::update(&mut file.md5, &chunk.data);
         if chunk.file_done {
             if chunk.file_size != file.size_bytes {
                 return Err(bad(format!(
@@ -1941,6 +1958,7 @@ mod tests {
             row_count: 1,
             size_bytes,
             txn_id: None,
+            md5: None,
         };
         let limits = CompactionLimits { min_rowsets: 2, max_rowsets: 3, max_input_bytes: 100, max_tablets: 1 };
         let names =

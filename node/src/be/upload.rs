@@ -76,6 +76,7 @@ fn repo_err(context: String) -> impl FnOnce(RepoError) -> UploadError {
 pub async fn upload_snapshot(
     disk: &dyn Disk,
     local_dir: &Path,
+    known_md5: &BTreeMap<String, String>,
     store: &dyn RepoStore,
     remote_dir: &str,
     progress: &TransferProgress,
@@ -109,7 +110,12 @@ pub async fn upload_snapshot(
             .get(name)
             .map(|c| c.iter().filter(|(_, s)| s == size).map(|(md5, _)| md5.as_str()).collect())
             .unwrap_or_default();
-        let md5 = file_md5(disk, &path, *size).await?;
+        // Rowset files are hashed as they are written (their MD5 is in the snapshot's header):
+        // then the file is read once, when it is sent, and hashed again there to catch a change.
+        let md5 = match known_md5.get(name).filter(|m| is_md5(m)) {
+            Some(md5) => md5.to_ascii_lowercase(),
+            None => file_md5(disk, &path, *size).await?,
+        };
         let remote_name = repository::with_md5(name, &md5);
         if !candidates.contains(&md5.as_str()) {
             send_file(disk, &path, *size, &md5, store, &format!("{prefix}{remote_name}")).await?;
@@ -127,6 +133,10 @@ pub async fn upload_snapshot(
         report.files_removed += 1;
     }
     Ok(report)
+}
+
+fn is_md5(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The files of `dir` with their sizes, by name; refuses subdirectories, too many files and files
@@ -261,7 +271,7 @@ async fn stream_file(
     let again = hex(&hasher.finalize());
     if again != md5 {
         return Err(UploadError::Invalid(format!(
-            "{} changed while being uploaded: its MD5 was {md5} when hashed, {again} when sent",
+            "{} changed while being uploaded: its MD5 was {md5} when hashed (or written), {again} when sent",
             path.display()
         )));
     }
@@ -291,7 +301,10 @@ mod tests {
         let remote_dir = "__palo_repository_r/__ss_l/__ss_content/__db_1/__tbl_2/__part_3/__idx_4/__7";
 
         let progress = TransferProgress::default();
-        let first = upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &progress).await.unwrap();
+        let first =
+            upload_snapshot(temp.disk().as_ref(), &local, &BTreeMap::new(), repo.as_ref(), remote_dir, &progress)
+                .await
+                .unwrap();
         assert_eq!(first.files.len(), info.files.len());
         assert_eq!(first.files_uploaded, info.files.len() as u64);
         let counts = progress.counts();
@@ -306,11 +319,47 @@ mod tests {
             assert_eq!(content, temp.disk().read_all(&local.join(name)).await.unwrap());
         }
 
+        // The header carries each rowset's MD5, hashed when it was written: the same names.
+        let header = store.snapshot_header(&info.path, 7).await.expect("header");
+        let known: BTreeMap<String, String> =
+            header.rowsets.iter().filter_map(|r| r.md5.clone().map(|m| (r.file_name.clone(), m))).collect();
+        assert_eq!(known.len(), 3, "every published rowset of the tablet has its MD5: {header:?}");
+        for (name, md5) in &known {
+            assert!(first.files.contains(&repository::with_md5(name, md5)), "{name}.{md5} in {:?}", first.files);
+        }
+        // A known MD5 that is wrong (the file changed since it was written): refused, not sent
+        // under a name that lies.
+        let mut wrong = known.clone();
+        let (victim_name, _) = known.iter().next().expect("a rowset").clone();
+        wrong.insert(victim_name.clone(), "0".repeat(32));
+        let fresh = mem_store(&format!("upload-wrong-{}", std::process::id()));
+        let err = upload_snapshot(
+            temp.disk().as_ref(),
+            &local,
+            &wrong,
+            fresh.as_ref(),
+            remote_dir,
+            &TransferProgress::default(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains(&format!("{victim_name} changed while being uploaded")), "{err}");
+        assert!(
+            !fresh.list(&format!("{remote_dir}/")).await.unwrap().iter().any(|e| e.path.contains(&"0".repeat(32))),
+            "nothing published under the wrong name"
+        );
+
         // Again: nothing to send.
-        let again =
-            upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &TransferProgress::default())
-                .await
-                .unwrap();
+        let again = upload_snapshot(
+            temp.disk().as_ref(),
+            &local,
+            &BTreeMap::new(),
+            repo.as_ref(),
+            remote_dir,
+            &TransferProgress::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(again.files, first.files);
         assert_eq!((again.files_uploaded, again.files_removed), (0, 0));
 
@@ -319,10 +368,16 @@ mod tests {
         let victim = format!("{remote_dir}/{}", first.files[0]);
         repo.put(&victim, b"short".to_vec()).await.unwrap();
         repo.put(&format!("{remote_dir}/old.rowset.{}", repository::md5_hex(b"x")), b"x".to_vec()).await.unwrap();
-        let repaired =
-            upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), remote_dir, &TransferProgress::default())
-                .await
-                .unwrap();
+        let repaired = upload_snapshot(
+            temp.disk().as_ref(),
+            &local,
+            &BTreeMap::new(),
+            repo.as_ref(),
+            remote_dir,
+            &TransferProgress::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((repaired.files_uploaded, repaired.files_removed), (1, 1));
         let content = repo.get(&victim).await.unwrap();
         assert_eq!(repository::md5_hex(&content), repository::split_md5(&first.files[0]).unwrap().1);
@@ -339,10 +394,16 @@ mod tests {
         load_and_publish(&store, 300, 7, 5, 2).await;
         let next = store.make_snapshot(7, 5, 60).await.expect("snapshot");
         let next_local = store.snapshot_tablet_dir(&next.path, 7).await.unwrap();
-        let later =
-            upload_snapshot(temp.disk().as_ref(), &next_local, repo.as_ref(), remote_dir, &TransferProgress::default())
-                .await
-                .unwrap();
+        let later = upload_snapshot(
+            temp.disk().as_ref(),
+            &next_local,
+            &BTreeMap::new(),
+            repo.as_ref(),
+            remote_dir,
+            &TransferProgress::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!((later.files_uploaded, later.files_removed), (2, 1));
         temp.remove().await;
     }
@@ -364,9 +425,16 @@ mod tests {
         let temp = TempDisk::new("upload-big").await;
         let (local, big) = big_snapshot(&temp).await;
         let repo = mem_store(&format!("upload-big-{}", std::process::id()));
-        let report = upload_snapshot(temp.disk().as_ref(), &local, repo.as_ref(), "dir", &TransferProgress::default())
-            .await
-            .unwrap();
+        let report = upload_snapshot(
+            temp.disk().as_ref(),
+            &local,
+            &BTreeMap::new(),
+            repo.as_ref(),
+            "dir",
+            &TransferProgress::default(),
+        )
+        .await
+        .unwrap();
         let big_name = repository::with_md5("10001_0.dat", &repository::md5_hex(&big));
         let header_name = repository::with_md5("7.hdr", &repository::md5_hex(b"header"));
         assert_eq!(report.files, vec![big_name.clone(), header_name.clone()]);
@@ -452,9 +520,10 @@ mod tests {
         let inner = mem_store(&format!("upload-changed-{}", std::process::id()));
         let fault = Fault::ChangeFile { disk: temp.disk(), path: local.join("10001_0.dat") };
         let repo = FaultyStore { inner: inner.clone(), fault };
-        let err = upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &TransferProgress::default())
-            .await
-            .unwrap_err();
+        let err =
+            upload_snapshot(temp.disk().as_ref(), &local, &BTreeMap::new(), &repo, "dir", &TransferProgress::default())
+                .await
+                .unwrap_err();
         assert!(err.to_string().contains("10001_0.dat changed while being uploaded"), "{err}");
         assert!(inner.list("dir/").await.unwrap().is_empty(), "an aborted upload left a file");
         temp.remove().await;
@@ -466,10 +535,11 @@ mod tests {
         let (local, big) = big_snapshot(&temp).await;
         let inner = mem_store(&format!("upload-lossy-{}", std::process::id()));
         let repo = FaultyStore { inner: inner.clone(), fault: Fault::LoseBytes };
-        let err = upload_snapshot(temp.disk().as_ref(), &local, &repo, "dir", &TransferProgress::default())
-            .await
-            .unwrap_err()
-            .to_string();
+        let err =
+            upload_snapshot(temp.disk().as_ref(), &local, &BTreeMap::new(), &repo, "dir", &TransferProgress::default())
+                .await
+                .unwrap_err()
+                .to_string();
         let chunks = big.len().div_ceil(UPLOAD_READ_CHUNK_BYTES as usize);
         let sizes = format!("is {} bytes but dir/10001_0.dat.", big.len());
         assert!(err.contains("10001_0.dat") && err.contains(&sizes), "{err}");

@@ -307,7 +307,8 @@ impl Fe {
                 Some(LabelFilter::Like(pattern)) => variables::like(pattern, &j.label),
             })
             .map(|j| {
-                let live = runtime.get(&j.id);
+                // What a driver still holds of a job that ended is not news.
+                let live = if j.state.is_done() { None } else { runtime.get(&j.id) };
                 let unfinished = live.map(|r| r.unfinished_text()).unwrap_or_default();
                 let progress = live.map(|r| r.progress_text()).unwrap_or_default();
                 let time = |ms: Option<u64>| ms.map(crate::clock::format_datetime);

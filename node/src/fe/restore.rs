@@ -474,7 +474,8 @@ impl Fe {
                 Some(LabelFilter::Like(pattern)) => variables::like(pattern, &j.label),
             })
             .map(|j| {
-                let live = runtime.get(&j.id);
+                // What a driver still holds of a job that ended is not news.
+                let live = if j.state.is_done() { None } else { runtime.get(&j.id) };
                 let replication = j.replication_num;
                 vec![
                     Some(j.id.to_string()),

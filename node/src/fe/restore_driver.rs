@@ -278,6 +278,7 @@ impl Fe {
                 tokio::time::sleep(backoff(round)).await;
             }
         }
+        self.with_runtime(job.id, |r| r.unfinished.clear());
         Ok(done)
     }
 
@@ -342,7 +343,13 @@ impl Fe {
         let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
         let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
         let mut in_flight = futures_util::stream::FuturesUnordered::new();
-        self.with_runtime(job.id, |r| r.progress.clear());
+        // Every replica downloads on its own backend: each backend's share is known from the start.
+        self.with_runtime(job.id, |r| {
+            r.progress.clear();
+            for task in &queue {
+                r.progress.entry(task.backend_id).or_default().tablets_total += 1;
+            }
+        });
         let mut next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
         while done < total {
             let state = self.state().await;
@@ -392,7 +399,6 @@ impl Fe {
                 *per_backend.entry(task.backend_id).or_default() += 1;
                 self.with_runtime(job.id, |r| {
                     r.unfinished.insert(task.tablet_id, task.backend_id);
-                    r.progress.entry(task.backend_id).or_default().tablets_total += 1;
                 });
                 let mut dead_rx = dead_rx.clone();
                 let backend_id = task.backend_id;
@@ -443,11 +449,7 @@ impl Fe {
                 Err((e, counts)) => {
                     let message = format!("download of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
                     tracing::info!(job_id = job.id, "fe: {message}");
-                    self.with_runtime(job.id, |r| {
-                        r.note_error(message.clone());
-                        let p = r.progress.entry(task.backend_id).or_default();
-                        p.tablets_total = p.tablets_total.saturating_sub(1);
-                    });
+                    self.with_runtime(job.id, |r| r.note_error(message.clone()));
                     if counts {
                         task.attempts += 1;
                         if task.attempts >= MAX_TASK_ATTEMPTS {
