@@ -31,3 +31,13 @@ fn an_injected_lying_fsync_is_caught_and_reproduces_exactly() {
     assert_eq!(first.trace_hash, again.trace_hash, "the repro must replay the same trace");
     assert!(failure.contains("invariant violated"), "{failure}");
 }
+
+/// Restored partitions that enter the catalog at the wrong version are caught on every seed, by
+/// the restore checks (rows or versions of a restored table differ from its backup's).
+#[test]
+fn an_injected_restore_bug_is_caught_on_every_seed() {
+    for r in runner::run_seeds(&[1, 2, 3], 2, false, &options(vec![InjectedBug::RestoreForgetsVersions])) {
+        let failure = r.failure.unwrap_or_else(|| panic!("seed {}: the restore bug went unnoticed", r.seed));
+        assert!(failure.contains("invariant violated") && failure.contains("rdb."), "seed {}: {failure}", r.seed);
+    }
+}

@@ -330,7 +330,7 @@ mod tests {
         // A known MD5 that is wrong (the file changed since it was written): refused, not sent
         // under a name that lies.
         let mut wrong = known.clone();
-        let (victim_name, _) = known.iter().next().expect("a rowset").clone();
+        let victim_name = known.keys().next().expect("a rowset").clone();
         wrong.insert(victim_name.clone(), "0".repeat(32));
         let fresh = mem_store(&format!("upload-wrong-{}", std::process::id()));
         let err = upload_snapshot(
