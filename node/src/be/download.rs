@@ -397,7 +397,7 @@ pub(crate) mod tests {
     /// Creates `tablet_id` pending a restore of version 4 and its landing snapshot for job 77; the
     /// snapshot's path and the landing directory.
     pub(crate) async fn landing(store: &TabletStore, tablet_id: i64) -> (String, std::path::PathBuf) {
-        store.create_restore_tablet(tablet_id, schema(), 4).await.expect("created");
+        store.create_restore_tablet(tablet_id, schema(), 4, 77).await.expect("created");
         let info = store.make_job_snapshot(tablet_id, 4, 60, 77).await.expect("landing snapshot");
         assert_eq!(info.files, [header_file_name(tablet_id)], "an empty landing snapshot");
         let dir = store.snapshot_tablet_dir(&info.path, tablet_id).await.expect("dir");

@@ -422,7 +422,13 @@ impl proto::backend_server::Backend for BackendService {
         let schema = parse_schema(&request.schema_json)?;
         let tablets = &self.be.tablets;
         if request.restore_pending {
-            tablets.create_restore_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
+            if request.restore_job_id == 0 {
+                return Err(Status::invalid_argument("a tablet awaiting a restore needs the restore's job id"));
+            }
+            tablets
+                .create_restore_tablet(request.tablet_id, schema, request.version, request.restore_job_id)
+                .await
+                .map_err(status)?;
         } else {
             tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
         }
@@ -801,6 +807,7 @@ mod tests {
             schema_json: schema_json.clone(),
             version: 1,
             restore_pending: false,
+            restore_job_id: 0,
         };
         be1.create_tablet(create).await.unwrap();
 
@@ -858,7 +865,13 @@ mod tests {
         let (addr, stop) = start(&temp, "be").await;
         let mut be = client(&addr).await;
         let schema_json = serde_json::to_vec(&schema()).unwrap();
-        let create = proto::CreateTabletRequest { tablet_id: 3, schema_json, version: 1, restore_pending: false };
+        let create = proto::CreateTabletRequest {
+            tablet_id: 3,
+            schema_json,
+            version: 1,
+            restore_pending: false,
+            restore_job_id: 0,
+        };
         be.create_tablet(create).await.unwrap();
         let rows: Vec<Row> = (0..10).map(|i| vec![Value::Int(i), Value::Str(format!("{i}"))]).collect();
         let mut bytes = Vec::new();
@@ -899,8 +912,8 @@ mod tests {
         assert_eq!(be.release_snapshot(outside).await.unwrap_err().code(), tonic::Code::InvalidArgument);
 
         // A job's snapshots: reported by heartbeats, released together, and refused afterwards.
-        for _ in 0..2 {
-            let job = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 42 };
+        for version in [1, 2] {
+            let job = proto::MakeSnapshotRequest { tablet_id: 3, version, timeout_s: 0, job_id: 42 };
             be.make_snapshot(job).await.unwrap();
         }
         let beat = |be: &mut proto::backend_client::BackendClient<tonic::transport::Channel>| {
@@ -932,6 +945,7 @@ mod tests {
             schema_json: schema_json.clone(),
             version: if restore_pending { 2 } else { 1 },
             restore_pending,
+            restore_job_id: if restore_pending { 77 } else { 0 },
         };
         // The backup: tablet 3 at version 2, uploaded.
         be.create_tablet(create(3, false)).await.unwrap();

@@ -114,6 +114,7 @@ impl TabletStore {
             base_version: header.base_version,
             rowsets,
             restore_pending: false,
+            restore_job_id: state.meta.restore_job_id,
         };
         meta.validate().map_err(|e| {
             TabletError::Damaged(format!("tablet {tablet_id}: the restored tablet would be invalid: {e}"))
@@ -319,6 +320,9 @@ mod tests {
         assert_eq!(store.move_restored(9, &path, 4).await.unwrap(), 4);
         assert!(matches!(store.move_restored(9, &path, 6).await, Err(TabletError::FailedPrecondition(_))));
         assert_eq!(scan(&store, 9, 4).await, source_rows, "the tablet's files do not depend on the snapshot");
+        // A late create of the same job (delayed on the network) leaves the restored tablet alone.
+        store.create_restore_tablet(9, schema(), 4, 77).await.expect("a late create");
+        assert_eq!(scan(&store, 9, 4).await, source_rows, "a late create undid nothing");
 
         // Durable: a reopened store reads the same, and names new files apart from the restored.
         drop(store);
@@ -334,7 +338,7 @@ mod tests {
         let temp = TempDisk::new("restore-load").await;
         let store = store_at_v4(&temp).await;
         let repo = mem_store("restore-load");
-        store.create_restore_tablet(9, schema(), 4).await.unwrap();
+        store.create_restore_tablet(9, schema(), 4, 77).await.unwrap();
         for v in 5..=8 {
             load_and_publish(&store, 500 + v as i64, 9, v, 2).await;
         }
@@ -413,7 +417,7 @@ mod tests {
         // A tablet of another schema.
         let mut other = schema();
         other.columns[1].ty = ColumnType::Varchar { len: 64 };
-        store.create_restore_tablet(10, other, 4).await.unwrap();
+        store.create_restore_tablet(10, other, 4, 77).await.unwrap();
         let (other_path, other_dir) = {
             let info = store.make_job_snapshot(10, 4, 60, 77).await.unwrap();
             let dir = store.snapshot_tablet_dir(&info.path, 10).await.unwrap();
@@ -429,7 +433,7 @@ mod tests {
         assert!(matches!(err, TabletError::InvalidArgument(_)), "{err}");
         assert!(err.to_string().contains("schema of the backed-up tablet 7 differs"), "{err}");
         // No download at all.
-        store.create_restore_tablet(11, schema(), 4).await.unwrap();
+        store.create_restore_tablet(11, schema(), 4, 77).await.unwrap();
         let empty = store.make_job_snapshot(11, 4, 60, 77).await.unwrap();
         let err = store.move_restored(11, &empty.path, 4).await.unwrap_err();
         assert!(err.to_string().contains("no downloaded header"), "{err}");
@@ -467,18 +471,19 @@ mod tests {
     async fn a_pending_tablet_is_created_idempotently_and_a_clone_completes_it() {
         let temp = TempDisk::new("restore-create").await;
         let store = store_at_v4(&temp).await;
-        store.create_restore_tablet(9, schema(), 4).await.unwrap();
-        store.create_restore_tablet(9, schema(), 4).await.expect("again");
+        store.create_restore_tablet(9, schema(), 4, 77).await.unwrap();
+        store.create_restore_tablet(9, schema(), 4, 77).await.expect("again");
         store.create_tablet(9, schema(), 4).await.expect("the same schema, whatever the state");
         assert!(pending(&store, 9), "still pending");
-        // A tablet of the id that is not the restore's own (a crash's leftover under an id the
-        // FE never journaled) is replaced by an empty pending one.
+        // A tablet of the id that another job made, or no job (a crash's leftover under an id
+        // the FE never journaled), is replaced by an empty pending one.
         let mut other = schema();
         other.columns[1].ty = ColumnType::Varchar { len: 64 };
-        store.create_restore_tablet(9, other.clone(), 4).await.expect("replaces a pending one of another schema");
+        store.create_restore_tablet(9, other.clone(), 4, 78).await.expect("replaces another job's");
         assert_eq!(store.tablet_meta(9).await.unwrap().schema, other);
+        assert_eq!(store.tablet_meta(9).await.unwrap().restore_job_id, Some(78));
         store.create_tablet(12, schema(), 1).await.unwrap();
-        store.create_restore_tablet(12, schema(), 4).await.expect("replaces a live one");
+        store.create_restore_tablet(12, schema(), 4, 77).await.expect("replaces a live one");
         let meta = store.tablet_meta(12).await.unwrap();
         assert!(meta.restore_pending && meta.base_version == 4 && meta.rowsets.is_empty(), "{meta:?}");
 
@@ -491,7 +496,7 @@ mod tests {
         // A clone replaces the pending copy with a complete one.
         let other_temp = TempDisk::new("restore-create-clone").await;
         let target = TabletStore::open(other_temp.disk(), other_temp.root()).await.unwrap();
-        target.create_restore_tablet(7, schema(), 4).await.unwrap();
+        target.create_restore_tablet(7, schema(), 4, 77).await.unwrap();
         let mut fetched = store.fetch(7, 4).await.unwrap();
         assert_eq!(target.clone_from(7, schema(), 4, &mut fetched).await.unwrap(), 4);
         assert!(!pending(&target, 7));

@@ -44,8 +44,9 @@ pub const SNAPSHOT_DIR: &str = "snapshot";
 pub const DEFAULT_SNAPSHOT_TIMEOUT_S: u64 = 172_800;
 /// The longest lifetime a request may ask for.
 pub const MAX_SNAPSHOT_TIMEOUT_S: u64 = 30 * 86_400;
-/// Snapshots one BE keeps at once; more are refused until some are released or expire.
-pub const MAX_SNAPSHOTS: usize = 10_000;
+/// Snapshots one BE keeps at once; more are refused until some are released or expire. One per
+/// replica a job holds: a backup and a restore of every tablet of a full backend fit.
+pub const MAX_SNAPSHOTS: usize = 2 * super::tablet::MAX_TABLETS;
 /// Released jobs remembered, so a snapshot request of a job that already ended (delayed on the
 /// network) is refused instead of leaving a snapshot nobody releases.
 pub const MAX_RELEASED_JOBS: usize = 4_096;
@@ -123,12 +124,44 @@ pub(super) struct SnapshotRegistry {
     live: std::sync::Mutex<Live>,
 }
 
+/// What a snapshot is of: the job it was made for (0: none), its tablet and version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Owner {
+    job_id: i64,
+    tablet_id: i64,
+    version: u64,
+}
+
 #[derive(Default)]
 pub(super) struct Live {
-    /// Snapshot name -> job id.
-    names: BTreeMap<String, i64>,
+    /// Snapshot name -> what it is of.
+    names: BTreeMap<String, Owner>,
+    /// The other way, for snapshots of a job: what -> name (one lookup, not a scan of all).
+    by_owner: BTreeMap<(i64, i64, u64), String>,
     /// Jobs whose snapshots were released, newest last, at most [`MAX_RELEASED_JOBS`].
     released_jobs: VecDeque<i64>,
+}
+
+impl Live {
+    fn insert(&mut self, name: String, owner: Owner) {
+        if owner.job_id != 0 {
+            self.by_owner.insert((owner.job_id, owner.tablet_id, owner.version), name.clone());
+        }
+        self.names.insert(name, owner);
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(owner) = self.names.remove(name) {
+            let key = (owner.job_id, owner.tablet_id, owner.version);
+            if self.by_owner.get(&key).is_some_and(|n| n == name) {
+                self.by_owner.remove(&key);
+            }
+        }
+    }
+
+    fn find(&self, owner: Owner) -> Option<String> {
+        self.by_owner.get(&(owner.job_id, owner.tablet_id, owner.version)).cloned()
+    }
 }
 
 impl SnapshotRegistry {
@@ -218,6 +251,19 @@ impl TabletStore {
             )));
         }
         let handle = self.handle(tablet_id)?;
+        let owner = Owner { job_id, tablet_id, version };
+        // A job asking again (its FE restarted in the middle of taking them) gets the snapshot it
+        // has: the same version of the same tablet, and one directory, not two.
+        let existing = (job_id != 0).then(|| self.snapshots.live().find(owner)).flatten();
+        if let Some(name) = existing {
+            let path = format!("{SNAPSHOT_DIR}/{name}");
+            if let Ok(header) = self.snapshot_header(&path, tablet_id).await {
+                let mut files: Vec<String> = header.rowsets.into_iter().map(|r| r.file_name).collect();
+                files.push(header_file_name(tablet_id));
+                tracing::info!(tablet_id, version, job_id, snapshot = %name, "be: snapshot made before, given again");
+                return Ok(SnapshotInfo { path, files });
+            }
+        }
         let seq = self.snapshots.next_seq.fetch_add(1, Ordering::Relaxed);
         let name = SnapshotName { created_ms: crate::clock::now_ms(), seq, timeout_s };
         let name_str = name.to_string();
@@ -230,10 +276,10 @@ impl TabletStore {
             }
             if live.names.len() >= MAX_SNAPSHOTS {
                 return Err(TabletError::ResourceExhausted(format!(
-                    "this backend already keeps {MAX_SNAPSHOTS} snapshots; release some first"
+                    "this backend already keeps {MAX_SNAPSHOTS} snapshots; they go when their jobs end (or expire)"
                 )));
             }
-            live.names.insert(name_str.clone(), job_id);
+            live.insert(name_str.clone(), owner);
         }
         let dir = self.snapshots.root.join(&name_str);
         let filled = self.fill_snapshot(&handle, version, &dir, job_id).await;
@@ -256,7 +302,7 @@ impl TabletStore {
             }
             Err(e) => {
                 remove_if_exists(self.disk.as_ref(), &dir, true).await;
-                self.snapshots.live().names.remove(&name_str);
+                self.snapshots.live().remove(&name_str);
                 Err(e)
             }
         }
@@ -333,7 +379,7 @@ impl TabletStore {
             Err(e) => return Err(disk_error(context)(e)),
         }
         self.disk.sync_dir(&self.snapshots.root).await.map_err(disk_error(context))?;
-        self.snapshots.live().names.remove(&name);
+        self.snapshots.live().remove(&name);
         tracing::info!(snapshot = %name, "be: snapshot released");
         Ok(())
     }
@@ -351,7 +397,7 @@ impl TabletStore {
                 }
                 live.released_jobs.push_back(job_id);
             }
-            live.names.iter().filter(|(_, j)| **j == job_id).map(|(n, _)| n.clone()).collect()
+            live.names.iter().filter(|(_, o)| o.job_id == job_id).map(|(n, _)| n.clone()).collect()
         };
         for name in &names {
             self.release_snapshot(&format!("{SNAPSHOT_DIR}/{name}")).await?;
@@ -361,7 +407,7 @@ impl TabletStore {
 
     /// The jobs that have snapshots on this BE, each once, in id order.
     pub fn snapshot_job_ids(&self) -> Vec<i64> {
-        let ids: BTreeSet<i64> = self.snapshots.live().names.values().copied().filter(|j| *j != 0).collect();
+        let ids: BTreeSet<i64> = self.snapshots.live().names.values().map(|o| o.job_id).filter(|j| *j != 0).collect();
         ids.into_iter().collect()
     }
 
@@ -401,7 +447,7 @@ impl TabletStore {
         for name in &expired {
             tracing::info!(snapshot = %name, "be: removing an expired snapshot");
             remove_if_exists(self.disk.as_ref(), &self.snapshots.root.join(name), true).await;
-            self.snapshots.live().names.remove(name);
+            self.snapshots.live().remove(name);
         }
         if !expired.is_empty() {
             let _ = self.disk.sync_dir(&self.snapshots.root).await;
@@ -427,12 +473,12 @@ impl TabletStore {
             }
             let keep = match name {
                 Some(name) if !name.expired(now_ms) && self.snapshots.live().names.len() < MAX_SNAPSHOTS => {
-                    self.snapshot_job(&path).await?
+                    self.snapshot_owner(&path).await?
                 }
                 _ => None,
             };
-            if let Some(job_id) = keep {
-                self.snapshots.live().names.insert(entry.name, job_id);
+            if let Some(owner) = keep {
+                self.snapshots.live().insert(entry.name, owner);
             } else {
                 tracing::info!(path = %path.display(), "be: removing an expired, incomplete or unknown snapshot");
                 remove_if_exists(disk, &path, entry.is_dir).await;
@@ -446,15 +492,15 @@ impl TabletStore {
         Ok(())
     }
 
-    /// The job a snapshot was made for, if every tablet directory of it has its header (written
-    /// last) and the headers decode; `None` for a snapshot to remove.
-    async fn snapshot_job(&self, dir: &Path) -> Result<Option<i64>, TabletError> {
+    /// What a snapshot is of, if every tablet directory of it has its header (written last) and
+    /// the headers decode; `None` for a snapshot to remove.
+    async fn snapshot_owner(&self, dir: &Path) -> Result<Option<Owner>, TabletError> {
         let disk = self.disk.as_ref();
         let entries = disk.read_dir(dir).await.map_err(disk_error(format!("listing {}", dir.display())))?;
         if entries.is_empty() || entries.len() > MAX_TABLET_DIRS_PER_SNAPSHOT {
             return Ok(None);
         }
-        let mut job_id = None;
+        let mut owner = None;
         for entry in entries {
             let Ok(tablet_id) = entry.name.parse::<i64>() else {
                 return Ok(None);
@@ -468,9 +514,9 @@ impl TabletStore {
             let Ok(decoded) = serde_json::from_slice::<SnapshotHeader>(&bytes) else {
                 return Ok(None);
             };
-            job_id = Some(decoded.job_id);
+            owner = Some(Owner { job_id: decoded.job_id, tablet_id, version: decoded.version });
         }
-        Ok(job_id)
+        Ok(owner)
     }
 }
 
@@ -562,6 +608,29 @@ pub(crate) mod tests {
         // The whole tablet at 5 still works.
         let all = store.make_snapshot(7, 5, 60).await.expect("snapshot at 5");
         assert_ne!(all.path, info.path);
+        temp.remove().await;
+    }
+
+    /// A job asking again for the snapshot it has (its FE restarted while taking them) gets the
+    /// same one: one directory per (job, tablet, version), not one per ask.
+    #[tokio::test]
+    async fn a_job_asking_again_gets_the_snapshot_it_has() {
+        let temp = TempDisk::new("snapshot-again").await;
+        let store = store_at_v4(&temp).await;
+        let first = store.make_job_snapshot(7, 3, 60, 5).await.expect("snapshot");
+        let again = store.make_job_snapshot(7, 3, 60, 5).await.expect("again");
+        assert_eq!(again, first);
+        assert_eq!(listing(&temp, SNAPSHOT_DIR).await.len(), 1);
+        let other_version = store.make_job_snapshot(7, 4, 60, 5).await.expect("another version");
+        let other_job = store.make_job_snapshot(7, 3, 60, 6).await.expect("another job");
+        assert_ne!(other_version.path, first.path);
+        assert_ne!(other_job.path, first.path);
+        // Also across a restart of the backend.
+        drop(store);
+        let store = TabletStore::open(temp.disk(), temp.root()).await.expect("reopens");
+        assert_eq!(store.make_job_snapshot(7, 3, 60, 5).await.expect("after a restart"), first);
+        assert_eq!(store.release_job_snapshots(5).await.unwrap(), 2);
+        assert_eq!(listing(&temp, SNAPSHOT_DIR).await.len(), 1);
         temp.remove().await;
     }
 

@@ -121,6 +121,10 @@ pub struct TabletMeta {
     /// then the tablet refuses scans and fetches; loads (above `base_version`) are taken.
     #[serde(default)]
     pub restore_pending: bool,
+    /// The restore job that created the tablet (kept once its rowsets are in), so a late or
+    /// repeated create of that job never replaces what the job already restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_job_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -832,28 +836,32 @@ impl TabletStore {
 
     /// Creates a tablet empty at `version`. Idempotent: an existing tablet with the same schema is fine.
     pub async fn create_tablet(&self, tablet_id: i64, schema: Schema, version: u64) -> Result<(), TabletError> {
-        self.create(tablet_id, schema, version, false).await
+        self.create(tablet_id, schema, version, None).await
     }
 
-    /// Creates a tablet empty at `version` that waits for a restore's rowsets up to `version`
-    /// ([`TabletMeta::restore_pending`]). Idempotent like [`TabletStore::create_tablet`]: an
-    /// existing tablet with the same schema is fine, pending or not.
-    pub async fn create_restore_tablet(&self, tablet_id: i64, schema: Schema, version: u64) -> Result<(), TabletError> {
+    /// Creates a tablet empty at `version` that waits for the rowsets up to `version` of restore
+    /// job `job_id` ([`TabletMeta::restore_pending`]). Idempotent for the job: a tablet this job
+    /// created, pending or already restored, is left as it is (a late or repeated create never
+    /// undoes a restore).
+    pub async fn create_restore_tablet(
+        &self,
+        tablet_id: i64,
+        schema: Schema,
+        version: u64,
+        job_id: i64,
+    ) -> Result<(), TabletError> {
         // The FE journals a restore's tablet ids before it creates them, so a tablet of such an id
-        // that is not the restore's own (pending, at its version, of its schema) is something a
-        // crash left under an id that was never journaled (a CREATE TABLE cut before its
-        // record): garbage, replaced here.
+        // that another job (or no job) made is something a crash left under an id that was never
+        // journaled (a CREATE TABLE cut before its record): garbage, replaced here.
         if let Ok(handle) = self.handle(tablet_id) {
-            let ours = {
-                let state = handle.state.read().await;
-                state.meta.restore_pending && state.meta.base_version == version && state.meta.schema == schema
-            };
-            if !ours {
-                tracing::warn!(tablet_id, "be: replacing a stale tablet under the id of a restored one");
-                self.drop_tablet(tablet_id).await?;
+            let owner = handle.state.read().await.meta.restore_job_id;
+            if owner == Some(job_id) {
+                return Ok(());
             }
+            tracing::warn!(tablet_id, job_id, ?owner, "be: replacing a stale tablet under the id of a restored one");
+            self.drop_tablet(tablet_id).await?;
         }
-        self.create(tablet_id, schema, version, true).await
+        self.create(tablet_id, schema, version, Some(job_id)).await
     }
 
     async fn create(
@@ -861,7 +869,7 @@ impl TabletStore {
         tablet_id: i64,
         schema: Schema,
         version: u64,
-        restore_pending: bool,
+        restore_job_id: Option<i64>,
     ) -> Result<(), TabletError> {
         validate_schema(&schema).map_err(|e| TabletError::InvalidArgument(format!("tablet {tablet_id}: {e}")))?;
         let _set = self.tablet_set.lock().await;
@@ -885,7 +893,15 @@ impl TabletStore {
                 .await
                 .map_err(disk_error(format!("creating tablet {tablet_id}")))?;
         }
-        let meta = TabletMeta { tablet_id, schema, base_version: version, rowsets: Vec::new(), restore_pending };
+        let restore_pending = restore_job_id.is_some();
+        let meta = TabletMeta {
+            tablet_id,
+            schema,
+            base_version: version,
+            rowsets: Vec::new(),
+            restore_pending,
+            restore_job_id,
+        };
         self.write_meta(&meta).await?;
         locked(&self.tablets).insert(tablet_id, Arc::new(TabletHandle::new(dir, meta)));
         tracing::info!(tablet_id, version, restore_pending, "be: tablet created");
@@ -1445,7 +1461,8 @@ impl TabletStore {
         }
         disk.sync_dir(&dir.join(ROWSETS_DIR)).await.map_err(disk_error(context.clone()))?;
         rowsets.sort_by_key(|r| r.start_version);
-        let meta = TabletMeta { tablet_id, schema, base_version, rowsets, restore_pending: false };
+        let meta =
+            TabletMeta { tablet_id, schema, base_version, rowsets, restore_pending: false, restore_job_id: None };
         meta.validate().map_err(|e| bad(format!("the cloned tablet would be invalid: {e}")))?;
         self.write_meta(&meta).await?;
         let new_version = meta.version();

@@ -84,7 +84,8 @@ impl Transfers {
         let progress = Arc::new(TransferProgress::default());
         let mut running = self.running();
         if running.contains_key(&(job_id, tablet_id)) {
-            return Err(Status::failed_precondition(format!(
+            // AlreadyExists, so the FE waits for the running one instead of counting a failure.
+            return Err(Status::already_exists(format!(
                 "tablet {tablet_id} of job {job_id} is already being {what}ed here"
             )));
         }
@@ -147,7 +148,7 @@ mod tests {
         let a = transfers.track(1, 10).unwrap();
         let b = transfers.track(1, 11).unwrap();
         let _other_job = transfers.track(2, 10).unwrap();
-        assert_eq!(transfers.track(1, 10).err().map(|s| s.code()), Some(tonic::Code::FailedPrecondition));
+        assert_eq!(transfers.track(1, 10).err().map(|s| s.code()), Some(tonic::Code::AlreadyExists));
         a.progress().set_totals(2, 100);
         a.progress().file_done(40);
         b.progress().set_totals(1, 5);

@@ -14,23 +14,39 @@ use crate::schema::{Row, Schema};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AgentError {
     #[error("backend {addr}: {message}")]
-    Failed { addr: String, message: String, not_found: bool },
+    Failed { addr: String, message: String, code: tonic::Code },
     #[error("backend {addr}: bad answer: {message}")]
     BadAnswer { addr: String, message: String },
 }
 
 impl AgentError {
     fn from_status(addr: &str, status: tonic::Status) -> Self {
-        AgentError::Failed {
-            addr: addr.to_string(),
-            message: status.message().to_string(),
-            not_found: status.code() == tonic::Code::NotFound,
+        AgentError::Failed { addr: addr.to_string(), message: status.message().to_string(), code: status.code() }
+    }
+
+    /// The gRPC code of the backend's answer (`None`: no answer came).
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            AgentError::Failed { code, .. } => Some(*code),
+            AgentError::BadAnswer { .. } => None,
         }
+    }
+
+    /// The backend is already doing exactly this (an earlier attempt still runs): wait, it is
+    /// no failure.
+    pub fn is_already_running(&self) -> bool {
+        self.code() == Some(tonic::Code::AlreadyExists)
+    }
+
+    /// The backend found the data itself damaged (a bad md5, a damaged file), not a transport or
+    /// availability problem.
+    pub fn is_data_loss(&self) -> bool {
+        self.code() == Some(tonic::Code::DataLoss)
     }
 
     /// The backend answered that what was asked for does not exist (e.g. no sealed rowset).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, AgentError::Failed { not_found: true, .. })
+        self.code() == Some(tonic::Code::NotFound)
     }
 }
 
@@ -80,11 +96,17 @@ impl Agent {
         tablet_id: i64,
         schema: &Schema,
         version: u64,
-        restore_pending: bool,
+        restore_job: Option<i64>,
     ) -> Result<(), AgentError> {
         let schema_json = serde_json::to_vec(schema)
             .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
-        let request = proto::CreateTabletRequest { tablet_id, schema_json, version, restore_pending };
+        let request = proto::CreateTabletRequest {
+            tablet_id,
+            schema_json,
+            version,
+            restore_pending: restore_job.is_some(),
+            restore_job_id: restore_job.unwrap_or(0),
+        };
         self.client(addr, RpcTimeouts::CONTROL)?
             .create_tablet(request)
             .await
@@ -168,7 +190,7 @@ impl Agent {
                 return Err(AgentError::Failed {
                     addr: addr.to_string(),
                     message: format!("the query reads more than {max_rows} rows; add a WHERE or a LIMIT"),
-                    not_found: false,
+                    code: tonic::Code::Unknown,
                 });
             }
             rows.extend(decoded);

@@ -493,9 +493,13 @@ impl Fe {
                 in_flight.push(async move {
                     let result = tokio::select! {
                         biased;
-                        r = self.agent.upload_snapshot(&addr, request) => r.map_err(|e| e.to_string()),
+                        // An upload of this tablet still running there (an earlier attempt) is
+                        // no failure of the tablet: it counts against that backend only.
+                        r = self.agent.upload_snapshot(&addr, request) => {
+                            r.map_err(|e| (e.to_string(), !e.is_already_running()))
+                        }
                         _ = dead_rx.wait_for(|dead| dead.contains(&backend_id)) => {
-                            Err(format!("backend {backend_id} is shown dead; the upload moves to another replica"))
+                            Err((format!("backend {backend_id} is shown dead; the upload moves to another replica"), true))
                         }
                     };
                     (task, copy, result)
@@ -528,7 +532,7 @@ impl Fe {
                     per_backend.remove(&copy.backend_id);
                 }
             }
-            let result = result.and_then(|r| check_uploaded(&copy, r.files));
+            let result = result.and_then(|r| check_uploaded(&copy, r.files).map_err(|e| (e, true)));
             match result {
                 Ok(files) => {
                     self.with_runtime(job.id, |r| {
@@ -537,7 +541,7 @@ impl Fe {
                     });
                     uploaded.insert(task.tablet_id, files);
                 }
-                Err(e) => {
+                Err((e, counts)) => {
                     let message = format!("upload of tablet {} from backend {}: {e}", task.tablet_id, copy.backend_id);
                     tracing::info!(job_id = job.id, "fe: {message}");
                     self.with_runtime(job.id, |r| {
@@ -545,7 +549,9 @@ impl Fe {
                         let p = r.progress.entry(copy.backend_id).or_default();
                         p.tablets_total = p.tablets_total.saturating_sub(1);
                     });
-                    task.attempts += 1;
+                    if counts {
+                        task.attempts += 1;
+                    }
                     *task.failures.entry(copy.backend_id).or_default() += 1;
                     if task.attempts >= MAX_TASK_ATTEMPTS {
                         return Err(fail(format!(
@@ -553,7 +559,7 @@ impl Fe {
                             task.tablet_id, task.attempts
                         )));
                     }
-                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts);
+                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts.max(1));
                     queue.push(task);
                 }
             }

@@ -44,10 +44,24 @@ pub fn content_dir(repo: &str, label: &str) -> String {
     format!("{}/__ss_content", snapshot_dir(repo, label))
 }
 
-/// One tablet's directory; the index id is the table's (every table has only its base index).
+/// One tablet's directory as Palo writes it: the index id is the table's (every table has only
+/// its base index).
 pub fn tablet_dir(repo: &str, label: &str, db_id: i64, table_id: i64, partition_id: i64, tablet_id: i64) -> String {
+    index_tablet_dir(repo, label, db_id, table_id, partition_id, table_id, tablet_id)
+}
+
+/// One tablet's directory of index `index_id` (what `__info` names it), as a reader finds it.
+pub fn index_tablet_dir(
+    repo: &str,
+    label: &str,
+    db_id: i64,
+    table_id: i64,
+    partition_id: i64,
+    index_id: i64,
+    tablet_id: i64,
+) -> String {
     format!(
-        "{}/__db_{db_id}/__tbl_{table_id}/__part_{partition_id}/__idx_{table_id}/__{tablet_id}",
+        "{}/__db_{db_id}/__tbl_{table_id}/__part_{partition_id}/__idx_{index_id}/__{tablet_id}",
         content_dir(repo, label)
     )
 }

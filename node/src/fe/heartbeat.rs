@@ -205,7 +205,16 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         }
     }
     drop(health);
-    let orphans = orphan_tablets(&after, &reports);
+    let restoring = after.restore.running_replicas();
+    let orphans = orphan_tablets(&after, &restoring, &reports);
+    // A replica still waiting for a restore that no running job holds (its job ended while its
+    // backend was away) has no data up to its version: treated as holding nothing, so repair
+    // fills it from a complete replica.
+    for (id, tablets) in &mut reports {
+        for t in tablets.iter_mut().filter(|t| t.restore_pending && !restoring.contains(&(t.tablet_id, *id))) {
+            t.version = 0;
+        }
+    }
     let mut replicas = fe.replicas();
     for (id, tablets) in reports {
         replicas.report(id, &tablets, asked_epoch);
@@ -237,21 +246,30 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
 /// Tablets dropped from one backend per heartbeat round.
 const MAX_ORPHAN_DROPS_PER_ROUND: usize = 256;
 
-/// The reported tablets no one has any more, per backend: ids the catalog handed out (below its
-/// next id) that no table and no running restore holds (a dropped table or partition whose
-/// backend was down, the tablets a restore replaced or made before it was cancelled). Ids at or
-/// above the next id may belong to a CREATE TABLE between creating its tablets and journaling
-/// them, and are left alone; ids are never handed out twice, so a tablet below it that nothing
-/// holds is garbage for good.
-fn orphan_tablets(state: &super::FeState, reports: &[(i64, Vec<proto::TabletInfo>)]) -> Vec<(i64, Vec<i64>)> {
-    let held: std::collections::BTreeSet<i64> = state.catalog.replicas().map(|(_, _, t, _)| t.id).collect();
+/// The reported tablets no one has any more, per backend: tablets of ids the catalog handed out
+/// (below its next id) that no catalog replica and no running restore places on that backend (a
+/// dropped table or partition whose backend was down, the tablets a restore replaced or made
+/// before it was cancelled, a stale copy left where a replica no longer is). Ids at or above the
+/// next id may belong to a CREATE TABLE between creating its tablets and journaling them, and are
+/// left alone; ids are never handed out twice, so a tablet below it that nothing places there is
+/// garbage for good.
+fn orphan_tablets(
+    state: &super::FeState,
+    restoring: &std::collections::BTreeSet<(i64, i64)>,
+    reports: &[(i64, Vec<proto::TabletInfo>)],
+) -> Vec<(i64, Vec<i64>)> {
+    let placed: std::collections::BTreeSet<(i64, i64)> =
+        state.catalog.replicas().map(|(_, _, t, r)| (t.id, r.backend_id)).collect();
     reports
         .iter()
         .filter_map(|(backend_id, tablets)| {
             let orphans: Vec<i64> = tablets
                 .iter()
                 .map(|t| t.tablet_id)
-                .filter(|id| *id < state.catalog.next_id && !held.contains(id) && !state.restore.has_tablet(*id))
+                .filter(|id| {
+                    let here = (*id, *backend_id);
+                    *id < state.catalog.next_id && !placed.contains(&here) && !restoring.contains(&here)
+                })
                 .take(MAX_ORPHAN_DROPS_PER_ROUND)
                 .collect();
             (!orphans.is_empty()).then_some((*backend_id, orphans))

@@ -103,8 +103,9 @@ impl Fe {
             }
         }
         // Replica states of tablets nobody knows go; a running restore's new tablets stay.
-        let live: BTreeSet<i64> = state.catalog.replicas().map(|(_, _, t, _)| t.id).collect();
-        self.replicas().retain_tablets(|id| live.contains(&id) || state.restore.has_tablet(id));
+        let mut live: BTreeSet<i64> = state.catalog.replicas().map(|(_, _, t, _)| t.id).collect();
+        live.extend(state.restore.running_replicas().into_iter().map(|(tablet, _)| tablet));
+        self.replicas().retain_tablets(|id| live.contains(&id));
     }
 
     fn find_lagging(&self, state: &FeState) -> Vec<Lagging> {

@@ -83,7 +83,13 @@ pub fn restore_properties(properties: &[(String, String)]) -> Result<RestoreProp
         match key.to_ascii_lowercase().as_str() {
             "backup_timestamp" => out.backup_timestamp = value.trim().to_string(),
             "replication_num" | "replication_allocation" => {
-                // Doris's allocation form is "tag.location.default: 3".
+                // Doris's allocation form is "tag.location.default: 3"; Palo has one location tag,
+                // so an allocation over several tags is refused, not read as its last count.
+                if value.contains(',') {
+                    return Err(SqlError::doris(format!(
+                        "Invalid {key} value: {value}; Palo places replicas in one location: give one count"
+                    )));
+                }
                 let n = value.rsplit(':').next().and_then(|n| n.trim().parse::<u16>().ok());
                 out.replication_num = n.filter(|n| (1..=MAX_REPLICATION_NUM).contains(n)).ok_or_else(|| {
                     SqlError::doris(format!(
@@ -406,7 +412,7 @@ impl Fe {
         let mut scratch_id = state.catalog.next_id;
         let alive = self.alive_backends(&state.membership);
         restore_plan::plan(&request, &info, &meta, db, &alive, &mut current_load(&state), &mut scratch_id)
-            .map_err(|status| SqlError::doris(status.message))?;
+            .map_err(|e| SqlError::doris(e.message()))?;
 
         let _ddl = self.ddl_lock.lock().await;
         let mut durable = self.durable.lock().await;
@@ -582,6 +588,10 @@ mod tests {
                 .starts_with("Could not set meta version to 0 since it is lower than minimum required version 1")
         );
         assert!(restore_properties(&props(&[ts, ("replication_num", "9")])).is_err());
+        assert!(
+            restore_properties(&props(&[ts, ("replication_allocation", "tag.location.a: 2, tag.location.b: 1")]))
+                .is_err()
+        );
         assert_eq!(
             restore_properties(&props(&[ts, ("replication_allocation", "tag.location.default: 2")]))
                 .unwrap()

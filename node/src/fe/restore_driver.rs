@@ -37,7 +37,7 @@ use super::backup_job::{JobStatus, StatusCode};
 use super::catalog::{RepositoryKind, RepositoryRecord, TabletRecord};
 use super::restore::{RestoreCancelError, read_snapshot};
 use super::restore_job::{Landing, RestoreJob, RestoreState, TablePlan};
-use super::restore_plan::{self, PlanRequest};
+use super::restore_plan::{self, PlanError, PlanRequest};
 use super::table_ddl::current_load;
 use super::{Fe, FeEdit, FeState};
 use crate::rpc::proto;
@@ -58,6 +58,13 @@ struct ReplicaTask {
     backend_id: i64,
     attempts: u32,
     ready_at: tokio::time::Instant,
+}
+
+/// The cluster's backends as a driver needs them.
+struct ClusterView {
+    /// Member backends' addresses, by id.
+    members: BTreeMap<i64, String>,
+    alive: BTreeSet<i64>,
 }
 
 /// Where a replica's backend stands.
@@ -149,24 +156,41 @@ impl Fe {
     }
 
     /// Where a replica's backend is; `Fail` once it is no longer a member of the cluster.
-    fn reach(
-        &self,
-        state: &FeState,
-        alive: &BTreeSet<i64>,
-        tablet_id: i64,
-        backend_id: i64,
-    ) -> Result<Reach, StepError> {
-        let Some(backend) = state.membership.backends.get(&backend_id) else {
+    fn reach(&self, view: &ClusterView, tablet_id: i64, backend_id: i64) -> Result<Reach, StepError> {
+        let Some(addr) = view.members.get(&backend_id) else {
             return Err(fail(format!(
                 "backend {backend_id}, which holds a replica of restored tablet {tablet_id}, was dropped from the \
                  cluster during the restore; run the restore again"
             )));
         };
-        Ok(if alive.contains(&backend_id) { Reach::Alive(backend.addr()) } else { Reach::Down })
+        Ok(if view.alive.contains(&backend_id) { Reach::Alive(addr.clone()) } else { Reach::Down })
     }
 
-    fn alive_ids(&self, state: &FeState) -> BTreeSet<i64> {
-        self.alive_backends(&state.membership).into_iter().map(|b| b.id).collect()
+    /// The backends and which are alive, read without copying the whole state (the downloading
+    /// loop asks after every finished download).
+    async fn cluster_view(&self) -> ClusterView {
+        let members: BTreeMap<i64, String> = {
+            let durable = self.durable.lock().await;
+            durable.state.membership.backends.values().map(|b| (b.id, b.addr())).collect()
+        };
+        let health = self.health_snapshot();
+        let alive = members.keys().filter(|id| health.backends.get(id).is_some_and(|h| h.alive)).copied().collect();
+        ClusterView { members, alive }
+    }
+
+    /// Where the job's repository is, and the broker to go through (`Ok("")`: none), or why the
+    /// broker cannot be reached now.
+    async fn repository_route(
+        &self,
+        job: &RestoreJob,
+    ) -> Result<(RepositoryRecord, Result<String, String>), StepError> {
+        let durable = self.durable.lock().await;
+        let repo = Self::restore_repository(&durable.state, job)?;
+        let broker = match &repo.kind {
+            RepositoryKind::S3 => Ok(String::new()),
+            RepositoryKind::Broker { broker } => self.broker_addr(&durable.state, broker),
+        };
+        Ok((repo, broker))
     }
 
     async fn restore_step(&self, job: &RestoreJob) -> Result<(), StepError> {
@@ -216,7 +240,11 @@ impl Fe {
             let alive = self.alive_backends(&state.membership);
             let mut next_id = state.catalog.next_id;
             let plan = restore_plan::plan(&request, &info, &meta, db, &alive, &mut current_load(state), &mut next_id)
-                .map_err(StepError::Fail)?;
+                .map_err(|e| match e {
+                PlanError::Refused(status) => StepError::Fail(status),
+                // Too few backends alive (an FE that just started has seen none yet): wait.
+                PlanError::NoBackends(message) => StepError::Retry(message),
+            })?;
             moved.plan = plan;
             moved.meta_prepared_time_ms = Some(now);
             Ok(())
@@ -243,12 +271,11 @@ impl Fe {
         let mut round = 0u32;
         while !todo.is_empty() {
             self.with_runtime(job.id, |r| r.unfinished = todo.iter().map(|t| (t.tablet_id, t.backend_id)).collect());
-            let state = self.state().await;
-            let alive = self.alive_ids(&state);
+            let view = self.cluster_view().await;
             let mut calls = Vec::new();
             let mut waiting = Vec::new();
             for task in todo.drain(..) {
-                match self.reach(&state, &alive, task.tablet_id, task.backend_id)? {
+                match self.reach(&view, task.tablet_id, task.backend_id)? {
                     Reach::Alive(addr) => calls.push((task, addr)),
                     Reach::Down => waiting.push(task),
                 }
@@ -299,7 +326,7 @@ impl Fe {
                 async move {
                     let result = async {
                         self.agent
-                            .create_tablet(&addr, task.tablet_id, info.schema, info.version, true)
+                            .create_tablet(&addr, task.tablet_id, info.schema, info.version, Some(job.id))
                             .await
                             .map_err(|e| format!("creating it: {e}"))?;
                         // It is at the backed-up version for loads (allow_load) from now on.
@@ -352,16 +379,10 @@ impl Fe {
         });
         let mut next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
         while done < total {
-            let state = self.state().await;
-            let repo = Self::restore_repository(&state, job)?;
-            let (location, properties, broker_addr) = match &repo.kind {
-                RepositoryKind::S3 => (repo.location.clone(), repo.properties.clone(), Ok(String::new())),
-                RepositoryKind::Broker { broker } => {
-                    (repo.location.clone(), repo.properties.clone(), self.broker_addr(&state, broker))
-                }
-            };
-            let alive = self.alive_ids(&state);
-            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains(b)).copied().collect();
+            let (repo, broker_addr) = self.repository_route(job).await?;
+            let (location, properties) = (repo.location.clone(), repo.properties.clone());
+            let view = self.cluster_view().await;
+            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !view.alive.contains(b)).copied().collect();
             dead_tx.send_replace(dead);
             let now = crate::clock::monotonic();
             let mut i = 0;
@@ -375,7 +396,7 @@ impl Fe {
                 };
                 let task = &queue[i];
                 let busy = per_backend.get(&task.backend_id).copied().unwrap_or(0) >= MAX_DOWNLOADS_PER_BACKEND;
-                let addr = match self.reach(&state, &alive, task.tablet_id, task.backend_id)? {
+                let addr = match self.reach(&view, task.tablet_id, task.backend_id)? {
                     Reach::Alive(addr) if !busy && task.ready_at <= now => addr,
                     _ => {
                         i += 1;
@@ -405,9 +426,13 @@ impl Fe {
                 in_flight.push(async move {
                     let result = tokio::select! {
                         biased;
-                        r = self.agent.download_snapshot(&addr, request) => r.map(|_| ()).map_err(|e| (e.to_string(), true)),
+                        // A download of this replica still running there (an earlier attempt)
+                        // is waited for, not counted as a failure.
+                        r = self.agent.download_snapshot(&addr, request) => {
+                            r.map(|_| ()).map_err(|e| (e.to_string(), !e.is_already_running(), e.is_data_loss()))
+                        }
                         _ = dead_rx.wait_for(|dead| dead.contains(&backend_id)) => {
-                            Err((format!("backend {backend_id} is shown dead; its download waits for it"), false))
+                            Err((format!("backend {backend_id} is shown dead; its download waits for it"), false, false))
                         }
                     };
                     (task, result)
@@ -426,7 +451,7 @@ impl Fe {
             // Progress is asked for on its own clock: downloads finishing one after another must
             // not starve it.
             if crate::clock::monotonic() >= next_poll {
-                self.poll_download_progress(job.id, &state, &alive, &per_backend).await;
+                self.poll_download_progress(job.id, &view, &per_backend).await;
                 next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
             }
             let Some((mut task, result)) = finished else {
@@ -446,15 +471,17 @@ impl Fe {
                         r.progress.entry(task.backend_id).or_default().tablets_done += 1;
                     });
                 }
-                Err((e, counts)) => {
+                Err((e, counts, damaged)) => {
                     let message = format!("download of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
                     tracing::info!(job_id = job.id, "fe: {message}");
                     self.with_runtime(job.id, |r| r.note_error(message.clone()));
                     if counts {
                         task.attempts += 1;
                         if task.attempts >= MAX_TASK_ATTEMPTS {
+                            // BAD_FILE only when the data itself was damaged (a bad md5).
+                            let code = if damaged { StatusCode::BadFile } else { StatusCode::CommonError };
                             return Err(StepError::Fail(JobStatus::error(
-                                StatusCode::BadFile,
+                                code,
                                 format!("{message} (after {} attempts)", task.attempts),
                             )));
                         }
@@ -473,17 +500,11 @@ impl Fe {
     }
 
     /// Asks each backend with downloads in flight for its counters (shown as Progress).
-    async fn poll_download_progress(
-        &self,
-        job_id: i64,
-        state: &FeState,
-        alive: &BTreeSet<i64>,
-        per_backend: &BTreeMap<i64, usize>,
-    ) {
+    async fn poll_download_progress(&self, job_id: i64, view: &ClusterView, per_backend: &BTreeMap<i64, usize>) {
         let calls = per_backend
             .keys()
-            .filter(|be| alive.contains(be))
-            .filter_map(|be| state.membership.backends.get(be).map(|b| (*be, b.addr())))
+            .filter(|be| view.alive.contains(be))
+            .filter_map(|be| view.members.get(be).map(|addr| (*be, addr.clone())))
             .map(|(be, addr)| async move { (be, self.agent.download_progress(&addr, job_id).await) });
         for (be, result) in futures_util::future::join_all(calls).await {
             if let Ok(counts) = result {

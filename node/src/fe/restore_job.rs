@@ -270,11 +270,6 @@ impl RestoreJob {
         self.plan.iter().find(|t| t.table_id == table_id)
     }
 
-    /// Whether `tablet_id` is one of the job's new tablets.
-    pub fn has_tablet(&self, tablet_id: i64) -> bool {
-        self.plan.iter().flat_map(|t| t.tablets()).any(|(_, t)| t.tablet.id == tablet_id)
-    }
-
     /// The tablets of overwritten partitions as they are in `catalog` now: what the commit
     /// replaces (dropped once the job has finished).
     pub fn overwritten_tablets(&self, catalog: &Catalog) -> Vec<TabletRecord> {
@@ -428,9 +423,16 @@ impl RestoreJobs {
         job.holds_table(table_id).map(|t| (job, t))
     }
 
-    /// Whether any running job has `tablet_id` among its new tablets.
-    pub fn has_tablet(&self, tablet_id: i64) -> bool {
-        self.jobs.values().filter(|j| !j.state.is_done()).any(|j| j.has_tablet(tablet_id))
+    /// Every (tablet, backend) replica of the running jobs' new tablets, for lookups in bulk
+    /// (one per heartbeat round, not one per reported tablet).
+    pub fn running_replicas(&self) -> std::collections::BTreeSet<(i64, i64)> {
+        self.jobs
+            .values()
+            .filter(|j| !j.state.is_done())
+            .flat_map(|j| j.plan.iter())
+            .flat_map(|t| t.tablets())
+            .flat_map(|(_, t)| t.tablet.replicas.iter().map(|r| (t.tablet.id, r.backend_id)))
+            .collect()
     }
 
     /// A new job or a job's next state, with its effect on `catalog`. Asserts the state graph;
@@ -662,7 +664,7 @@ mod tests {
         assert_eq!(db.tables["t2"].partitions[0].visible_version, 3);
         assert_eq!(db.tables["t"].partitions[0].tablets[0].id, 20_004, "untouched before the commit");
         assert_eq!(c.next_id, 30_011 + 1);
-        assert!(jobs.holding(20_001, 20_002).is_some() && jobs.has_tablet(30_010));
+        assert!(jobs.holding(20_001, 20_002).is_some() && jobs.running_replicas().contains(&(30_010, 10_001)));
         for s in [
             RestoreState::Download,
             RestoreState::Downloading,
@@ -677,7 +679,7 @@ mod tests {
         assert_eq!(t.partitions[0].tablets[0].id, 30_010);
         assert_eq!(t.partitions[0].visible_version, 3, "the backed-up version, even going back");
         assert!(t.partitions[0].recent_txns.is_empty());
-        assert!(jobs.holding(20_001, 20_002).is_none() && !jobs.has_tablet(30_010));
+        assert!(jobs.holding(20_001, 20_002).is_none() && jobs.running_replicas().is_empty());
     }
 
     /// A cancel after the plan removes what the job created and leaves the rest as it was.

@@ -13,10 +13,12 @@ use std::collections::BTreeMap;
 
 use super::backup_job::{JobStatus, StatusCode};
 use super::backup_meta::{self, BackupJobInfo, BackupMeta};
-use super::catalog::{self, DatabaseRecord, MAX_PARTITIONS, MAX_TABLES_PER_DATABASE, TableRecord};
+use super::catalog::{
+    self, DatabaseRecord, MAX_PARTITIONS, MAX_TABLES_PER_DATABASE, MAX_TABLETS_PER_TABLE, TableRecord,
+};
 use super::membership::BackendRecord;
 use super::restore_job::{PartitionPlan, RestoreObject, TablePlan, TabletPlan};
-use super::table_ddl::place_replicas;
+use super::table_ddl::{MAX_REPLICATION_NUM, place_replicas};
 
 /// What a plan needs to know about the job.
 pub struct PlanRequest<'a> {
@@ -27,8 +29,31 @@ pub struct PlanRequest<'a> {
     pub reserve_replica: bool,
 }
 
-fn error(message: impl Into<String>) -> JobStatus {
-    JobStatus::error(StatusCode::CommonError, message)
+/// The most a plan may weigh, encoded: every record of the job carries it, and a journal record
+/// is at most [`crate::journal::MAX_RECORD_BYTES`].
+pub const MAX_PLAN_BYTES: usize = crate::journal::MAX_RECORD_BYTES / 2;
+
+/// Why there is no plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// The restore cannot be done as asked (a schema mismatch, a damaged snapshot, ...).
+    Refused(JobStatus),
+    /// Not now: too few backends are alive to place the replicas (after an FE restart, until
+    /// heartbeats have run). A job waits; a statement is refused.
+    NoBackends(String),
+}
+
+impl PlanError {
+    pub fn message(&self) -> &str {
+        match self {
+            PlanError::Refused(status) => &status.message,
+            PlanError::NoBackends(message) => message,
+        }
+    }
+}
+
+fn error(message: impl Into<String>) -> PlanError {
+    PlanError::Refused(JobStatus::error(StatusCode::CommonError, message))
 }
 
 /// The plan of a restore into `db`. Ids come from `next_id` (advanced past every id used);
@@ -41,7 +66,81 @@ pub fn plan(
     backends: &[BackendRecord],
     load: &mut BTreeMap<i64, usize>,
     next_id: &mut i64,
-) -> Result<Vec<TablePlan>, JobStatus> {
+) -> Result<Vec<TablePlan>, PlanError> {
+    let plans = plan_tables(request, info, meta, db, backends, load, next_id)?;
+    let weight = serde_json::to_vec(&plans).map(|b| b.len()).unwrap_or(usize::MAX);
+    if weight > MAX_PLAN_BYTES {
+        let tablets: usize = plans.iter().map(|t| t.tablets().count()).sum();
+        let files: usize = plans.iter().flat_map(|t| t.tablets()).map(|(_, t)| t.files.len()).sum();
+        return Err(error(format!(
+            "the restore is too large for one job ({tablets} tablets, {files} files: a {weight}-byte plan, more than \
+             {MAX_PLAN_BYTES}); restore fewer tables or partitions at a time"
+        )));
+    }
+    Ok(plans)
+}
+
+/// Checks a table of `__meta` before anything is built from it: the repository is data from
+/// outside, and a damaged or foreign snapshot must be refused, not restored into a table that
+/// cannot work.
+fn check_backed_up_table(label: &str, t: &TableRecord) -> Result<(), PlanError> {
+    let bad = |why: String| error(format!("snapshot {label} is damaged: table {}: {why}", t.name));
+    crate::be::tablet::validate_schema(&t.schema).map_err(bad)?;
+    if !(1..=MAX_REPLICATION_NUM).contains(&t.replication_num) {
+        return Err(bad(format!("replication_num {} is not from 1 to {MAX_REPLICATION_NUM}", t.replication_num)));
+    }
+    let buckets = t.distribution.buckets as usize;
+    if buckets == 0 || t.partitions.len().saturating_mul(buckets) > MAX_TABLETS_PER_TABLE {
+        return Err(bad(format!("{} partitions of {buckets} buckets", t.partitions.len())));
+    }
+    for c in &t.distribution.hash_columns {
+        if t.schema.column_index(c).is_none() {
+            return Err(bad(format!("distribution column {c} is not a column")));
+        }
+    }
+    if t.partitions.is_empty() || t.partitions.len() > MAX_PARTITIONS {
+        return Err(bad(format!("{} partitions", t.partitions.len())));
+    }
+    match &t.partition_column {
+        None if t.partitions.len() != 1 || t.partitions[0].range.is_some() => {
+            return Err(bad("an unpartitioned table must have one partition without a range".into()));
+        }
+        Some(c) if !t.schema.column_index(c).is_some_and(|i| t.schema.columns[i].is_key) => {
+            return Err(bad(format!("partition column {c} is not a key column")));
+        }
+        _ => {}
+    }
+    let mut names = std::collections::BTreeSet::new();
+    let mut tablet_ids = std::collections::BTreeSet::new();
+    for (i, p) in t.partitions.iter().enumerate() {
+        catalog::check_name("partition", &p.name).map_err(bad)?;
+        if !names.insert(p.name.as_str()) {
+            return Err(bad(format!("partition {} appears twice", p.name)));
+        }
+        if t.partition_column.is_some() {
+            let Some(range) = p.range else {
+                return Err(bad(format!("partition {} has no range", p.name)));
+            };
+            if t.partitions[..i].iter().filter_map(|o| o.range).any(|o| o.overlaps(&range)) {
+                return Err(bad(format!("partition {} overlaps another", p.name)));
+            }
+        }
+        if p.tablets.len() != buckets || !p.tablets.iter().all(|x| tablet_ids.insert(x.id)) {
+            return Err(bad(format!("partition {} does not have {buckets} distinct tablets", p.name)));
+        }
+    }
+    Ok(())
+}
+
+fn plan_tables(
+    request: &PlanRequest<'_>,
+    info: &BackupJobInfo,
+    meta: &BackupMeta,
+    db: &DatabaseRecord,
+    backends: &[BackendRecord],
+    load: &mut BTreeMap<i64, usize>,
+    next_id: &mut i64,
+) -> Result<Vec<TablePlan>, PlanError> {
     let mut plans = Vec::with_capacity(request.objects.len());
     let mut created_tables = 0usize;
     for object in request.objects {
@@ -55,6 +154,7 @@ pub fn plan(
             .backup_objects
             .get(&object.table)
             .ok_or_else(|| error(format!("Table {} does not exist in snapshot {label}", object.table)))?;
+        check_backed_up_table(label, remote)?;
         let mut partitions = Vec::new();
         if object.partitions.is_empty() {
             partitions.extend(remote.partitions.iter());
@@ -110,6 +210,18 @@ pub fn plan(
             } else {
                 index.tablets_order.clone()
             };
+            // Tablets pair with buckets by position: the order must name each tablet once.
+            let mut sorted_order = order.clone();
+            sorted_order.sort_unstable();
+            let mut sorted_meta: Vec<i64> = p.tablets.iter().map(|t| t.id).collect();
+            sorted_meta.sort_unstable();
+            if sorted_order != sorted_meta {
+                return Err(error(format!(
+                    "snapshot {label} is damaged: the tablet order of partition {} of table {} does not name its \
+                     tablets once each",
+                    p.name, remote.name
+                )));
+            }
             if order.len() != remote.distribution.buckets as usize || order.len() != p.tablets.len() {
                 return Err(error(format!(
                     "snapshot {label}: partition {} of table {} has {} tablets, but its table has {} buckets",
@@ -168,7 +280,8 @@ pub fn plan(
                                 p.name
                             )));
                         }
-                        if in_table.len() + table_plan.partitions.len() >= MAX_PARTITIONS {
+                        let added = table_plan.partitions.iter().filter(|x| !x.overwrites).count();
+                        if in_table.len() + added >= MAX_PARTITIONS {
                             return Err(error(format!("a table has at most {MAX_PARTITIONS} partitions")));
                         }
                         let id = *next_id;
@@ -178,7 +291,10 @@ pub fn plan(
                 }
             };
             let placed = place_replicas(backends, load, replicas, order.len(), next_id).map_err(|e| {
-                error(format!("Failed to create replicas for restore: {}", e.message.trim_start_matches(DORIS_PREFIX)))
+                PlanError::NoBackends(format!(
+                    "Failed to create replicas for restore: {}",
+                    e.message.trim_start_matches(DORIS_PREFIX)
+                ))
             })?;
             let mut tablets = Vec::with_capacity(order.len());
             for (source_tablet_id, tablet) in order.iter().zip(placed) {
@@ -191,12 +307,13 @@ pub fn plan(
                 }
                 tablets.push(TabletPlan {
                     source_tablet_id: *source_tablet_id,
-                    remote_dir: backup_meta::tablet_dir(
+                    remote_dir: backup_meta::index_tablet_dir(
                         request.repo_name,
                         label,
                         info.id,
                         remote.id,
                         p.id,
+                        index.id,
                         *source_tablet_id,
                     ),
                     files,
@@ -222,7 +339,7 @@ pub fn plan(
 const DORIS_PREFIX: &str = "errCode = 2, detailMessage = ";
 
 /// The plan of an existing table (its partitions come later), once its structure is checked.
-fn existing_table_plan(local: &TableRecord, remote: &TableRecord, target: &str) -> Result<TablePlan, JobStatus> {
+fn existing_table_plan(local: &TableRecord, remote: &TableRecord, target: &str) -> Result<TablePlan, PlanError> {
     let same_partitioning = match (&local.partition_column, &remote.partition_column) {
         (None, None) => true,
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),

@@ -345,7 +345,7 @@ impl Fe {
         for batch in jobs.chunks(CREATE_TABLETS_IN_FLIGHT) {
             let calls: Vec<_> = batch
                 .iter()
-                .map(|(tablet_id, _, addr)| self.agent.create_tablet(addr, *tablet_id, schema, 1, false))
+                .map(|(tablet_id, _, addr)| self.agent.create_tablet(addr, *tablet_id, schema, 1, None))
                 .collect();
             let results = futures_util::future::join_all(calls).await;
             for ((tablet_id, backend_id, addr), result) in batch.iter().zip(results) {
