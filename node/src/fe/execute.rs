@@ -500,15 +500,21 @@ impl Fe {
             | Statement::ShowPartitions { table } => {
                 let db = database_of(session, &table)?;
                 let state = self.state().await;
-                let (_, record) = find_table(&state, &db, &table.table)?;
+                let (at, record) = find_table(&state, &db, &table.table)?;
                 check_can_see(&auth, session, &db)?;
+                // Partitions a running restore fills show State RESTORE, as in Doris.
+                let restoring: std::collections::BTreeSet<i64> = state
+                    .restore
+                    .holding(at.db_id, at.table_id)
+                    .map(|(_, plan)| plan.partitions.iter().map(|p| p.partition_id).collect())
+                    .unwrap_or_default();
                 Ok(match statement_kind {
                     StatementKind::ShowCreateTable => QueryOutput::Rows {
                         columns: vec!["Table".into(), "Create Table".into()],
                         rows: vec![vec![Some(record.name.clone()), Some(table_show::create_table_sql(record))]],
                     },
                     StatementKind::Describe => self.describe(record),
-                    _ => self.show_partitions(record),
+                    _ => self.show_partitions(record, &restoring),
                 })
             }
             Statement::ShowTablets { table } => {

@@ -373,3 +373,225 @@ fn existing_table_plan(local: &TableRecord, remote: &TableRecord, target: &str) 
 pub fn check_target_name(name: &str) -> Result<(), String> {
     catalog::check_name("table", name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fe::backup_meta::{
+        IndexInfo, META_FORMAT, META_FORMAT_VERSION, NewBackupObjects, PartitionInfo, TableInfo,
+    };
+    use crate::fe::catalog::{DistributionRecord, PartitionRecord, RangeRecord, ReplicaRecord, TabletRecord};
+    use crate::schema::{Column, ColumnType, KeysType, Schema};
+
+    fn column(name: &str, ty: ColumnType, is_key: bool) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            nullable: !is_key,
+            default: None,
+            comment: String::new(),
+            aggregation: None,
+            is_key,
+        }
+    }
+
+    fn schema(v: ColumnType) -> Schema {
+        Schema {
+            columns: vec![column("k", ColumnType::BigInt, true), column("v", v, false)],
+            keys_type: KeysType::Duplicate,
+        }
+    }
+
+    /// Table `t` (id 100) partitioned by k: p1 [0, 10) at version 5 and p2 [10, 20) at version 7,
+    /// two buckets each; tablets 111/112 and 121/122.
+    fn backed_up() -> TableRecord {
+        let partition = |id: i64, name: &str, lower: i64, version: u64, tablets: [i64; 2]| PartitionRecord {
+            id,
+            name: name.into(),
+            range: Some(RangeRecord { lower: Some(lower), upper: Some(lower + 10) }),
+            visible_version: version,
+            visible_version_time_ms: 0,
+            tablets: tablets
+                .iter()
+                .map(|t| TabletRecord { id: *t, replicas: vec![ReplicaRecord { id: t + 1000, backend_id: 1 }] })
+                .collect(),
+            recent_txns: BTreeMap::new(),
+        };
+        TableRecord {
+            id: 100,
+            name: "t".into(),
+            schema: schema(ColumnType::Int),
+            partition_column: Some("k".into()),
+            distribution: DistributionRecord { hash_columns: vec!["k".into()], buckets: 2 },
+            replication_num: 3,
+            partitions: vec![partition(110, "p1", 0, 5, [111, 112]), partition(120, "p2", 10, 7, [121, 122])],
+            comment: String::new(),
+        }
+    }
+
+    fn snapshot(table: &TableRecord) -> (BackupJobInfo, BackupMeta) {
+        let partitions = table
+            .partitions
+            .iter()
+            .map(|p| {
+                let tablets =
+                    p.tablets.iter().map(|t| (t.id.to_string(), vec![format!("{}.hdr.{}", t.id, "0".repeat(32))]));
+                let index = IndexInfo {
+                    id: table.id,
+                    schema_hash: 1,
+                    tablets: tablets.collect(),
+                    // Bucket order is not id order: tablets pair with buckets by this list.
+                    tablets_order: p.tablets.iter().rev().map(|t| t.id).collect(),
+                };
+                let indexes = BTreeMap::from([(table.name.clone(), index)]);
+                (p.name.clone(), PartitionInfo { id: p.id, version: p.visible_version, indexes })
+            })
+            .collect();
+        let info = BackupJobInfo {
+            name: "snap".into(),
+            database: "src".into(),
+            id: 7,
+            backup_time: 0,
+            content: "ALL".into(),
+            backup_objects: BTreeMap::from([(table.name.clone(), TableInfo { id: table.id, partitions })]),
+            new_backup_objects: NewBackupObjects::default(),
+            backup_result: "succeed".into(),
+            meta_version: META_FORMAT_VERSION,
+            major_version: 0,
+            minor_version: 0,
+            patch_version: 0,
+            tablet_be_map: BTreeMap::new(),
+            tablet_snapshot_path_map: BTreeMap::new(),
+        };
+        let meta =
+            BackupMeta { format: META_FORMAT.into(), format_version: META_FORMAT_VERSION, tables: vec![table.clone()] };
+        (info, meta)
+    }
+
+    fn backends(n: i64) -> Vec<BackendRecord> {
+        (1..=n).map(|id| BackendRecord { id: 10_000 + id, host: "h".into(), port: 1 }).collect()
+    }
+
+    fn db(tables: Vec<TableRecord>) -> DatabaseRecord {
+        DatabaseRecord { id: 1, name: "d".into(), tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect() }
+    }
+
+    fn run(
+        objects: &[RestoreObject],
+        replication_num: u16,
+        db: &DatabaseRecord,
+        alive: i64,
+    ) -> Result<Vec<TablePlan>, PlanError> {
+        let (info, meta) = snapshot(&backed_up());
+        let request = PlanRequest { label: "snap", repo_name: "r", objects, replication_num, reserve_replica: false };
+        let mut next_id = 50_000;
+        plan(&request, &info, &meta, db, &backends(alive), &mut BTreeMap::new(), &mut next_id)
+    }
+
+    fn object(partitions: &[&str], alias: Option<&str>) -> RestoreObject {
+        RestoreObject {
+            table: "t".into(),
+            partitions: partitions.iter().map(|p| p.to_string()).collect(),
+            alias: alias.map(String::from),
+        }
+    }
+
+    fn refused(result: Result<Vec<TablePlan>, PlanError>) -> String {
+        match result {
+            Err(PlanError::Refused(status)) => status.message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_new_table_gets_new_ids_the_backed_up_versions_and_tablets_paired_by_bucket_order() {
+        let plans = run(&[object(&[], Some("copy"))], 2, &db(vec![]), 3).unwrap();
+        let [t] = plans.as_slice() else { panic!("{plans:?}") };
+        assert!(t.created && t.name == "copy" && t.table_id == 50_000);
+        assert_eq!(t.definition.replication_num, 2);
+        let versions: Vec<(String, u64, bool)> =
+            t.partitions.iter().map(|p| (p.name.clone(), p.version, p.overwrites)).collect();
+        assert_eq!(versions, [("p1".into(), 5, false), ("p2".into(), 7, false)]);
+        // __info's tablets_order is 112, 111: bucket 0 restores tablet 112.
+        let sources: Vec<i64> = t.partitions[0].tablets.iter().map(|x| x.source_tablet_id).collect();
+        assert_eq!(sources, [112, 111]);
+        assert!(t.partitions[0].tablets.iter().all(|x| x.tablet.id >= 50_000 && x.tablet.replicas.len() == 2));
+        assert!(t.partitions[0].tablets[0].remote_dir.ends_with("/__db_7/__tbl_100/__part_110/__idx_100/__112"));
+        let record = t.new_table_record(0);
+        assert_eq!((record.id, record.name.as_str(), record.partitions.len()), (50_000, "copy", 2));
+    }
+
+    #[test]
+    fn an_existing_table_has_partitions_overwritten_or_added_and_conflicts_refused() {
+        let mut local = backed_up();
+        local.id = 9;
+        local.partitions.truncate(1);
+        // p1 exists with the same range: overwritten; p2 does not: added.
+        let plans = run(&[object(&[], None)], 3, &db(vec![local.clone()]), 3).unwrap();
+        let t = &plans[0];
+        assert!(!t.created && t.table_id == 9);
+        let kinds: Vec<(String, bool, i64)> =
+            t.partitions.iter().map(|p| (p.name.clone(), p.overwrites, p.partition_id)).collect();
+        assert_eq!(kinds[0], ("p1".into(), true, 110));
+        assert!(!kinds[1].1 && kinds[1].2 >= 50_000);
+
+        // A local partition of another name over p2's range: a conflict.
+        let mut overlapping = local.clone();
+        let mut other = overlapping.partitions[0].clone();
+        other.id = 130;
+        other.name = "px".into();
+        other.range = Some(RangeRecord { lower: Some(15), upper: Some(30) });
+        overlapping.partitions.push(other);
+        assert_eq!(
+            refused(run(&[object(&[], None)], 3, &db(vec![overlapping]), 3)),
+            "Partition p2 in table t has conflict partition item with existing items"
+        );
+        // The same name with another range.
+        let mut moved = local.clone();
+        moved.partitions[0].range = Some(RangeRecord { lower: Some(0), upper: Some(5) });
+        assert_eq!(
+            refused(run(&[object(&["p1"], None)], 3, &db(vec![moved]), 3)),
+            "Partition p1 in table t has different partition item with partition in repository"
+        );
+        // Another replica count.
+        assert_eq!(
+            refused(run(&[object(&["p1"], None)], 1, &db(vec![local.clone()]), 3)),
+            "Partition p1 in table t has different replication num '3' with partition in repository, which is 1"
+        );
+        // Another schema.
+        let mut changed = local;
+        changed.schema = schema(ColumnType::BigInt);
+        assert_eq!(
+            refused(run(&[object(&[], None)], 3, &db(vec![changed]), 3)),
+            "Table t already exist but with different schema"
+        );
+    }
+
+    #[test]
+    fn damaged_snapshots_are_refused_and_missing_backends_wait() {
+        // A tablet order that names a tablet twice would restore one bucket into two.
+        let table = backed_up();
+        let (mut info, meta) = snapshot(&table);
+        let index =
+            info.backup_objects.get_mut("t").unwrap().partitions.get_mut("p1").unwrap().indexes.get_mut("t").unwrap();
+        index.tablets_order = vec![111, 111];
+        let objects = [object(&[], None)];
+        let request = PlanRequest {
+            label: "snap",
+            repo_name: "r",
+            objects: &objects,
+            replication_num: 1,
+            reserve_replica: false,
+        };
+        let result = plan(&request, &info, &meta, &db(vec![]), &backends(3), &mut BTreeMap::new(), &mut 50_000);
+        assert!(refused(result).contains("snapshot snap is damaged"));
+        // A table of no buckets.
+        let mut broken = table.clone();
+        broken.distribution.buckets = 0;
+        let (info, meta) = snapshot(&broken);
+        let result = plan(&request, &info, &meta, &db(vec![]), &backends(3), &mut BTreeMap::new(), &mut 50_000);
+        assert!(refused(result).contains("is damaged"));
+        // Two replicas wanted, one backend alive: not a refusal, a wait.
+        assert!(matches!(run(&[object(&[], Some("c"))], 2, &db(vec![]), 1), Err(PlanError::NoBackends(_))));
+    }
+}

@@ -2,6 +2,8 @@
 //! SHOW TABLETS, with Doris's columns. Sizes, row counts and versions of replicas come from the
 //! backends' reports (see `replicas.rs`).
 
+use std::collections::BTreeSet;
+
 use super::catalog::{PartitionRecord, TableRecord};
 use super::execute::{QueryOutput, format_capacity};
 use super::table_ddl::format_key;
@@ -187,7 +189,8 @@ impl Fe {
         rows(&["Field", "Type", "Null", "Key", "Default", "Extra"], out)
     }
 
-    pub(super) fn show_partitions(&self, table: &TableRecord) -> QueryOutput {
+    /// SHOW PARTITIONS; `restoring` names the partitions a running restore fills (State RESTORE).
+    pub(super) fn show_partitions(&self, table: &TableRecord, restoring: &BTreeSet<i64>) -> QueryOutput {
         let replicas = self.replicas();
         let out = table
             .partitions
@@ -216,7 +219,7 @@ impl Fe {
                     text(&p.name),
                     text(p.visible_version.to_string()),
                     text(crate::clock::format_datetime(p.visible_version_time_ms)),
-                    text("NORMAL"),
+                    text(if restoring.contains(&p.id) { "RESTORE" } else { "NORMAL" }),
                     text(table.partition_column.clone().unwrap_or_default()),
                     text(range_text(table, p)),
                     text(distribution),
