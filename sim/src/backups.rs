@@ -11,7 +11,8 @@
 //!    failed, none sent after the job was seen FINISHED (loads after the snapshot never change it),
 //!    each load with all of its rows, none twice.
 //! 4. A CANCELLED job is never shown as a snapshot (SHOW SNAPSHOT is not OK for it).
-//! 5. Once every job has ended, no backend holds a snapshot directory.
+//! 5. Once every job (backups and restores) has ended, no backend holds a snapshot directory
+//!    ([`check_no_snapshots`], run after the restore checks).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -323,8 +324,20 @@ pub async fn check(
             }
         }
     }
-    // 5: no snapshot left once jobs ended (heartbeats release what the end of a job missed), on
-    // the backends of the cluster (a dropped one is no longer the FE's: its snapshots expire).
+    cluster.event(format!(
+        "check: {} backups sent, {finished} finished with whole loads and verified files, {cancelled} cancelled and \
+         never shown, {} cancels sent",
+        model.submitted.len(),
+        model.cancels_sent
+    ));
+    let _ = sql(cluster, "SHOW BACKUP FROM w").await;
+    Ok(())
+}
+
+/// Invariant 5, once every backup and restore has ended: no backend holds a snapshot (a backup's,
+/// or a restore's landing one); heartbeats release what the end of a job missed. Only the
+/// backends of the cluster count (a dropped one is no longer the FE's: its snapshots expire).
+pub async fn check_no_snapshots(cluster: &SimCluster) -> Result<(), String> {
     let (bcols, backends) = query_until_ok(cluster, "SHOW BACKENDS").await?;
     let (host, port) = (col(&bcols, "Host")?, col(&bcols, "HeartbeatPort")?);
     let members: BTreeSet<String> = backends
@@ -347,19 +360,13 @@ pub async fn check(
         if cluster.now() - started > Duration::from_secs(30) {
             let shown: Vec<_> = held.iter().take(5).collect();
             return Err(format!(
-                "backends still hold {} snapshots 30s after every backup ended, e.g. {shown:?}",
+                "backends still hold {} snapshots 30s after every backup and restore ended, e.g. {shown:?}",
                 held.len()
             ));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    cluster.event(format!(
-        "check: {} backups sent, {finished} finished with whole loads and verified files, {cancelled} cancelled and \
-         never shown, {} cancels sent, no snapshot left",
-        model.submitted.len(),
-        model.cancels_sent
-    ));
-    let _ = sql(cluster, "SHOW BACKUP FROM w").await;
+    cluster.event("check: no backend holds a snapshot");
     Ok(())
 }
 

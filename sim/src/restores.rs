@@ -63,17 +63,23 @@ fn legal_sequence(seen: &[RestoreState]) -> Result<(), String> {
     Ok(())
 }
 
-/// One SHOW RESTORE FROM rdb: records states and checks invariant 1 on it.
-async fn observe(client: &madsim::runtime::NodeHandle, fe_addr: &str, recorder: &Recorder, model: &mut RestoreModel) {
+/// One SHOW RESTORE FROM rdb: records states and checks invariant 1 on it. Whether a job was
+/// seen running (`None`: SHOW RESTORE did not answer).
+async fn observe(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &Recorder,
+    model: &mut RestoreModel,
+) -> Option<bool> {
     let statement = format!("SHOW RESTORE FROM {TARGET_DB}");
     let Ok(QueryOutput::Rows { columns, rows }) =
         sql_on(client, fe_addr.to_string(), recorder.clone(), statement).await
     else {
-        return;
+        return None;
     };
     let (Ok(id), Ok(state)) = (col(&columns, "JobId"), col(&columns, "State")) else {
         model.violations.push(format!("SHOW RESTORE lacks JobId or State: {columns:?}"));
-        return;
+        return None;
     };
     let mut running = Vec::new();
     for row in &rows {
@@ -97,6 +103,7 @@ async fn observe(client: &madsim::runtime::NodeHandle, fe_addr: &str, recorder: 
     if running.len() > 1 {
         model.violations.push(format!("two running restore jobs in database {TARGET_DB}: {running:?}"));
     }
+    Some(!running.is_empty())
 }
 
 /// The timestamp of a snapshot, as SHOW SNAPSHOT gives it.
@@ -158,11 +165,13 @@ pub async fn client_restores(
     let mut model = RestoreModel::default();
     let end = recorder.now() + duration;
     while recorder.now() < end {
+        let mut busy = None;
         for _ in 0..thread_rng().gen_range(2..=6) {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            observe(&client, &fe_addr, &recorder, &mut model).await;
+            busy = observe(&client, &fe_addr, &recorder, &mut model).await;
         }
-        if model.sent >= MAX_CHAOS_RESTORES {
+        // One job at a time per database: a restore sent while one runs would only be refused.
+        if model.sent >= MAX_CHAOS_RESTORES || busy != Some(false) {
             continue;
         }
         let labels = finished_backups(&client, &fe_addr, &recorder).await;

@@ -418,6 +418,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     crate::loads::check(&cluster, &mut load_model).await?;
     crate::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
     crate::restores::check(&cluster, &mut restore_model).await?;
+    crate::backups::check_no_snapshots(&cluster).await?;
 
     // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
