@@ -20,6 +20,7 @@ pub mod row_codec;
 pub mod rpc;
 pub mod schema;
 pub mod shutdown;
+pub mod signal;
 pub mod sql;
 pub mod standalone;
 pub mod table;

@@ -4,7 +4,8 @@
 //! * every `select!` in node, buggify and sim code must start with `biased;` (an unbiased
 //!   select picks a branch with a random number outside the simulator's control);
 //! * node code must not touch threads, the file system, wall clocks or OS randomness directly,
-//!   except in the two modules that wrap them (`disk/real.rs` and `clock.rs`).
+//!   except in the two modules that wrap them (`disk/real.rs` and `clock.rs`), nor tokio's
+//!   `watch` or `Notify` (their wake order is not a function of the seed; `signal.rs` is).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -29,9 +30,12 @@ const FORBIDDEN: &[&str] = &[
     "rand::thread_rng",
     "rand::rng()",
     "spawn_blocking",
-    // tokio's Notify made two runs of one simulated seed differ (found by --check-determinism);
-    // a watch channel does the same job deterministically.
+    // A watch receiver waits on a shard picked by tokio's RNG, seeded from a process-wide counter:
+    // two runs of one simulated seed then wake tasks in different orders (found by
+    // --check-determinism --jobs 2). Notify was seen to do the same. `crate::signal::Signal` wakes
+    // waiters in the order they began to wait.
     "sync::Notify",
+    "sync::watch",
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -283,6 +287,7 @@ mod tests {
             "tokio::task::spawn_blocking(f);\n",
             "let t = MyInstant::now();\n",
             "let n = tokio::sync::Notify::new();\n",
+            "let (tx, rx) = tokio::sync::watch::channel(0);\n",
         );
         assert_eq!(
             forbidden_uses(src),
@@ -293,6 +298,7 @@ mod tests {
                 (6, vec!["rand::rng()"]),
                 (7, vec!["spawn_blocking"]),
                 (9, vec!["sync::Notify"]),
+                (10, vec!["sync::watch"]),
             ]
         );
     }

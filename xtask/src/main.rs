@@ -93,9 +93,10 @@ enum Task {
                             `cargo xtask bench <load|backup|restore> --help` lists each one's flags.")]
     Bench(bench::BenchArgs),
 
-    /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds.
+    /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds twice each.
     #[command(long_about = "Run fmt-check, clippy (both worlds), test, then \
-                            simulate --seeds 200 --jobs <available cores>, stopping at the \
+                            simulate --seeds 200 --check-determinism --jobs <available cores>, \
+                            stopping at the \
                             first failure. Prints each step's wall time and a summary table.")]
     Ci,
 }

@@ -282,7 +282,7 @@ impl Fe {
         };
         tracing::info!(job_id = job.id, label = %job.label, db = %db_name, repo = %job.repo_name, "fe: backup submitted");
         self.commit_locked(&mut durable, FeEdit::BackupJob { job: Box::new(job) }).await?;
-        self.jobs_submitted.send_modify(|n| *n += 1);
+        self.jobs_submitted.modify(|n| *n += 1);
         Ok(QueryOutput::Ok { affected_rows: 0 })
     }
 

@@ -37,6 +37,7 @@ use super::{Fe, FeEdit, FeState};
 use crate::repository::{self, RepoStore};
 use crate::rpc::proto;
 use crate::shutdown::Shutdown;
+use crate::signal::Signal;
 
 /// Attempts of one task (a tablet's snapshot or upload, a state's step) before the job fails.
 pub const MAX_TASK_ATTEMPTS: u32 = 8;
@@ -432,7 +433,7 @@ impl Fe {
         let total = queue.len();
         let mut uploaded: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
-        let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
+        let dead_backends = Signal::new(BTreeSet::<i64>::new());
         let mut in_flight = FuturesUnordered::new();
         self.with_runtime(job.id, |r| r.progress.clear());
         let mut next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
@@ -448,7 +449,7 @@ impl Fe {
             let alive: BTreeMap<i64, String> =
                 self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
             let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains_key(b)).copied().collect();
-            dead_tx.send_replace(dead);
+            dead_backends.set(dead);
 
             let now = crate::clock::monotonic();
             let mut i = 0;
@@ -488,7 +489,7 @@ impl Fe {
                     r.unfinished.insert(task.tablet_id, copy.backend_id);
                     r.progress.entry(copy.backend_id).or_default().tablets_total += 1;
                 });
-                let mut dead_rx = dead_rx.clone();
+                let dead_backends = dead_backends.clone();
                 let backend_id = copy.backend_id;
                 in_flight.push(async move {
                     let result = tokio::select! {
@@ -498,7 +499,7 @@ impl Fe {
                         r = self.agent.upload_snapshot(&addr, request) => {
                             r.map_err(|e| (e.to_string(), !e.is_already_running()))
                         }
-                        _ = dead_rx.wait_for(|dead| dead.contains(&backend_id)) => {
+                        _ = dead_backends.wait_for(|dead| dead.contains(&backend_id)) => {
                             Err((format!("backend {backend_id} is shown dead; the upload moves to another replica"), true))
                         }
                     };
@@ -826,14 +827,16 @@ impl Fe {
 /// Starts a driver for every backup and restore job that has not ended and has none; stops them
 /// all at shutdown.
 pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
-    let mut submitted = fe.jobs_submitted.subscribe();
+    let mut seen = fe.jobs_submitted.version();
     loop {
         tokio::select! {
             biased;
             _ = shutdown.wait() => break,
-            _ = submitted.changed() => {}
+            _ = fe.jobs_submitted.changed_since(seen) => {}
             _ = tokio::time::sleep(Duration::from_millis(SCHEDULER_INTERVAL_MS)) => {}
         }
+        // Read before the jobs, so a job submitted while they are read wakes the next round.
+        seen = fe.jobs_submitted.version();
         let (backups, restores): (Vec<i64>, Vec<i64>) = {
             let durable = fe.durable.lock().await;
             let state = &durable.state;

@@ -41,6 +41,7 @@ use crate::disk::Disk;
 use crate::error::{NodeError, SqlError};
 use crate::journal::{Journal, JournalError};
 use crate::shutdown::Shutdown;
+use crate::signal::Signal;
 use auth::{Auth, AuthEdit};
 use catalog::{Catalog, CatalogEdit};
 use membership::{Membership, MembershipEdit};
@@ -232,14 +233,13 @@ pub struct Fe {
     backup_runtime: Mutex<std::collections::BTreeMap<i64, backup_driver::JobRuntime>>,
     /// The driver task of each running backup job.
     backup_drivers: Mutex<std::collections::BTreeMap<i64, tokio::task::JoinHandle<()>>>,
-    /// Bumped when a backup or restore is submitted, so its driver starts at once. (A watch,
-    /// not a Notify: tokio's Notify made two runs of one simulated seed differ.)
-    jobs_submitted: tokio::sync::watch::Sender<u64>,
+    /// Bumped when a backup or restore is submitted, so its driver starts at once.
+    jobs_submitted: Signal<u64>,
     /// Held while a backup writes its `__info` and is journaled FINISHED, and by a cancel.
     backup_info_lock: tokio::sync::Mutex<()>,
     /// Set when the FE cannot go on (its journal failed and is poisoned): `serve` stops, so a
     /// restart replays the journal (fail-stop).
-    fatal: tokio::sync::watch::Sender<Option<String>>,
+    fatal: Signal<Option<String>>,
 }
 
 impl Fe {
@@ -307,9 +307,9 @@ impl Fe {
             repo_errors: Mutex::new(std::collections::BTreeMap::new()),
             backup_runtime: Mutex::new(std::collections::BTreeMap::new()),
             backup_drivers: Mutex::new(std::collections::BTreeMap::new()),
-            jobs_submitted: tokio::sync::watch::Sender::new(0),
+            jobs_submitted: Signal::new(0),
             backup_info_lock: tokio::sync::Mutex::new(()),
-            fatal: tokio::sync::watch::Sender::new(None),
+            fatal: Signal::new(None),
             config,
         });
         if fe.durable.lock().await.state.cluster_id == 0 {
@@ -344,7 +344,7 @@ impl Fe {
             Ok(lsn) => lsn,
             Err(e) if durable.journal.is_poisoned() => {
                 tracing::error!(error = %e, "fe: journal append failed and the journal is poisoned; stopping");
-                self.fatal.send_replace(Some(format!("the journal failed and cannot take more records ({e})")));
+                self.fatal.set(Some(format!("the journal failed and cannot take more records ({e})")));
                 return Err(SqlError::doris(format!(
                     "the change may or may not have been saved ({e}); restart the FE, then check before retrying"
                 )));
@@ -444,7 +444,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let backups = tokio::spawn(backup_driver::run(fe.clone(), shutdown.clone()));
     tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
-    let mut fatal = fe.fatal.subscribe();
+    let fatal = fe.fatal.clone();
     let served = tonic::transport::Server::builder()
         .add_service(crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone())))
         .serve_with_shutdown(addr, async move {
@@ -463,7 +463,7 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     mysql_front.abort();
     served.map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })?;
     // Fail-stop: an FE whose journal cannot take records stops, and its restart replays it.
-    if let Some(why) = fe.fatal.borrow().clone() {
+    if let Some(why) = fe.fatal.get() {
         return Err(NodeError::Other(format!("fe stopped: {why}; restart it to replay the journal")));
     }
     Ok(())

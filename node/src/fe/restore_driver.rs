@@ -42,6 +42,7 @@ use super::table_ddl::current_load;
 use super::{Fe, FeEdit, FeState};
 use crate::rpc::proto;
 use crate::schema::Schema;
+use crate::signal::Signal;
 
 /// Downloads in flight per backend per job (the BE runs 2 at once) and per job.
 pub const MAX_DOWNLOADS_PER_BACKEND: usize = 2;
@@ -368,7 +369,7 @@ impl Fe {
         let total = queue.len();
         let mut done = 0usize;
         let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
-        let (dead_tx, dead_rx) = tokio::sync::watch::channel(BTreeSet::<i64>::new());
+        let dead_backends = Signal::new(BTreeSet::<i64>::new());
         let mut in_flight = futures_util::stream::FuturesUnordered::new();
         // Every replica downloads on its own backend: each backend's share is known from the start.
         self.with_runtime(job.id, |r| {
@@ -383,7 +384,7 @@ impl Fe {
             let (location, properties) = (repo.location.clone(), repo.properties.clone());
             let view = self.cluster_view().await;
             let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !view.alive.contains(b)).copied().collect();
-            dead_tx.send_replace(dead);
+            dead_backends.set(dead);
             let now = crate::clock::monotonic();
             let mut i = 0;
             while i < queue.len() && in_flight.len() < MAX_DOWNLOADS_IN_FLIGHT {
@@ -421,7 +422,7 @@ impl Fe {
                 self.with_runtime(job.id, |r| {
                     r.unfinished.insert(task.tablet_id, task.backend_id);
                 });
-                let mut dead_rx = dead_rx.clone();
+                let dead_backends = dead_backends.clone();
                 let backend_id = task.backend_id;
                 in_flight.push(async move {
                     let result = tokio::select! {
@@ -431,7 +432,7 @@ impl Fe {
                         r = self.agent.download_snapshot(&addr, request) => {
                             r.map(|_| ()).map_err(|e| (e.to_string(), !e.is_already_running(), e.is_data_loss()))
                         }
-                        _ = dead_rx.wait_for(|dead| dead.contains(&backend_id)) => {
+                        _ = dead_backends.wait_for(|dead| dead.contains(&backend_id)) => {
                             Err((format!("backend {backend_id} is shown dead; its download waits for it"), false, false))
                         }
                     };
