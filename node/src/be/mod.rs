@@ -623,14 +623,8 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::GetUploadProgressRequest>,
     ) -> Result<Response<proto::GetUploadProgressResponse>, Status> {
-        let (uploads_running, p) = self.be.upload_progress(request.into_inner().job_id);
-        Ok(Response::new(proto::GetUploadProgressResponse {
-            uploads_running,
-            files_total: p.files_total,
-            files_done: p.files_done,
-            bytes_total: p.bytes_total,
-            bytes_done: p.bytes_done,
-        }))
+        let (running, counts) = self.be.upload_progress(request.into_inner().job_id);
+        Ok(Response::new(progress_response(running, counts)))
     }
 
     async fn download_snapshot(
@@ -657,14 +651,8 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::GetUploadProgressRequest>,
     ) -> Result<Response<proto::GetUploadProgressResponse>, Status> {
-        let (uploads_running, p) = self.be.download_progress(request.into_inner().job_id);
-        Ok(Response::new(proto::GetUploadProgressResponse {
-            uploads_running,
-            files_total: p.files_total,
-            files_done: p.files_done,
-            bytes_total: p.bytes_total,
-            bytes_done: p.bytes_done,
-        }))
+        let (running, counts) = self.be.download_progress(request.into_inner().job_id);
+        Ok(Response::new(progress_response(running, counts)))
     }
 
     async fn move_restored_tablet(
@@ -729,6 +717,18 @@ pub async fn serve(be: Arc<Be>, mut shutdown: Shutdown) -> Result<(), NodeError>
         .map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() });
     compaction.abort();
     served
+}
+
+/// A job's transfers on this backend as GetUploadProgress/GetDownloadProgress answer
+/// (`uploads_running` counts the running transfers of either kind).
+fn progress_response(running: u64, counts: ProgressCounts) -> proto::GetUploadProgressResponse {
+    proto::GetUploadProgressResponse {
+        uploads_running: running,
+        files_total: counts.files_total,
+        files_done: counts.files_done,
+        bytes_total: counts.bytes_total,
+        bytes_done: counts.bytes_done,
+    }
 }
 
 #[cfg(test)]

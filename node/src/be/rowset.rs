@@ -266,36 +266,27 @@ pub fn parse_rowset(bytes: Vec<u8>, path: &Path) -> Result<RowsetFile, RowsetErr
 /// file verified whole moments ago (a restore's download checks every byte); every read checks
 /// the checksum again anyway.
 pub async fn check_frame(disk: &dyn Disk, path: &Path) -> Result<RowsetSummary, RowsetError> {
-    let size_bytes = match disk.metadata(path).await? {
-        Some(m) if !m.is_dir => m.len_bytes,
-        _ => return Err(damaged(path, "the file is missing")),
-    };
-    if size_bytes < HEADER_BYTES + FOOTER_BYTES {
-        return Err(damaged(path, format!("{size_bytes} bytes is shorter than a header and a footer")));
-    }
-    let header = RowsetHeader::decode(&disk.read_at(path, 0, HEADER_BYTES).await?, path)?;
-    let footer_at = size_bytes - FOOTER_BYTES;
-    let footer = Footer::decode(&disk.read_at(path, footer_at, FOOTER_BYTES).await?, path)?;
-    if footer.data_len_bytes != footer_at - HEADER_BYTES {
-        return Err(damaged(
-            path,
-            format!(
-                "the footer says {} data bytes but the file holds {}",
-                footer.data_len_bytes,
-                footer_at - HEADER_BYTES
-            ),
-        ));
-    }
-    Ok(RowsetSummary { header, row_count: footer.row_count, size_bytes, md5: None })
+    let frame = read_frame(disk, path).await?;
+    Ok(RowsetSummary {
+        header: frame.header,
+        row_count: frame.footer.row_count,
+        size_bytes: frame.size_bytes,
+        md5: None,
+    })
 }
 
-/// Checks the rowset file at `path` reading it in bounded pieces: header, footer, lengths and
-/// checksum, and with `schema` also that the data is exactly `row_count` rows of it.
-pub async fn verify_rowset(
-    disk: &dyn Disk,
-    path: &Path,
-    schema: Option<&Schema>,
-) -> Result<RowsetSummary, RowsetError> {
+/// A rowset file's header and footer, read and checked against the file's size.
+struct Frame {
+    /// The header's bytes (the checksum covers them).
+    head: Vec<u8>,
+    header: RowsetHeader,
+    footer: Footer,
+    size_bytes: u64,
+    /// Where the footer starts: the data is `HEADER_BYTES..footer_at`.
+    footer_at: u64,
+}
+
+async fn read_frame(disk: &dyn Disk, path: &Path) -> Result<Frame, RowsetError> {
     let size_bytes = match disk.metadata(path).await? {
         Some(m) if !m.is_dir => m.len_bytes,
         _ => return Err(damaged(path, "the file is missing")),
@@ -317,6 +308,17 @@ pub async fn verify_rowset(
             ),
         ));
     }
+    Ok(Frame { head, header, footer, size_bytes, footer_at })
+}
+
+/// Checks the rowset file at `path` reading it in bounded pieces: header, footer, lengths and
+/// checksum, and with `schema` also that the data is exactly `row_count` rows of it.
+pub async fn verify_rowset(
+    disk: &dyn Disk,
+    path: &Path,
+    schema: Option<&Schema>,
+) -> Result<RowsetSummary, RowsetError> {
+    let Frame { head, header, footer, size_bytes, footer_at } = read_frame(disk, path).await?;
     let mut crc = crc32c::crc32c(&head);
     let mut decoder = schema.map(StreamDecoder::new);
     let mut offset = HEADER_BYTES;

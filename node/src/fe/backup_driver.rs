@@ -33,7 +33,8 @@ use super::backup::{CancelError, MAX_SHOWN_TASKS, MAX_TABLETS_PER_JOB};
 use super::backup_job::{BackupJob, BackupState, JobStatus, ReplicaSnapshot, StatusCode};
 use super::backup_meta::{self, BackupJobInfo, BackupMeta, LabelOwner};
 use super::catalog::{RepositoryKind, RepositoryRecord, TableRecord};
-use super::{Fe, FeEdit, FeState};
+use super::restore_job::RestoreJob;
+use super::{Fe, FeEdit, FeState, job_driver};
 use crate::repository::{self, RepoStore};
 use crate::rpc::proto;
 use crate::shutdown::Shutdown;
@@ -167,15 +168,28 @@ impl Fe {
         self.durable.lock().await.state.backup.jobs.get(&job_id).cloned()
     }
 
-    /// Returns once the job has ended (or is gone).
-    async fn wait_job_done(&self, job_id: i64) {
+    /// Returns once the backup or restore job `job_id` has ended (or is gone). Both kinds take
+    /// ids from one counter, so an id names one job of one kind.
+    pub(super) async fn wait_job_done(&self, job_id: i64) {
         loop {
             tokio::time::sleep(Duration::from_millis(JOB_POLL_MS)).await;
             let durable = self.durable.lock().await;
-            if durable.state.backup.jobs.get(&job_id).is_none_or(|j| j.state.is_done()) {
+            let state = &durable.state;
+            let running = state.backup.jobs.get(&job_id).is_some_and(|j| !j.state.is_done())
+                || state.restore.jobs.get(&job_id).is_some_and(|j| !j.state.is_done());
+            if !running {
                 return;
             }
         }
+    }
+
+    /// The task errors of `job_id`'s runtime to keep with the job when it moves (so SHOW shows
+    /// them after a restart or the end): the newest, at most `MAX_TASK_ERRORS`, oldest first.
+    pub(super) fn task_errors_to_keep(&self, job_id: i64) -> Vec<String> {
+        let errors: Vec<String> =
+            self.backup_runtime().get(&job_id).map(|r| r.task_errors.iter().cloned().collect()).unwrap_or_default();
+        let skip = errors.len().saturating_sub(super::backup_job::MAX_TASK_ERRORS);
+        errors.into_iter().skip(skip).collect()
     }
 
     /// Moves `job` to its next state, with `update` applied under the journal lock; `Moved` if
@@ -193,10 +207,7 @@ impl Fe {
         }
         let mut moved = current.clone();
         moved.state = next;
-        // The newest task errors are kept with the job (SHOW BACKUP after a restart or the end).
-        let errors: Vec<String> =
-            self.backup_runtime().get(&job.id).map(|r| r.task_errors.iter().cloned().collect()).unwrap_or_default();
-        for error in errors.into_iter().rev().take(super::backup_job::MAX_TASK_ERRORS).rev() {
+        for error in self.task_errors_to_keep(job.id) {
             if !moved.task_errors.contains(&error) {
                 moved.note_task_error(error);
             }
@@ -759,63 +770,50 @@ fn plan_tables(state: &FeState, job: &BackupJob) -> Result<Vec<TableRecord>, Ste
     Ok(tables)
 }
 
-/// Runs one job until it ends (or the FE stops).
-async fn drive(fe: Arc<Fe>, job_id: i64) {
-    let mut failures = 0u32;
-    loop {
-        let Some(job) = fe.backup_job(job_id).await else {
-            break;
-        };
-        if job.state.is_done() {
-            break;
-        }
-        let now_ms = crate::clock::now_ms();
-        if now_ms >= job.deadline_ms() {
-            if let Err(CancelError::Journal(e)) =
-                fe.cancel_backup_job(job_id, JobStatus::error(StatusCode::Timeout, "")).await
-            {
-                tracing::warn!(job_id, error = %e.message, "fe: cannot record a backup's timeout; retrying");
-                tokio::time::sleep(backoff(1)).await;
-            }
-            continue;
-        }
-        let remaining = Duration::from_millis(job.deadline_ms() - now_ms);
-        let outcome = tokio::select! {
-            biased;
-            _ = fe.wait_job_done(job_id) => Err(StepError::Moved),
-            _ = tokio::time::sleep(remaining) => continue,
-            r = fe.backup_step(&job) => r,
-        };
-        match outcome {
-            Ok(()) => failures = 0,
-            Err(StepError::Moved) => {}
-            Err(StepError::Fail(status)) => {
-                if let Err(CancelError::Journal(e)) = fe.cancel_backup_job(job_id, status).await {
-                    tracing::warn!(job_id, error = %e.message, "fe: cannot record a backup's failure; retrying");
-                    tokio::time::sleep(backoff(1)).await;
-                }
-            }
-            Err(StepError::Retry(message)) => {
-                failures += 1;
-                let what = format!("{}: {message}", job.state.name());
-                tracing::info!(job_id, attempt = failures, "fe: backup step failed: {what}");
-                fe.with_runtime(job_id, |r| r.note_error(what.clone()));
-                // UPLOAD_INFO is cheap and idempotent: retried until the timeout, as in Doris.
-                if job.state != BackupState::UploadInfo && failures >= MAX_TASK_ATTEMPTS {
-                    let status =
-                        JobStatus::error(StatusCode::CommonError, format!("{what} (after {failures} attempts)"));
-                    let _ = fe.cancel_backup_job(job_id, status).await;
-                    continue;
-                }
-                tokio::time::sleep(backoff(failures)).await;
-            }
+impl super::job_driver::DrivenJob for BackupJob {
+    const KIND: &'static str = "backup";
+
+    async fn load(fe: &Fe, job_id: i64) -> Option<Self> {
+        fe.backup_job(job_id).await
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.is_done()
+    }
+
+    fn deadline_ms(&self) -> u64 {
+        BackupJob::deadline_ms(self)
+    }
+
+    fn state_name(&self) -> &'static str {
+        self.state.name()
+    }
+
+    fn timeout_status(&self) -> JobStatus {
+        JobStatus::error(StatusCode::Timeout, "")
+    }
+
+    /// UPLOAD_INFO is cheap and idempotent: retried until the timeout, as in Doris.
+    fn retries_forever(&self) -> bool {
+        self.state == BackupState::UploadInfo
+    }
+
+    async fn step(&self, fe: &Fe) -> Result<(), StepError> {
+        fe.backup_step(self).await
+    }
+
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String> {
+        match fe.cancel_backup_job(job_id, status).await {
+            Err(CancelError::Journal(e)) => Err(e.message),
+            Ok(()) | Err(CancelError::AlreadyDone(_)) => Ok(()),
         }
     }
-    if let Some(job) = fe.backup_job(job_id).await {
-        fe.release_backup_snapshots(&job).await;
+
+    async fn after_end(fe: &Fe, job_id: i64) {
+        if let Some(job) = fe.backup_job(job_id).await {
+            fe.release_backup_snapshots(&job).await;
+        }
     }
-    fe.backup_runtime().remove(&job_id);
-    fe.backup_drivers().remove(&job_id);
 }
 
 impl Fe {
@@ -848,11 +846,11 @@ pub(super) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
         let mut drivers = fe.backup_drivers();
         drivers.retain(|_, handle| !handle.is_finished());
         for job_id in backups {
-            drivers.entry(job_id).or_insert_with(|| tokio::spawn(drive(fe.clone(), job_id)));
+            drivers.entry(job_id).or_insert_with(|| tokio::spawn(job_driver::drive::<BackupJob>(fe.clone(), job_id)));
         }
         // Restore jobs take ids from the same catalog counter, so one map holds both.
         for job_id in restores {
-            drivers.entry(job_id).or_insert_with(|| tokio::spawn(super::restore_driver::drive(fe.clone(), job_id)));
+            drivers.entry(job_id).or_insert_with(|| tokio::spawn(job_driver::drive::<RestoreJob>(fe.clone(), job_id)));
         }
     }
     fe.stop_job_drivers();

@@ -15,6 +15,7 @@ pub mod catalog;
 mod execute;
 mod heartbeat;
 pub mod help;
+mod job_driver;
 mod load;
 pub mod membership;
 pub mod mysql;

@@ -27,12 +27,11 @@
 //! commit, so it stays exactly as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::backup_driver::{JOB_POLL_MS, MAX_TASK_ATTEMPTS, StepError, backoff, fail};
+use super::backup_driver::{MAX_TASK_ATTEMPTS, StepError, backoff, fail};
 use super::backup_job::{JobStatus, StatusCode};
 use super::catalog::{RepositoryKind, RepositoryRecord, TabletRecord};
 use super::restore::{RestoreCancelError, read_snapshot};
@@ -108,16 +107,6 @@ impl Fe {
         self.durable.lock().await.state.restore.jobs.get(&job_id).cloned()
     }
 
-    async fn wait_restore_done(&self, job_id: i64) {
-        loop {
-            tokio::time::sleep(Duration::from_millis(JOB_POLL_MS)).await;
-            let durable = self.durable.lock().await;
-            if durable.state.restore.jobs.get(&job_id).is_none_or(|j| j.state.is_done()) {
-                return;
-            }
-        }
-    }
-
     /// Moves `job` to its next state with `update` applied under the journal lock; `Moved` if the
     /// job left the state `job` was read in.
     async fn move_restore(
@@ -133,9 +122,7 @@ impl Fe {
         }
         let mut moved = current.clone();
         moved.state = next;
-        let errors: Vec<String> =
-            self.backup_runtime().get(&job.id).map(|r| r.task_errors.iter().cloned().collect()).unwrap_or_default();
-        for error in errors.into_iter().rev().take(super::backup_job::MAX_TASK_ERRORS).rev() {
+        for error in self.task_errors_to_keep(job.id) {
             if !moved.task_errors.contains(&error) {
                 moved.note_task_error(error);
             }
@@ -629,68 +616,52 @@ impl Fe {
     }
 }
 
-/// Runs one restore job until it ends (or the FE stops).
-pub(super) async fn drive(fe: Arc<Fe>, job_id: i64) {
-    let mut failures = 0u32;
-    loop {
-        let Some(job) = fe.restore_job(job_id).await else {
-            break;
-        };
-        if job.state.is_done() {
-            break;
-        }
-        let now_ms = crate::clock::now_ms();
-        if now_ms >= job.deadline_ms() {
-            let status =
-                JobStatus::error(StatusCode::Timeout, format!("restore job with label: {}  timeout.", job.label));
-            if let Err(RestoreCancelError::Journal(e)) = fe.cancel_restore_job(job_id, |_| status).await {
-                tracing::warn!(job_id, error = %e.message, "fe: cannot record a restore's timeout; retrying");
-                tokio::time::sleep(backoff(1)).await;
-            }
-            continue;
-        }
-        let remaining = Duration::from_millis(job.deadline_ms() - now_ms);
-        let outcome = tokio::select! {
-            biased;
-            _ = fe.wait_restore_done(job_id) => Err(StepError::Moved),
-            _ = tokio::time::sleep(remaining) => continue,
-            r = fe.restore_step(&job) => r,
-        };
-        match outcome {
-            Ok(()) => failures = 0,
-            Err(StepError::Moved) => {}
-            Err(StepError::Fail(status)) => {
-                if let Err(RestoreCancelError::Journal(e)) = fe.cancel_restore_job(job_id, |_| status).await {
-                    tracing::warn!(job_id, error = %e.message, "fe: cannot record a restore's failure; retrying");
-                    tokio::time::sleep(backoff(1)).await;
-                }
-            }
-            Err(StepError::Retry(message)) => {
-                failures += 1;
-                let what = format!("{}: {message}", job.state.name());
-                tracing::info!(job_id, attempt = failures, "fe: restore step failed: {what}");
-                fe.with_runtime(job_id, |r| r.note_error(what.clone()));
-                if failures >= MAX_TASK_ATTEMPTS {
-                    let status =
-                        JobStatus::error(StatusCode::CommonError, format!("{what} (after {failures} attempts)"));
-                    let _ = fe.cancel_restore_job(job_id, |_| status).await;
-                    continue;
-                }
-                tokio::time::sleep(backoff(failures)).await;
-            }
+impl super::job_driver::DrivenJob for RestoreJob {
+    const KIND: &'static str = "restore";
+
+    async fn load(fe: &Fe, job_id: i64) -> Option<Self> {
+        fe.restore_job(job_id).await
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.is_done()
+    }
+
+    fn deadline_ms(&self) -> u64 {
+        RestoreJob::deadline_ms(self)
+    }
+
+    fn state_name(&self) -> &'static str {
+        self.state.name()
+    }
+
+    fn timeout_status(&self) -> JobStatus {
+        JobStatus::error(StatusCode::Timeout, format!("restore job with label: {}  timeout.", self.label))
+    }
+
+    async fn step(&self, fe: &Fe) -> Result<(), StepError> {
+        fe.restore_step(self).await
+    }
+
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String> {
+        match fe.cancel_restore_job(job_id, |_| status).await {
+            Err(RestoreCancelError::Journal(e)) => Err(e.message),
+            Ok(()) | Err(RestoreCancelError::AlreadyDone(_)) => Ok(()),
         }
     }
-    // The job ended (here or elsewhere: a cancel, a timeout): its landing snapshots go from
-    // every backend that answers; heartbeats release them on the others.
-    let state = fe.state().await;
-    if state.restore.jobs.get(&job_id).is_some_and(|j| j.state.is_done()) {
-        let calls = state.membership.backends.values().map(|b| {
-            let (fe, addr) = (&fe, b.addr());
-            async move {
-                let _ = fe.agent.release_job_snapshots(&addr, job_id).await;
-            }
-        });
-        futures_util::future::join_all(calls).await;
+
+    async fn after_end(fe: &Fe, job_id: i64) {
+        // The job ended (here or elsewhere: a cancel, a timeout): its landing snapshots go from
+        // every backend that answers; heartbeats release them on the others.
+        let state = fe.state().await;
+        if state.restore.jobs.get(&job_id).is_some_and(|j| j.state.is_done()) {
+            let calls = state.membership.backends.values().map(|b| {
+                let addr = b.addr();
+                async move {
+                    let _ = fe.agent.release_job_snapshots(&addr, job_id).await;
+                }
+            });
+            futures_util::future::join_all(calls).await;
+        }
     }
-    fe.backup_runtime().remove(&job_id);
 }

@@ -1,0 +1,89 @@
+//! The loop that runs one backup or restore job until it ends: one state's work at a time,
+//! retried with backoff up to [`MAX_TASK_ATTEMPTS`], the job cancelled on a failure, after too
+//! many attempts, or at its deadline. What a kind of job does in each state is its own
+//! (`backup_driver.rs`, `restore_driver.rs`); this loop is shared.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Fe;
+use super::backup_driver::{MAX_TASK_ATTEMPTS, StepError, backoff};
+use crate::fe::backup_job::{JobStatus, StatusCode};
+
+/// A kind of job the loop drives.
+pub(super) trait DrivenJob: Sized {
+    /// "backup" or "restore", for logs.
+    const KIND: &'static str;
+
+    /// The job as journaled now, `None` if it is gone.
+    async fn load(fe: &Fe, job_id: i64) -> Option<Self>;
+    fn is_done(&self) -> bool;
+    fn deadline_ms(&self) -> u64;
+    fn state_name(&self) -> &'static str;
+    /// The status the job ends with when its deadline passes.
+    fn timeout_status(&self) -> JobStatus;
+    /// Whether a failure of this state's work is retried until the deadline, however often.
+    fn retries_forever(&self) -> bool {
+        false
+    }
+    /// This state's work, ending with the move to the next state.
+    async fn step(&self, fe: &Fe) -> Result<(), StepError>;
+    /// Ends the job with `status`. An error only when the journal could not record it (the job
+    /// ended already is no error: the loop sees it end).
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String>;
+    /// Once the job has ended (or is gone): release what it holds on the backends.
+    async fn after_end(fe: &Fe, job_id: i64);
+}
+
+/// Runs job `job_id` until it ends (or the FE stops the task).
+pub(super) async fn drive<J: DrivenJob>(fe: Arc<Fe>, job_id: i64) {
+    let mut failures = 0u32;
+    loop {
+        let Some(job) = J::load(&fe, job_id).await else {
+            break;
+        };
+        if job.is_done() {
+            break;
+        }
+        let now_ms = crate::clock::now_ms();
+        if now_ms >= job.deadline_ms() {
+            if let Err(e) = J::cancel(&fe, job_id, job.timeout_status()).await {
+                tracing::warn!(job_id, error = %e, "fe: cannot record a {}'s timeout; retrying", J::KIND);
+                tokio::time::sleep(backoff(1)).await;
+            }
+            continue;
+        }
+        let remaining = Duration::from_millis(job.deadline_ms() - now_ms);
+        let outcome = tokio::select! {
+            biased;
+            _ = fe.wait_job_done(job_id) => Err(StepError::Moved),
+            _ = tokio::time::sleep(remaining) => continue,
+            r = job.step(&fe) => r,
+        };
+        match outcome {
+            Ok(()) => failures = 0,
+            Err(StepError::Moved) => {}
+            Err(StepError::Fail(status)) => {
+                if let Err(e) = J::cancel(&fe, job_id, status).await {
+                    tracing::warn!(job_id, error = %e, "fe: cannot record a {}'s failure; retrying", J::KIND);
+                    tokio::time::sleep(backoff(1)).await;
+                }
+            }
+            Err(StepError::Retry(message)) => {
+                failures += 1;
+                let what = format!("{}: {message}", job.state_name());
+                tracing::info!(job_id, attempt = failures, "fe: {} step failed: {what}", J::KIND);
+                fe.with_runtime(job_id, |r| r.note_error(what.clone()));
+                if !job.retries_forever() && failures >= MAX_TASK_ATTEMPTS {
+                    let status =
+                        JobStatus::error(StatusCode::CommonError, format!("{what} (after {failures} attempts)"));
+                    let _ = J::cancel(&fe, job_id, status).await;
+                    continue;
+                }
+                tokio::time::sleep(backoff(failures)).await;
+            }
+        }
+    }
+    J::after_end(&fe, job_id).await;
+    fe.backup_runtime().remove(&job_id);
+}
