@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use madsim::net::NetSim;
@@ -42,6 +43,8 @@ pub struct SimNode {
     pub handle: NodeHandle,
     pub disk: Option<Arc<SimDisk>>,
     pub up: bool,
+    /// The port the node listens on at its next start (a backend can come back on another).
+    next_port: Arc<AtomicU16>,
 }
 
 impl SimNode {
@@ -139,6 +142,7 @@ impl SimCluster {
             handle: fe,
             disk: Some(fe_disk),
             up: true,
+            next_port: Arc::new(AtomicU16::new(FE_PORT)),
         });
 
         for i in 0..spec.backends {
@@ -153,12 +157,15 @@ impl SimCluster {
             };
             let disk = be_disk.clone();
             let node_name = name.clone();
+            let next_port = Arc::new(AtomicU16::new(BE_PORT));
+            let port = next_port.clone();
             let be = handle
                 .create_node()
                 .name(name.clone())
                 .ip(IpAddr::V4(ip))
                 .init(move || {
-                    let (config, disk) = (config.clone(), disk.clone());
+                    let config = BeConfig { port: port.load(Ordering::Relaxed), ..config.clone() };
+                    let disk = disk.clone();
                     supervise(node_name.clone(), move || {
                         palo_node::be::run(config.clone(), disk.clone(), Shutdown::never())
                     })
@@ -172,6 +179,7 @@ impl SimCluster {
                 handle: be,
                 disk: Some(be_disk),
                 up: true,
+                next_port,
             });
         }
 
@@ -199,6 +207,7 @@ impl SimCluster {
             handle: broker,
             disk: None,
             up: true,
+            next_port: Arc::new(AtomicU16::new(BROKER_PORT)),
         });
 
         let client = handle.create_node().name(named("client")).ip(IpAddr::V4(Ipv4Addr::new(10, net, 3, 1))).build();
@@ -255,6 +264,21 @@ impl SimCluster {
         node.up = true;
         let name = node.name.clone();
         self.event(format!("nemesis: restart {name}"));
+    }
+
+    /// Power loss of a backend, which then starts again listening on `port` (an operator who
+    /// restarted it on another port, or a machine that came back under another address): its
+    /// storage is the same, its address is not.
+    pub fn move_backend(&mut self, role: Role, port: u16) {
+        assert!(matches!(role, Role::Be(_)), "only backends move");
+        self.kill(role);
+        let node = self.node_mut(role);
+        let from = node.addr();
+        node.next_port.store(port, Ordering::Relaxed);
+        node.port = port;
+        let to = node.addr();
+        self.event(format!("nemesis: {from} comes back on port {port} ({to})"));
+        self.restart(role);
     }
 
     /// Cuts the link between two nodes in both directions.

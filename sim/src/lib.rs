@@ -11,6 +11,8 @@ pub mod trace;
 #[cfg(madsim)]
 pub mod backups;
 #[cfg(madsim)]
+pub mod big_tables;
+#[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
 pub mod loads;
@@ -24,5 +26,7 @@ pub mod runner;
 pub mod scenario;
 #[cfg(madsim)]
 pub mod workload;
+#[cfg(madsim)]
+pub mod world;
 
 pub use sim_disk::{SimDisk, SimDiskFaults};

@@ -67,21 +67,52 @@ fn definite_failure(e: &ClientError) -> bool {
     }
 }
 
-/// The client's loads and DDL during the chaos phase.
+/// The client's loads and DDL during the chaos phase: `sessions` loader sessions at once, each
+/// with its own load numbers (session `s` of `n` writes loads `s + 1`, `s + 1 + n`, ...).
 pub async fn client_loads(
     client: madsim::runtime::NodeHandle,
     fe_addr: String,
     recorder: Recorder,
     duration: Duration,
     log: Arc<Mutex<LoadLog>>,
+    sessions: usize,
+) -> LoadModel {
+    assert!(sessions >= 1, "at least one loader session");
+    let tasks: Vec<_> = (0..sessions)
+        .map(|session| {
+            let (client, fe_addr, recorder, log) = (client.clone(), fe_addr.clone(), recorder.clone(), log.clone());
+            tokio::spawn(session_loads(client, fe_addr, recorder, duration, log, session, sessions))
+        })
+        .collect();
+    let mut model = LoadModel::default();
+    for task in tasks {
+        // A session's task cannot fail (it has no error path); a join error is a harness bug.
+        let session = task.await.expect("a loader session's task ends normally");
+        model.acked.extend(session.acked);
+        model.failed.extend(session.failed);
+        model.unknown.extend(session.unknown);
+        model.partitions_acked.extend(session.partitions_acked);
+    }
+    model
+}
+
+/// One loader session during the chaos phase. Session 0 also adds partitions.
+async fn session_loads(
+    client: madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    duration: Duration,
+    log: Arc<Mutex<LoadLog>>,
+    session: usize,
+    sessions: usize,
 ) -> LoadModel {
     let mut model = LoadModel::default();
     let end = recorder.now() + duration;
-    let mut load = 1u64;
+    let mut load = session as u64 + 1;
     let mut next_partition = 2u64;
     while recorder.now() < end {
         tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=1_500))).await;
-        if thread_rng().gen_ratio(1, 10) {
+        if session == 0 && thread_rng().gen_ratio(1, 10) {
             let name = format!("p{next_partition}");
             let statement = format!(
                 "ALTER TABLE w.events ADD PARTITION {name} VALUES [(\"{}\"), (\"{}\"))",
@@ -111,7 +142,7 @@ pub async fn client_loads(
             Err(e) if definite_failure(&e) => model.failed.insert(load, rows),
             Err(_) => model.unknown.insert(load, rows),
         };
-        load += 1;
+        load += sessions as u64;
     }
     model
 }
@@ -296,10 +327,70 @@ async fn loads_after_faults(cluster: &SimCluster, model: &mut LoadModel) -> Resu
 
 /// Loads run (and must succeed) after the faults stop.
 const LOADS_AFTER_FAULTS: usize = 3;
+/// Loads each session sends in the quiet concurrent round.
+const QUIET_LOADS_PER_SESSION: u64 = 5;
+
+/// Once faults stopped and every replica is at its version, `sessions` sessions load into the
+/// table at once: nothing prevents these loads, so every one must succeed at its first attempt.
+async fn concurrent_loads(cluster: &SimCluster, model: &mut LoadModel, sessions: usize) -> Result<(), String> {
+    let first =
+        model.acked.keys().chain(model.failed.keys()).chain(model.unknown.keys()).max().copied().unwrap_or(0) + 1;
+    let tasks: Vec<_> = (0..sessions as u64)
+        .map(|session| {
+            let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for n in 0..QUIET_LOADS_PER_SESSION {
+                    let load = first + n * sessions as u64 + session;
+                    let rows = (load % 7) + 1;
+                    let values: Vec<String> = (0..rows)
+                        .map(|i| format!("({}, {load}, 'quiet')", (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT))
+                        .collect();
+                    let statement = format!("INSERT INTO w.events VALUES {}", values.join(", "));
+                    let outcome = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await;
+                    outcomes.push((load, rows, outcome));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for task in tasks {
+        for (load, rows, outcome) in task.await.map_err(|e| format!("a quiet loader's task failed: {e}"))? {
+            match outcome {
+                Ok(_) => {
+                    model.acked.insert(load, rows);
+                }
+                Err(e) => {
+                    if definite_failure(&e) {
+                        model.failed.insert(load, rows);
+                    } else {
+                        model.unknown.insert(load, rows);
+                    }
+                    failures.push(format!("load {load}: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(first) = failures.first() {
+        return Err(format!(
+            "{} of {} loads from {sessions} concurrent sessions failed with every replica at its version, e.g. {first}",
+            failures.len(),
+            sessions as u64 * QUIET_LOADS_PER_SESSION
+        ));
+    }
+    cluster.event(format!(
+        "check: {} loads from {sessions} concurrent sessions all succeeded",
+        sessions as u64 * QUIET_LOADS_PER_SESSION
+    ));
+    Ok(())
+}
 
 /// All load invariants, once faults have stopped.
-pub async fn check(cluster: &SimCluster, model: &mut LoadModel) -> Result<(), String> {
+pub async fn check(cluster: &SimCluster, model: &mut LoadModel, sessions: usize) -> Result<(), String> {
     loads_after_faults(cluster, model).await?;
+    wait_converged(cluster).await?;
+    concurrent_loads(cluster, model, sessions).await?;
     let (replicas, versions) = wait_converged(cluster).await?;
     check_replicas_agree(cluster, &replicas, &versions).await?;
 

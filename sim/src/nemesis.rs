@@ -1,14 +1,16 @@
 //! The nemesis: faults chosen by the seed. Each step it may kill a node (power loss; a long
 //! outage now and then so heartbeats declare it dead), cut a link, drop packets, or make a disk
-//! fail or stall; every fault is undone after a seed-chosen time. Everything it does goes to the
-//! trace.
+//! fail or stall, or (in worlds that enable it) restart a backend on another port, which an
+//! operator then adds again as the standalone does; every fault is undone after a seed-chosen
+//! time. Everything it does goes to the trace.
 
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
 
-use crate::cluster::{Role, SimCluster};
+use crate::cluster::{BE_PORT, Role, SimCluster};
 use crate::sim_disk::SimDiskFaults;
+use crate::world::WorldProfile;
 
 /// Faults undone later: (when, what).
 enum Undo {
@@ -25,7 +27,14 @@ const STEP_MAX_MS: u64 = 2_000;
 
 /// Injects faults into `cluster` for `duration` of simulated time, then returns with every
 /// fault still pending undone.
-pub async fn run(cluster: &mut SimCluster, duration: Duration, clean_disks: &SimDiskFaults) {
+/// `movable` are the backends that may come back on another port (when the world enables it).
+pub async fn run(
+    cluster: &mut SimCluster,
+    duration: Duration,
+    clean_disks: &SimDiskFaults,
+    world: &WorldProfile,
+    movable: &[Role],
+) {
     let end = cluster.now() + duration;
     let mut pending: Vec<(Duration, Undo)> = Vec::new();
     let roles: Vec<Role> = cluster.nodes.iter().map(|n| n.role).collect();
@@ -79,12 +88,35 @@ pub async fn run(cluster: &mut SimCluster, duration: Duration, clean_disks: &Sim
                 let ms = thread_rng().gen_range(1_000..=5_000);
                 pending.push((cluster.now() + Duration::from_millis(ms), Undo::CleanDisk(victim)));
             }
+            70..=74 if world.backend_moves && movable.contains(&victim) && cluster.node(victim).up => {
+                move_backend(cluster, victim);
+            }
             _ => {}
         }
     }
     for (_, undo) in pending {
         apply_undo(cluster, undo, clean_disks);
     }
+}
+
+/// Restarts `role` on another port, then adds it again at its new address a moment later, as an
+/// operator (or `palo-node standalone`, which registers its backends at every start) would.
+fn move_backend(cluster: &mut SimCluster, role: Role) {
+    let from = cluster.node(role).port;
+    let port = loop {
+        let port = BE_PORT + thread_rng().gen_range(0..=9);
+        if port != from {
+            break port;
+        }
+    };
+    cluster.move_backend(role, port);
+    let statement = format!("ALTER SYSTEM ADD BACKEND \"{}\"", cluster.node(role).addr());
+    let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
+    let pause = Duration::from_millis(thread_rng().gen_range(200..=3_000));
+    tokio::spawn(async move {
+        tokio::time::sleep(pause).await;
+        let _ = crate::workload::sql_on(&client, fe_addr, recorder, statement).await;
+    });
 }
 
 fn apply_undo(cluster: &mut SimCluster, undo: Undo, clean_disks: &SimDiskFaults) {

@@ -155,12 +155,32 @@ fn restore_statement(label: &str, ts: &str, n: usize) -> String {
     )
 }
 
+/// Polls SHOW RESTORE until the newest job is in `state` (or past it), for a bounded time.
+async fn wait_for_state(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &Recorder,
+    model: &mut RestoreModel,
+    state: RestoreState,
+) {
+    const POLLS: usize = 100;
+    for _ in 0..POLLS {
+        observe(client, fe_addr, recorder, model).await;
+        let newest = model.seen.values().next_back().and_then(|states| states.last()).copied();
+        if newest.is_some_and(|s| s >= state) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(20..=200))).await;
+    }
+}
+
 /// The client's restores during the chaos phase.
 pub async fn client_restores(
     client: madsim::runtime::NodeHandle,
     fe_addr: String,
     recorder: Recorder,
     duration: Duration,
+    aimed_cancels: bool,
 ) -> RestoreModel {
     let mut model = RestoreModel::default();
     let end = recorder.now() + duration;
@@ -184,7 +204,12 @@ pub async fn client_restores(
         let statement = restore_statement(&label, &ts, model.sent);
         let acked = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await.is_ok();
         if acked && thread_rng().gen_ratio(1, 4) {
-            tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=6_000))).await;
+            if aimed_cancels && thread_rng().gen_bool(0.5) {
+                // Aimed at the job creating its tablets: the cancel races the creates.
+                wait_for_state(&client, &fe_addr, &recorder, &mut model, RestoreState::Snapshoting).await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=6_000))).await;
+            }
             model.cancels_sent += 1;
             let cancel = format!("CANCEL RESTORE FROM {TARGET_DB}");
             let _ = sql_on(&client, fe_addr.clone(), recorder.clone(), cancel).await;
@@ -457,15 +482,23 @@ pub async fn leftover_tablets(cluster: &SimCluster) -> Result<(usize, Vec<String
             continue;
         }
         let Some(disk) = &node.disk else { continue };
+        // Every directory under tablets/, with a meta or not (a create cut half way leaves one
+        // without): each must be a tablet the catalog has.
+        for (path, is_dir) in disk.list_all() {
+            let Ok(rest) = path.strip_prefix("/be/tablets") else { continue };
+            let parts: Vec<String> = rest.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            if parts.len() == 1 && is_dir && !known.contains(&parts[0]) {
+                strays.push(format!("{}: tablet directory {} the catalog does not have", node.name, parts[0]));
+            }
+        }
         for (path, bytes) in disk.durable_files() {
             let Ok(rest) = path.strip_prefix("/be/tablets") else { continue };
             let parts: Vec<String> = rest.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-            if parts.len() != 2 || parts[1] != "meta.json" {
-                continue;
-            }
-            if !known.contains(&parts[0]) {
-                strays.push(format!("{}: tablet {} the catalog does not have", node.name, parts[0]));
-            } else if String::from_utf8_lossy(&bytes).contains("\"restore_pending\": true") {
+            if parts.len() == 2
+                && parts[1] == "meta.json"
+                && known.contains(&parts[0])
+                && String::from_utf8_lossy(&bytes).contains("\"restore_pending\": true")
+            {
                 strays.push(format!("{}: tablet {} still waits for a restore", node.name, parts[0]));
             }
         }

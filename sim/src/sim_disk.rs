@@ -35,6 +35,12 @@ pub struct SimDiskFaults {
     /// Chance, per million, that an operation first sleeps `slow_ms` (virtual time under madsim).
     pub slow_per_million: u32,
     pub slow_ms: u64,
+    /// Every sync and sync_dir takes this long (virtual time under madsim), after the work
+    /// queued before it: a real disk's flush latency, fault or no fault.
+    pub sync_latency_us: u64,
+    /// Every other change (create, write, append, truncate, rename, link, remove) takes this
+    /// long, in the same queue.
+    pub write_latency_us: u64,
     /// Writes that would make the live files' bytes exceed this fail with [`DiskError::NoSpace`].
     pub capacity_bytes: u64,
     /// A test-only bug: file syncs succeed but make nothing durable (a disk that lies about
@@ -49,6 +55,8 @@ impl Default for SimDiskFaults {
             eio_per_million: 0,
             slow_per_million: 0,
             slow_ms: 0,
+            sync_latency_us: 0,
+            write_latency_us: 0,
             capacity_bytes: 1 << 40,
             fsync_lies: false,
         }
@@ -380,6 +388,9 @@ struct State {
     crash_countdown: Option<u64>,
     crashed: bool,
     mutating_ops: u64,
+    /// When the disk finishes the work queued so far: changes and flushes take their turn, one
+    /// at a time, as on a real device.
+    busy_until: Option<tokio::time::Instant>,
 }
 
 const GC_SLACK: usize = 64;
@@ -399,6 +410,7 @@ impl State {
             crash_countdown: None,
             crashed: false,
             mutating_ops: 0,
+            busy_until: None,
         }
     }
 
@@ -411,7 +423,21 @@ impl State {
         }
         let slow =
             kind.may_be_slow() && self.faults.slow_ms > 0 && self.rng.chance_per_million(self.faults.slow_per_million);
-        Ok(slow.then_some(Duration::from_millis(self.faults.slow_ms)))
+        let mut delay = if slow { Duration::from_millis(self.faults.slow_ms) } else { Duration::ZERO };
+        let latency_us = match kind {
+            OpKind::Sync => self.faults.sync_latency_us,
+            k if k.is_mutating() => self.faults.write_latency_us,
+            _ => 0,
+        };
+        if latency_us > 0 {
+            // Queued behind the work before it.
+            let now = tokio::time::Instant::now();
+            let start = self.busy_until.filter(|t| *t > now).unwrap_or(now);
+            let done = start + Duration::from_micros(latency_us);
+            self.busy_until = Some(done);
+            delay += done - now;
+        }
+        Ok((!delay.is_zero()).then_some(delay))
     }
 
     /// Counts the operation, fires a pending crash, injects EIO. `Ok` means: apply it.

@@ -33,6 +33,7 @@ use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
 use crate::nemesis;
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::Recorder;
+use crate::world::WorldProfile;
 
 /// Once faults stop, every member must be shown alive within this much simulated time.
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
@@ -81,6 +82,8 @@ pub struct RunOptions {
     pub bugs: Vec<InjectedBug>,
     /// Print trace lines as they happen.
     pub verbose: bool,
+    /// Parts of every seed's world fixed instead of drawn.
+    pub world: crate::world::WorldOverride,
 }
 
 /// What the client knows about the spare backend's membership.
@@ -177,6 +180,18 @@ async fn members(cluster: &SimCluster) -> Result<Vec<Member>, ClientError> {
     Ok(out)
 }
 
+/// Backend ids by address (`host:port`), from SHOW BACKENDS rows.
+fn backend_ids(members: &[Member]) -> std::collections::BTreeMap<String, String> {
+    members
+        .iter()
+        .filter_map(|m| {
+            let rest = m.key.strip_prefix("backend:")?;
+            let id = rest.split(':').next()?;
+            Some((m.addr.clone(), id.to_string()))
+        })
+        .collect()
+}
+
 async fn members_until_ok(cluster: &SimCluster) -> Result<Vec<Member>, String> {
     for _ in 0..MAX_ATTEMPTS {
         if let Ok(m) = members(cluster).await {
@@ -258,11 +273,21 @@ async fn databases_until_ok(cluster: &SimCluster) -> Result<BTreeSet<String>, St
     Err(format!("the FE did not answer SHOW DATABASES in {MAX_ATTEMPTS} attempts"))
 }
 
-/// One seed's run. `Err` carries the invariant that broke.
+/// One seed's run. `Err` carries the invariant that broke, and the world it broke in.
 pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> {
+    let world = options.world.apply(WorldProfile::draw());
+    recorder.event(format!("world: {world}"));
+    run_in(options, recorder, &world).await.map_err(|e| format!("{e}\n    world: {world}"))
+}
+
+async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -> Result<(), String> {
     // A disk's state when the nemesis leaves it alone (an injected bug stays on throughout).
-    let clean_disks =
-        SimDiskFaults { fsync_lies: options.bugs.contains(&InjectedBug::LyingFsync), ..SimDiskFaults::default() };
+    let clean_disks = SimDiskFaults {
+        fsync_lies: options.bugs.contains(&InjectedBug::LyingFsync),
+        sync_latency_us: world.sync_latency_us,
+        write_latency_us: world.write_latency_us,
+        ..SimDiskFaults::default()
+    };
     let spec = ClusterSpec::new(4, 5, clean_disks);
     let mut cluster = SimCluster::start(&spec, recorder.clone());
     if clean_disks.fsync_lies {
@@ -284,11 +309,18 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // Setup, without faults: three core backends, the spare, and the broker.
-    let backend_addrs: Vec<String> = cluster.backend_roles().iter().map(|r| cluster.node(*r).addr()).collect();
-    let (core, spare) = backend_addrs.split_at(backend_addrs.len() - 1);
-    let spare = spare[0].clone();
+    let backend_roles = cluster.backend_roles();
+    let backend_addrs: Vec<String> = backend_roles.iter().map(|r| cluster.node(*r).addr()).collect();
+    let (core_roles, _) = backend_roles.split_at(backend_roles.len() - 1);
+    let spare = backend_addrs[backend_addrs.len() - 1].clone();
     let all = backend_addrs.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
     until_ok(&cluster, &format!("ALTER SYSTEM ADD BACKEND {all}"), &["Same backend already exists"]).await?;
+    // Which backend id each core backend got: it keeps it whatever its address becomes.
+    let ids_at_setup = backend_ids(&members_until_ok(&cluster).await?);
+    let core_ids: Vec<(Role, String)> = core_roles
+        .iter()
+        .map(|r| (*r, ids_at_setup.get(&cluster.node(*r).addr()).cloned().unwrap_or_default()))
+        .collect();
     let broker_addr = format!("{}:{BROKER_PORT}", cluster.node(Role::Broker).ip);
     until_ok(&cluster, &format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker_addr}\""), &["already has"]).await?;
 
@@ -305,6 +337,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         crate::backups::LOCATION
     );
     until_ok(&cluster, &create_repo, &["already exist"]).await?;
+    crate::big_tables::setup(&cluster, world).await?;
 
     // Chaos: the nemesis, the client's membership changes and its loads at once.
     let buggify = thread_rng().gen_bool(0.5);
@@ -326,6 +359,7 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         recorder.clone(),
         options.chaos,
         load_log.clone(),
+        world.loaders,
     ));
     let backups_task = tokio::spawn(crate::backups::client_backups(
         cluster.client.clone(),
@@ -339,12 +373,16 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
         cluster.fe_addr(),
         recorder.clone(),
         options.chaos,
+        world.aimed_cancels,
     ));
-    nemesis::run(&mut cluster, options.chaos, &clean_disks).await;
+    nemesis::run(&mut cluster, options.chaos, &clean_disks, world, core_roles).await;
     let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
     // The load and restore workloads' databases, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
     model.databases_acked.insert(crate::restores::TARGET_DB.to_string());
+    if !crate::big_tables::create_statements(world).is_empty() {
+        model.databases_acked.insert(crate::big_tables::DATABASE.to_string());
+    }
     let mut load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
     let mut backup_model = backups_task.await.map_err(|e| format!("the client's backup task failed: {e}"))?;
     let mut restore_model = restores_task.await.map_err(|e| format!("the client's restore task failed: {e}"))?;
@@ -360,9 +398,19 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     let seen = members_until_ok(&cluster).await?;
     let backend_addrs_seen: BTreeSet<&str> =
         seen.iter().filter(|m| m.key.starts_with("backend:")).map(|m| m.addr.as_str()).collect();
-    for addr in core {
-        if !backend_addrs_seen.contains(addr.as_str()) {
-            return Err(format!("acknowledged backend {addr} is missing from SHOW BACKENDS: {seen:?}"));
+    let ids_seen = backend_ids(&seen);
+    for (role, id) in &core_ids {
+        // Where the backend is now: it may have come back on another port.
+        let addr = cluster.node(*role).addr();
+        match ids_seen.get(&addr) {
+            None => return Err(format!("acknowledged backend {id} at {addr} is missing from SHOW BACKENDS: {seen:?}")),
+            Some(now) if now != id => {
+                return Err(format!(
+                    "backend {id} came back at {addr} and is listed as backend {now}: a backend keeps its id when \
+                     its address changes ({seen:?})"
+                ));
+            }
+            Some(_) => {}
         }
     }
     match known {
@@ -415,7 +463,8 @@ pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> 
     }
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
-    crate::loads::check(&cluster, &mut load_model).await?;
+    crate::loads::check(&cluster, &mut load_model, world.loaders).await?;
+    crate::big_tables::check(&cluster, world).await?;
     crate::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
     crate::restores::check(&cluster, &mut restore_model).await?;
     crate::backups::check_no_snapshots(&cluster).await?;

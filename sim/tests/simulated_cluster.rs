@@ -8,7 +8,7 @@ use palo_sim::runner;
 use palo_sim::workload::{InjectedBug, RunOptions};
 
 fn options(bugs: Vec<InjectedBug>) -> RunOptions {
-    RunOptions { chaos: Duration::from_secs(20), bugs, verbose: false }
+    RunOptions { chaos: Duration::from_secs(20), bugs, verbose: false, world: Default::default() }
 }
 
 #[test]

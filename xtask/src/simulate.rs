@@ -39,6 +39,11 @@ pub struct SimulateArgs {
     /// Ask the simulator for detailed per-seed output.
     #[arg(long)]
     pub verbose: bool,
+
+    /// Fix parts of every seed's world instead of drawing them, e.g. `loaders=4,many=3x600`
+    /// (passed to the simulator: `target/sim/sim/simulate --help` lists the keys).
+    #[arg(long, value_name = "SPEC")]
+    pub world: Option<String>,
 }
 
 impl SimulateArgs {
@@ -53,6 +58,7 @@ impl SimulateArgs {
             faults: Vec::new(),
             duration_secs: None,
             verbose: false,
+            world: None,
         }
     }
 
@@ -82,6 +88,9 @@ impl SimulateArgs {
         }
         if self.verbose {
             args.push("--verbose".into());
+        }
+        if let Some(world) = &self.world {
+            args.extend(["--world".into(), world.clone()]);
         }
         args
     }

@@ -125,3 +125,53 @@ mod bugs {
         ON.with(|on| on.borrow().contains(name))
     }
 }
+
+/// Runs a server's handler as a real gRPC server does when its caller gives up (a deadline
+/// passed, the connection dropped): now and then, under buggify, the handler's future is
+/// dropped at whatever await it reached, and `None` comes back. madsim's servers never do this
+/// by themselves, so without this point the simulator could not find work that a cut leaves half
+/// done. Outside the simulator it just runs `handler`.
+pub async fn cut_by_caller<F: std::future::Future>(handler: F) -> Option<F::Output> {
+    #[cfg(madsim)]
+    {
+        use madsim::rand::Rng;
+        use std::task::Poll;
+        if !buggify_with_prob(0.02) {
+            return Some(handler.await);
+        }
+        let after_ms = madsim::rand::thread_rng().gen_range(0..=40u64);
+        let mut handler = std::pin::pin!(handler);
+        let mut timer = std::pin::pin!(madsim::time::sleep(std::time::Duration::from_millis(after_ms)));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = handler.as_mut().poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+            if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+    #[cfg(not(madsim))]
+    {
+        Some(handler.await)
+    }
+}
+
+/// 64 random bits: from the seed in the simulator (so a run replays), from the operating
+/// system's randomness elsewhere. The one source of randomness of the production tree.
+pub fn random_u64() -> u64 {
+    #[cfg(madsim)]
+    {
+        madsim::rand::random()
+    }
+    #[cfg(not(madsim))]
+    {
+        use std::hash::{BuildHasher, Hasher};
+        // Each RandomState is keyed from the OS's random source (and a per-process counter).
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(std::process::id().into());
+        hasher.finish()
+    }
+}

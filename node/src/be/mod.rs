@@ -370,6 +370,15 @@ struct BackendService {
     be: Arc<Be>,
 }
 
+/// Runs a handler that changes the backend's state. A real server drops a handler's future when
+/// its caller gives up (the simulator does so too, now and then: `cut_by_caller`), so whatever
+/// the handler did up to its last await stays half done.
+async fn handle<T>(handler: impl std::future::Future<Output = Result<T, Status>>) -> Result<T, Status> {
+    palo_buggify::cut_by_caller(handler)
+        .await
+        .unwrap_or_else(|| Err(Status::cancelled("the caller gave up before the backend answered")))
+}
+
 #[tonic::async_trait]
 impl proto::backend_server::Backend for BackendService {
     async fn heartbeat(
@@ -415,72 +424,91 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::CreateTabletRequest>,
     ) -> Result<Response<proto::CreateTabletResponse>, Status> {
-        if palo_buggify::fail_task("create_tablet") {
-            return Err(Status::unavailable("injected failure of create_tablet (simulation)"));
-        }
-        let request = request.into_inner();
-        let schema = parse_schema(&request.schema_json)?;
-        let tablets = &self.be.tablets;
-        if request.restore_pending {
-            if request.restore_job_id == 0 {
-                return Err(Status::invalid_argument("a tablet awaiting a restore needs the restore's job id"));
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("create_tablet") {
+                return Err(Status::unavailable("injected failure of create_tablet (simulation)"));
             }
-            tablets
-                .create_restore_tablet(request.tablet_id, schema, request.version, request.restore_job_id)
-                .await
-                .map_err(status)?;
-        } else {
-            tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
-        }
-        Ok(Response::new(proto::CreateTabletResponse {}))
+            let request = request.into_inner();
+            let schema = parse_schema(&request.schema_json)?;
+            let tablets = &be.tablets;
+            if request.restore_pending {
+                if request.restore_job_id == 0 {
+                    return Err(Status::invalid_argument("a tablet awaiting a restore needs the restore's job id"));
+                }
+                tablets
+                    .create_restore_tablet(request.tablet_id, schema, request.version, request.restore_job_id)
+                    .await
+                    .map_err(status)?;
+            } else {
+                tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
+            }
+            Ok(Response::new(proto::CreateTabletResponse {}))
+        })
+        .await
     }
 
     async fn drop_tablet(
         &self,
         request: Request<proto::DropTabletRequest>,
     ) -> Result<Response<proto::DropTabletResponse>, Status> {
-        self.be.tablets.drop_tablet(request.into_inner().tablet_id).await.map_err(status)?;
-        Ok(Response::new(proto::DropTabletResponse {}))
+        let be = self.be.clone();
+        handle(async move {
+            be.tablets.drop_tablet(request.into_inner().tablet_id).await.map_err(status)?;
+            Ok(Response::new(proto::DropTabletResponse {}))
+        })
+        .await
     }
 
     async fn write_rows(
         &self,
         request: Request<proto::WriteRowsRequest>,
     ) -> Result<Response<proto::WriteRowsResponse>, Status> {
-        if palo_buggify::fail_task("write_rows") {
-            return Err(Status::unavailable("injected failure of write_rows (simulation)"));
-        }
-        let r = request.into_inner();
-        let written = self
-            .be
-            .tablets
-            .write_rows(r.txn_id, r.tablet_id, r.seq, &r.rows, r.row_count, r.last)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(proto::WriteRowsResponse {
-            rows_written: written.rows_written,
-            bytes_written: written.bytes_written,
-        }))
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("write_rows") {
+                return Err(Status::unavailable("injected failure of write_rows (simulation)"));
+            }
+            let r = request.into_inner();
+            let written = be
+                .tablets
+                .write_rows(r.txn_id, r.tablet_id, r.seq, &r.rows, r.row_count, r.last)
+                .await
+                .map_err(status)?;
+            Ok(Response::new(proto::WriteRowsResponse {
+                rows_written: written.rows_written,
+                bytes_written: written.bytes_written,
+            }))
+        })
+        .await
     }
 
     async fn publish_version(
         &self,
         request: Request<proto::PublishVersionRequest>,
     ) -> Result<Response<proto::PublishVersionResponse>, Status> {
-        if palo_buggify::fail_task("publish_version") {
-            return Err(Status::unavailable("injected failure of publish_version (simulation)"));
-        }
-        let r = request.into_inner();
-        let version = self.be.tablets.publish(r.txn_id, r.tablet_id, r.version).await.map_err(status)?;
-        Ok(Response::new(proto::PublishVersionResponse { version }))
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("publish_version") {
+                return Err(Status::unavailable("injected failure of publish_version (simulation)"));
+            }
+            let r = request.into_inner();
+            let version = be.tablets.publish(r.txn_id, r.tablet_id, r.version).await.map_err(status)?;
+            Ok(Response::new(proto::PublishVersionResponse { version }))
+        })
+        .await
     }
 
     async fn abort_txn(
         &self,
         request: Request<proto::AbortTxnRequest>,
     ) -> Result<Response<proto::AbortTxnResponse>, Status> {
-        self.be.tablets.abort_txn(request.into_inner().txn_id).await.map_err(status)?;
-        Ok(Response::new(proto::AbortTxnResponse {}))
+        let be = self.be.clone();
+        handle(async move {
+            be.tablets.abort_txn(request.into_inner().txn_id).await.map_err(status)?;
+            Ok(Response::new(proto::AbortTxnResponse {}))
+        })
+        .await
     }
 
     type ScanStream = crate::rpc::ChannelStream<proto::ScanChunk>;
@@ -576,29 +604,37 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::MakeSnapshotRequest>,
     ) -> Result<Response<proto::MakeSnapshotResponse>, Status> {
-        if palo_buggify::fail_task("make_snapshot") {
-            return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
-        }
-        let r = request.into_inner();
-        let info =
-            self.be.tablets.make_job_snapshot(r.tablet_id, r.version, r.timeout_s, r.job_id).await.map_err(status)?;
-        Ok(Response::new(proto::MakeSnapshotResponse { path: info.path, files: info.files }))
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("make_snapshot") {
+                return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
+            }
+            let r = request.into_inner();
+            let info =
+                be.tablets.make_job_snapshot(r.tablet_id, r.version, r.timeout_s, r.job_id).await.map_err(status)?;
+            Ok(Response::new(proto::MakeSnapshotResponse { path: info.path, files: info.files }))
+        })
+        .await
     }
 
     async fn release_snapshot(
         &self,
         request: Request<proto::ReleaseSnapshotRequest>,
     ) -> Result<Response<proto::ReleaseSnapshotResponse>, Status> {
-        let r = request.into_inner();
-        let released = match (r.path.is_empty(), r.job_id) {
-            (false, 0) => {
-                self.be.tablets.release_snapshot(&r.path).await.map_err(status)?;
-                1
-            }
-            (true, job_id) if job_id != 0 => self.be.tablets.release_job_snapshots(job_id).await.map_err(status)?,
-            _ => return Err(Status::invalid_argument("give either a snapshot path or a job id, not both")),
-        };
-        Ok(Response::new(proto::ReleaseSnapshotResponse { released: released as u64 }))
+        let be = self.be.clone();
+        handle(async move {
+            let r = request.into_inner();
+            let released = match (r.path.is_empty(), r.job_id) {
+                (false, 0) => {
+                    be.tablets.release_snapshot(&r.path).await.map_err(status)?;
+                    1
+                }
+                (true, job_id) if job_id != 0 => be.tablets.release_job_snapshots(job_id).await.map_err(status)?,
+                _ => return Err(Status::invalid_argument("give either a snapshot path or a job id, not both")),
+            };
+            Ok(Response::new(proto::ReleaseSnapshotResponse { released: released as u64 }))
+        })
+        .await
     }
 
     async fn upload_snapshot(
@@ -659,13 +695,17 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::MoveRestoredTabletRequest>,
     ) -> Result<Response<proto::MoveRestoredTabletResponse>, Status> {
-        if palo_buggify::fail_task("move_restored_tablet") {
-            return Err(Status::unavailable("injected failure of move_restored_tablet (simulation)"));
-        }
-        let r = request.into_inner();
-        let version = self.be.tablets.move_restored(r.tablet_id, &r.snapshot_path, r.version).await.map_err(status)?;
-        tracing::info!(job_id = r.job_id, tablet_id = r.tablet_id, version, "be: restored tablet moved");
-        Ok(Response::new(proto::MoveRestoredTabletResponse { version }))
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("move_restored_tablet") {
+                return Err(Status::unavailable("injected failure of move_restored_tablet (simulation)"));
+            }
+            let r = request.into_inner();
+            let version = be.tablets.move_restored(r.tablet_id, &r.snapshot_path, r.version).await.map_err(status)?;
+            tracing::info!(job_id = r.job_id, tablet_id = r.tablet_id, version, "be: restored tablet moved");
+            Ok(Response::new(proto::MoveRestoredTabletResponse { version }))
+        })
+        .await
     }
 }
 

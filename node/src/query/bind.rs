@@ -427,7 +427,7 @@ fn call_typed(func: Func, name: &str, args: Vec<Typed>) -> Result<Typed, SqlErro
     let first = kinds.first().copied().unwrap_or(Kind::Null);
     let what = format!("{name}()");
     let kind = match func {
-        Func::Concat | Func::Upper | Func::Lower | Func::Substring => Kind::Str,
+        Func::Concat | Func::Upper | Func::Lower | Func::Substring | Func::Repeat => Kind::Str,
         Func::Length | Func::CharLength => Kind::Int,
         Func::Year | Func::Month | Func::Day => {
             if first.is_number() {

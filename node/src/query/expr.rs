@@ -101,6 +101,7 @@ pub(crate) enum Func {
     NullIf,
     Substring,
     Like,
+    Repeat,
 }
 
 impl Func {
@@ -125,13 +126,14 @@ impl Func {
             "nullif" => (Func::NullIf, 2, 2),
             "substring" | "substr" => (Func::Substring, 2, 3),
             "like" => (Func::Like, 2, 2),
+            "repeat" => (Func::Repeat, 2, 2),
             _ => return None,
         })
     }
 
     /// Every name [`Func::by_name`] knows, for error messages.
     pub(crate) const NAMES: &'static str = "abs, ceil, char_length, coalesce, concat, day, floor, if, ifnull, length, \
-                                            lower, month, nullif, round, substring, upper, year";
+                                            lower, month, nullif, repeat, round, substring, upper, year";
 }
 
 /// Aggregate functions.
@@ -505,8 +507,28 @@ fn apply(func: Func, v: &Value, second: Option<&Value>, third: Option<&Value>) -
             None | Some(Value::Null) => Value::Null,
             Some(pattern) => Value::Bool(like(&text_of(v), &text_of(pattern))),
         },
+        Func::Repeat => match second {
+            None | Some(Value::Null) => Value::Null,
+            Some(Value::Int(n)) => repeat(&text_of(v), *n)?,
+            Some(other) => {
+                return Err(SqlError::doris(format!("repeat(s, n) needs n to be a whole number, not {other}")));
+            }
+        },
         Func::Coalesce | Func::If | Func::NullIf | Func::Concat => Value::Null,
     })
+}
+
+/// `repeat(s, n)`: `s` n times (empty for n <= 0), at most a STRING's length.
+fn repeat(s: &str, n: i128) -> Result<Value, SqlError> {
+    let times = usize::try_from(n.max(0)).unwrap_or(usize::MAX);
+    let max = schema::MAX_STRING_BYTES as usize;
+    match s.len().checked_mul(times) {
+        Some(len) if len <= max => Ok(Value::Str(s.repeat(times))),
+        _ => Err(SqlError::doris(format!(
+            "repeat() of {} bytes {n} times is longer than the {max} bytes a STRING holds",
+            s.len()
+        ))),
+    }
 }
 
 /// MySQL's ROUND: half away from zero; a negative `places` rounds to tens, hundreds, ...

@@ -282,6 +282,10 @@ fn scalar_functions() {
     assert_eq!(one("floor(-2.5)"), "-3");
     assert_eq!(one("ceil(2.1)"), "3");
     assert_eq!(one("substring('hello', 2, 3)"), "ell");
+    assert_eq!(one("repeat('ab', 3)"), "ababab");
+    assert_eq!(one("repeat('ab', -1)"), "");
+    assert_eq!(one("length(repeat('x', 1048576))"), "1048576");
+    assert!(one("repeat('xy', 1048576)").contains("longer than the 1048576 bytes a STRING holds"));
     assert_eq!(one("cast('12' AS INT) + 1"), "13");
     assert_eq!(one("cast('x' AS INT)"), "NULL");
     assert_eq!(one("cast(3.14159 AS DECIMAL(5, 2))"), "3.14");

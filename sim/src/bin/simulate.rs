@@ -20,6 +20,7 @@ mod sim_main {
     use clap::Parser;
     use palo_sim::runner;
     use palo_sim::workload::{InjectedBug, RunOptions};
+    use palo_sim::world::WorldOverride;
 
     /// Run seeds of Palo's deterministic simulation: a cluster of real FE, BE and broker code
     /// under faults chosen by each seed (node power loss, partitions, packet loss, disk errors
@@ -55,6 +56,13 @@ mod sim_main {
         /// Print every trace line as it happens.
         #[arg(long)]
         verbose: bool,
+        /// Fix parts of every seed's world instead of drawing them: comma-separated
+        /// loaders=N (loader sessions at once), wide=on|off (rows up to the maximum width),
+        /// many=off|PxB (a table of P partitions x B buckets), moves=on|off (backends that come
+        /// back on another port), aimed=on|off (restore cancels aimed at tablet creation),
+        /// fsync_us=N and write_us=N (the latency of every fsync and every other change).
+        #[arg(long, value_name = "SPEC", default_value = "")]
+        world: String,
     }
 
     pub fn main() -> ExitCode {
@@ -82,7 +90,14 @@ mod sim_main {
         }
         bugs.sort();
         bugs.dedup();
-        let options = RunOptions { chaos: Duration::from_secs(args.duration_secs), bugs, verbose: args.verbose };
+        let world = match WorldOverride::parse(&args.world) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("simulate: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let options = RunOptions { chaos: Duration::from_secs(args.duration_secs), bugs, verbose: args.verbose, world };
         let (first, count) = match args.seed {
             Some(seed) => (seed, 1),
             None => (args.first, args.count),
@@ -95,6 +110,9 @@ mod sim_main {
             }
             if args.duration_secs != 30 {
                 flags.push_str(&format!(" --duration-secs {}", args.duration_secs));
+            }
+            if !args.world.is_empty() {
+                flags.push_str(&format!(" --world {}", args.world));
             }
             flags
         };
