@@ -34,8 +34,8 @@ enum Command {
     /// a MySQL login and runs the statement with that user's privileges.
     ///
     /// At the prompt, up and down recall earlier statements, kept in ~/.palo_history (or the file
-    /// named by PALO_HISTFILE; the last 1000). Statements that mention PASSWORD or IDENTIFIED, and
-    /// those typed with a leading space, are not kept. `\c` drops the statement being typed,
+    /// named by PALO_HISTFILE, readable by its owner only; the last 1000). Statements that mention
+    /// PASSWORD, IDENTIFIED, SECRET or TOKEN, and those typed with a leading space, are not kept. `\c` drops the statement being typed,
     /// `help` or `\h` lists these commands, and `exit`, `quit`, `\q` or Ctrl-D leave.
     Sql {
         /// The FE's gRPC address (host:port).
@@ -196,7 +196,7 @@ Commands (alone on a line):
   exit, quit, \\q     leave (so does Ctrl-D)
 
 Up and down recall earlier statements (kept in ~/.palo_history, or PALO_HISTFILE); statements
-that mention PASSWORD or IDENTIFIED, or start with a space, are not kept.
+that mention PASSWORD, IDENTIFIED, SECRET or TOKEN, or start with a space, are not kept.
 ";
 
 /// A command of the client itself, typed alone on a line.
@@ -235,14 +235,15 @@ fn history_path(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
     set("HOME").map(|home| PathBuf::from(home).join(".palo_history"))
 }
 
+/// Words that mark an entry as one that may hold a secret: mysql's default histignore
+/// (`*IDENTIFIED*:*PASSWORD*`), and repository credentials (`s3.secret_key`, `s3.session_token`).
+const SECRET_WORDS: [&str; 4] = ["PASSWORD", "IDENTIFIED", "SECRET", "TOKEN"];
+
 /// Whether an entry goes into the history: not a blank one, not one typed with a leading space,
-/// and never one that may hold a secret (mysql's default histignore, `*IDENTIFIED*:*PASSWORD*`).
+/// and never one that may hold a secret.
 fn worth_recording(entry: &str) -> bool {
     let upper = entry.to_ascii_uppercase();
-    !entry.trim().is_empty()
-        && !entry.starts_with([' ', '\t'])
-        && !upper.contains("PASSWORD")
-        && !upper.contains("IDENTIFIED")
+    !entry.trim().is_empty() && !entry.starts_with([' ', '\t']) && !SECRET_WORDS.iter().any(|w| upper.contains(w))
 }
 
 /// What to do after a line of input.
@@ -350,10 +351,13 @@ async fn interactive(shell: &mut Shell) -> Result<(), ReadlineError> {
             break;
         }
     }
-    if let Some(path) = &history
-        && let Err(e) = editor.append_history(path)
-    {
-        eprintln!("palo: cannot save the history in {}: {e}", path.display());
+    if let Some(path) = &history {
+        if let Err(e) = editor.append_history(path) {
+            eprintln!("palo: cannot save the history in {}: {e}", path.display());
+        }
+        // The history is its owner's alone, as mysql's is.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
     Ok(())
 }
@@ -510,6 +514,10 @@ mod tests {
         assert!(!worth_recording("SET PASSWORD = PASSWORD('x')"));
         assert!(!worth_recording("set password for 'u'@'%' = 'x'"));
         assert!(!worth_recording(" SHOW BACKENDS"), "a leading space keeps it out, as in bash");
+        let repo = "CREATE REPOSITORY r WITH S3 ON LOCATION \"s3://b/p\" PROPERTIES (\"s3.access_key\" = \"k\", \
+                    \"s3.secret_key\" = \"sk\")";
+        assert!(!worth_recording(repo), "repository credentials are never kept");
+        assert!(!worth_recording("... \"s3.session_token\" = \"t\")"));
         assert!(!worth_recording("  \n"));
     }
 

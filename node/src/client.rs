@@ -32,7 +32,7 @@ impl SqlClient {
             .map_err(|e| ClientError::Unreachable { addr: addr.to_string(), detail: e.to_string() })?;
         Ok(SqlClient {
             addr: addr.to_string(),
-            client: proto::frontend_client::FrontendClient::new(channel),
+            client: crate::rpc::frontend_client(channel),
             database: String::new(),
             user: "root".into(),
             password: String::new(),

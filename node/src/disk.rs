@@ -10,6 +10,9 @@
 //! - Hard links share content: a write through one name is seen through all of them.
 //!
 //! Paths are absolute or relative to the disk's root; implementations never follow `..` out of it.
+//!
+//! What a node keeps is its owner's alone: directories are created 0700 and files 0600 (the FE's
+//! journal holds repository credentials), and each role locks its directory ([`Disk::lock_dir`]).
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +31,11 @@ pub enum DiskError {
     Io { path: PathBuf, detail: String },
     #[error("{path}: {detail}")]
     Invalid { path: PathBuf, detail: String },
+    /// Another process holds the directory's lock (see [`Disk::lock_dir`]).
+    #[error(
+        "{path} is in use by {holder}; stop that process first (two processes on one directory destroy each other's data)"
+    )]
+    Locked { path: PathBuf, holder: String },
 }
 
 impl DiskError {
@@ -37,7 +45,8 @@ impl DiskError {
             | DiskError::AlreadyExists { path }
             | DiskError::NoSpace { path }
             | DiskError::Io { path, .. }
-            | DiskError::Invalid { path, .. } => path,
+            | DiskError::Invalid { path, .. }
+            | DiskError::Locked { path, .. } => path,
         }
     }
 
@@ -60,6 +69,9 @@ pub struct Metadata {
     pub len_bytes: u64,
     pub is_dir: bool,
 }
+
+/// A directory held by this process; dropping it (or the process dying) releases it.
+pub trait DirLock: Send + Sync + std::fmt::Debug {}
 
 /// The asynchronous file system a node sees. All methods are path based: an implementation may
 /// keep handles open underneath, a caller never does.
@@ -100,7 +112,15 @@ pub trait Disk: Send + Sync + 'static {
     async fn available_bytes(&self) -> DiskResult<u64>;
     /// Total bytes of that device.
     async fn capacity_bytes(&self) -> DiskResult<u64>;
+    /// Takes `dir` (which must exist) for this process alone, before anything in it is read: an
+    /// exclusive lock on `dir/LOCK` that the operating system releases when the process dies,
+    /// with this process's id written in it. Fails with [`DiskError::Locked`], naming the
+    /// holder, if another process has it. Also makes `dir` private to its owner (mode 0700).
+    async fn lock_dir(&self, dir: &Path) -> DiskResult<Box<dyn DirLock>>;
 }
+
+/// The name of the lock file [`Disk::lock_dir`] holds in a directory.
+pub const LOCK_FILE: &str = "LOCK";
 
 /// Creates `path` and makes every directory on the way durable (each parent synced).
 pub async fn create_dir_all_durable(disk: &dyn Disk, path: &Path) -> DiskResult<()> {

@@ -68,7 +68,8 @@ struct FeArgs {
 
 #[derive(Args, Debug)]
 struct BeArgs {
-    /// TOML file with any of: listen_host, port, storage_root, compaction_interval_ms.
+    /// TOML file with any of: listen_host, port, storage_root, compaction_interval_ms,
+    /// advertise_host, trash_expire_s, fe_addr.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to bind to [default: 0.0.0.0].
@@ -77,9 +78,24 @@ struct BeArgs {
     /// gRPC port for heartbeats and tasks [default: 9060].
     #[arg(long)]
     port: Option<u16>,
-    /// Directory of this backend's tablets and snapshots [default: be-storage].
+    /// Directory of this backend's tablets and snapshots [default: be-storage]. One process
+    /// per directory: a second one is refused.
     #[arg(long, value_name = "DIR")]
     storage_root: Option<PathBuf>,
+    /// The host the FE reaches this backend at, which it tells the FE when it starts (so a
+    /// backend restarted on another address keeps its id and its tablets) [default: the address
+    /// the FE sees].
+    #[arg(long)]
+    advertise_host: Option<String>,
+    /// Seconds a dropped tablet stays in the trash (storage_root/trash) before it is deleted;
+    /// a disk 90% full deletes the oldest sooner, and ADMIN CLEAN TRASH at once [default: 259200,
+    /// three days].
+    #[arg(long, value_name = "SECONDS")]
+    trash_expire_secs: Option<u64>,
+    /// The FE (host:port) to tell this backend's address to when it starts [default: the FE
+    /// that sent it the last heartbeat].
+    #[arg(long, value_name = "HOST:PORT")]
+    fe: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -114,6 +130,10 @@ struct StandaloneArgs {
     /// interval keeps a benchmark's rowset files as the loads wrote them.
     #[arg(long, default_value_t = 10_000, value_name = "MS")]
     compaction_interval_ms: u64,
+    /// Seconds a dropped tablet stays in its backend's trash before it is deleted (a disk 90%
+    /// full deletes the oldest sooner; ADMIN CLEAN TRASH at once).
+    #[arg(long, default_value_t = palo_node::be::DEFAULT_TRASH_EXPIRE_S, value_name = "SECONDS")]
+    trash_expire_secs: u64,
 }
 
 async fn load_or_default<T: serde::de::DeserializeOwned + Default>(path: &Option<PathBuf>) -> Result<T, NodeError> {
@@ -162,6 +182,15 @@ async fn run(cli: Cli, shutdown: Shutdown) -> Result<(), NodeError> {
             if let Some(v) = args.storage_root {
                 config.storage_root = v;
             }
+            if let Some(v) = args.advertise_host {
+                config.advertise_host = v;
+            }
+            if let Some(v) = args.trash_expire_secs {
+                config.trash_expire_s = v;
+            }
+            if let Some(v) = args.fe {
+                config.fe_addr = v;
+            }
             palo_node::be::run(config, real_disk(), shutdown).await
         }
         Role::Broker(args) => {
@@ -181,6 +210,7 @@ async fn run(cli: Cli, shutdown: Shutdown) -> Result<(), NodeError> {
                 host: args.host,
                 backends: args.backends,
                 compaction_interval_ms: args.compaction_interval_ms,
+                trash_expire_s: args.trash_expire_secs,
             };
             palo_node::standalone::run(config, shutdown).await
         }

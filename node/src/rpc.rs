@@ -11,6 +11,12 @@ pub mod proto {
     tonic::include_proto!("palo");
 }
 
+/// The largest gRPC message any server or client of the tree sends or takes, set explicitly on
+/// every one (tonic's defaults differ by direction: 4 MiB to decode, unbounded to encode).
+/// Requests are cut far below it (a load's batch holds about 4 MiB); only a SELECT result over
+/// the gRPC port can come near it, and is refused with a message saying so.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
 /// Bounds on one RPC. Every client in the tree is built with both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RpcTimeouts {
@@ -40,6 +46,27 @@ pub fn channel(addr: &str, timeouts: RpcTimeouts) -> Result<Channel, BadAddress>
         .connect_timeout(Duration::from_millis(timeouts.connect_ms))
         .timeout(Duration::from_millis(timeouts.request_ms));
     Ok(endpoint.connect_lazy())
+}
+
+/// A client of a backend on `channel`, with the tree's message limits.
+pub fn backend_client(channel: Channel) -> proto::backend_client::BackendClient<Channel> {
+    proto::backend_client::BackendClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// A client of a broker on `channel`, with the tree's message limits.
+pub fn broker_client(channel: Channel) -> proto::broker_client::BrokerClient<Channel> {
+    proto::broker_client::BrokerClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// A client of the FE on `channel`, with the tree's message limits.
+pub fn frontend_client(channel: Channel) -> proto::frontend_client::FrontendClient<Channel> {
+    proto::frontend_client::FrontendClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
 /// A server-streaming response fed by a bounded channel: the producer task sends chunks (and

@@ -40,6 +40,10 @@ pub enum ColumnType {
 
 /// The longest STRING value, as in Doris (1 MiB by default).
 pub const MAX_STRING_BYTES: u32 = 1_048_576;
+/// The largest row a load takes, as row_codec encodes it (every STRING of a row at its maximum
+/// fits unless the row has more than seven of them). A bigger row is refused with its number
+/// before the load commits, so nothing of the load is kept.
+pub const MAX_ROW_BYTES: usize = 8 << 20;
 pub const MAX_CHAR_LEN: u32 = 255;
 pub const MAX_VARCHAR_LEN: u32 = 65_533;
 pub const MAX_DECIMAL_PRECISION: u8 = 38;

@@ -28,6 +28,8 @@ pub struct StandaloneConfig {
     /// Milliseconds between two background compaction passes on every BE (the BE's
     /// `compaction_interval_ms`; benchmarks raise it so compaction stays out of the way).
     pub compaction_interval_ms: u64,
+    /// Seconds a dropped tablet stays in a backend's trash (the BE's `trash_expire_s`).
+    pub trash_expire_s: u64,
 }
 
 impl StandaloneConfig {
@@ -49,6 +51,9 @@ impl StandaloneConfig {
                 port: 9060 + self.port_offset + i,
                 storage_root: self.data_dir.join(format!("be{i}")),
                 compaction_interval_ms: self.compaction_interval_ms,
+                advertise_host: self.host.clone(),
+                trash_expire_s: self.trash_expire_s,
+                fe_addr: self.fe_config().advertise_addr(),
             })
             .collect()
     }
@@ -71,22 +76,67 @@ impl StandaloneConfig {
     }
 }
 
-/// Registers the local backends and broker that the FE does not know yet.
+/// How long standalone waits for one of its own backends to answer at start.
+const BACKEND_START_WAIT: Duration = Duration::from_secs(30);
+
+/// Registers the local backends and broker that the FE does not know yet. A backend that
+/// already is a member (the cluster was started before, maybe on other ports) is not added
+/// again: it reports its address itself, and this waits until the FE shows it there.
 async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
-    let members = fe.state().await.membership;
-    let missing: Vec<HostPort> = config
-        .be_configs()
-        .iter()
-        .filter(|b| members.backend_by_addr(&config.host, b.port).is_none())
-        .map(|b| HostPort { host: config.host.clone(), port: b.port })
-        .collect();
+    let mut missing = Vec::new();
+    for be in config.be_configs() {
+        let addr = HostPort { host: config.host.clone(), port: be.port };
+        let started = crate::clock::monotonic();
+        let who = loop {
+            match fe.identify_backend(&addr.to_string()).await {
+                Ok(who) => break who,
+                Err(e) if crate::clock::elapsed(started) > BACKEND_START_WAIT => {
+                    return Err(NodeError::Other(format!("backend {addr} did not start: {e}")));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        let state = fe.state().await;
+        if state.membership.backend_by_addr(&addr.host, addr.port).is_some() {
+            continue;
+        }
+        let member = who.cluster_id == state.cluster_id && state.membership.backends.contains_key(&who.backend_id);
+        if !member {
+            missing.push(addr);
+            continue;
+        }
+        // It moved (another --port-offset): it reports itself; wait until the FE has it.
+        loop {
+            let members = fe.state().await.membership;
+            if members.backends.get(&who.backend_id).is_some_and(|b| b.host == addr.host && b.port == addr.port) {
+                tracing::info!(backend_id = who.backend_id, %addr, "standalone: a backend came back on a new port");
+                break;
+            }
+            if crate::clock::elapsed(started) > BACKEND_START_WAIT {
+                return Err(NodeError::Other(format!(
+                    "backend {} (at {addr} now) did not report its new address to the FE",
+                    who.backend_id
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     if !missing.is_empty() {
         fe.execute_statement(&mut Session::root(), Statement::AddBackends(missing))
             .await
             .map_err(|e| NodeError::Other(format!("registering backends: {}", e.message)))?;
     }
+    let members = fe.state().await.membership;
     let broker_port = config.broker_config().port;
     if !members.brokers.iter().any(|b| b.name == BROKER_NAME && b.port == broker_port) {
+        // A broker is stateless: one left on an old port is replaced.
+        let old: Vec<_> = members.brokers.iter().filter(|b| b.name == BROKER_NAME).cloned().collect();
+        for b in old {
+            let addrs = vec![HostPort { host: b.host.clone(), port: b.port }];
+            fe.execute_statement(&mut Session::root(), Statement::DropBrokers { name: BROKER_NAME.into(), addrs })
+                .await
+                .map_err(|e| NodeError::Other(format!("replacing the broker: {}", e.message)))?;
+        }
         let addrs = vec![HostPort { host: config.host.clone(), port: broker_port }];
         fe.execute_statement(&mut Session::root(), Statement::AddBrokers { name: BROKER_NAME.into(), addrs })
             .await
@@ -103,6 +153,11 @@ pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(),
     crate::disk::create_dir_all_durable(disk.as_ref(), &config.data_dir)
         .await
         .map_err(|source| NodeError::Disk { context: "creating the data directory".into(), source })?;
+    // Before any role reads it: a second standalone on this directory would destroy its data.
+    let _lock = disk
+        .lock_dir(&config.data_dir)
+        .await
+        .map_err(|source| NodeError::Disk { context: "taking the data directory".into(), source })?;
 
     // The roles stop on their own signal, fired on Ctrl-C or when any role fails.
     let (stop_roles, roles) = Shutdown::new();

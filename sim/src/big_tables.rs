@@ -14,8 +14,9 @@ use crate::world::WorldProfile;
 
 /// The database of the big tables (apart from `w`, which the backup workload backs up whole).
 pub const DATABASE: &str = "wx";
-/// A wide-row load holds about this many bytes of `pad`.
-const WIDE_LOAD_BYTES: usize = 12 << 20;
+/// A wide-row load holds about this many bytes of `pad` (more than a chunk, a batch, and what
+/// a load buffers before it sends).
+const WIDE_LOAD_BYTES: usize = 20 << 20;
 /// The most rows a wide-row load has.
 const WIDE_LOAD_ROWS_MAX: usize = 70_000;
 /// Rows of the load into every tablet of the many-tablet table.
@@ -70,9 +71,23 @@ pub async fn setup(cluster: &SimCluster, world: &WorldProfile) -> Result<(), Str
     Ok(())
 }
 
+/// A big load's deadline: a user waits for a load of thousands of tablets on slow disks.
+const BIG_LOAD_TIMEOUTS: palo_node::rpc::RpcTimeouts =
+    palo_node::rpc::RpcTimeouts { connect_ms: 1_000, request_ms: 600_000 };
+
 /// One load that nothing prevents: it must succeed at the first attempt.
 async fn must_load(cluster: &SimCluster, what: &str, statement: &str) -> Result<(), String> {
-    match sql(cluster, statement).await {
+    let started = cluster.now();
+    let outcome = crate::workload::sql_on_with(
+        &cluster.client,
+        cluster.fe_addr(),
+        cluster.recorder.clone(),
+        statement.to_string(),
+        BIG_LOAD_TIMEOUTS,
+    )
+    .await;
+    cluster.event(format!("check: {what} took {:.1}s", (cluster.now() - started).as_secs_f64()));
+    match outcome {
         Ok(_) => Ok(()),
         Err(e) => Err(format!(
             "{what} failed once faults had stopped (every backend alive, every replica at its version): {e}"

@@ -80,6 +80,27 @@ pub struct SimCluster {
     pub recorder: Recorder,
 }
 
+thread_local! {
+    /// Every node this world created (one world per thread), for [`stop_world`].
+    static NODES: std::cell::RefCell<Vec<madsim::task::NodeId>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn remember(node: &NodeHandle) {
+    NODES.with(|nodes| nodes.borrow_mut().push(node.id()));
+}
+
+/// Kills every node of this world and lets their tasks drop. A task that waits on a channel or
+/// timer holding its own waker is a reference cycle that outlives the runtime; without this,
+/// every seed's world (disks included) stayed in memory until the process ended.
+pub async fn stop_world() {
+    let handle = Handle::current();
+    for id in NODES.with(|nodes| std::mem::take(&mut *nodes.borrow_mut())) {
+        handle.kill(id);
+    }
+    // Killed tasks are dropped when next polled.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
 /// Runs a role's entry point, retrying start-up errors like a supervisor would.
 async fn supervise<F, Fut>(name: String, mut start: F)
 where
@@ -134,6 +155,7 @@ impl SimCluster {
                 })
             })
             .build();
+        remember(&fe);
         nodes.push(SimNode {
             role: Role::Fe,
             name: fe_name,
@@ -171,6 +193,7 @@ impl SimCluster {
                     })
                 })
                 .build();
+            remember(&be);
             nodes.push(SimNode {
                 role: Role::Be(i),
                 name,
@@ -199,6 +222,7 @@ impl SimCluster {
                 })
             })
             .build();
+        remember(&broker);
         nodes.push(SimNode {
             role: Role::Broker,
             name: broker_name,
@@ -211,6 +235,7 @@ impl SimCluster {
         });
 
         let client = handle.create_node().name(named("client")).ip(IpAddr::V4(Ipv4Addr::new(10, net, 3, 1))).build();
+        remember(&client);
         SimCluster { nodes, client, recorder }
     }
 

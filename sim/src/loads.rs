@@ -257,7 +257,7 @@ async fn check_replicas_agree(
             .spawn(async move {
                 let channel = rpc::channel(&addr, RpcTimeouts { connect_ms: 1_000, request_ms: 10_000 })
                     .map_err(|e| e.to_string())?;
-                let mut client = proto::backend_client::BackendClient::new(channel);
+                let mut client = rpc::backend_client(channel);
                 let mut stream = client
                     .scan(proto::ScanRequest { tablet_id, version })
                     .await

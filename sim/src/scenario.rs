@@ -57,22 +57,51 @@ pub const MAX_WAIT: Duration = Duration::from_secs(600);
 enum Step {
     Ok(String),
     Error(String),
-    Query { sql: String, columns: Vec<String> },
+    Query {
+        sql: String,
+        columns: Vec<String>,
+    },
     Kill(String),
     Restart(String),
     Partition(String, String),
     Heal,
     Wait(Duration),
     WaitAlive(Duration),
-    FailNextTask { node: String, task: String, times: u32 },
-    Login { user: String, password: String },
+    FailNextTask {
+        node: String,
+        task: String,
+        times: u32,
+    },
+    Login {
+        user: String,
+        password: String,
+    },
     WaitConverged(Duration, String),
-    WaitJob { bound: Duration, database: String, state: String },
-    WaitRestore { bound: Duration, database: String, state: String },
+    WaitJob {
+        bound: Duration,
+        database: String,
+        state: String,
+    },
+    WaitRestore {
+        bound: Duration,
+        database: String,
+        state: String,
+    },
     WaitNoSnapshots(Duration),
     WaitClean(Duration),
     Cluster(usize),
-    CorruptSnapshot { location: String, repo: String, label: String },
+    CorruptSnapshot {
+        location: String,
+        repo: String,
+        label: String,
+    },
+    /// Lists the tablets in a backend's trash.
+    Trash(String),
+    /// By hand: stops a backend, moves a tablet back from its trash, starts it again.
+    Untrash {
+        node: String,
+        tablet_id: i64,
+    },
 }
 
 /// Agent tasks a scenario can make fail.
@@ -218,6 +247,11 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             "corrupt-snapshot" if words.len() == 3 => {
                 Step::CorruptSnapshot { location: words[0].clone(), repo: words[1].clone(), label: words[2].clone() }
             }
+            "trash" if words.len() == 1 => Step::Trash(rest),
+            "untrash" if words.len() == 2 => match words[1].parse() {
+                Ok(tablet_id) => Step::Untrash { node: words[0].clone(), tablet_id },
+                Err(_) => return Err(format!("line {line}: untrash takes a backend and a tablet id, not {rest:?}")),
+            },
             "cluster" if words.len() == 1 => match CLUSTERS.iter().position(|c| *c == words[0]) {
                 Some(i) => Step::Cluster(i),
                 None => return Err(format!("line {line}: clusters are named a and b, not {:?}", words[0])),
@@ -226,7 +260,7 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
                 return Err(format!(
                     "line {line}: unknown step {other:?} (or wrong arguments); steps are ok, error, query, kill, \
                      restart, partition, heal, wait, wait-alive, fail-next-task, wait-converged, wait-job, \
-                     wait-restore, wait-no-snapshots, login, cluster"
+                     wait-restore, wait-no-snapshots, wait-clean, corrupt-snapshot, trash, untrash, login, cluster"
                 ));
             }
         };
@@ -236,6 +270,22 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
         }
     }
     Ok(Scenario { seed, steps })
+}
+
+/// A backend's trash entries (their paths) with their tablet ids, by tablet id.
+fn trash_entries(cluster: &SimCluster, role: Role) -> Vec<(std::path::PathBuf, i64)> {
+    let Some(disk) = &cluster.node(role).disk else { return Vec::new() };
+    let mut entries: Vec<(std::path::PathBuf, i64)> = disk
+        .list_all()
+        .into_iter()
+        .filter(|(path, is_dir)| *is_dir && path.parent() == Some(std::path::Path::new("/be/trash")))
+        .filter_map(|(path, _)| {
+            let id = path.file_name()?.to_str()?.split('.').nth(1)?.parse().ok()?;
+            Some((path, id))
+        })
+        .collect();
+    entries.sort_by_key(|(_, id)| *id);
+    entries
 }
 
 fn role(cluster: &SimCluster, name: &str, line: usize) -> Result<Role, String> {
@@ -473,6 +523,30 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 cluster.kill(r);
                 out.push_str(&format!("> kill: {name}\n"));
             }
+            Step::Trash(name) => {
+                let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
+                let entries = trash_entries(cluster, r);
+                let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
+                out.push_str(&format!("> trash: {name}\n  {} tablet(s): {}\n", ids.len(), ids.join(" ")));
+            }
+            Step::Untrash { node, tablet_id } => {
+                let r = role(cluster, node, line).map_err(|e| (out.clone(), e))?;
+                let Some((entry, _)) = trash_entries(cluster, r).into_iter().find(|(_, id)| id == tablet_id) else {
+                    return Err((out, format!("line {line}: tablet {tablet_id} is not in {node}'s trash")));
+                };
+                cluster.kill(r);
+                let disk = cluster.node(r).disk.clone().expect("a backend has a disk");
+                let back = std::path::PathBuf::from(format!("/be/tablets/{tablet_id}"));
+                let moved = async {
+                    palo_node::disk::Disk::rename(disk.as_ref(), &entry, &back).await?;
+                    palo_node::disk::Disk::sync_dir(disk.as_ref(), std::path::Path::new("/be/tablets")).await?;
+                    palo_node::disk::Disk::sync_dir(disk.as_ref(), std::path::Path::new("/be/trash")).await
+                }
+                .await;
+                moved.map_err(|e| (out.clone(), format!("line {line}: moving tablet {tablet_id} back: {e}")))?;
+                cluster.restart(r);
+                out.push_str(&format!("> untrash: {node} {tablet_id}\n"));
+            }
             Step::Restart(name) => {
                 let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
                 cluster.restart(r);
@@ -632,7 +706,11 @@ pub fn run(text: &str) -> Result<String, String> {
     let handle = std::thread::spawn(move || {
         let mut runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         runtime.set_time_limit(crate::runner::SIMULATED_TIME_LIMIT);
-        runtime.block_on(async move { run_steps(scenario, Recorder::start(Trace::new(false))).await })
+        runtime.block_on(async move {
+            let outcome = run_steps(scenario, Recorder::start(Trace::new(false))).await;
+            crate::cluster::stop_world().await;
+            outcome
+        })
     });
     match handle.join() {
         Ok(Ok(transcript)) => Ok(transcript),

@@ -66,6 +66,34 @@ impl Default for SimDiskFaults {
 /// One node's disk: cheap to share (`Arc<SimDisk>`), survives the node.
 pub struct SimDisk {
     state: Mutex<State>,
+    /// Directories locked by the node's process, with the generation of each lock (a crash, the
+    /// process's death, releases them all; a guard of a dead process never releases a newer one).
+    locks: std::sync::Arc<Mutex<DirLocks>>,
+}
+
+#[derive(Debug, Default)]
+struct DirLocks {
+    held: BTreeMap<PathBuf, u64>,
+    next_generation: u64,
+}
+
+/// A directory lock of a simulated process.
+#[derive(Debug)]
+struct SimDirLock {
+    locks: std::sync::Arc<Mutex<DirLocks>>,
+    dir: PathBuf,
+    generation: u64,
+}
+
+impl palo_node::disk::DirLock for SimDirLock {}
+
+impl Drop for SimDirLock {
+    fn drop(&mut self) {
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if locks.held.get(&self.dir) == Some(&self.generation) {
+            locks.held.remove(&self.dir);
+        }
+    }
 }
 
 impl fmt::Debug for SimDisk {
@@ -88,7 +116,7 @@ impl SimDisk {
     }
 
     pub fn with_faults(seed: u64, faults: SimDiskFaults) -> Self {
-        SimDisk { state: Mutex::new(State::new(seed, faults)) }
+        SimDisk { state: Mutex::new(State::new(seed, faults)), locks: Default::default() }
     }
 
     pub fn set_faults(&self, faults: SimDiskFaults) {
@@ -105,6 +133,8 @@ impl SimDisk {
     /// stop the disk: the restarted node uses it at once.
     pub fn crash(&self) {
         self.lock().crash_now();
+        // The process died with the power: the OS drops its locks.
+        self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).held.clear();
     }
 
     /// Crashes the disk by itself at the `n`-th mutating operation from now: that operation is not
@@ -285,6 +315,21 @@ impl Disk for SimDisk {
 
     async fn capacity_bytes(&self) -> DiskResult<u64> {
         self.run(OpKind::Space, Path::new("/"), |s| Ok(s.faults.capacity_bytes)).await
+    }
+
+    async fn lock_dir(&self, dir: &Path) -> DiskResult<Box<dyn palo_node::disk::DirLock>> {
+        match self.metadata(dir).await? {
+            Some(m) if m.is_dir => {}
+            _ => return Err(DiskError::NotFound { path: dir.to_path_buf() }),
+        }
+        let mut locks = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if locks.held.contains_key(dir) {
+            return Err(DiskError::Locked { path: dir.to_path_buf(), holder: "another simulated process".into() });
+        }
+        locks.next_generation += 1;
+        let generation = locks.next_generation;
+        locks.held.insert(dir.to_path_buf(), generation);
+        Ok(Box::new(SimDirLock { locks: self.locks.clone(), dir: dir.to_path_buf(), generation }))
     }
 }
 

@@ -106,11 +106,22 @@ pub async fn sql_on(
     recorder: Recorder,
     statement: String,
 ) -> Result<QueryOutput, ClientError> {
+    sql_on_with(client, fe_addr, recorder, statement, STATEMENT_TIMEOUTS).await
+}
+
+/// [`sql_on`] with other deadlines (a big load's).
+pub async fn sql_on_with(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: String,
+    recorder: Recorder,
+    statement: String,
+    timeouts: RpcTimeouts,
+) -> Result<QueryOutput, ClientError> {
     let addr = fe_addr.clone();
     let text = statement.clone();
     let joined = client
         .spawn(async move {
-            let mut c = SqlClient::new(&addr, STATEMENT_TIMEOUTS)?;
+            let mut c = SqlClient::new(&addr, timeouts)?;
             c.execute(&text).await
         })
         .await;
@@ -277,7 +288,9 @@ async fn databases_until_ok(cluster: &SimCluster) -> Result<BTreeSet<String>, St
 pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> {
     let world = options.world.apply(WorldProfile::draw());
     recorder.event(format!("world: {world}"));
-    run_in(options, recorder, &world).await.map_err(|e| format!("{e}\n    world: {world}"))
+    let result = run_in(options, recorder, &world).await.map_err(|e| format!("{e}\n    world: {world}"));
+    crate::cluster::stop_world().await;
+    result
 }
 
 async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -> Result<(), String> {
@@ -398,21 +411,6 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     let seen = members_until_ok(&cluster).await?;
     let backend_addrs_seen: BTreeSet<&str> =
         seen.iter().filter(|m| m.key.starts_with("backend:")).map(|m| m.addr.as_str()).collect();
-    let ids_seen = backend_ids(&seen);
-    for (role, id) in &core_ids {
-        // Where the backend is now: it may have come back on another port.
-        let addr = cluster.node(*role).addr();
-        match ids_seen.get(&addr) {
-            None => return Err(format!("acknowledged backend {id} at {addr} is missing from SHOW BACKENDS: {seen:?}")),
-            Some(now) if now != id => {
-                return Err(format!(
-                    "backend {id} came back at {addr} and is listed as backend {now}: a backend keeps its id when \
-                     its address changes ({seen:?})"
-                ));
-            }
-            Some(_) => {}
-        }
-    }
     match known {
         Known::Present if !backend_addrs_seen.contains(spare.as_str()) => {
             return Err(format!("spare backend {spare} was acknowledged as added but is missing: {seen:?}"));
@@ -460,6 +458,23 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         last = members_until_ok(&cluster).await?;
+    }
+    // Invariant 1 for the core backends, once every member answers (a backend that came back on
+    // another port has reported it by then): each is listed where it is now, under its old id.
+    let ids_seen = backend_ids(&last);
+    for (role, id) in &core_ids {
+        // Where the backend is now: it may have come back on another port.
+        let addr = cluster.node(*role).addr();
+        match ids_seen.get(&addr) {
+            None => return Err(format!("acknowledged backend {id} at {addr} is missing from SHOW BACKENDS: {last:?}")),
+            Some(now) if now != id => {
+                return Err(format!(
+                    "backend {id} came back at {addr} and is listed as backend {now}: a backend keeps its id when \
+                     its address changes ({last:?})"
+                ));
+            }
+            Some(_) => {}
+        }
     }
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.

@@ -53,8 +53,9 @@ impl WorldProfile {
             many_tablets,
             backend_moves: rng.gen_bool(0.5),
             aimed_cancels: rng.gen_bool(0.5),
-            sync_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(100..=4_000) },
-            write_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(5..=200) },
+            // From a RAM disk to a slow SSD (about 650 flushes a second, one at a time).
+            sync_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(50..=1_500) },
+            write_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(5..=100) },
         }
     }
 }

@@ -90,6 +90,21 @@ impl Proc {
         }
     }
 
+    /// Waits up to `bound` for the process to exit by itself: whether it exited 0, or `None`
+    /// if it still runs.
+    pub fn wait_exit(&mut self, bound: Duration) -> Option<bool> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status.success());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Ctrl-C: SIGINT, then wait up to `bound` for it to exit; returns whether it exited 0.
     pub fn interrupt(&mut self, bound: Duration) -> bool {
         let Some(mut child) = self.child.take() else { return false };
@@ -143,5 +158,95 @@ where
         }
         assert!(Instant::now() < deadline, "timed out after {bound:?} waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Starts `palo-node standalone` on `--data <dir>/data` at exactly `offset`, or returns `None`
+/// if one of its ports is taken.
+pub fn start_standalone_at(dir: &TempDir, offset: u16, name: &str) -> Option<Proc> {
+    if !ports_free(&standalone_ports(offset)) {
+        return None;
+    }
+    let args: Vec<String> = vec![
+        "standalone".into(),
+        "--data".into(),
+        dir.path().join("data").display().to_string(),
+        "--port-offset".into(),
+        offset.to_string(),
+    ];
+    Some(Proc::start(name, &binary("palo-node"), &args, dir.path()))
+}
+
+/// The six ports of a standalone at `offset`.
+pub fn standalone_ports(offset: u16) -> [u16; 6] {
+    [9020 + offset, 9030 + offset, 9060 + offset, 9061 + offset, 9062 + offset, 8000 + offset]
+}
+
+/// The real `mysql` client against a standalone's MySQL port.
+pub mod mysql {
+    use std::process::{Command, Output};
+    use std::time::{Duration, Instant};
+
+    /// Whether the client is installed (on CI its absence is a failure, not a skip).
+    pub fn available() -> bool {
+        match Command::new("mysql").arg("--version").output() {
+            Ok(out) => out.status.success(),
+            Err(_) => {
+                assert!(std::env::var_os("CI").is_none(), "the mysql client is missing on CI (.ci/run installs it)");
+                eprintln!("SKIPPED: no `mysql` client on this machine (apt-get install default-mysql-client)");
+                false
+            }
+        }
+    }
+
+    /// `mysql -h 127.0.0.1 -P <port> <args>`.
+    pub fn run(port: u16, args: &[&str]) -> Output {
+        Command::new("mysql")
+            .args(["-h", "127.0.0.1", "-P", &port.to_string(), "--connect-timeout=5"])
+            .args(args)
+            .output()
+            .expect("mysql runs")
+    }
+
+    pub fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    /// Runs `sql` as root; panics with the client's error and `log` if it fails.
+    pub fn ok(port: u16, sql: &str, log: &dyn Fn() -> String) {
+        let out = run(port, &["-uroot", "-e", sql]);
+        assert!(out.status.success(), "`{sql}` failed: {}\n{}", text(&out.stderr), log());
+    }
+
+    /// The rows of `sql` (tab-separated cells), as root.
+    pub fn rows(port: u16, sql: &str, log: &dyn Fn() -> String) -> Vec<Vec<String>> {
+        let out = run(port, &["-uroot", "-N", "-B", "-e", sql]);
+        assert!(out.status.success(), "`{sql}` failed: {}\n{}", text(&out.stderr), log());
+        text(&out.stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+    }
+
+    /// The error `sql` fails with (as root); panics if it succeeds.
+    pub fn error(port: u16, sql: &str) -> String {
+        let out = run(port, &["-uroot", "-e", sql]);
+        assert!(!out.status.success(), "`{sql}` succeeded");
+        text(&out.stderr)
+    }
+
+    /// Waits (at most `bound`) until SHOW BACKENDS lists `n` alive backends; returns the rows.
+    pub fn wait_alive(port: u16, n: usize, bound: Duration, log: &dyn Fn() -> String) -> Vec<Vec<String>> {
+        let deadline = Instant::now() + bound;
+        loop {
+            let out = run(port, &["-uroot", "-N", "-B", "-e", "SHOW BACKENDS"]);
+            let rows: Vec<Vec<String>> =
+                text(&out.stdout).lines().map(|l| l.split('\t').map(str::to_string).collect()).collect();
+            if out.status.success()
+                && rows.len() == n
+                && rows.iter().all(|r| r.get(6).map(String::as_str) == Some("true"))
+            {
+                return rows;
+            }
+            assert!(Instant::now() < deadline, "no {n} alive backends within {bound:?}: {rows:?}\n{}", log());
+            std::thread::sleep(Duration::from_millis(300));
+        }
     }
 }

@@ -4,30 +4,15 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use palo_tests::mysql::text;
 use palo_tests::{TempDir, start_standalone};
 
 fn mysql_available() -> bool {
-    match Command::new("mysql").arg("--version").output() {
-        Ok(out) => out.status.success(),
-        Err(_) => {
-            // CI installs the client, so there its absence is a failure, not a skip.
-            assert!(std::env::var_os("CI").is_none(), "the mysql client is missing on CI (.ci/run installs it)");
-            eprintln!("SKIPPED: no `mysql` client on this machine (apt-get install default-mysql-client)");
-            false
-        }
-    }
+    palo_tests::mysql::available()
 }
 
 fn mysql(port: u16, args: &[&str]) -> Output {
-    Command::new("mysql")
-        .args(["-h", "127.0.0.1", "-P", &port.to_string(), "--connect-timeout=5"])
-        .args(args)
-        .output()
-        .expect("mysql runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    palo_tests::mysql::run(port, args)
 }
 
 #[test]

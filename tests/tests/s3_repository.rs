@@ -102,6 +102,25 @@ fn s3_repositories_on_moto_directly_and_through_the_broker() {
         assert!(out.status.success(), "{name} again: {}", text(&out.stderr));
         assert_eq!(create_time(&fe, name), before, "{name}: the repository in the bucket is adopted");
     }
+    // The credentials are nowhere in the journal (edit log and images), which an operator may
+    // copy around: they live apart, in a file of the meta directory only its owner reads.
+    let meta = dir.path().join("data/fe/meta");
+    let mut journal_files = 0;
+    for entry in std::fs::read_dir(&meta).expect("the meta dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let bytes = std::fs::read(entry.path()).expect("readable by its owner");
+        let holds = bytes.windows(b"testsk-secret".len()).any(|w| w == b"testsk-secret");
+        if name.starts_with("edits.") || name.starts_with("image.") {
+            journal_files += 1;
+            assert!(!holds, "{name} holds the secret key");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = entry.metadata().expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
+    assert!(journal_files > 0, "the journal is there");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&meta).expect("stat").permissions().mode() & 0o777, 0o700);
     let out = palo_sql(&fe, "SHOW REPOSITORIES\\G");
     let shown = text(&out.stdout);
     assert_eq!(shown.matches("ErrMsg: NULL").count(), 2, "{shown}");

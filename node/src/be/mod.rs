@@ -24,6 +24,7 @@ use crate::schema::Schema;
 use crate::shutdown::Shutdown;
 
 pub mod download;
+pub mod identity;
 pub mod restore;
 pub mod rowset;
 pub mod snapshot;
@@ -31,9 +32,11 @@ pub mod tablet;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod transfer;
+pub mod trash;
 pub mod upload;
 
 use download::{DownloadError, Retag};
+use identity::{BackendIdentity, Identity, Verdict};
 use tablet::{ChunkSource, CompactionLimits, TabletError, TabletStore};
 use transfer::{ProgressCounts, Transfers};
 use upload::UploadError;
@@ -49,7 +52,21 @@ pub struct BeConfig {
     pub storage_root: PathBuf,
     /// Milliseconds between two background compaction passes.
     pub compaction_interval_ms: u64,
+    /// The host the FE reaches this backend at, reported when it starts ("": the address the
+    /// FE sees its reports come from).
+    pub advertise_host: String,
+    /// Seconds a dropped tablet stays in the trash before it is deleted (Doris's
+    /// `trash_file_expire_time_sec`); a disk at [`TRASH_FULL_PERCENT`] empties it sooner.
+    pub trash_expire_s: u64,
+    /// Where the FE is, to report this backend's address to when it starts ("": the FE that
+    /// sent the last heartbeat, kept in the storage root).
+    pub fe_addr: String,
 }
+
+/// A disk at least this full deletes trash, oldest first, before its expiry.
+pub const TRASH_FULL_PERCENT: u64 = 90;
+/// Three days, as Doris.
+pub const DEFAULT_TRASH_EXPIRE_S: u64 = 259_200;
 
 impl Default for BeConfig {
     fn default() -> Self {
@@ -58,6 +75,9 @@ impl Default for BeConfig {
             port: 9060,
             storage_root: PathBuf::from("be-storage"),
             compaction_interval_ms: 10_000,
+            advertise_host: String::new(),
+            trash_expire_s: DEFAULT_TRASH_EXPIRE_S,
+            fe_addr: String::new(),
         }
     }
 }
@@ -69,6 +89,9 @@ impl BeConfig {
         }
         if !(100..=3_600_000).contains(&self.compaction_interval_ms) {
             return Err(NodeError::Config("compaction_interval_ms must be from 100 to 3600000".into()));
+        }
+        if self.trash_expire_s > 365 * 86_400 {
+            return Err(NodeError::Config("trash_expire_s must be from 0 to 31536000 (a year)".into()));
         }
         Ok(())
     }
@@ -85,8 +108,6 @@ const MAX_CONCURRENT_CLONES: usize = 4;
 const MAX_CONCURRENT_UPLOADS: usize = 2;
 /// Snapshot downloads running at once; more wait for a slot, as uploads do.
 const MAX_CONCURRENT_DOWNLOADS: usize = 2;
-/// The largest request the BE accepts: a full WriteRows chunk and its envelope.
-const MAX_REQUEST_BYTES: usize = tablet::MAX_CHUNK_BYTES + (1 << 20);
 /// A scan's rows are sent in chunks of about this many encoded bytes.
 const SCAN_CHUNK_BYTES: usize = 1 << 20;
 /// Connecting to a clone's source and waiting for its stream to start.
@@ -94,20 +115,13 @@ const CLONE_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 2_000, request_ms:
 /// The longest wait for the next chunk of a clone's stream.
 const CLONE_CHUNK_IDLE_MS: u64 = 30_000;
 
-/// Which cluster this BE belongs to: written at the first heartbeat, checked at every other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClusterIdentity {
-    pub cluster_id: u64,
-    pub backend_id: i64,
-}
-
-const IDENTITY_FILE: &str = "cluster_identity.json";
-
 pub struct Be {
     config: BeConfig,
     disk: Arc<dyn Disk>,
     start_time_ms: u64,
-    identity: tokio::sync::Mutex<Option<ClusterIdentity>>,
+    identity: Arc<Identity>,
+    /// This process's hold on the storage root, for as long as the backend lives.
+    _lock: Box<dyn disk::DirLock>,
     tablets: TabletStore,
     scan_slots: Arc<tokio::sync::Semaphore>,
     fetch_slots: Arc<tokio::sync::Semaphore>,
@@ -125,26 +139,30 @@ impl Be {
         disk::create_dir_all_durable(disk.as_ref(), &root)
             .await
             .map_err(|source| NodeError::Disk { context: format!("creating {}", root.display()), source })?;
-        let identity_path = root.join(IDENTITY_FILE);
-        let identity = match disk.read_all(&identity_path).await {
-            Ok(bytes) => Some(serde_json::from_slice::<ClusterIdentity>(&bytes).map_err(|e| {
-                NodeError::Other(format!(
-                    "{} is damaged ({e}); restore it or remove it to rejoin",
-                    identity_path.display()
-                ))
-            })?),
-            Err(e) if e.is_not_found() => None,
-            Err(source) => return Err(NodeError::Disk { context: "reading the cluster identity".into(), source }),
-        };
+        // Before anything in it is read: a second process on this root would destroy its data.
+        let lock = disk
+            .lock_dir(&root)
+            .await
+            .map_err(|source| NodeError::Disk { context: "taking the storage root".into(), source })?;
+        let identity = Arc::new(Identity::open(disk.clone(), &root).await?);
         let tablets = TabletStore::open(disk.clone(), &root)
             .await
             .map_err(|e| NodeError::Other(format!("cannot open the tablets under {}: {e}", root.display())))?;
-        tracing::info!(root = %root.display(), ?identity, tablets = tablets.tablet_count(), "be: opened");
+        let me = identity.get().await;
+        tracing::info!(
+            root = %root.display(),
+            cluster_id = me.cluster_id,
+            backend_id = me.backend_id,
+            tablets = tablets.tablet_count(),
+            trash_bytes = tablets.trash.size_bytes(),
+            "be: opened"
+        );
         Ok(Arc::new(Be {
             config,
             disk,
             start_time_ms: crate::clock::now_ms(),
-            identity: tokio::sync::Mutex::new(identity),
+            identity,
+            _lock: lock,
             tablets,
             scan_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_SCANS)),
             fetch_slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES)),
@@ -171,7 +189,7 @@ impl Be {
             |detail: String| TabletError::Unavailable(format!("clone of tablet {tablet_id} from {src_addr}: {detail}"));
         let channel =
             rpc::channel(src_addr, CLONE_TIMEOUTS).map_err(|e| TabletError::InvalidArgument(e.to_string()))?;
-        let mut client = proto::backend_client::BackendClient::new(channel);
+        let mut client = rpc::backend_client(channel);
         let stream = client
             .fetch_tablet(proto::FetchTabletRequest { tablet_id, version })
             .await
@@ -264,31 +282,9 @@ impl Be {
         self.downloads.progress(job_id)
     }
 
-    /// The identity this BE has joined, if any.
-    pub async fn identity(&self) -> Option<ClusterIdentity> {
-        *self.identity.lock().await
-    }
-
-    async fn check_identity(&self, cluster_id: u64, backend_id: i64) -> Result<(), Status> {
-        let mut identity = self.identity.lock().await;
-        match *identity {
-            Some(known) if known.cluster_id != cluster_id => Err(Status::failed_precondition(format!(
-                "this backend belongs to cluster {} and refuses cluster {cluster_id}; drop it there first \
-                 or give it an empty storage_root",
-                known.cluster_id
-            ))),
-            Some(known) if known.backend_id == backend_id => Ok(()),
-            _ => {
-                // First contact, or re-added under a new id by the same cluster: remember it.
-                let new = ClusterIdentity { cluster_id, backend_id };
-                let bytes = serde_json::to_vec(&new).map_err(|e| Status::internal(e.to_string()))?;
-                disk::write_file_atomic(self.disk.as_ref(), &self.config.storage_root.join(IDENTITY_FILE), &bytes)
-                    .await
-                    .map_err(|e| Status::unavailable(format!("cannot save the cluster identity: {e}")))?;
-                *identity = Some(new);
-                Ok(())
-            }
-        }
+    /// Who this backend is.
+    pub async fn identity(&self) -> BackendIdentity {
+        self.identity.get().await
     }
 }
 
@@ -370,13 +366,49 @@ struct BackendService {
     be: Arc<Be>,
 }
 
-/// Runs a handler that changes the backend's state. A real server drops a handler's future when
-/// its caller gives up (the simulator does so too, now and then: `cut_by_caller`), so whatever
-/// the handler did up to its last await stays half done.
-async fn handle<T>(handler: impl std::future::Future<Output = Result<T, Status>>) -> Result<T, Status> {
-    palo_buggify::cut_by_caller(handler)
-        .await
-        .unwrap_or_else(|| Err(Status::cancelled("the caller gave up before the backend answered")))
+/// Runs a handler that changes the backend's state in a task of its own, to its end: a real
+/// server drops a handler's future when its caller gives up (the simulator does so too, now
+/// and then: `cut_by_caller`), and work cut half way (a tablet directory without its meta, a
+/// chunk half appended) is what a caller's timeout must never leave. Only the answer is lost.
+async fn handle<T: Send + 'static>(
+    handler: impl std::future::Future<Output = Result<T, Status>> + Send + 'static,
+) -> Result<T, Status> {
+    let task = tokio::spawn(handler);
+    match palo_buggify::cut_by_caller(task).await {
+        Some(Ok(answer)) => answer,
+        Some(Err(e)) => Err(Status::internal(format!("the backend's task failed: {e}"))),
+        None => Err(Status::cancelled("the caller gave up before the backend answered")),
+    }
+}
+
+/// Parts of one batch worked on at once.
+const BATCH_CONCURRENCY: usize = 16;
+
+/// One tablet's outcome in a batch answer.
+fn task_result(tablet_id: i64, outcome: Result<u64, TabletError>) -> proto::TaskResult {
+    match outcome {
+        Ok(version) => proto::TaskResult { tablet_id, code: 0, message: String::new(), version },
+        Err(e) => {
+            let status = status(e);
+            proto::TaskResult {
+                tablet_id,
+                code: status.code() as i32,
+                message: status.message().to_string(),
+                version: 0,
+            }
+        }
+    }
+}
+
+/// Refuses a batch that names a tablet twice (its parts would race each other).
+fn check_distinct(tablet_ids: impl Iterator<Item = i64>) -> Result<(), Status> {
+    let mut seen = std::collections::BTreeSet::new();
+    for id in tablet_ids {
+        if !seen.insert(id) {
+            return Err(Status::invalid_argument(format!("tablet {id} appears twice in one batch")));
+        }
+    }
+    Ok(())
 }
 
 #[tonic::async_trait]
@@ -390,7 +422,19 @@ impl proto::backend_server::Backend for BackendService {
         if palo_buggify::buggify_with_prob(0.05) {
             tokio::time::sleep(std::time::Duration::from_millis(4_000)).await;
         }
-        self.be.check_identity(request.cluster_id, request.backend_id).await?;
+        let verdict = self.be.identity.on_heartbeat(&request).await?;
+        let me = self.be.identity.get().await;
+        if let Verdict::Other { backend_id } = verdict {
+            // Another backend's heartbeat: say who this is, and nothing else (its tablets are
+            // not the asked backend's).
+            return Ok(Response::new(proto::BackendHeartbeatResponse {
+                start_time_ms: self.be.start_time_ms,
+                version: crate::VERSION.into(),
+                identity_backend_id: backend_id,
+                token: me.token,
+                ..Default::default()
+            }));
+        }
         let disk = self.be.disk.as_ref();
         let available_bytes = disk.available_bytes().await.unwrap_or(0);
         let capacity_bytes = disk.capacity_bytes().await.unwrap_or(0);
@@ -417,6 +461,9 @@ impl proto::backend_server::Backend for BackendService {
             tablet_count: tablets.len() as u64,
             tablets,
             snapshot_job_ids: self.be.tablets.snapshot_job_ids(),
+            identity_backend_id: me.backend_id,
+            token: me.token,
+            trash_bytes: self.be.tablets.trash.size_bytes(),
         }))
     }
 
@@ -444,6 +491,110 @@ impl proto::backend_server::Backend for BackendService {
                 tablets.create_tablet(request.tablet_id, schema, request.version).await.map_err(status)?;
             }
             Ok(Response::new(proto::CreateTabletResponse {}))
+        })
+        .await
+    }
+
+    async fn identify(
+        &self,
+        _request: Request<proto::IdentifyRequest>,
+    ) -> Result<Response<proto::IdentifyResponse>, Status> {
+        let me = self.be.identity.get().await;
+        Ok(Response::new(proto::IdentifyResponse {
+            cluster_id: me.cluster_id,
+            backend_id: me.backend_id,
+            token: me.token,
+        }))
+    }
+
+    async fn create_tablets(
+        &self,
+        request: Request<proto::CreateTabletsRequest>,
+    ) -> Result<Response<proto::CreateTabletsResponse>, Status> {
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("create_tablet") {
+                return Err(Status::unavailable("injected failure of create_tablet (simulation)"));
+            }
+            let r = request.into_inner();
+            let schema = parse_schema(&r.schema_json)?;
+            let outcomes = be.tablets.create_tablets(&r.tablet_ids, schema, r.version).await;
+            let results =
+                r.tablet_ids.iter().zip(outcomes).map(|(id, o)| task_result(*id, o.map(|()| r.version))).collect();
+            Ok(Response::new(proto::CreateTabletsResponse { results }))
+        })
+        .await
+    }
+
+    async fn write_rows_batch(
+        &self,
+        request: Request<proto::WriteRowsBatchRequest>,
+    ) -> Result<Response<proto::WriteRowsBatchResponse>, Status> {
+        use futures_util::StreamExt;
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("write_rows") {
+                return Err(Status::unavailable("injected failure of write_rows (simulation)"));
+            }
+            let r = request.into_inner();
+            check_distinct(r.chunks.iter().map(|c| c.tablet_id))?;
+            let txn_id = r.txn_id;
+            let be = &be;
+            let mut results: Vec<(usize, proto::TaskResult)> =
+                futures_util::stream::iter(r.chunks.into_iter().enumerate())
+                    .map(|(i, c)| async move {
+                        let outcome =
+                            be.tablets.write_rows(txn_id, c.tablet_id, c.seq, &c.rows, c.row_count, c.last).await;
+                        (i, task_result(c.tablet_id, outcome.map(|w| w.rows_written)))
+                    })
+                    .buffer_unordered(BATCH_CONCURRENCY)
+                    .collect()
+                    .await;
+            results.sort_by_key(|(i, _)| *i);
+            Ok(Response::new(proto::WriteRowsBatchResponse { results: results.into_iter().map(|(_, r)| r).collect() }))
+        })
+        .await
+    }
+
+    async fn publish_batch(
+        &self,
+        request: Request<proto::PublishBatchRequest>,
+    ) -> Result<Response<proto::PublishBatchResponse>, Status> {
+        use futures_util::StreamExt;
+        let be = self.be.clone();
+        handle(async move {
+            if palo_buggify::fail_task("publish_version") {
+                return Err(Status::unavailable("injected failure of publish_version (simulation)"));
+            }
+            let r = request.into_inner();
+            check_distinct(r.tablets.iter().map(|t| t.tablet_id))?;
+            let txn_id = r.txn_id;
+            let be = &be;
+            let mut results: Vec<(usize, proto::TaskResult)> =
+                futures_util::stream::iter(r.tablets.into_iter().enumerate())
+                    .map(|(i, t)| async move {
+                        (i, task_result(t.tablet_id, be.tablets.publish(txn_id, t.tablet_id, t.version).await))
+                    })
+                    .buffer_unordered(BATCH_CONCURRENCY)
+                    .collect()
+                    .await;
+            results.sort_by_key(|(i, _)| *i);
+            Ok(Response::new(proto::PublishBatchResponse { results: results.into_iter().map(|(_, r)| r).collect() }))
+        })
+        .await
+    }
+
+    async fn clean_trash(
+        &self,
+        _request: Request<proto::CleanTrashRequest>,
+    ) -> Result<Response<proto::CleanTrashResponse>, Status> {
+        let be = self.be.clone();
+        handle(async move {
+            let removed = be.tablets.trash.clean().await;
+            Ok(Response::new(proto::CleanTrashResponse {
+                tablets_removed: removed.tablets,
+                bytes_removed: removed.bytes,
+            }))
         })
         .await
     }
@@ -722,6 +873,14 @@ async fn compaction_loop(be: Arc<Be>, mut shutdown: Shutdown) {
         if expired > 0 {
             tracing::info!(expired, "be: expired snapshots removed");
         }
+        let strays = be.tablets.sweep_stray_dirs().await;
+        if strays > 0 {
+            tracing::info!(strays, "be: stray tablet directories moved to the trash");
+        }
+        let removed = be.tablets.trash.sweep(be.config.trash_expire_s.saturating_mul(1_000), TRASH_FULL_PERCENT).await;
+        if removed.tablets > 0 {
+            tracing::info!(tablets = removed.tablets, bytes = removed.bytes, "be: trash entries deleted");
+        }
         let report = be.tablets.compact_once(CompactionLimits::default()).await;
         if report.tablets_compacted > 0 || !report.errors.is_empty() {
             tracing::debug!(
@@ -746,16 +905,24 @@ pub async fn serve(be: Arc<Be>, mut shutdown: Shutdown) -> Result<(), NodeError>
         .map_err(|e| NodeError::Config(format!("be listen address: {e}")))?;
     tracing::info!(%addr, "be: serving");
     let compaction = tokio::spawn(compaction_loop(be.clone(), shutdown.clone()));
+    let report = tokio::spawn(identity::report_until_heard(
+        be.identity.clone(),
+        be.config.fe_addr.clone(),
+        be.config.advertise_host.clone(),
+        be.config.port,
+        shutdown.clone(),
+    ));
     let served = tonic::transport::Server::builder()
         .add_service(
             proto::backend_server::BackendServer::new(BackendService { be })
-                // A WriteRows chunk may hold up to MAX_CHUNK_BYTES of rows, above gRPC's 4 MiB default.
-                .max_decoding_message_size(MAX_REQUEST_BYTES),
+                .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(rpc::MAX_MESSAGE_BYTES),
         )
         .serve_with_shutdown(addr, async move { shutdown.wait().await })
         .await
         .map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() });
     compaction.abort();
+    report.abort();
     served
 }
 
@@ -797,6 +964,7 @@ mod tests {
             port: free_port(),
             storage_root: temp.path(name),
             compaction_interval_ms: 100,
+            ..BeConfig::default()
         };
         let addr = format!("127.0.0.1:{}", config.port);
         let be = Be::open(config, temp.disk()).await.expect("opens");
@@ -807,9 +975,14 @@ mod tests {
 
     async fn client(addr: &str) -> proto::backend_client::BackendClient<tonic::transport::Channel> {
         let channel = rpc::channel(addr, RpcTimeouts::STATEMENT).expect("address");
-        let mut client = proto::backend_client::BackendClient::new(channel);
+        let mut client = rpc::backend_client(channel);
         for _ in 0..100 {
-            let beat = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+            let beat = proto::BackendHeartbeatRequest {
+                fe_addr: "fe".into(),
+                backend_id: 1,
+                cluster_id: 7,
+                token: String::new(),
+            };
             if client.heartbeat(beat).await.is_ok() {
                 return client;
             }
@@ -880,7 +1053,8 @@ mod tests {
         assert_eq!(scan(&mut be1, 1, 3).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
         assert_eq!(scan(&mut be1, 2, 1).await.unwrap_err().code(), tonic::Code::NotFound);
 
-        let beat = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+        let beat =
+            proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7, token: String::new() };
         let beat = be1.heartbeat(beat).await.unwrap().into_inner();
         assert_eq!(beat.tablet_count, 1);
         assert_eq!((beat.tablets[0].tablet_id, beat.tablets[0].version, beat.tablets[0].row_count), (1, 2, 30_000));
@@ -959,7 +1133,12 @@ mod tests {
         let beat = |be: &mut proto::backend_client::BackendClient<tonic::transport::Channel>| {
             let mut be = be.clone();
             async move {
-                let request = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+                let request = proto::BackendHeartbeatRequest {
+                    fe_addr: "fe".into(),
+                    backend_id: 1,
+                    cluster_id: 7,
+                    token: String::new(),
+                };
                 be.heartbeat(request).await.unwrap().into_inner().snapshot_job_ids
             }
         };
@@ -1014,7 +1193,8 @@ mod tests {
         be.create_tablet(create(4, true)).await.unwrap();
         be.create_tablet(create(4, true)).await.expect("creating it again is fine");
         assert_eq!(scan(&mut be, 4, 2).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
-        let beat = proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7 };
+        let beat =
+            proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7, token: String::new() };
         let beat = be.heartbeat(beat).await.unwrap().into_inner();
         let pending: Vec<(i64, bool)> = beat.tablets.iter().map(|t| (t.tablet_id, t.restore_pending)).collect();
         assert_eq!(pending, [(3, false), (4, true)]);

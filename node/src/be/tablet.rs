@@ -31,7 +31,7 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -39,15 +39,18 @@ use tokio::sync::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::rowset::{self, RowsetError, RowsetHeader, RowsetWriter};
 use super::snapshot::SnapshotRegistry;
+use super::trash::Trash;
 use crate::disk::{self, Disk, DiskError};
 use crate::row_codec;
 use crate::rpc::proto;
 use crate::schema::{self, Aggregation, ColumnType, KeysType, Row, Schema, Value};
 
-/// The largest WriteRows chunk.
-pub const MAX_CHUNK_BYTES: usize = 8 << 20;
-/// Loads writing at once (pending rowsets not yet sealed), over all tablets.
-pub const MAX_OPEN_WRITERS: usize = 1024;
+/// The largest WriteRows chunk: the FE cuts chunks at about 1 MiB, plus one row of up to
+/// [`schema::MAX_ROW_BYTES`].
+pub const MAX_CHUNK_BYTES: usize = 16 << 20;
+/// Loads writing at once (with a pending rowset not yet sealed on some tablet). A load counts
+/// once however many tablets it writes: one load into 20 480 tablets is one load.
+pub const MAX_OPEN_LOADS: usize = 1024;
 /// Tablets one BE holds.
 pub const MAX_TABLETS: usize = 100_000;
 /// A load into a tablet with this many rowsets is refused until compaction catches up (Doris's
@@ -59,6 +62,8 @@ pub const FETCH_CHUNK_BYTES: u64 = 1 << 20;
 pub const MAX_CLONE_FILES: usize = 2 * MAX_ROWSETS_PER_TABLET;
 /// Compaction writes its output in appends of about this size.
 const MERGE_WRITE_CHUNK_BYTES: usize = 1 << 20;
+/// Tablets one batch creates at once.
+const CREATE_CONCURRENCY: usize = 32;
 /// Tries at finding an unused rowset file name.
 const FRESH_NAME_ATTEMPTS: u32 = 64;
 
@@ -479,11 +484,20 @@ impl PendingState {
 type PendingMap = std::sync::Mutex<BTreeMap<(i64, i64), Arc<Mutex<PendingEntry>>>>;
 
 /// A held open-writer slot, released when dropped.
-struct WriterSlot(Arc<AtomicUsize>);
+/// One open writer of a load: the load holds a place in [`MAX_OPEN_LOADS`] while it has one.
+struct WriterSlot {
+    loads: Arc<std::sync::Mutex<BTreeMap<i64, usize>>>,
+    txn_id: i64,
+}
 
 impl Drop for WriterSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        let mut loads = locked(&self.loads);
+        let writers = loads.get_mut(&self.txn_id).expect("a slot's load is counted");
+        *writers -= 1;
+        if *writers == 0 {
+            loads.remove(&self.txn_id);
+        }
     }
 }
 
@@ -630,7 +644,8 @@ pub struct TabletStore {
     tablets: std::sync::Mutex<BTreeMap<i64, Arc<TabletHandle>>>,
     /// Pending rowsets by (txn_id, tablet_id).
     pending: PendingMap,
-    open_writers: Arc<AtomicUsize>,
+    /// Open writers per load (txn id), for [`MAX_OPEN_LOADS`].
+    open_loads: Arc<std::sync::Mutex<BTreeMap<i64, usize>>>,
     /// Serializes creating and dropping tablets (and a clone creating one).
     tablet_set: Mutex<()>,
     cloning: std::sync::Mutex<BTreeSet<i64>>,
@@ -640,6 +655,8 @@ pub struct TabletStore {
     compaction_cursor: AtomicI64,
     /// BACKUP's snapshots under `<storage_root>/snapshot/` (see [`super::snapshot`]).
     pub(super) snapshots: SnapshotRegistry,
+    /// Where dropped tablets wait for their expiry (see [`super::trash`]).
+    pub(super) trash: Trash,
 }
 
 impl TabletStore {
@@ -650,17 +667,19 @@ impl TabletStore {
         disk::create_dir_all_durable(disk.as_ref(), &dir)
             .await
             .map_err(disk_error(format!("creating {}", dir.display())))?;
+        let trash = Trash::open(disk.clone(), storage_root).await.map_err(disk_error("opening the trash"))?;
         let store = TabletStore {
             disk,
             dir,
             tablets: std::sync::Mutex::new(BTreeMap::new()),
             pending: std::sync::Mutex::new(BTreeMap::new()),
-            open_writers: Arc::new(AtomicUsize::new(0)),
+            open_loads: Arc::new(std::sync::Mutex::new(BTreeMap::new())),
             tablet_set: Mutex::new(()),
             cloning: std::sync::Mutex::new(BTreeSet::new()),
             next_name: AtomicU64::new(0),
             compaction_cursor: AtomicI64::new(i64::MIN),
             snapshots: SnapshotRegistry::new(storage_root),
+            trash,
         };
         let entries = store.disk.read_dir(&store.dir).await.map_err(disk_error("listing the tablets"))?;
         if entries.len() > MAX_TABLETS {
@@ -683,9 +702,9 @@ impl TabletStore {
             let Some(meta) = store.load_meta(id).await? else {
                 tracing::info!(
                     tablet_id = id,
-                    "be: removing a tablet directory without a meta (a create or drop was cut)"
+                    "be: a tablet directory without a meta (a create was cut) goes to the trash"
                 );
-                remove_if_exists(store.disk.as_ref(), &path, true).await;
+                store.trash.put(&path, id, 0).await.map_err(disk_error("moving a stray tablet directory away"))?;
                 continue;
             };
             store.clean_tablet_dir(&meta).await?;
@@ -743,10 +762,14 @@ impl TabletStore {
                 remove_if_exists(disk, &dir.join(&entry.name), entry.is_dir).await;
             }
         }
+        // Opening thousands of tablets must not sync every ancestor of each: only a missing
+        // directory is made, and only then is its parent synced.
         for sub in [ROWSETS_DIR, PENDING_DIR] {
-            disk::create_dir_all_durable(disk, &dir.join(sub))
-                .await
-                .map_err(disk_error("creating a tablet directory"))?;
+            let path = dir.join(sub);
+            if disk.metadata(&path).await.map_err(disk_error("opening a tablet directory"))?.is_none() {
+                disk.create_dir_all(&path).await.map_err(disk_error("creating a tablet directory"))?;
+                disk.sync_dir(&dir).await.map_err(disk_error("creating a tablet directory"))?;
+            }
         }
         let rowsets_dir = dir.join(ROWSETS_DIR);
         let referenced: BTreeSet<&str> = meta.rowsets.iter().map(|r| r.file_name.as_str()).collect();
@@ -836,7 +859,18 @@ impl TabletStore {
 
     /// Creates a tablet empty at `version`. Idempotent: an existing tablet with the same schema is fine.
     pub async fn create_tablet(&self, tablet_id: i64, schema: Schema, version: u64) -> Result<(), TabletError> {
-        self.create(tablet_id, schema, version, None).await
+        self.create_many(&[tablet_id], schema, version, None).await.pop().expect("one result per tablet")
+    }
+
+    /// Creates many tablets of one schema, each empty at `version`, as [`TabletStore::create_tablet`]
+    /// does: one result per id, in order. The directory of all of them is synced once.
+    pub async fn create_tablets(
+        &self,
+        tablet_ids: &[i64],
+        schema: Schema,
+        version: u64,
+    ) -> Vec<Result<(), TabletError>> {
+        self.create_many(tablet_ids, schema, version, None).await
     }
 
     /// Creates a tablet empty at `version` that waits for the rowsets up to `version` of restore
@@ -861,80 +895,177 @@ impl TabletStore {
             tracing::warn!(tablet_id, job_id, ?owner, "be: replacing a stale tablet under the id of a restored one");
             self.drop_tablet(tablet_id).await?;
         }
-        self.create(tablet_id, schema, version, Some(job_id)).await
+        self.create_many(&[tablet_id], schema, version, Some(job_id)).await.pop().expect("one result per tablet")
     }
 
-    async fn create(
+    async fn create_many(
+        &self,
+        tablet_ids: &[i64],
+        schema: Schema,
+        version: u64,
+        restore_job_id: Option<i64>,
+    ) -> Vec<Result<(), TabletError>> {
+        use futures_util::StreamExt;
+        if let Err(e) = validate_schema(&schema) {
+            return tablet_ids
+                .iter()
+                .map(|id| Err(TabletError::InvalidArgument(format!("tablet {id}: {e}"))))
+                .collect();
+        }
+        let _set = self.tablet_set.lock().await;
+        let mut results: Vec<Option<Result<(), TabletError>>> = Vec::with_capacity(tablet_ids.len());
+        let mut todo = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, &tablet_id) in tablet_ids.iter().enumerate() {
+            results.push(None);
+            if !seen.insert(tablet_id) {
+                results[i] = Some(Err(TabletError::InvalidArgument(format!("tablet {tablet_id} is asked for twice"))));
+                continue;
+            }
+            match self.handle(tablet_id) {
+                Ok(handle) => {
+                    results[i] = Some(if handle.state.read().await.meta.schema == schema {
+                        Ok(())
+                    } else {
+                        Err(TabletError::FailedPrecondition(format!(
+                            "tablet {tablet_id} already exists with a different schema"
+                        )))
+                    });
+                }
+                Err(_) => todo.push((i, tablet_id)),
+            }
+        }
+        let held = locked(&self.tablets).len();
+        if held + todo.len() > MAX_TABLETS {
+            for (i, _) in todo {
+                results[i] = Some(Err(TabletError::ResourceExhausted(format!(
+                    "this backend holds {held} tablets; the {} more asked for would pass the {MAX_TABLETS} it may hold",
+                    tablet_ids.len()
+                ))));
+            }
+            return results.into_iter().map(|r| r.expect("every tablet has a result")).collect();
+        }
+        let schema = &schema;
+        let made: Vec<(usize, Result<Arc<TabletHandle>, TabletError>)> = futures_util::stream::iter(todo)
+            .map(|(i, tablet_id)| async move {
+                (i, self.create_dir_and_meta(tablet_id, schema.clone(), version, restore_job_id).await)
+            })
+            .buffer_unordered(CREATE_CONCURRENCY)
+            .collect()
+            .await;
+        // One sync makes every new tablet directory's name durable.
+        let synced = self.disk.sync_dir(&self.dir).await;
+        for (i, outcome) in made {
+            results[i] = Some(match (outcome, &synced) {
+                (Ok(handle), Ok(())) => {
+                    tracing::info!(
+                        tablet_id = handle.id,
+                        version,
+                        restore_pending = restore_job_id.is_some(),
+                        "be: tablet created"
+                    );
+                    locked(&self.tablets).insert(handle.id, handle);
+                    Ok(())
+                }
+                (Ok(handle), Err(e)) => {
+                    remove_if_exists(self.disk.as_ref(), &handle.dir, true).await;
+                    Err(disk_error(format!("creating tablet {}", handle.id))(e.clone()))
+                }
+                (Err(e), _) => Err(e),
+            });
+        }
+        results.into_iter().map(|r| r.expect("every tablet has a result")).collect()
+    }
+
+    /// One new tablet's directory and meta, durable but for its name in `tablets/` (the caller
+    /// syncs that). The caller holds the tablet set. On failure nothing is left behind.
+    async fn create_dir_and_meta(
         &self,
         tablet_id: i64,
         schema: Schema,
         version: u64,
         restore_job_id: Option<i64>,
-    ) -> Result<(), TabletError> {
-        validate_schema(&schema).map_err(|e| TabletError::InvalidArgument(format!("tablet {tablet_id}: {e}")))?;
-        let _set = self.tablet_set.lock().await;
-        if let Ok(handle) = self.handle(tablet_id) {
-            let state = handle.state.read().await;
-            if state.meta.schema == schema {
-                return Ok(());
-            }
-            return Err(TabletError::FailedPrecondition(format!(
-                "tablet {tablet_id} already exists with a different schema"
-            )));
-        }
-        if locked(&self.tablets).len() >= MAX_TABLETS {
-            return Err(TabletError::ResourceExhausted(format!("this backend already holds {MAX_TABLETS} tablets")));
-        }
+    ) -> Result<Arc<TabletHandle>, TabletError> {
         let dir = self.tablet_dir(tablet_id);
-        // Leftovers of a drop that failed half way: not a tablet, since it has no meta in memory.
-        remove_if_exists(self.disk.as_ref(), &dir, true).await;
-        for sub in [ROWSETS_DIR, PENDING_DIR] {
-            disk::create_dir_all_durable(self.disk.as_ref(), &dir.join(sub))
-                .await
-                .map_err(disk_error(format!("creating tablet {tablet_id}")))?;
+        let disk = self.disk.as_ref();
+        // Leftovers that are not a tablet (no meta in memory) go to the trash, never deleted.
+        if disk.metadata(&dir).await.map_err(disk_error(format!("creating tablet {tablet_id}")))?.is_some() {
+            self.trash.put(&dir, tablet_id, 0).await.map_err(disk_error(format!("creating tablet {tablet_id}")))?;
         }
-        let restore_pending = restore_job_id.is_some();
         let meta = TabletMeta {
             tablet_id,
             schema,
             base_version: version,
             rowsets: Vec::new(),
-            restore_pending,
+            restore_pending: restore_job_id.is_some(),
             restore_job_id,
         };
-        self.write_meta(&meta).await?;
-        locked(&self.tablets).insert(tablet_id, Arc::new(TabletHandle::new(dir, meta)));
-        tracing::info!(tablet_id, version, restore_pending, "be: tablet created");
-        Ok(())
+        let made = async {
+            for sub in [ROWSETS_DIR, PENDING_DIR] {
+                disk.create_dir_all(&dir.join(sub))
+                    .await
+                    .map_err(disk_error(format!("creating tablet {tablet_id}")))?;
+            }
+            // The meta's atomic write syncs the tablet's directory, so rowsets/ and pending/ are
+            // durable with it.
+            self.write_meta(&meta).await
+        }
+        .await;
+        if let Err(e) = made {
+            remove_if_exists(disk, &dir, true).await;
+            return Err(e);
+        }
+        Ok(Arc::new(TabletHandle::new(dir, meta)))
     }
 
-    /// Drops a tablet and its files. Idempotent.
+    /// Drops a tablet: its directory goes to the trash whole (see [`super::trash`]). Idempotent.
     pub async fn drop_tablet(&self, tablet_id: i64) -> Result<(), TabletError> {
         let _set = self.tablet_set.lock().await;
         let Ok(handle) = self.handle(tablet_id) else {
             return Ok(());
         };
         let mut state = handle.state.write().await;
-        let disk = self.disk.as_ref();
-        // The meta goes first: once that is durable the tablet is gone, whatever else remains.
-        match disk.remove_file(&handle.dir.join(META_FILE)).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(disk_error(format!("dropping tablet {tablet_id}"))(e)),
-        }
-        disk.sync_dir(&handle.dir).await.map_err(disk_error(format!("dropping tablet {tablet_id}")))?;
+        let size_bytes = state.meta.info().data_size_bytes;
+        // One rename: after it the tablet is gone from tablets/, whatever a crash does next.
+        self.trash
+            .put(&handle.dir, tablet_id, size_bytes)
+            .await
+            .map_err(disk_error(format!("dropping tablet {tablet_id}")))?;
         state.dropped = true;
         locked(&self.tablets).remove(&tablet_id);
+        // Its pending rowsets went with it: forget them (their files are in the trash).
         let keys: Vec<(i64, i64)> = locked(&self.pending).keys().filter(|(_, t)| *t == tablet_id).copied().collect();
         for (txn_id, _) in keys {
             self.forget_pending(txn_id, tablet_id).await?;
         }
-        remove_if_exists(disk, &handle.dir, true).await;
-        let _ = disk.sync_dir(&self.dir).await;
         tracing::info!(tablet_id, "be: tablet dropped");
         Ok(())
     }
 
+    /// Moves to the trash every directory under `tablets/` that is not a tablet nor being cloned
+    /// (a create cut half way leaves one without a meta). Returns how many.
+    pub async fn sweep_stray_dirs(&self) -> usize {
+        let _set = self.tablet_set.lock().await;
+        let Ok(entries) = self.disk.read_dir(&self.dir).await else { return 0 };
+        let mut moved = 0;
+        for entry in entries {
+            let Ok(id) = entry.name.parse::<i64>() else { continue };
+            // A clone makes its tablet's directory before the tablet exists (it installs it
+            // under the tablet set, which this holds, so a clone cannot finish meanwhile).
+            let cloning = locked(&self.cloning).contains(&id);
+            if !entry.is_dir || id.to_string() != entry.name || self.handle(id).is_ok() || cloning {
+                continue;
+            }
+            let path = self.dir.join(&entry.name);
+            match self.trash.put(&path, id, 0).await {
+                Ok(_) => moved += 1,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "be: cannot move a stray tablet directory")
+                }
+            }
+        }
+        moved
+    }
     /// Every tablet's version and size, by tablet id.
     pub fn tablet_infos(&self) -> Vec<TabletInfo> {
         let handles: Vec<Arc<TabletHandle>> = locked(&self.tablets).values().cloned().collect();
@@ -1024,7 +1155,7 @@ impl TabletStore {
         if seq == 0 {
             let slot = match std::mem::replace(&mut entry.state, PendingState::Broken) {
                 PendingState::Writing { _slot: slot, .. } => slot,
-                other => match self.reserve_writer_slot() {
+                other => match self.reserve_writer_slot(txn_id) {
                     Ok(slot) => slot,
                     Err(e) => {
                         entry.state = other;
@@ -1068,15 +1199,15 @@ impl TabletStore {
         Ok(done)
     }
 
-    fn reserve_writer_slot(&self) -> Result<WriterSlot, TabletError> {
-        let before = self.open_writers.fetch_add(1, Ordering::Relaxed);
-        let slot = WriterSlot(self.open_writers.clone());
-        if before >= MAX_OPEN_WRITERS {
+    fn reserve_writer_slot(&self, txn_id: i64) -> Result<WriterSlot, TabletError> {
+        let mut loads = locked(&self.open_loads);
+        if !loads.contains_key(&txn_id) && loads.len() >= MAX_OPEN_LOADS {
             return Err(TabletError::ResourceExhausted(format!(
-                "{MAX_OPEN_WRITERS} loads are already writing on this backend; retry later"
+                "{MAX_OPEN_LOADS} loads are already writing on this backend; retry later"
             )));
         }
-        Ok(slot)
+        *loads.entry(txn_id).or_default() += 1;
+        Ok(WriterSlot { loads: self.open_loads.clone(), txn_id })
     }
 
     /// Makes txn's sealed pending rowset the tablet's version `version`; returns the tablet's
@@ -1833,7 +1964,7 @@ mod tests {
         assert!(!exists(&temp, "tablets/1/pending/txn_2").await);
         assert!(store.write_rows(2, 1, 1, &chunk, 2, true).await.is_err());
         assert!(matches!(store.publish(2, 1, 3).await, Err(TabletError::NotFound(_))));
-        assert_eq!(store.open_writers.load(Ordering::Relaxed), 0, "no writer slot leaks");
+        assert!(locked(&store.open_loads).is_empty(), "no writer slot leaks");
         temp.remove().await;
     }
 

@@ -297,7 +297,11 @@ pub async fn run(config: BrokerConfig, mut shutdown: Shutdown) -> Result<(), Nod
     tracing::info!(%addr, "broker: serving");
     let service = BrokerService::new(crate::clock::now_ms());
     tonic::transport::Server::builder()
-        .add_service(proto::broker_server::BrokerServer::new(service))
+        .add_service(
+            proto::broker_server::BrokerServer::new(service)
+                .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES),
+        )
         .serve_with_shutdown(addr, async move { shutdown.wait().await })
         .await
         .map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })

@@ -3,11 +3,32 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{DirEntry, Disk, DiskError, DiskResult, Metadata};
+use super::{DirEntry, DirLock, Disk, DiskError, DiskResult, LOCK_FILE, Metadata};
+
+/// Directories a node creates: its owner's only.
+const DIR_MODE: u32 = 0o700;
+/// Files a node creates: its owner's only.
+const FILE_MODE: u32 = 0o600;
+
+/// Options that open (creating if missing) a file of the node's.
+fn create_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.create(true).mode(FILE_MODE);
+    options
+}
+
+/// `dir/LOCK`, opened and locked while this lives (the OS drops the lock with the process).
+#[derive(Debug)]
+struct FileLock {
+    _file: fs::File,
+}
+
+impl DirLock for FileLock {}
 
 /// OS files under `root`. Relative paths given to it are resolved against `root`.
 #[derive(Debug, Clone)]
@@ -72,17 +93,18 @@ fn statvfs_bytes(path: &Path) -> io::Result<(u64, u64)> {
 #[async_trait]
 impl Disk for RealDisk {
     async fn create_dir_all(&self, path: &Path) -> DiskResult<()> {
-        self.blocking(path, fs::create_dir_all).await
+        self.blocking(path, |p| fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(p)).await
     }
 
     async fn create_new(&self, path: &Path) -> DiskResult<()> {
-        self.blocking(path, |p| OpenOptions::new().write(true).create_new(true).open(p).map(|_| ())).await
+        self.blocking(path, |p| OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(p).map(|_| ()))
+            .await
     }
 
     async fn write_at(&self, path: &Path, offset_bytes: u64, data: &[u8]) -> DiskResult<()> {
         let data = data.to_vec();
         self.blocking(path, move |p| {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(false).open(p)?;
+            let mut f = create_options().write(true).truncate(false).open(p)?;
             f.seek(SeekFrom::Start(offset_bytes))?;
             f.write_all(&data)
         })
@@ -92,7 +114,7 @@ impl Disk for RealDisk {
     async fn append(&self, path: &Path, data: &[u8]) -> DiskResult<u64> {
         let data = data.to_vec();
         self.blocking(path, move |p| {
-            let mut f = OpenOptions::new().append(true).create(true).open(p)?;
+            let mut f = create_options().append(true).open(p)?;
             f.write_all(&data)?;
             Ok(f.metadata()?.len())
         })
@@ -178,4 +200,47 @@ impl Disk for RealDisk {
         let root = self.root.clone();
         self.blocking(&root, |p| statvfs_bytes(&p).map(|(_, total)| total)).await
     }
+
+    async fn lock_dir(&self, dir: &Path) -> DiskResult<Box<dyn DirLock>> {
+        let shown = dir.to_path_buf();
+        let full = self.resolve(dir);
+        #[allow(deprecated)]
+        let joined = tokio::task::spawn_blocking(move || lock_dir_blocking(&full)).await;
+        match joined {
+            Ok(Ok(lock)) => Ok(Box::new(lock)),
+            Ok(Err(LockFailure::Held(holder))) => Err(DiskError::Locked { path: shown, holder }),
+            Ok(Err(LockFailure::Io(e))) => Err(map_io_error(shown.join(LOCK_FILE), e)),
+            Err(e) => Err(DiskError::Io { path: shown, detail: format!("blocking task failed: {e}") }),
+        }
+    }
+}
+
+enum LockFailure {
+    /// Another process holds the lock: who, as its lock file says.
+    Held(String),
+    Io(io::Error),
+}
+
+fn lock_dir_blocking(dir: &Path) -> Result<FileLock, LockFailure> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(LockFailure::Io)?;
+    let path = dir.join(LOCK_FILE);
+    let mut file = create_options().read(true).write(true).truncate(false).open(&path).map_err(LockFailure::Io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = match text.trim().parse::<u32>() {
+                Ok(pid) => format!("another process (PID {pid})"),
+                Err(_) => "another process".to_string(),
+            };
+            return Err(LockFailure::Held(holder));
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(LockFailure::Io(e)),
+    }
+    file.set_len(0).map_err(LockFailure::Io)?;
+    file.seek(SeekFrom::Start(0)).map_err(LockFailure::Io)?;
+    writeln!(file, "{}", std::process::id()).map_err(LockFailure::Io)?;
+    file.sync_all().map_err(LockFailure::Io)?;
+    Ok(FileLock { _file: file })
 }

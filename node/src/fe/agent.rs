@@ -58,6 +58,50 @@ pub const CLONE_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request
 /// as heartbeats show the backend dead, so this bound is only the last resort.
 pub const UPLOAD_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 3_600_000 };
 
+/// A batch of many tablets' work (create, write, publish) on one backend.
+pub const BATCH_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 120_000 };
+
+/// A batch answer must hold one result per part asked for.
+fn one_result_each(
+    addr: &str,
+    asked: usize,
+    results: Vec<proto::TaskResult>,
+) -> Result<Vec<proto::TaskResult>, AgentError> {
+    if results.len() != asked {
+        return Err(AgentError::BadAnswer {
+            addr: addr.to_string(),
+            message: format!("{} results for a batch of {asked}", results.len()),
+        });
+    }
+    Ok(results)
+}
+
+/// One part of a batch answer as a call's outcome: the version it reports, or why it failed.
+pub fn task_outcome(addr: &str, result: &proto::TaskResult) -> Result<u64, AgentError> {
+    if result.code == 0 {
+        return Ok(result.version);
+    }
+    Err(AgentError::Failed {
+        addr: addr.to_string(),
+        message: result.message.clone(),
+        code: tonic::Code::from_i32(result.code),
+    })
+}
+
+/// A request must fit in a gRPC message (the simulator does not check sizes; this does, in
+/// both worlds).
+fn check_size(addr: &str, request: &impl prost::Message) -> Result<(), AgentError> {
+    let len = request.encoded_len();
+    debug_assert!(len <= rpc::MAX_MESSAGE_BYTES, "a {len}-byte request to {addr}: batches are cut far below the limit");
+    if len > rpc::MAX_MESSAGE_BYTES {
+        return Err(AgentError::BadAnswer {
+            addr: addr.to_string(),
+            message: format!("a request of {len} bytes is more than the {} a message may hold", rpc::MAX_MESSAGE_BYTES),
+        });
+    }
+    Ok(())
+}
+
 /// Cached channels, one per (address, timeouts).
 #[derive(Default)]
 pub struct Agent {
@@ -85,7 +129,7 @@ impl Agent {
         addr: &str,
         timeouts: RpcTimeouts,
     ) -> Result<proto::backend_client::BackendClient<Channel>, AgentError> {
-        Ok(proto::backend_client::BackendClient::new(self.channel(addr, timeouts)?))
+        Ok(rpc::backend_client(self.channel(addr, timeouts)?))
     }
 
     /// Creates a tablet empty at `version`; with `restore_pending`, one that waits for a restore's
@@ -112,6 +156,78 @@ impl Agent {
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
         Ok(())
+    }
+
+    /// Who the backend at `addr` is (its cluster, backend id and token), without joining it.
+    pub async fn identify(&self, addr: &str) -> Result<proto::IdentifyResponse, AgentError> {
+        let answer = self
+            .client(addr, RpcTimeouts::CONTROL)?
+            .identify(proto::IdentifyRequest {})
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        Ok(answer.into_inner())
+    }
+
+    /// Creates `tablet_ids` empty at `version` in one call; one result per tablet, in order.
+    pub async fn create_tablets(
+        &self,
+        addr: &str,
+        tablet_ids: Vec<i64>,
+        schema: &Schema,
+        version: u64,
+    ) -> Result<Vec<proto::TaskResult>, AgentError> {
+        let schema_json = serde_json::to_vec(schema)
+            .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
+        let asked = tablet_ids.len();
+        let request = proto::CreateTabletsRequest { tablet_ids, schema_json, version };
+        let answer = self
+            .client(addr, BATCH_TIMEOUTS)?
+            .create_tablets(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        one_result_each(addr, asked, answer.into_inner().results)
+    }
+
+    /// One load's chunks for tablets of the backend at `addr`; one result per chunk, in order.
+    pub async fn write_rows_batch(
+        &self,
+        addr: &str,
+        request: proto::WriteRowsBatchRequest,
+    ) -> Result<Vec<proto::TaskResult>, AgentError> {
+        let asked = request.chunks.len();
+        check_size(addr, &request)?;
+        let answer = self
+            .client(addr, BATCH_TIMEOUTS)?
+            .write_rows_batch(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        one_result_each(addr, asked, answer.into_inner().results)
+    }
+
+    /// Publishes a txn on tablets of the backend at `addr`; one result per tablet, in order.
+    pub async fn publish_batch(
+        &self,
+        addr: &str,
+        request: proto::PublishBatchRequest,
+    ) -> Result<Vec<proto::TaskResult>, AgentError> {
+        let asked = request.tablets.len();
+        let answer = self
+            .client(addr, BATCH_TIMEOUTS)?
+            .publish_batch(request)
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?;
+        one_result_each(addr, asked, answer.into_inner().results)
+    }
+
+    /// Empties the trash of the backend at `addr`: (tablets, bytes) deleted.
+    pub async fn clean_trash(&self, addr: &str) -> Result<(u64, u64), AgentError> {
+        let answer = self
+            .client(addr, BATCH_TIMEOUTS)?
+            .clean_trash(proto::CleanTrashRequest {})
+            .await
+            .map_err(|s| AgentError::from_status(addr, s))?
+            .into_inner();
+        Ok((answer.tablets_removed, answer.bytes_removed))
     }
 
     pub async fn drop_tablet(&self, addr: &str, tablet_id: i64) -> Result<(), AgentError> {

@@ -452,9 +452,9 @@ impl Fe {
             let state = self.state().await;
             let repo = Self::repository_of(&state, job)?;
             let (location, properties, broker_addr) = match &repo.kind {
-                RepositoryKind::S3 => (repo.location.clone(), repo.properties.clone(), Ok(String::new())),
+                RepositoryKind::S3 => (repo.location.clone(), self.repository_properties(&repo), Ok(String::new())),
                 RepositoryKind::Broker { broker } => {
-                    (repo.location.clone(), repo.properties.clone(), self.broker_addr(&state, broker))
+                    (repo.location.clone(), self.repository_properties(&repo), self.broker_addr(&state, broker))
                 }
             };
             let alive: BTreeMap<i64, String> =

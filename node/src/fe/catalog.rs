@@ -178,8 +178,12 @@ pub struct RepositoryRecord {
     pub read_only: bool,
     pub kind: RepositoryKind,
     pub location: String,
-    /// As given (secrets included: they are needed to reach the store); never shown.
+    /// As given, but for the secret ones (credentials), which live apart from the journal
+    /// (`secrets.rs`) and are only named in `secret_keys`. Records journaled before that keep
+    /// their secrets here.
     pub properties: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secret_keys: Vec<String>,
     /// `yyyy-MM-dd HH:mm:ss`, from the repository's `__repo_info` (adopted when it existed).
     pub create_time: String,
 }

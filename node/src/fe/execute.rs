@@ -4,7 +4,7 @@
 
 use super::auth::{self, AuthEdit, GrantScope, MAX_USERS, Privilege, UserIdentity};
 use super::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
-use super::membership::{BackendRecord, BrokerRecord, MAX_BACKENDS, MAX_BROKERS, MembershipEdit};
+use super::membership::{BrokerRecord, MAX_BROKERS, MembershipEdit};
 use super::table_ddl::{database_of, find_table};
 use super::table_show;
 use super::{Fe, FeEdit, NodeHealth};
@@ -580,30 +580,11 @@ impl Fe {
             Statement::ShowRepositories => Ok(self.show_repositories().await),
             Statement::ShowCreateRepository { name } => self.show_create_repository(&name).await,
             Statement::ShowBackends => Ok(self.show_backends().await),
+            Statement::ShowTrash { on } => self.show_trash(on).await,
+            Statement::CleanTrash { on } => self.clean_trash(on).await,
             Statement::ShowBrokers => Ok(self.show_brokers().await),
             Statement::ShowFrontends => Ok(self.show_frontends().await),
-            Statement::AddBackends(addrs) => {
-                let mut durable = self.durable.lock().await;
-                let membership = &durable.state.membership;
-                if membership.backends.len() + addrs.len() > MAX_BACKENDS {
-                    return Err(SqlError::doris(format!(
-                        "a cluster holds at most {MAX_BACKENDS} backends; drop some first"
-                    )));
-                }
-                let mut edits = Vec::new();
-                for (id, (i, addr)) in (membership.next_backend_id..).zip(addrs.iter().enumerate()) {
-                    if membership.backend_by_addr(&addr.host, addr.port).is_some() || addrs[..i].contains(addr) {
-                        return Err(SqlError::doris(format!("Same backend already exists[{addr}]")));
-                    }
-                    edits.push(MembershipEdit::AddBackend(BackendRecord {
-                        id,
-                        host: addr.host.clone(),
-                        port: addr.port,
-                    }));
-                }
-                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
+            Statement::AddBackends(addrs) => self.add_backends(addrs).await,
             Statement::DropBackends(addrs) => {
                 let mut durable = self.durable.lock().await;
                 let membership = &durable.state.membership;

@@ -28,6 +28,8 @@ pub struct NodeHealth {
     pub capacity_bytes: u64,
     pub data_used_bytes: u64,
     pub tablet_count: u64,
+    /// Bytes in the backend's trash (dropped tablets until their expiry).
+    pub trash_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -42,6 +44,9 @@ enum Beat {
     /// A backend's answer with its tablet report and the jobs it holds snapshots for.
     OkWithTablets(NodeHealth, Vec<proto::TabletInfo>, Vec<i64>),
     Failed(String),
+    /// Another backend answered at this one's address: dead at once (nothing it says is this
+    /// backend's), with why.
+    Other(String),
 }
 
 fn record(entry: &mut NodeHealth, beat: Beat, now_ms: u64, max_failures: u32) {
@@ -55,6 +60,11 @@ fn record(entry: &mut NodeHealth, beat: Beat, now_ms: u64, max_failures: u32) {
             if entry.failure_count >= max_failures {
                 entry.alive = false;
             }
+        }
+        Beat::Other(message) => {
+            entry.failure_count = entry.failure_count.saturating_add(1);
+            entry.err_msg = message;
+            entry.alive = false;
         }
     }
 }
@@ -76,15 +86,36 @@ impl Channels {
     }
 }
 
-async fn beat_backend(channel: Result<Channel, String>, request: proto::BackendHeartbeatRequest) -> Beat {
-    let channel = match channel {
-        Ok(c) => c,
+async fn beat_backend(
+    channel: Result<Channel, String>,
+    request: proto::BackendHeartbeatRequest,
+) -> Result<proto::BackendHeartbeatResponse, String> {
+    let mut client = rpc::backend_client(channel?);
+    match client.heartbeat(request).await {
+        Ok(response) => Ok(response.into_inner()),
+        Err(status) => Err(format!("heartbeat failed: {}", status.message())),
+    }
+}
+
+/// A backend's answer, judged against its record: alive with its report, or a failure.
+fn backend_beat(
+    record: &super::membership::BackendRecord,
+    answer: Result<proto::BackendHeartbeatResponse, String>,
+    members: &super::membership::Membership,
+    holds_replicas: impl Fn(i64) -> bool,
+    learned: &mut Vec<super::backends::Learned>,
+) -> Beat {
+    let r = match answer {
+        Ok(r) => r,
         Err(e) => return Beat::Failed(e),
     };
-    let mut client = proto::backend_client::BackendClient::new(channel);
-    match client.heartbeat(request).await {
-        Ok(response) => {
-            let r = response.into_inner();
+    match super::backends::judge_answer(record, &r, members, holds_replicas) {
+        Err((shown, learn)) => {
+            learned.extend(learn);
+            Beat::Other(shown)
+        }
+        Ok(learn) => {
+            learned.extend(learn);
             let health = NodeHealth {
                 last_start_time_ms: Some(r.start_time_ms),
                 version: r.version,
@@ -92,11 +123,11 @@ async fn beat_backend(channel: Result<Channel, String>, request: proto::BackendH
                 capacity_bytes: r.capacity_bytes,
                 data_used_bytes: r.data_used_bytes,
                 tablet_count: r.tablet_count,
+                trash_bytes: r.trash_bytes,
                 ..NodeHealth::default()
             };
             Beat::OkWithTablets(health, r.tablets, r.snapshot_job_ids)
         }
-        Err(status) => Beat::Failed(format!("heartbeat failed: {}", status.message())),
     }
 }
 
@@ -105,7 +136,7 @@ async fn beat_broker(channel: Result<Channel, String>, request: proto::BrokerPin
         Ok(c) => c,
         Err(e) => return Beat::Failed(e),
     };
-    let mut client = proto::broker_client::BrokerClient::new(channel);
+    let mut client = rpc::broker_client(channel);
     match client.ping(request).await {
         Ok(response) => {
             let r = response.into_inner();
@@ -147,9 +178,10 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
                 fe_addr: fe_addr.clone(),
                 backend_id: backend.id,
                 cluster_id: state.cluster_id,
+                token: backend.token.clone(),
             };
             let call = beat_backend(channels.get(&backend.addr()), request);
-            (backend.id, tokio::spawn(call))
+            (backend.clone(), tokio::spawn(call))
         })
         .collect();
     let broker_calls: Vec<_> = state
@@ -163,10 +195,10 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         })
         .collect();
 
-    let mut backend_beats = Vec::with_capacity(backend_calls.len());
-    for (id, call) in backend_calls {
-        let beat = call.await.unwrap_or_else(|e| Beat::Failed(format!("heartbeat task failed: {e}")));
-        backend_beats.push((id, beat));
+    let mut backend_answers = Vec::with_capacity(backend_calls.len());
+    for (record, call) in backend_calls {
+        let answer = call.await.unwrap_or_else(|e| Err(format!("heartbeat task failed: {e}")));
+        backend_answers.push((record, answer));
     }
     let mut broker_beats = Vec::with_capacity(broker_calls.len());
     for (broker, call) in broker_calls {
@@ -187,8 +219,13 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     health.brokers.retain(|b, _| members.has_broker(b));
     let mut reports = Vec::new();
     let mut snapshot_reports = Vec::new();
-    for (id, mut beat) in backend_beats {
-        if members.backends.contains_key(&id) {
+    let mut learned = Vec::new();
+    let placed: std::collections::BTreeSet<i64> = after.catalog.replicas().map(|(_, _, _, r)| r.backend_id).collect();
+    for (asked, answer) in backend_answers {
+        let id = asked.id;
+        // A backend moved or changed meanwhile is judged at the next round.
+        if members.backends.get(&id) == Some(&asked) {
+            let mut beat = backend_beat(&asked, answer, members, |b| placed.contains(&b), &mut learned);
             if let Beat::OkWithTablets(_, tablets, jobs) = &mut beat {
                 reports.push((id, std::mem::take(tablets)));
                 let ended = super::backup::ended_jobs(&after, jobs);
@@ -205,6 +242,10 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         }
     }
     drop(health);
+    if !learned.is_empty() {
+        let fe = fe.clone();
+        tokio::spawn(async move { fe.apply_learned(learned).await });
+    }
     let restoring = after.restore.running_replicas();
     let orphans = orphan_tablets(&after, &restoring, &reports);
     // A replica still waiting for a restore that no running job holds (its job ended while its

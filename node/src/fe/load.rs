@@ -1,21 +1,33 @@
 //! Loads (INSERT) as transactions. The FE routes each row to its tablet (range partition, then
-//! hash bucket), streams the rows of every tablet to each of its healthy replicas as chunks of a
-//! pending rowset, and commits when every tablet has a majority of replicas holding a sealed
-//! rowset:
+//! hash bucket), encodes it into that tablet's buffer, streams each tablet's rows to each of its
+//! healthy replicas as chunks of a pending rowset, and commits when every tablet has a majority
+//! of replicas holding a sealed rowset:
 //!
-//! 1. write: `WriteRows` chunks; the last one seals (the BE syncs it). Every tablet of a written
-//!    partition gets a rowset, empty if no row went to it. A replica that fails is
-//!    dropped from this load; if a tablet falls below a majority the load aborts.
+//! 1. write: a tablet's buffer goes out as a chunk once it holds [`CHUNK_BYTES`] (so a chunk is
+//!    never bigger by more than one row), and every buffer once all of them hold
+//!    [`BUFFERED_BYTES_MAX`]; the chunks for one backend travel
+//!    together in `WriteRowsBatch` calls of at most [`BATCH_BYTES`] and [`BATCH_CHUNKS`], far
+//!    below the gRPC message limit whatever the rows' width or the tablets' number. The last
+//!    chunk seals (the BE syncs it). Every tablet of a written partition gets a rowset, empty if
+//!    no row went to it. A replica that fails is dropped from this load; if a tablet falls below
+//!    a majority the load aborts.
 //! 2. commit: one journal record gives each written partition its next version. This is the
 //!    point of no return: after it the load is acknowledged even if publishing is slow.
-//! 3. publish: each sealed replica makes the rowset its new version. Replicas that miss it are
-//!    marked failed and caught up by repair (`repair.rs`).
+//! 3. publish: each sealed replica makes the rowset its new version (`PublishBatch` per
+//!    backend). Replicas that miss it are marked failed and caught up by repair (`repair.rs`).
 //!
 //! A load that fails before the commit changes nothing a query can see: its pending rowsets are
 //! aborted, or never published if the abort does not reach a backend.
+//!
+//! Concurrent loads into one table each take a partition's next version at their commit; a
+//! replica is healthy for a load if it is alive, missed no version, and holds the partition's
+//! visible version, or every version before the oldest one still being published (a replica
+//! can publish v+2 before v+1).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use super::agent::{self, AgentError};
 use super::catalog::{CatalogEdit, PartitionVersion, TableRecord, TableRef};
 use super::execute::{QueryOutput, Session};
 use super::table_ddl::{database_of, find_table, value_key};
@@ -23,13 +35,19 @@ use super::{Fe, FeEdit};
 use crate::error::SqlError;
 use crate::query::{self, InputColumn};
 use crate::rpc::proto;
-use crate::schema::{ColumnType, Row, Value};
+use crate::schema::{ColumnType, MAX_ROW_BYTES, Row, Value};
 use crate::sql::ast::{Expr, FromClause, Insert, InsertSource};
 
-/// Rows buffered per tablet before they are sent as one chunk.
-const CHUNK_ROWS: usize = 16_384;
-/// Buffered rows across all tablets that trigger sending every buffer.
-const BUFFERED_ROWS_MAX: usize = 262_144;
+/// A tablet's buffered rows go out as one chunk once they hold this many encoded bytes.
+pub const CHUNK_BYTES: usize = 1 << 20;
+/// Encoded rows buffered across all tablets that send every buffer.
+const BUFFERED_BYTES_MAX: usize = 64 << 20;
+/// The most row bytes one WriteRowsBatch call holds (a single chunk may be bigger by one row).
+pub const BATCH_BYTES: usize = 4 << 20;
+/// The most tablets one WriteRowsBatch or PublishBatch call names.
+pub const BATCH_CHUNKS: usize = 2_048;
+/// Batch calls in flight to one backend.
+const BATCHES_IN_FLIGHT_PER_BACKEND: usize = 2;
 /// `numbers("number" = N)` yields at most this many rows.
 pub const MAX_NUMBERS_ROWS: u64 = 10_000_000_000;
 
@@ -47,11 +65,19 @@ struct ReplicaTarget {
 #[derive(Debug)]
 struct TabletLoad {
     partition_id: i64,
-    rows: Vec<Row>,
+    /// Encoded rows not sent yet.
+    buffer: Vec<u8>,
+    buffered_rows: u64,
     /// Chunks sent so far.
     seq: u32,
     replicas: Vec<ReplicaTarget>,
-    rows_total: u64,
+}
+
+/// A chunk on its way to the replicas of its tablet.
+struct Outgoing {
+    chunk: Arc<proto::TabletChunk>,
+    /// Index of the replica in its tablet's list.
+    replica: usize,
 }
 
 /// A load in progress.
@@ -66,7 +92,8 @@ struct LoadTxn<'a> {
     random_next: BTreeMap<i64, usize>,
     partition_column: Option<usize>,
     hash_columns: Vec<usize>,
-    buffered_rows: usize,
+    /// Bytes in every tablet's buffer.
+    buffered_bytes: usize,
     rows_total: u64,
     /// Backend addresses, as journaled when the load began.
     addrs: BTreeMap<i64, String>,
@@ -91,6 +118,51 @@ fn bucket_hash(row: &Row, columns: &[usize]) -> u32 {
     crc
 }
 
+/// Groups items by backend, then cuts each backend's list into batches no bigger than
+/// `max_bytes` (by `bytes_of`, one item always fits) and `max_items`.
+fn cut_batches<T>(
+    by_backend: BTreeMap<i64, Vec<T>>,
+    bytes_of: impl Fn(&T) -> usize,
+    max_bytes: usize,
+    max_items: usize,
+) -> BTreeMap<i64, Vec<Vec<T>>> {
+    assert!(max_items > 0, "a batch holds at least one item");
+    by_backend
+        .into_iter()
+        .map(|(backend, items)| {
+            let mut batches: Vec<Vec<T>> = Vec::new();
+            let mut bytes = 0usize;
+            for item in items {
+                let size = bytes_of(&item);
+                let full =
+                    batches.last().is_none_or(|b| b.len() >= max_items || (!b.is_empty() && bytes + size > max_bytes));
+                if full {
+                    batches.push(Vec::new());
+                    bytes = 0;
+                }
+                bytes += size;
+                batches.last_mut().expect("pushed above").push(item);
+            }
+            (backend, batches)
+        })
+        .collect()
+}
+
+/// Runs `calls` per backend, at most [`BATCHES_IN_FLIGHT_PER_BACKEND`] at a time for one
+/// backend and every backend at once; the results in the order of `calls`.
+async fn run_per_backend<F, T>(calls: BTreeMap<i64, Vec<F>>) -> BTreeMap<i64, Vec<T>>
+where
+    F: std::future::Future<Output = T>,
+{
+    use futures_util::StreamExt;
+    let per_backend = calls.into_iter().map(|(backend, futures)| async move {
+        let results: Vec<T> =
+            futures_util::stream::iter(futures).buffered(BATCHES_IN_FLIGHT_PER_BACKEND).collect().await;
+        (backend, results)
+    });
+    futures_util::future::join_all(per_backend).await.into_iter().collect()
+}
+
 impl<'a> LoadTxn<'a> {
     fn new(fe: &'a Fe, txn_id: i64, at: TableRef, table: TableRecord, addrs: BTreeMap<i64, String>) -> Self {
         let partition_column = table.partition_column.as_ref().and_then(|c| table.schema.column_index(c));
@@ -107,7 +179,7 @@ impl<'a> LoadTxn<'a> {
             random_next: BTreeMap::new(),
             partition_column,
             hash_columns,
-            buffered_rows: 0,
+            buffered_bytes: 0,
             rows_total: 0,
             addrs,
         }
@@ -147,107 +219,159 @@ impl<'a> LoadTxn<'a> {
         Ok((partition, bucket))
     }
 
-    /// The replicas of a tablet this load writes: alive and exactly at the visible version.
+    /// The replicas of a tablet this load writes: alive, missing no version, and at the
+    /// partition's visible version but for versions still being published.
     fn open_tablet(&mut self, partition: usize, bucket: usize) -> Result<i64, SqlError> {
         let p = &self.table.partitions[partition];
         let tablet = &p.tablets[bucket];
         if self.tablets.contains_key(&tablet.id) {
             return Ok(tablet.id);
         }
-        let state_backends = self.fe.health_snapshot();
+        let health = self.fe.health_snapshot();
+        let publishing = self.fe.loads_publishing(p.id);
         let replicas = self.fe.replicas();
         let mut targets = Vec::new();
+        let mut why_not = Vec::new();
         for r in &tablet.replicas {
-            let alive = state_backends.backends.get(&r.backend_id).is_some_and(|h| h.alive);
-            let current = replicas.get(tablet.id, r.backend_id).version == p.visible_version;
-            if alive
-                && current
-                && let Some(addr) = self.addrs.get(&r.backend_id)
-            {
-                targets.push(ReplicaTarget {
+            let alive = health.backends.get(&r.backend_id).is_some_and(|h| h.alive);
+            let state = replicas.get(tablet.id, r.backend_id);
+            let addr = self.addrs.get(&r.backend_id);
+            let reason = if !alive || addr.is_none() {
+                Some(format!("backend {} is not alive", r.backend_id))
+            } else if state.last_failed_version != 0 {
+                Some(format!(
+                    "the replica on backend {} missed version {} (repair is catching it up)",
+                    r.backend_id, state.last_failed_version
+                ))
+            } else if state.version < p.visible_version && publishing.is_none_or(|oldest| state.version + 1 < oldest) {
+                Some(format!(
+                    "the replica on backend {} is at version {} of {} (repair is catching it up)",
+                    r.backend_id, state.version, p.visible_version
+                ))
+            } else {
+                None
+            };
+            match (reason, addr) {
+                (None, Some(addr)) => targets.push(ReplicaTarget {
                     backend_id: r.backend_id,
                     addr: addr.clone(),
                     ok: true,
                     error: String::new(),
-                });
+                }),
+                (reason, _) => why_not.push(reason.unwrap_or_default()),
             }
         }
         drop(replicas);
         if targets.len() < self.majority {
             return Err(SqlError::doris(format!(
-                "tablet {} of partition {} has {} healthy replicas of {}; a load needs {}. Wait for repair (SHOW \
-                 TABLETS shows LAGGING replicas) or bring backends back",
+                "tablet {} of partition {} has {} of {} replicas able to take a load, and a load needs {}: {}. Retry \
+                 when they are back (SHOW BACKENDS, SHOW TABLETS)",
                 tablet.id,
                 p.name,
                 targets.len(),
                 self.table.replication_num,
-                self.majority
+                self.majority,
+                why_not.join("; ")
             )));
         }
         self.tablets.insert(
             tablet.id,
-            TabletLoad { partition_id: p.id, rows: Vec::new(), seq: 0, replicas: targets, rows_total: 0 },
+            TabletLoad { partition_id: p.id, buffer: Vec::new(), buffered_rows: 0, seq: 0, replicas: targets },
         );
         Ok(tablet.id)
     }
 
-    async fn add(&mut self, row: Row) -> Result<(), SqlError> {
+    /// Adds row `row_number` (from 1) of the statement.
+    async fn add(&mut self, row: Row, row_number: u64) -> Result<(), SqlError> {
         let (partition, bucket) = self.route(&row)?;
         let tablet_id = self.open_tablet(partition, bucket)?;
         let load = self.tablets.get_mut(&tablet_id).expect("opened above");
-        load.rows.push(row);
-        load.rows_total += 1;
+        let before = load.buffer.len();
+        // Rows were coerced to the schema, so encoding cannot fail; if it does, that is a bug
+        // in coercion, reported as an error rather than a crash.
+        crate::row_codec::encode_row(&self.table.schema, &row, &mut load.buffer)
+            .map_err(|e| SqlError::doris(format!("internal error encoding row {row_number}: {e}")))?;
+        let row_bytes = load.buffer.len() - before;
+        if row_bytes > MAX_ROW_BYTES {
+            load.buffer.truncate(before);
+            return Err(SqlError::doris(format!(
+                "row {row_number} is {row_bytes} bytes, more than the {MAX_ROW_BYTES} bytes a row may hold; nothing \
+                 was loaded"
+            )));
+        }
+        load.buffered_rows += 1;
         self.rows_total += 1;
-        self.buffered_rows += 1;
-        if self.buffered_rows >= BUFFERED_ROWS_MAX || load.rows.len() >= CHUNK_ROWS * 4 {
-            self.flush(false).await?;
+        self.buffered_bytes += row_bytes;
+        let full = load.buffer.len() >= CHUNK_BYTES;
+        if self.buffered_bytes >= BUFFERED_BYTES_MAX {
+            let all: Vec<i64> = self.tablets.iter().filter(|(_, t)| t.buffered_rows > 0).map(|(id, _)| *id).collect();
+            self.flush(all, false).await?;
+        } else if full {
+            self.flush(vec![tablet_id], false).await?;
         }
         Ok(())
     }
 
-    /// Sends buffered rows: with `last`, every tablet's final chunk (sealing its rowset);
-    /// otherwise the chunks of tablets holding at least [`CHUNK_ROWS`] rows.
-    async fn flush(&mut self, last: bool) -> Result<(), SqlError> {
-        let mut calls = Vec::new();
-        let mut call_targets = Vec::new();
-        for (tablet_id, load) in self.tablets.iter_mut() {
-            if !last && load.rows.len() < CHUNK_ROWS {
-                continue;
-            }
-            let rows = std::mem::take(&mut load.rows);
-            let mut bytes = Vec::with_capacity(rows.len() * 32);
-            // Rows were coerced to the schema, so encoding cannot fail; if it does, that is a bug
-            // in coercion, reported as an error rather than a crash.
-            crate::row_codec::encode_rows(&self.table.schema, &rows, &mut bytes)
-                .map_err(|e| SqlError::doris(format!("internal error encoding rows of tablet {tablet_id}: {e}")))?;
-            let seq = load.seq;
+    /// Sends the buffered rows of `tablet_ids` as one chunk each (with `last`, the chunk that
+    /// seals the tablet's rowset), in batches per backend.
+    async fn flush(&mut self, tablet_ids: Vec<i64>, last: bool) -> Result<(), SqlError> {
+        let mut by_backend: BTreeMap<i64, Vec<Outgoing>> = BTreeMap::new();
+        for tablet_id in &tablet_ids {
+            let load = self.tablets.get_mut(tablet_id).expect("a tablet of this load");
+            let rows = std::mem::take(&mut load.buffer);
+            self.buffered_bytes -= rows.len();
+            debug_assert!(rows.len() < CHUNK_BYTES + MAX_ROW_BYTES, "a chunk holds at most one row past a chunk");
+            let chunk = Arc::new(proto::TabletChunk {
+                tablet_id: *tablet_id,
+                seq: load.seq,
+                rows,
+                row_count: std::mem::take(&mut load.buffered_rows),
+                last,
+            });
             load.seq += 1;
-            for (i, replica) in load.replicas.iter_mut().enumerate() {
-                if !replica.ok {
-                    continue;
-                }
-                let request = proto::WriteRowsRequest {
-                    txn_id: self.txn_id,
-                    tablet_id: *tablet_id,
-                    seq,
-                    rows: bytes.clone(),
-                    row_count: rows.len() as u64,
-                    last,
+            for (replica, target) in load.replicas.iter().enumerate().filter(|(_, r)| r.ok) {
+                by_backend.entry(target.backend_id).or_default().push(Outgoing { chunk: chunk.clone(), replica });
+            }
+        }
+        let batches = cut_batches(by_backend, |o| o.chunk.rows.len(), BATCH_BYTES, BATCH_CHUNKS);
+        let calls: BTreeMap<i64, Vec<_>> = batches
+            .into_iter()
+            .map(|(backend, batches)| {
+                let addr = self.addrs.get(&backend).cloned().unwrap_or_default();
+                let calls: Vec<_> = batches
+                    .into_iter()
+                    .map(|batch| {
+                        let addr = addr.clone();
+                        let fe = self.fe;
+                        let txn_id = self.txn_id;
+                        async move {
+                            let request = proto::WriteRowsBatchRequest {
+                                txn_id,
+                                chunks: batch.iter().map(|o| (*o.chunk).clone()).collect(),
+                            };
+                            let outcome = fe.agent.write_rows_batch(&addr, request).await;
+                            (batch, addr, outcome)
+                        }
+                    })
+                    .collect();
+                (backend, calls)
+            })
+            .collect();
+        for (batch, addr, outcome) in run_per_backend(calls).await.into_values().flatten() {
+            for (i, item) in batch.iter().enumerate() {
+                let failure = match &outcome {
+                    Err(e) => Some(e.to_string()),
+                    Ok(results) => agent::task_outcome(&addr, &results[i]).err().map(|e| e.to_string()),
                 };
-                calls.push(self.fe.agent.write_rows_owned(replica.addr.clone(), request));
-                call_targets.push((*tablet_id, i));
+                if let Some(error) = failure {
+                    let load = self.tablets.get_mut(&item.chunk.tablet_id).expect("sent above");
+                    load.replicas[item.replica].ok = false;
+                    load.replicas[item.replica].error = error;
+                }
             }
         }
-        self.buffered_rows = self.tablets.values().map(|t| t.rows.len()).sum();
-        let results = futures_util::future::join_all(calls).await;
-        for ((tablet_id, i), result) in call_targets.into_iter().zip(results) {
-            if let Err(e) = result {
-                let load = self.tablets.get_mut(&tablet_id).expect("sent above");
-                load.replicas[i].ok = false;
-                load.replicas[i].error = e.to_string();
-            }
-        }
-        for (tablet_id, load) in &self.tablets {
+        for tablet_id in &tablet_ids {
+            let load = &self.tablets[tablet_id];
             let ok = load.replicas.iter().filter(|r| r.ok).count();
             if ok < self.majority {
                 let errors: Vec<&str> = load.replicas.iter().filter(|r| !r.ok).map(|r| r.error.as_str()).collect();
@@ -301,12 +425,13 @@ impl<'a> LoadTxn<'a> {
                 }
             }
         }
-        if let Err(e) = self.flush(true).await {
+        let all: Vec<i64> = self.tablets.keys().copied().collect();
+        if let Err(e) = self.flush(all, true).await {
             self.abort().await;
             return Err(e);
         }
         // Commit: the touched partitions get their next versions, in one journal record.
-        let versions = {
+        let (versions, _publishing) = {
             let mut durable = self.fe.durable.lock().await;
             let current = durable.state.catalog.table(self.at).filter(|t| t.id == self.table.id).cloned();
             let mut versions = Vec::new();
@@ -321,9 +446,9 @@ impl<'a> LoadTxn<'a> {
                 self.abort().await;
                 return Err(e);
             }
-            for partition_id in touched {
-                let now = current.as_ref().and_then(|t| t.partitions.iter().find(|p| p.id == partition_id));
-                let written = self.table.partitions.iter().find(|p| p.id == partition_id);
+            for partition_id in &touched {
+                let now = current.as_ref().and_then(|t| t.partitions.iter().find(|p| p.id == *partition_id));
+                let written = self.table.partitions.iter().find(|p| p.id == *partition_id);
                 let same_tablets = |p: &&super::catalog::PartitionRecord| {
                     written.is_some_and(|w| w.tablets.iter().map(|t| t.id).eq(p.tablets.iter().map(|t| t.id)))
                 };
@@ -336,7 +461,7 @@ impl<'a> LoadTxn<'a> {
                         self.table.name
                     )));
                 };
-                versions.push(PartitionVersion { partition_id, version: p.visible_version + 1 });
+                versions.push(PartitionVersion { partition_id: *partition_id, version: p.visible_version + 1 });
             }
             let edit = CatalogEdit::CommitTxn {
                 at: self.at,
@@ -349,36 +474,109 @@ impl<'a> LoadTxn<'a> {
                 self.abort().await;
                 return Err(e);
             }
-            versions
+            // Counted before the lock goes, so no load sees the new versions without it.
+            let publishing = self.fe.publishing(&versions);
+            (versions, publishing)
         };
         let version_of: BTreeMap<i64, u64> = versions.iter().map(|v| (v.partition_id, v.version)).collect();
-        // Publish: every replica that sealed its rowset.
+        self.publish(&version_of).await;
+        Ok(self.rows_total)
+    }
+
+    /// Publish: every replica that sealed its rowset, in batches per backend.
+    async fn publish(&self, version_of: &BTreeMap<i64, u64>) {
         let now_ms = crate::clock::now_ms();
-        let mut calls = Vec::new();
-        let mut targets = Vec::new();
+        let mut by_backend: BTreeMap<i64, Vec<(i64, u64)>> = BTreeMap::new();
         for (tablet_id, load) in &self.tablets {
             let version = version_of[&load.partition_id];
             for r in &load.replicas {
                 if r.ok {
-                    calls.push(self.fe.agent.publish_owned(r.addr.clone(), self.txn_id, *tablet_id, version));
-                    targets.push((*tablet_id, r.backend_id, version));
+                    by_backend.entry(r.backend_id).or_default().push((*tablet_id, version));
                 } else {
                     self.fe.replicas().failed(*tablet_id, r.backend_id, version, now_ms);
                 }
             }
         }
-        let results = futures_util::future::join_all(calls).await;
+        let batches = cut_batches(by_backend, |_| 0, usize::MAX, BATCH_CHUNKS);
+        let calls: BTreeMap<i64, Vec<_>> = batches
+            .into_iter()
+            .map(|(backend, batches)| {
+                let addr = self.addrs.get(&backend).cloned().unwrap_or_default();
+                let calls: Vec<_> = batches
+                    .into_iter()
+                    .map(|batch| {
+                        let (fe, txn_id, addr) = (self.fe, self.txn_id, addr.clone());
+                        async move {
+                            let tablets = batch
+                                .iter()
+                                .map(|(tablet_id, version)| proto::TabletVersion {
+                                    tablet_id: *tablet_id,
+                                    version: *version,
+                                })
+                                .collect();
+                            let outcome =
+                                fe.agent.publish_batch(&addr, proto::PublishBatchRequest { txn_id, tablets }).await;
+                            (batch, addr, outcome)
+                        }
+                    })
+                    .collect();
+                (backend, calls)
+            })
+            .collect();
+        let results = run_per_backend(calls).await;
         let mut replicas = self.fe.replicas();
-        for ((tablet_id, backend_id, version), result) in targets.into_iter().zip(results) {
-            match result {
-                Ok(v) => replicas.reached(tablet_id, backend_id, v),
-                Err(e) => {
-                    tracing::info!(txn = self.txn_id, tablet_id, backend_id, error = %e, "fe: publish failed; repair will retry");
-                    replicas.failed(tablet_id, backend_id, version, now_ms);
+        for (backend_id, outcomes) in results {
+            for (batch, addr, outcome) in outcomes {
+                for (i, (tablet_id, version)) in batch.iter().enumerate() {
+                    let result: Result<u64, AgentError> = match &outcome {
+                        Err(e) => Err(e.clone()),
+                        Ok(results) => agent::task_outcome(&addr, &results[i]),
+                    };
+                    match result {
+                        Ok(v) => replicas.reached(*tablet_id, backend_id, v),
+                        Err(e) => {
+                            tracing::info!(txn = self.txn_id, tablet_id, backend_id, error = %e, "fe: publish failed; repair will retry");
+                            replicas.failed(*tablet_id, backend_id, *version, now_ms);
+                        }
+                    }
                 }
             }
         }
-        Ok(self.rows_total)
+    }
+}
+
+/// While alive, counts a committed load's versions as still being published.
+pub(super) struct Publishing<'a> {
+    fe: &'a Fe,
+    versions: Vec<PartitionVersion>,
+}
+
+impl Drop for Publishing<'_> {
+    fn drop(&mut self) {
+        let mut publishing = self.fe.publishing_locked();
+        for v in &self.versions {
+            let versions = publishing.get_mut(&v.partition_id).expect("a publishing partition is counted");
+            assert!(versions.remove(&v.version), "version {} of partition {} counted once", v.version, v.partition_id);
+            if versions.is_empty() {
+                publishing.remove(&v.partition_id);
+            }
+        }
+    }
+}
+
+impl Fe {
+    /// Counts the versions a load just committed as being published until the guard goes.
+    fn publishing(&self, versions: &[PartitionVersion]) -> Publishing<'_> {
+        let mut publishing = self.publishing_locked();
+        for v in versions {
+            assert!(publishing.entry(v.partition_id).or_default().insert(v.version), "a version committed twice");
+        }
+        Publishing { fe: self, versions: versions.to_vec() }
+    }
+
+    /// The oldest version of `partition_id` committed and still being published.
+    fn loads_publishing(&self, partition_id: i64) -> Option<u64> {
+        self.publishing_locked().get(&partition_id).and_then(|v| v.first().copied())
     }
 }
 
@@ -454,7 +652,7 @@ impl Fe {
                                 _ => query::eval_constant(expr)?,
                             });
                         }
-                        load.add(build(values, n as u64 + 1)?).await?;
+                        load.add(build(values, n as u64 + 1)?, n as u64 + 1).await?;
                     }
                 }
                 InsertSource::Select(select) => match &select.from {
@@ -467,7 +665,7 @@ impl Fe {
                         if !plan.is_row_by_row() {
                             let rows = plan.execute((0..*count).map(|n| vec![Value::Int(i128::from(n))]))?;
                             for (n, values) in rows.into_iter().enumerate() {
-                                load.add(build(values, n as u64 + 1)?).await?;
+                                load.add(build(values, n as u64 + 1)?, n as u64 + 1).await?;
                             }
                             return Ok(());
                         }
@@ -483,7 +681,7 @@ impl Fe {
                             if let Some(values) = plan.filter_project(&input_row)? {
                                 produced += 1;
                                 if produced > skip {
-                                    load.add(build(values, produced - skip)?).await?;
+                                    load.add(build(values, produced - skip)?, produced - skip).await?;
                                 }
                             }
                         }
@@ -491,7 +689,7 @@ impl Fe {
                     _ => {
                         let (_, rows) = self.run_select(session, select).await?;
                         for (n, values) in rows.into_iter().enumerate() {
-                            load.add(build(values, n as u64 + 1)?).await?;
+                            load.add(build(values, n as u64 + 1)?, n as u64 + 1).await?;
                         }
                     }
                 },

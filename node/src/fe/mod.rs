@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod auth;
+mod backends;
 mod backup;
 mod backup_driver;
 pub mod backup_job;
@@ -26,6 +27,7 @@ mod restore;
 mod restore_driver;
 pub mod restore_job;
 mod restore_plan;
+mod secrets;
 mod select;
 mod service;
 mod table_ddl;
@@ -226,6 +228,8 @@ pub struct Fe {
     ddl_lock: tokio::sync::Mutex<()>,
     agent: agent::Agent,
     replicas: Mutex<replicas::Replicas>,
+    /// Versions committed by loads and still being published, per partition (see `load.rs`).
+    publishing: Mutex<std::collections::BTreeMap<i64, std::collections::BTreeSet<u64>>>,
     /// Txn ids: the next to hand out and the end of the journaled reservation.
     txn_ids: tokio::sync::Mutex<(i64, i64)>,
     /// Last connectivity error per repository id.
@@ -241,12 +245,25 @@ pub struct Fe {
     /// Set when the FE cannot go on (its journal failed and is poisoned): `serve` stops, so a
     /// restart replays the journal (fail-stop).
     fatal: Signal<Option<String>>,
+    /// Repository credentials, kept apart from the journal.
+    secrets: secrets::Secrets,
+    /// This process's hold on the meta directory, for as long as the FE lives.
+    _lock: Box<dyn crate::disk::DirLock>,
 }
 
 impl Fe {
     /// Opens the journal, replays it, and returns the FE ready to serve.
     pub async fn open(config: FeConfig, disk: Arc<dyn Disk>) -> Result<Arc<Fe>, NodeError> {
         config.validate()?;
+        crate::disk::create_dir_all_durable(disk.as_ref(), &config.meta_dir)
+            .await
+            .map_err(|source| NodeError::Disk { context: format!("creating {}", config.meta_dir.display()), source })?;
+        // Before the journal is read: a second FE on this directory would write over it.
+        let lock = disk
+            .lock_dir(&config.meta_dir)
+            .await
+            .map_err(|source| NodeError::Disk { context: "taking the meta directory".into(), source })?;
+        let secrets = secrets::Secrets::open(disk.clone(), &config.meta_dir).await?;
         let journal_context = || format!("opening the journal in {}", config.meta_dir.display());
         let (journal, recovered) = Journal::open(disk, &config.meta_dir)
             .await
@@ -304,6 +321,7 @@ impl Fe {
             ddl_lock: tokio::sync::Mutex::new(()),
             agent: agent::Agent::default(),
             replicas: Mutex::new(replicas::Replicas::default()),
+            publishing: Mutex::new(std::collections::BTreeMap::new()),
             txn_ids: tokio::sync::Mutex::new((txn_ids_end.max(1), txn_ids_end.max(1))),
             repo_errors: Mutex::new(std::collections::BTreeMap::new()),
             backup_runtime: Mutex::new(std::collections::BTreeMap::new()),
@@ -311,6 +329,8 @@ impl Fe {
             jobs_submitted: Signal::new(0),
             backup_info_lock: tokio::sync::Mutex::new(()),
             fatal: Signal::new(None),
+            secrets,
+            _lock: lock,
             config,
         });
         if fe.durable.lock().await.state.cluster_id == 0 {
@@ -382,6 +402,16 @@ impl Fe {
         }
     }
 
+    /// Loads still publishing, per partition (locked briefly; never held across an await).
+    fn publishing_locked(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<i64, std::collections::BTreeSet<u64>>> {
+        match self.publishing.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// A new txn id, never handed out before (even across restarts): ids come from a journaled
     /// reservation of [`TXN_ID_BLOCK`] at a time.
     async fn next_txn_id(&self) -> Result<i64, SqlError> {
@@ -447,7 +477,11 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let mut stop = shutdown.clone();
     let fatal = fe.fatal.clone();
     let served = tonic::transport::Server::builder()
-        .add_service(crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone())))
+        .add_service(
+            crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone()))
+                .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES),
+        )
         .serve_with_shutdown(addr, async move {
             tokio::select! {
                 biased;

@@ -35,10 +35,7 @@ struct RepoInfo {
 }
 
 /// Property names whose values are secrets: never printed.
-fn is_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["secret", "password", "token"].iter().any(|s| key.contains(s))
-}
+use super::secrets::is_secret;
 
 pub const SHOW_REPOSITORIES_COLUMNS: [&str; 8] =
     ["RepoId", "RepoName", "CreateTime", "IsReadOnly", "Location", "Broker", "Type", "ErrMsg"];
@@ -50,13 +47,21 @@ impl Fe {
         state: &FeState,
         repo: &RepositoryRecord,
     ) -> Result<Arc<dyn RepoStore>, String> {
+        let properties = self.repository_properties(repo);
         match &repo.kind {
-            RepositoryKind::S3 => repository::open_direct(&repo.location, &repo.properties).map_err(|e| e.to_string()),
+            RepositoryKind::S3 => repository::open_direct(&repo.location, &properties).map_err(|e| e.to_string()),
             RepositoryKind::Broker { broker } => {
                 let addr = self.broker_addr(state, broker)?;
-                Ok(Arc::new(repository::BrokerStore::new(&addr, &repo.location, &repo.properties)))
+                Ok(Arc::new(repository::BrokerStore::new(&addr, &repo.location, &properties)))
             }
         }
+    }
+
+    /// Every property of a repository, its secret ones (kept apart from the journal) included.
+    pub(super) fn repository_properties(&self, repo: &RepositoryRecord) -> BTreeMap<String, String> {
+        let mut properties = repo.properties.clone();
+        properties.extend(self.secrets.get(&repo.name));
+        properties
     }
 
     /// An address of the broker `name`: an alive one first.
@@ -72,6 +77,17 @@ impl Fe {
 
     pub(super) async fn create_repository(&self, stmt: CreateRepository) -> Result<QueryOutput, SqlError> {
         catalog::check_name("repository", &stmt.name).map_err(SqlError::doris)?;
+        // An in-memory store keeps nothing across a restart: a backup there would be lost. Only
+        // the simulator, whose world outlives every node, has one.
+        if !cfg!(madsim) && matches!(repository::Location::parse(&stmt.location), Ok(repository::Location::Mem { .. }))
+        {
+            return Err(SqlError::doris(format!(
+                "Failed to create repository: location {:?} is an in-memory store that keeps nothing across a \
+                 restart; use {}",
+                stmt.location,
+                repository::LOCATION_FORMS
+            )));
+        }
         let properties: BTreeMap<String, String> = stmt.properties.iter().cloned().collect();
         let kind = match &stmt.storage {
             RepositoryStorage::Broker(broker) => RepositoryKind::Broker { broker: broker.clone() },
@@ -91,6 +107,7 @@ impl Fe {
             kind,
             location: stmt.location.clone(),
             properties,
+            secret_keys: Vec::new(),
             create_time: crate::clock::format_datetime(crate::clock::now_ms()),
         };
         let failed = |e: String| SqlError::doris(format!("Failed to create repository: {e}"));
@@ -123,6 +140,15 @@ impl Fe {
             return Err(SqlError::doris(format!("repository with same name already exist: {}", stmt.name)));
         }
         record.id = durable.state.catalog.next_id;
+        // Credentials go apart from the journal, first: the record only names them.
+        let (plain, secret) = super::secrets::split(&record.properties);
+        record.secret_keys = secret.keys().cloned().collect();
+        record.properties = plain;
+        let existing = &durable.state.catalog.repositories;
+        self.secrets
+            .put(&stmt.name, secret, |name| existing.contains_key(name))
+            .await
+            .map_err(|e| failed(format!("cannot keep its credentials: {e}")))?;
         self.commit_locked(&mut durable, FeEdit::Catalog { edit: CatalogEdit::CreateRepository(record) }).await?;
         Ok(QueryOutput::Ok { affected_rows: 0 })
     }
@@ -139,6 +165,10 @@ impl Fe {
         }
         self.commit_locked(&mut durable, FeEdit::Catalog { edit: CatalogEdit::DropRepository { id } }).await?;
         self.repo_errors().remove(&id);
+        let existing = &durable.state.catalog.repositories;
+        if let Err(e) = self.secrets.put(name, BTreeMap::new(), |n| existing.contains_key(n)).await {
+            tracing::warn!(repository = name, error = %e, "fe: dropped credentials stay until the next repository change");
+        }
         Ok(QueryOutput::Ok { affected_rows: 0 })
     }
 
@@ -224,12 +254,11 @@ pub fn create_repository_sql(repo: &RepositoryRecord) -> String {
         repo.name,
         repo.location
     );
-    if !repo.properties.is_empty() {
-        let props: Vec<String> = repo
-            .properties
-            .iter()
-            .map(|(k, v)| format!("\"{k}\" = \"{}\"", if is_secret(k) { "*XXX" } else { v.as_str() }))
-            .collect();
+    let mut shown: BTreeMap<&str, &str> =
+        repo.properties.iter().map(|(k, v)| (k.as_str(), if is_secret(k) { "*XXX" } else { v.as_str() })).collect();
+    shown.extend(repo.secret_keys.iter().map(|k| (k.as_str(), "*XXX")));
+    if !shown.is_empty() {
+        let props: Vec<String> = shown.iter().map(|(k, v)| format!("\"{k}\" = \"{v}\"")).collect();
         sql.push_str(&format!("\nPROPERTIES\n({})", props.join(",\n")));
     }
     sql
@@ -264,6 +293,7 @@ mod tests {
                 ("s3.access_key".to_string(), "AK".to_string()),
                 ("s3.secret_key".to_string(), "very-secret".to_string()),
             ]),
+            secret_keys: vec!["s3.session_token".into()],
             create_time: "2026-01-01 00:00:00".into(),
         };
         let sql = create_repository_sql(&repo);

@@ -368,7 +368,7 @@ impl Fe {
         let mut next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
         while done < total {
             let (repo, broker_addr) = self.repository_route(job).await?;
-            let (location, properties) = (repo.location.clone(), repo.properties.clone());
+            let (location, properties) = (repo.location.clone(), self.repository_properties(&repo));
             let view = self.cluster_view().await;
             let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !view.alive.contains(b)).copied().collect();
             dead_backends.set(dead);

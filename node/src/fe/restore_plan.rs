@@ -469,7 +469,7 @@ mod tests {
     }
 
     fn backends(n: i64) -> Vec<BackendRecord> {
-        (1..=n).map(|id| BackendRecord { id: 10_000 + id, host: "h".into(), port: 1 }).collect()
+        (1..=n).map(|id| BackendRecord { id: 10_000 + id, host: "h".into(), port: 1, token: String::new() }).collect()
     }
 
     fn db(tables: Vec<TableRecord>) -> DatabaseRecord {

@@ -34,6 +34,15 @@ pub const MAX_STATEMENT_BYTES: usize = 1024 * 1024;
 
 #[tonic::async_trait]
 impl proto::frontend_server::Frontend for FrontendService {
+    async fn report_backend(
+        &self,
+        request: Request<proto::ReportBackendRequest>,
+    ) -> Result<Response<proto::ReportBackendResponse>, Status> {
+        let peer_host = request.remote_addr().map(|a| a.ip().to_canonical().to_string());
+        let outcome = self.fe.report_backend(request.into_inner(), peer_host).await?;
+        Ok(Response::new(proto::ReportBackendResponse { outcome }))
+    }
+
     async fn execute_sql(
         &self,
         request: Request<proto::ExecuteSqlRequest>,

@@ -22,7 +22,6 @@ use crate::sql::ast::{CreateTable, Distribution, Literal, PartitionDef, Partitio
 /// `replication_num` is at most this.
 pub const MAX_REPLICATION_NUM: u16 = 7;
 /// Tablet creations in flight at once.
-const CREATE_TABLETS_IN_FLIGHT: usize = 64;
 
 /// The database a statement means: the one it names, else the session's.
 pub fn database_of(session: &Session, table: &TableName) -> Result<String, SqlError> {
@@ -281,6 +280,9 @@ fn replication_num(properties: &[(String, String)]) -> Result<u16, SqlError> {
     Ok(replication)
 }
 
+/// Tablet drops in flight at once (DROP TABLE, DROP PARTITION, TRUNCATE).
+const DROP_TABLETS_IN_FLIGHT: usize = 64;
+
 /// Picks `replication_num` distinct alive backends per tablet, the least loaded first.
 pub(super) fn place_replicas(
     backends: &[BackendRecord],
@@ -324,43 +326,59 @@ pub(super) fn current_load(state: &FeState) -> BTreeMap<i64, usize> {
 }
 
 impl Fe {
-    /// Creates every replica of `partitions` on its backend; on any failure drops what was made.
+    /// Creates every replica of `partitions` on its backend, in batches per backend; on any
+    /// failure drops what was made.
     async fn create_tablets(
         &self,
         state: &FeState,
         schema: &Schema,
         partitions: &[PartitionRecord],
     ) -> Result<(), SqlError> {
-        let mut jobs = Vec::new();
+        let mut by_backend: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         for p in partitions {
             for t in &p.tablets {
                 for r in &t.replicas {
-                    let addr = state.membership.backends.get(&r.backend_id).map(|b| b.addr()).unwrap_or_default();
-                    jobs.push((t.id, r.backend_id, addr));
+                    by_backend.entry(r.backend_id).or_default().push(t.id);
                 }
             }
         }
         let mut created = Vec::new();
         let mut failure = None;
-        for batch in jobs.chunks(CREATE_TABLETS_IN_FLIGHT) {
-            let calls: Vec<_> = batch
-                .iter()
-                .map(|(tablet_id, _, addr)| self.agent.create_tablet(addr, *tablet_id, schema, 1, None))
-                .collect();
-            let results = futures_util::future::join_all(calls).await;
-            for ((tablet_id, backend_id, addr), result) in batch.iter().zip(results) {
-                match result {
-                    Ok(()) => {
-                        self.replicas().reached(*tablet_id, *backend_id, 1);
-                        created.push((*tablet_id, addr.clone()));
-                    }
-                    Err(e) => {
-                        failure.get_or_insert_with(|| format!("creating tablet {tablet_id}: {e}"));
+        let per_backend = by_backend.into_iter().map(|(backend_id, tablet_ids)| {
+            let addr = state.membership.backends.get(&backend_id).map(|b| b.addr()).unwrap_or_default();
+            async move {
+                let mut outcomes = Vec::new();
+                for batch in tablet_ids.chunks(super::load::BATCH_CHUNKS) {
+                    let outcome = self.agent.create_tablets(&addr, batch.to_vec(), schema, 1).await;
+                    let stop = outcome.is_err();
+                    outcomes.push((batch.to_vec(), outcome));
+                    if stop {
+                        break;
                     }
                 }
+                (backend_id, addr, outcomes)
             }
-            if failure.is_some() {
-                break;
+        });
+        for (backend_id, addr, outcomes) in futures_util::future::join_all(per_backend).await {
+            for (batch, outcome) in outcomes {
+                match outcome {
+                    Err(e) => {
+                        failure.get_or_insert_with(|| format!("creating {} tablets: {e}", batch.len()));
+                    }
+                    Ok(results) => {
+                        for (tablet_id, result) in batch.iter().zip(&results) {
+                            match super::agent::task_outcome(&addr, result) {
+                                Ok(_) => {
+                                    self.replicas().reached(*tablet_id, backend_id, 1);
+                                    created.push((*tablet_id, addr.clone()));
+                                }
+                                Err(e) => {
+                                    failure.get_or_insert_with(|| format!("creating tablet {tablet_id}: {e}"));
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         if let Some(message) = failure {
@@ -372,18 +390,28 @@ impl Fe {
         Ok(())
     }
 
-    /// Asks backends to delete tablets (best effort: a backend that is down keeps an orphan).
+    /// Asks backends to drop tablets (into their trash; best effort: a backend that is down
+    /// keeps an orphan, which its heartbeats report and the FE drops then).
     async fn drop_tablets(&self, state: &FeState, partitions: &[PartitionRecord]) {
-        for p in partitions {
-            for t in &p.tablets {
-                for r in &t.replicas {
-                    if let Some(b) = state.membership.backends.get(&r.backend_id)
-                        && let Err(e) = self.agent.drop_tablet(&b.addr(), t.id).await
-                    {
-                        tracing::warn!(tablet = t.id, error = %e, "fe: could not drop a tablet; it stays as an orphan");
-                    }
+        use futures_util::StreamExt;
+        let mut drops: Vec<(i64, String)> = Vec::new();
+        for t in partitions.iter().flat_map(|p| p.tablets.iter()) {
+            for r in &t.replicas {
+                if let Some(b) = state.membership.backends.get(&r.backend_id) {
+                    drops.push((t.id, b.addr()));
                 }
             }
+        }
+        futures_util::stream::iter(drops)
+            .map(|(tablet_id, addr)| self.drop_one_tablet(tablet_id, addr))
+            .buffer_unordered(DROP_TABLETS_IN_FLIGHT)
+            .collect::<Vec<()>>()
+            .await;
+    }
+
+    async fn drop_one_tablet(&self, tablet_id: i64, addr: String) {
+        if let Err(e) = self.agent.drop_tablet(&addr, tablet_id).await {
+            tracing::warn!(tablet = tablet_id, error = %e, "fe: could not drop a tablet; it stays as an orphan");
         }
     }
 
@@ -688,7 +716,7 @@ mod tests {
     #[test]
     fn replicas_land_on_distinct_least_loaded_backends() {
         let backends: Vec<BackendRecord> =
-            (1..=4).map(|id| BackendRecord { id, host: format!("h{id}"), port: 9060 }).collect();
+            (1..=4).map(|id| BackendRecord { id, host: format!("h{id}"), port: 9060, token: String::new() }).collect();
         let mut load = BTreeMap::new();
         let mut next = 100;
         let tablets = place_replicas(&backends, &mut load, 3, 4, &mut next).expect("enough");

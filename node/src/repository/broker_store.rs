@@ -99,7 +99,7 @@ impl BrokerStore {
     ) -> Result<proto::broker_client::BrokerClient<Channel>, RepoError> {
         Location::parse(&self.location)?;
         let channel = channel.clone().map_err(RepoError::Invalid)?;
-        Ok(proto::broker_client::BrokerClient::new(channel))
+        Ok(crate::rpc::broker_client(channel))
     }
 
     /// Maps a broker's answer back to the error the broker mapped from.

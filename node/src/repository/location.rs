@@ -5,7 +5,11 @@ use std::fmt;
 use super::RepoError;
 
 /// What a valid location looks like, for error messages.
+#[cfg(madsim)]
 pub const LOCATION_FORMS: &str = "file:///absolute/dir, s3://bucket/prefix or mem://bucket/prefix";
+/// What a valid location looks like, for error messages (`mem://` is the simulator's alone).
+#[cfg(not(madsim))]
+pub const LOCATION_FORMS: &str = "file:///absolute/dir or s3://bucket/prefix";
 
 /// Longest location accepted.
 pub const MAX_LOCATION_BYTES: usize = 1024;

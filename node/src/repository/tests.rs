@@ -281,7 +281,7 @@ async fn start_broker() -> (String, crate::shutdown::ShutdownTrigger) {
     let (trigger, shutdown) = Shutdown::new();
     tokio::spawn(broker::run(config, shutdown));
     let channel = crate::rpc::channel(&addr, BROKER_TIMEOUTS).unwrap();
-    let mut client = crate::rpc::proto::broker_client::BrokerClient::new(channel);
+    let mut client = crate::rpc::broker_client(channel);
     for _ in 0..100 {
         let ping = crate::rpc::proto::BrokerPingRequest { fe_addr: "fe".into(), cluster_id: 1 };
         if client.ping(ping).await.is_ok() {
@@ -356,7 +356,7 @@ async fn broker_writes_nothing_for_a_stream_cut_short() {
     let location = "mem://broker-cut/repo";
     let direct = open_direct(location, &no_properties()).unwrap();
     let channel = crate::rpc::channel(&addr, BROKER_TIMEOUTS).unwrap();
-    let mut client = crate::rpc::proto::broker_client::BrokerClient::new(channel);
+    let mut client = crate::rpc::broker_client(channel);
     let header = |path: &str, if_absent: bool| BrokerWriteRequest {
         location: location.into(),
         path: path.into(),

@@ -27,6 +27,10 @@ pub enum Statement {
     DropAllBrokers { name: String },
     /// `SHOW BACKENDS`
     ShowBackends,
+    /// `SHOW TRASH [ON "host:port"]`: bytes in each backend's trash.
+    ShowTrash { on: Option<Vec<HostPort>> },
+    /// `ADMIN CLEAN TRASH [ON ("host:port", ...)]`: empties backends' trash now.
+    CleanTrash { on: Option<Vec<HostPort>> },
     /// `SHOW BROKER`
     ShowBrokers,
     /// `SHOW FRONTENDS`

@@ -129,7 +129,7 @@ impl Parser {
         match self
             .expect_one_of(&[
                 "ALTER", "SHOW", "CREATE", "DROP", "USE", "SET", "SELECT", "INSERT", "GRANT", "REVOKE", "HELP",
-                "DESCRIBE", "DESC", "TRUNCATE", "BACKUP", "RESTORE", "CANCEL",
+                "DESCRIBE", "DESC", "TRUNCATE", "BACKUP", "RESTORE", "CANCEL", "ADMIN",
             ])?
             .as_str()
         {
@@ -137,6 +137,21 @@ impl Parser {
             "BACKUP" => self.backup(),
             "RESTORE" => self.restore(),
             "CANCEL" => self.cancel_job(),
+            "ADMIN" => {
+                self.expect_keyword("CLEAN")?;
+                self.expect_keyword("TRASH")?;
+                let on = if self.accept_keyword("ON") {
+                    let parenthesized = self.accept_symbol("(");
+                    let list = self.host_ports()?;
+                    if parenthesized && !self.accept_symbol(")") {
+                        return Err(self.error_here("expected )"));
+                    }
+                    Some(list)
+                } else {
+                    None
+                };
+                Ok(Statement::CleanTrash { on })
+            }
             "ALTER" => self.alter(),
             "DESC" | "DESCRIBE" => Ok(Statement::Describe { table: self.table_name()? }),
             "TRUNCATE" => {
@@ -316,8 +331,11 @@ impl Parser {
             let like = if self.accept_keyword("LIKE") { Some(self.string("a LIKE pattern")?) } else { None };
             return Ok(Statement::ShowVariables { like });
         }
-        match self.expect_one_of(&["BACKENDS", "BROKER", "FRONTENDS", "DATABASES", "SCHEMAS"])?.as_str() {
+        match self.expect_one_of(&["BACKENDS", "BROKER", "FRONTENDS", "DATABASES", "SCHEMAS", "TRASH"])?.as_str() {
             "BACKENDS" => Ok(Statement::ShowBackends),
+            "TRASH" => Ok(Statement::ShowTrash {
+                on: if self.accept_keyword("ON") { Some(vec![self.host_port()?]) } else { None },
+            }),
             "BROKER" => Ok(Statement::ShowBrokers),
             "FRONTENDS" => Ok(Statement::ShowFrontends),
             _ => Ok(Statement::ShowDatabases),
@@ -489,6 +507,15 @@ mod tests {
             Ok(Statement::DropAllBrokers { name: "hdfs_b".into() })
         );
         assert_eq!(parse("show backends"), Ok(Statement::ShowBackends));
+        assert_eq!(parse("SHOW TRASH"), Ok(Statement::ShowTrash { on: None }));
+        let hp = |port| HostPort { host: "h".into(), port };
+        assert_eq!(parse("SHOW TRASH ON \"h:9050\""), Ok(Statement::ShowTrash { on: Some(vec![hp(9050)]) }));
+        assert_eq!(parse("ADMIN CLEAN TRASH"), Ok(Statement::CleanTrash { on: None }));
+        assert_eq!(
+            parse("admin clean trash on (\"h:1\", \"h:2\")"),
+            Ok(Statement::CleanTrash { on: Some(vec![hp(1), hp(2)]) })
+        );
+        assert!(parse("ADMIN CLEAN").is_err());
         assert_eq!(parse("SHOW BROKER;"), Ok(Statement::ShowBrokers));
     }
 
@@ -572,7 +599,10 @@ mod tests {
     fn errors_name_position_and_expectation() {
         let err = parse("SHOW BACKEND").expect_err("must fail");
         assert_eq!((err.line, err.column), (1, 6));
-        assert_eq!(err.message, "expected BACKENDS or BROKER or FRONTENDS or DATABASES or SCHEMAS, found BACKEND");
+        assert_eq!(
+            err.message,
+            "expected BACKENDS or BROKER or FRONTENDS or DATABASES or SCHEMAS or TRASH, found BACKEND"
+        );
 
         let err = parse("ALTER SYSTEM ADD BACKEND \"nohost\"").expect_err("must fail");
         assert!(err.message.contains("no port"), "{err}");
