@@ -527,7 +527,8 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
                 let entries = trash_entries(cluster, r);
                 let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
-                out.push_str(&format!("> trash: {name}\n  {} tablet(s): {}\n", ids.len(), ids.join(" ")));
+                let listed = if ids.is_empty() { "empty".to_string() } else { format!("tablets {}", ids.join(" ")) };
+                out.push_str(&format!("> trash: {name}\n  {listed}\n"));
             }
             Step::Untrash { node, tablet_id } => {
                 let r = role(cluster, node, line).map_err(|e| (out.clone(), e))?;

@@ -6,11 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A binary of this workspace, built next to the test executable (`target/<profile>/<name>`).
-/// `cargo test --workspace` builds them because `node` and `cli` have integration tests.
+/// A binary of this workspace, built next to the test executable (`target/<profile>/<name>`),
+/// or in `PALO_BIN_DIR` when that is set (to run the tests against another build, such as an
+/// older commit's). `cargo test --workspace` builds them because `node` and `cli` have
+/// integration tests.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let dir = match std::env::var_os("PALO_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf(),
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),

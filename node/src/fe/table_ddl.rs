@@ -21,8 +21,6 @@ use crate::sql::ast::{CreateTable, Distribution, Literal, PartitionDef, Partitio
 
 /// `replication_num` is at most this.
 pub const MAX_REPLICATION_NUM: u16 = 7;
-/// Tablet creations in flight at once.
-
 /// The database a statement means: the one it names, else the session's.
 pub fn database_of(session: &Session, table: &TableName) -> Result<String, SqlError> {
     match &table.database {
