@@ -65,12 +65,21 @@ pub struct ClusterSpec {
     pub network: u8,
     /// Put before every node's name (`b.` names the second cluster's `b.fe`, `b.be1`, ...).
     pub name_prefix: String,
+    /// Every backend's compaction (and trash, stray directory, snapshot expiry) pass interval.
+    pub compaction_interval_ms: u64,
 }
 
 impl ClusterSpec {
     /// One cluster of `backends` backends in network 0.
     pub fn new(backends: usize, checkpoint_every_records: u64, disk_faults: SimDiskFaults) -> ClusterSpec {
-        ClusterSpec { backends, checkpoint_every_records, disk_faults, network: 0, name_prefix: String::new() }
+        ClusterSpec {
+            backends,
+            checkpoint_every_records,
+            disk_faults,
+            network: 0,
+            name_prefix: String::new(),
+            compaction_interval_ms: BeConfig::default().compaction_interval_ms,
+        }
     }
 }
 
@@ -175,6 +184,7 @@ impl SimCluster {
                 listen_host: "0.0.0.0".into(),
                 port: BE_PORT,
                 storage_root: "/be".into(),
+                compaction_interval_ms: spec.compaction_interval_ms,
                 ..BeConfig::default()
             };
             let disk = be_disk.clone();
@@ -304,6 +314,11 @@ impl SimCluster {
         let to = node.addr();
         self.event(format!("nemesis: {from} comes back on port {port} ({to})"));
         self.restart(role);
+    }
+
+    /// The port `role` listens on now (it changes when the node moves).
+    pub fn port_of(&self, role: Role) -> Arc<AtomicU16> {
+        self.node(role).next_port.clone()
     }
 
     /// Cuts the link between two nodes in both directions.

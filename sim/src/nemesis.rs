@@ -113,9 +113,15 @@ fn move_backend(cluster: &mut SimCluster, role: Role) {
     let statement = format!("ALTER SYSTEM ADD BACKEND \"{}\"", cluster.node(role).addr());
     let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
     let pause = Duration::from_millis(thread_rng().gen_range(200..=3_000));
+    let now_at = cluster.port_of(role);
     tokio::spawn(async move {
         tokio::time::sleep(pause).await;
-        let _ = crate::workload::sql_on(&client, fe_addr, recorder, statement).await;
+        // An operator adds the address the backend is at; one it has left again meanwhile would
+        // be a backend nothing listens at, dead for good (an operator's mistake the FE cannot
+        // tell from a backend not started yet).
+        if now_at.load(std::sync::atomic::Ordering::Relaxed) == port {
+            let _ = crate::workload::sql_on(&client, fe_addr, recorder, statement).await;
+        }
     });
 }
 

@@ -29,6 +29,8 @@ pub struct WorldProfile {
     pub sync_latency_us: u64,
     /// How long every other change (create, write, rename, ...) takes on every disk.
     pub write_latency_us: u64,
+    /// Every backend's background pass interval (compaction, trash, stray directories).
+    pub compaction_interval_ms: u64,
 }
 
 impl WorldProfile {
@@ -56,6 +58,7 @@ impl WorldProfile {
             // From a RAM disk to a slow SSD (about 650 flushes a second, one at a time).
             sync_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(50..=1_500) },
             write_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(5..=100) },
+            compaction_interval_ms: if rng.gen_bool(0.5) { 10_000 } else { rng.gen_range(100..=2_000) },
         }
     }
 }
@@ -174,6 +177,10 @@ impl fmt::Display for WorldProfile {
         if self.aimed_cancels {
             write!(f, ", restore cancels aimed at SNAPSHOTING")?;
         }
-        write!(f, ", fsync {} us, write {} us", self.sync_latency_us, self.write_latency_us)
+        write!(
+            f,
+            ", fsync {} us, write {} us, backend passes every {} ms",
+            self.sync_latency_us, self.write_latency_us, self.compaction_interval_ms
+        )
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// integration tests.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = match std::env::var_os("PALO_BIN_DIR") {
+    let dir = match std::env::var_os("PALO_BIN_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf(),
     };

@@ -77,15 +77,6 @@ fn a_restart_on_another_port_offset_keeps_every_row_and_every_backend_id() {
     assert_eq!(rows(port, "SELECT count(*), sum(id) FROM d.t", &|| first.log()), want(count, sum));
     let mut files = files_ending(&data, ".rowset");
     assert!(!files.is_empty());
-    // Private: the FE's meta directory and every storage root, and what is in them.
-    for private in ["fe/meta", "be0", "be1", "be2"] {
-        let mode = std::fs::metadata(data.join(private)).expect("exists").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700, "{private} is {mode:o}");
-    }
-    for journal in files_ending(&data.join("fe/meta"), "") {
-        let mode = std::fs::metadata(&journal).expect("exists").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{} is {mode:o}", journal.display());
-    }
     assert!(first.interrupt(Duration::from_secs(30)), "Ctrl-C stops it cleanly:\n{}", first.log());
 
     // Another offset (a port was taken, say), then the first one again.
@@ -330,14 +321,18 @@ fn ten_random_cancels_leave_no_tablet_the_catalog_does_not_have() {
     let port = 9030 + offset;
     let log = || standalone.log();
     wait_alive(port, 3, ALIVE_BOUND, &log);
+    // 16 partitions x 32 buckets x 3 replicas: creating, downloading and (on a cancel) dropping
+    // a restore's 1 536 replicas takes long enough for cancels to land in every state.
+    let partitions: Vec<String> =
+        (0..16).map(|p| format!("PARTITION p{p} VALUES LESS THAN (\"{}\")", (p + 1) * 100)).collect();
     ok(
         port,
         &format!(
             "CREATE DATABASE d; CREATE TABLE d.t (id BIGINT NOT NULL, v INT) DUPLICATE KEY(id) PARTITION BY RANGE(id) \
-             (PARTITION p0 VALUES LESS THAN (\"500\"), PARTITION p1 VALUES LESS THAN (\"1000\")) DISTRIBUTED BY \
-             HASH(id) BUCKETS 4 PROPERTIES (\"replication_num\" = \"3\"); INSERT INTO d.t SELECT number, number FROM \
-             numbers(\"number\" = \"1000\"); INSERT INTO d.t SELECT number % 1000, number FROM numbers(\"number\" = \"50000\"); CREATE REPOSITORY r WITH BROKER local_broker ON LOCATION \"file://{}\"; \
-             BACKUP SNAPSHOT d.s1 TO r ON (t)",
+             ({}) DISTRIBUTED BY HASH(id) BUCKETS 32 PROPERTIES (\"replication_num\" = \"3\"); INSERT INTO d.t \
+             SELECT number % 1600, number FROM numbers(\"number\" = \"50000\"); CREATE REPOSITORY r WITH BROKER \
+             local_broker ON LOCATION \"file://{}\"; BACKUP SNAPSHOT d.s1 TO r ON (t)",
+            partitions.join(", "),
             repo.display()
         ),
         &log,
@@ -374,7 +369,7 @@ fn ten_random_cancels_leave_no_tablet_the_catalog_does_not_have() {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        std::thread::sleep(Duration::from_millis(x % 700));
+        std::thread::sleep(Duration::from_millis(x % 4_000));
         let _ = mysql::run(port, &["-uroot", "-e", "CANCEL RESTORE FROM d"]);
         let ended = wait_ended("SHOW RESTORE FROM d");
         // Where the cancel landed, from the job's Status ("... current state: SNAPSHOTING").
@@ -443,7 +438,7 @@ fn palo_sql_at_a_terminal(fe: &str, history: &Path, input: &str) -> String {
 }
 
 #[test]
-fn the_sql_history_keeps_no_secret() {
+fn no_secret_at_rest_in_the_history_or_the_data_directory() {
     if !mysql::available() {
         return;
     }
@@ -451,6 +446,16 @@ fn the_sql_history_keeps_no_secret() {
     let (standalone, offset) = start_standalone(&dir, 39_000);
     let port = 9030 + offset;
     wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    let data = dir.path().join("data");
+    // Private: the FE's meta directory and every storage root, and what is in them.
+    for private in ["fe/meta", "be0", "be1", "be2"] {
+        let mode = std::fs::metadata(data.join(private)).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{private} is {mode:o}");
+    }
+    for journal in files_ending(&data.join("fe/meta"), "") {
+        let mode = std::fs::metadata(&journal).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", journal.display());
+    }
     let history = dir.path().join("history");
     let shown = palo_sql_at_a_terminal(
         &format!("127.0.0.1:{}", 9020 + offset),

@@ -119,6 +119,7 @@ fn s3_repositories_on_moto_directly_and_through_the_broker() {
         assert_eq!(mode, 0o600, "{name} is {mode:o}");
     }
     assert!(journal_files > 0, "the journal is there");
+    assert!(!standalone.log().contains("testsk-secret"), "no log line prints a secret");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&meta).expect("stat").permissions().mode() & 0o777, 0o700);
     let out = palo_sql(&fe, "SHOW REPOSITORIES\\G");

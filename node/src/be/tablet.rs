@@ -2124,6 +2124,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_clone_creating_its_tablet_is_not_a_stray_directory() {
+        let source_temp = TempDisk::new("tablet-sweep-src").await;
+        let target_temp = TempDisk::new("tablet-sweep-dst").await;
+        let (source, target) = (open(&source_temp).await, open(&target_temp).await);
+        let schema = kv_schema(KeysType::Duplicate);
+        source.create_tablet(9, schema.clone(), 1).await.unwrap();
+        load_and_publish(&source, 1, 9, 2, &[kv(1, "a"), kv(2, "b")]).await;
+        // The backend's background pass sweeps stray tablet directories in the middle of a clone
+        // that creates the tablet (its directory exists before the tablet does).
+        struct SweptMidway<'a> {
+            inner: FetchSnapshot,
+            target: &'a TabletStore,
+            swept: usize,
+        }
+        #[async_trait::async_trait]
+        impl ChunkSource for SweptMidway<'_> {
+            async fn next_chunk(&mut self) -> Result<Option<proto::FetchTabletChunk>, TabletError> {
+                self.swept += self.target.sweep_stray_dirs().await;
+                self.inner.next_chunk().await
+            }
+        }
+        let inner = source.fetch(9, 2).await.unwrap();
+        let mut swept = SweptMidway { inner, target: &target, swept: 0 };
+        assert_eq!(target.clone_from(9, schema.clone(), 2, &mut swept).await.unwrap(), 2);
+        assert_eq!(swept.swept, 0, "the clone's directory is not swept");
+        assert_eq!(scan(&target, 9, 2).await, vec![kv(1, "a"), kv(2, "b")]);
+        // A directory that is no tablet (a create cut half way) is swept, into the trash.
+        target_temp.disk().create_dir_all(&target_temp.path("tablets/77/rowsets")).await.unwrap();
+        assert_eq!(target.sweep_stray_dirs().await, 1);
+        assert!(!exists(&target_temp, "tablets/77").await);
+        assert_eq!(target.trash.tablets(), vec![77]);
+    }
+
+    #[tokio::test]
     async fn fetch_and_clone_copy_a_tablet_between_backends() {
         let source_temp = TempDisk::new("tablet-clone-src").await;
         let target_temp = TempDisk::new("tablet-clone-dst").await;
