@@ -137,17 +137,12 @@ impl Drop for Proc {
 /// BEs 9060-9062, broker 8000) are free; returns the process and the offset.
 pub fn start_standalone(dir: &TempDir, first_offset: u16) -> (Proc, u16) {
     let mut offset = first_offset + (std::process::id() % 5_000) as u16;
-    while !ports_free(&[9020 + offset, 9030 + offset, 9060 + offset, 9061 + offset, 9062 + offset, 8000 + offset]) {
+    loop {
+        if let Some(proc) = start_standalone_at(dir, offset, "standalone") {
+            return (proc, offset);
+        }
         offset += 7;
     }
-    let args: Vec<String> = vec![
-        "standalone".into(),
-        "--data".into(),
-        dir.path().join("data").display().to_string(),
-        "--port-offset".into(),
-        offset.to_string(),
-    ];
-    (Proc::start("standalone", &binary("palo-node"), &args, dir.path()), offset)
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, or panics after `bound` with `what`.

@@ -384,6 +384,16 @@ async fn handle<T: Send + 'static>(
 /// Parts of one batch worked on at once.
 const BATCH_CONCURRENCY: usize = 16;
 
+/// Works on a batch's parts, [`BATCH_CONCURRENCY`] at a time; the results in the parts' order.
+async fn in_order<T, F, Fut>(parts: Vec<T>, work: F) -> Vec<proto::TaskResult>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = proto::TaskResult>,
+{
+    use futures_util::StreamExt;
+    futures_util::stream::iter(parts).map(work).buffered(BATCH_CONCURRENCY).collect().await
+}
+
 /// One tablet's outcome in a batch answer.
 fn task_result(tablet_id: i64, outcome: Result<u64, TabletError>) -> proto::TaskResult {
     match outcome {
@@ -530,7 +540,6 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::WriteRowsBatchRequest>,
     ) -> Result<Response<proto::WriteRowsBatchResponse>, Status> {
-        use futures_util::StreamExt;
         let be = self.be.clone();
         handle(async move {
             if palo_buggify::fail_task("write_rows") {
@@ -539,19 +548,15 @@ impl proto::backend_server::Backend for BackendService {
             let r = request.into_inner();
             check_distinct(r.chunks.iter().map(|c| c.tablet_id))?;
             let txn_id = r.txn_id;
-            let be = &be;
-            let mut results: Vec<(usize, proto::TaskResult)> =
-                futures_util::stream::iter(r.chunks.into_iter().enumerate())
-                    .map(|(i, c)| async move {
-                        let outcome =
-                            be.tablets.write_rows(txn_id, c.tablet_id, c.seq, &c.rows, c.row_count, c.last).await;
-                        (i, task_result(c.tablet_id, outcome.map(|w| w.rows_written)))
-                    })
-                    .buffer_unordered(BATCH_CONCURRENCY)
-                    .collect()
-                    .await;
-            results.sort_by_key(|(i, _)| *i);
-            Ok(Response::new(proto::WriteRowsBatchResponse { results: results.into_iter().map(|(_, r)| r).collect() }))
+            let results = in_order(r.chunks, |c| {
+                let be = be.clone();
+                async move {
+                    let outcome = be.tablets.write_rows(txn_id, c.tablet_id, c.seq, &c.rows, c.row_count, c.last).await;
+                    task_result(c.tablet_id, outcome.map(|w| w.rows_written))
+                }
+            })
+            .await;
+            Ok(Response::new(proto::WriteRowsBatchResponse { results }))
         })
         .await
     }
@@ -560,7 +565,6 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::PublishBatchRequest>,
     ) -> Result<Response<proto::PublishBatchResponse>, Status> {
-        use futures_util::StreamExt;
         let be = self.be.clone();
         handle(async move {
             if palo_buggify::fail_task("publish_version") {
@@ -569,17 +573,12 @@ impl proto::backend_server::Backend for BackendService {
             let r = request.into_inner();
             check_distinct(r.tablets.iter().map(|t| t.tablet_id))?;
             let txn_id = r.txn_id;
-            let be = &be;
-            let mut results: Vec<(usize, proto::TaskResult)> =
-                futures_util::stream::iter(r.tablets.into_iter().enumerate())
-                    .map(|(i, t)| async move {
-                        (i, task_result(t.tablet_id, be.tablets.publish(txn_id, t.tablet_id, t.version).await))
-                    })
-                    .buffer_unordered(BATCH_CONCURRENCY)
-                    .collect()
-                    .await;
-            results.sort_by_key(|(i, _)| *i);
-            Ok(Response::new(proto::PublishBatchResponse { results: results.into_iter().map(|(_, r)| r).collect() }))
+            let results = in_order(r.tablets, |t| {
+                let be = be.clone();
+                async move { task_result(t.tablet_id, be.tablets.publish(txn_id, t.tablet_id, t.version).await) }
+            })
+            .await;
+            Ok(Response::new(proto::PublishBatchResponse { results }))
         })
         .await
     }

@@ -148,19 +148,42 @@ fn cut_batches<T>(
         .collect()
 }
 
-/// Runs `calls` per backend, at most [`BATCHES_IN_FLIGHT_PER_BACKEND`] at a time for one
-/// backend and every backend at once; the results in the order of `calls`.
-async fn run_per_backend<F, T>(calls: BTreeMap<i64, Vec<F>>) -> BTreeMap<i64, Vec<T>>
+/// One call per batch (`call` sends it to the backend's address and gives the batch back with
+/// the answer), at most [`BATCHES_IN_FLIGHT_PER_BACKEND`] at a time for one backend and every
+/// backend at once. Returns every part with its backend and its own outcome.
+async fn call_batches<T, F, Fut>(
+    addrs: &BTreeMap<i64, String>,
+    batches: BTreeMap<i64, Vec<Vec<T>>>,
+    call: F,
+) -> Vec<(i64, T, Result<u64, AgentError>)>
 where
-    F: std::future::Future<Output = T>,
+    F: Fn(String, Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = (Vec<T>, Result<Vec<proto::TaskResult>, AgentError>)>,
 {
     use futures_util::StreamExt;
-    let per_backend = calls.into_iter().map(|(backend, futures)| async move {
-        let results: Vec<T> =
-            futures_util::stream::iter(futures).buffered(BATCHES_IN_FLIGHT_PER_BACKEND).collect().await;
-        (backend, results)
+    let call = &call;
+    let per_backend = batches.into_iter().map(|(backend, batches)| {
+        let addr = addrs.get(&backend).cloned().unwrap_or_default();
+        async move {
+            let answers: Vec<_> = futures_util::stream::iter(batches)
+                .map(|batch| call(addr.clone(), batch))
+                .buffered(BATCHES_IN_FLIGHT_PER_BACKEND)
+                .collect()
+                .await;
+            let mut parts = Vec::new();
+            for (batch, answer) in answers {
+                for (i, part) in batch.into_iter().enumerate() {
+                    let outcome = match &answer {
+                        Err(e) => Err(e.clone()),
+                        Ok(results) => agent::task_outcome(&addr, &results[i]),
+                    };
+                    parts.push((backend, part, outcome));
+                }
+            }
+            parts
+        }
     });
-    futures_util::future::join_all(per_backend).await.into_iter().collect()
+    futures_util::future::join_all(per_backend).await.into_iter().flatten().collect()
 }
 
 impl<'a> LoadTxn<'a> {
@@ -334,40 +357,19 @@ impl<'a> LoadTxn<'a> {
             }
         }
         let batches = cut_batches(by_backend, |o| o.chunk.rows.len(), BATCH_BYTES, BATCH_CHUNKS);
-        let calls: BTreeMap<i64, Vec<_>> = batches
-            .into_iter()
-            .map(|(backend, batches)| {
-                let addr = self.addrs.get(&backend).cloned().unwrap_or_default();
-                let calls: Vec<_> = batches
-                    .into_iter()
-                    .map(|batch| {
-                        let addr = addr.clone();
-                        let fe = self.fe;
-                        let txn_id = self.txn_id;
-                        async move {
-                            let request = proto::WriteRowsBatchRequest {
-                                txn_id,
-                                chunks: batch.iter().map(|o| (*o.chunk).clone()).collect(),
-                            };
-                            let outcome = fe.agent.write_rows_batch(&addr, request).await;
-                            (batch, addr, outcome)
-                        }
-                    })
-                    .collect();
-                (backend, calls)
-            })
-            .collect();
-        for (batch, addr, outcome) in run_per_backend(calls).await.into_values().flatten() {
-            for (i, item) in batch.iter().enumerate() {
-                let failure = match &outcome {
-                    Err(e) => Some(e.to_string()),
-                    Ok(results) => agent::task_outcome(&addr, &results[i]).err().map(|e| e.to_string()),
-                };
-                if let Some(error) = failure {
-                    let load = self.tablets.get_mut(&item.chunk.tablet_id).expect("sent above");
-                    load.replicas[item.replica].ok = false;
-                    load.replicas[item.replica].error = error;
-                }
+        let (fe, txn_id) = (self.fe, self.txn_id);
+        let parts = call_batches(&self.addrs, batches, |addr, batch| async move {
+            let request =
+                proto::WriteRowsBatchRequest { txn_id, chunks: batch.iter().map(|o| (*o.chunk).clone()).collect() };
+            let outcome = fe.agent.write_rows_batch(&addr, request).await;
+            (batch, outcome)
+        })
+        .await;
+        for (_, item, outcome) in parts {
+            if let Err(e) = outcome {
+                let load = self.tablets.get_mut(&item.chunk.tablet_id).expect("sent above");
+                load.replicas[item.replica].ok = false;
+                load.replicas[item.replica].error = e.to_string();
             }
         }
         for tablet_id in &tablet_ids {
@@ -498,47 +500,21 @@ impl<'a> LoadTxn<'a> {
             }
         }
         let batches = cut_batches(by_backend, |_| 0, usize::MAX, BATCH_CHUNKS);
-        let calls: BTreeMap<i64, Vec<_>> = batches
-            .into_iter()
-            .map(|(backend, batches)| {
-                let addr = self.addrs.get(&backend).cloned().unwrap_or_default();
-                let calls: Vec<_> = batches
-                    .into_iter()
-                    .map(|batch| {
-                        let (fe, txn_id, addr) = (self.fe, self.txn_id, addr.clone());
-                        async move {
-                            let tablets = batch
-                                .iter()
-                                .map(|(tablet_id, version)| proto::TabletVersion {
-                                    tablet_id: *tablet_id,
-                                    version: *version,
-                                })
-                                .collect();
-                            let outcome =
-                                fe.agent.publish_batch(&addr, proto::PublishBatchRequest { txn_id, tablets }).await;
-                            (batch, addr, outcome)
-                        }
-                    })
-                    .collect();
-                (backend, calls)
-            })
-            .collect();
-        let results = run_per_backend(calls).await;
+        let (fe, txn_id) = (self.fe, self.txn_id);
+        let parts = call_batches(&self.addrs, batches, |addr, batch: Vec<(i64, u64)>| async move {
+            let tablets =
+                batch.iter().map(|&(tablet_id, version)| proto::TabletVersion { tablet_id, version }).collect();
+            let outcome = fe.agent.publish_batch(&addr, proto::PublishBatchRequest { txn_id, tablets }).await;
+            (batch, outcome)
+        })
+        .await;
         let mut replicas = self.fe.replicas();
-        for (backend_id, outcomes) in results {
-            for (batch, addr, outcome) in outcomes {
-                for (i, (tablet_id, version)) in batch.iter().enumerate() {
-                    let result: Result<u64, AgentError> = match &outcome {
-                        Err(e) => Err(e.clone()),
-                        Ok(results) => agent::task_outcome(&addr, &results[i]),
-                    };
-                    match result {
-                        Ok(v) => replicas.reached(*tablet_id, backend_id, v),
-                        Err(e) => {
-                            tracing::info!(txn = self.txn_id, tablet_id, backend_id, error = %e, "fe: publish failed; repair will retry");
-                            replicas.failed(*tablet_id, backend_id, *version, now_ms);
-                        }
-                    }
+        for (backend_id, (tablet_id, version), outcome) in parts {
+            match outcome {
+                Ok(v) => replicas.reached(tablet_id, backend_id, v),
+                Err(e) => {
+                    tracing::info!(txn = self.txn_id, tablet_id, backend_id, error = %e, "fe: publish failed; repair will retry");
+                    replicas.failed(tablet_id, backend_id, version, now_ms);
                 }
             }
         }
