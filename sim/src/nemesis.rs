@@ -110,7 +110,8 @@ fn move_backend(cluster: &mut SimCluster, role: Role) {
         }
     };
     cluster.move_backend(role, port);
-    let statement = format!("ALTER SYSTEM ADD BACKEND \"{}\"", cluster.node(role).addr());
+    let addr = cluster.node(role).addr();
+    let statement = format!("ALTER SYSTEM ADD BACKEND \"{addr}\"");
     let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
     let pause = Duration::from_millis(thread_rng().gen_range(200..=3_000));
     let now_at = cluster.port_of(role);
@@ -119,8 +120,16 @@ fn move_backend(cluster: &mut SimCluster, role: Role) {
         // An operator adds the address the backend is at; one it has left again meanwhile would
         // be a backend nothing listens at, dead for good (an operator's mistake the FE cannot
         // tell from a backend not started yet).
-        if now_at.load(std::sync::atomic::Ordering::Relaxed) == port {
-            let _ = crate::workload::sql_on(&client, fe_addr, recorder, statement).await;
+        let still_there = || now_at.load(std::sync::atomic::Ordering::Relaxed) == port;
+        if !still_there() {
+            return;
+        }
+        let _ = crate::workload::sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await;
+        // It moved again while the statement ran (ADD BACKEND waits for an answer a while):
+        // the operator sees a dead backend at an address nobody serves and drops it.
+        if !still_there() {
+            let drop = format!("ALTER SYSTEM DROP BACKEND \"{addr}\"");
+            let _ = crate::workload::sql_on(&client, fe_addr, recorder, drop).await;
         }
     });
 }

@@ -268,6 +268,8 @@ async fn client_changes(
             Ok(_) => Known::Absent,
             Err(ClientError::Sql(e)) if e.message.contains("Same backend already exists") => Known::Present,
             Err(ClientError::Sql(e)) if e.message.contains("backend does not exists") => Known::Absent,
+            // Refused: it holds the last up-to-date replica of some tablet.
+            Err(ClientError::Sql(e)) if e.message.contains("the last up-to-date replica") => Known::Present,
             Err(_) => Known::Unknown,
         };
     }

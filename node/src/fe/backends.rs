@@ -12,6 +12,7 @@
 //!   and the one answering is a member that moved there, the two are merged (the stale id is
 //!   dropped: it never held a tablet).
 
+use super::catalog::ReplicaRecord;
 use super::membership::{BackendRecord, MAX_BACKENDS, MembershipEdit};
 use super::{Fe, FeEdit, QueryOutput};
 use crate::error::SqlError;
@@ -68,6 +69,41 @@ impl Fe {
     /// Who the backend at `addr` is (standalone asks before registering its own backends).
     pub async fn identify_backend(&self, addr: &str) -> Result<proto::IdentifyResponse, String> {
         self.agent.identify(addr).await.map_err(|e| e.to_string())
+    }
+
+    /// `ALTER SYSTEM DROP[P] BACKEND`. Without `force`, refuses when a backend to drop holds the
+    /// last up-to-date replica of a tablet: repair copies a dropped backend's replicas from the
+    /// others, and there would be nothing to copy.
+    pub(super) async fn drop_backends(&self, addrs: Vec<HostPort>, force: bool) -> Result<QueryOutput, SqlError> {
+        let mut durable = self.durable.lock().await;
+        let membership = &durable.state.membership;
+        let mut ids = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            match membership.backend_by_addr(&addr.host, addr.port) {
+                Some(backend) if !addrs[..i].contains(addr) => ids.push(backend.id),
+                _ => return Err(SqlError::doris(format!("backend does not exists[{addr}]"))),
+            }
+        }
+        if !force {
+            let replicas = self.replicas();
+            let last = last_copies(&durable.state, &replicas, &ids);
+            if let Some(&(backend_id, tablet_id)) = last.first() {
+                let holds = if last.iter().all(|&(b, t)| replicas.known(t, b)) {
+                    "holds"
+                } else {
+                    "may hold (the FE has not heard from every replica since it started)"
+                };
+                return Err(SqlError::doris(format!(
+                    "backend {backend_id} {holds} the last up-to-date replica of {} tablet(s) (tablet {tablet_id} \
+                     first): dropping it would lose their data. Wait until the other replicas catch up (SHOW \
+                     TABLETS), or drop it anyway with ALTER SYSTEM DROPP BACKEND",
+                    last.len()
+                )));
+            }
+        }
+        let edits = ids.into_iter().map(|id| MembershipEdit::DropBackend { id }).collect();
+        self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
+        Ok(QueryOutput::Ok { affected_rows: 0 })
     }
 
     /// `ALTER SYSTEM ADD BACKEND`: asks every address who is there, then journals the new
@@ -394,4 +430,39 @@ mod tests {
         assert_eq!(m.backends[&10_001].addr(), "h:2");
         assert_eq!(m.backends[&10_002].port, 0, "its address is unknown until it reports");
     }
+}
+
+/// The (backend, tablet) pairs where a backend of `dropping` holds a replica that is, or may be
+/// (the FE has not heard of it since it started), at its partition's visible version, and no
+/// replica on a backend that stays is known to be. One pass over the catalog.
+fn last_copies(state: &super::FeState, replicas: &super::replicas::Replicas, dropping: &[i64]) -> Vec<(i64, i64)> {
+    let current = |tablet_id: i64, backend_id: i64, visible: u64| {
+        let s = replicas.get(tablet_id, backend_id);
+        s.version >= visible && s.last_failed_version == 0
+    };
+    let mut out = Vec::new();
+    for db in state.catalog.databases.values() {
+        for table in db.tables.values() {
+            for p in &table.partitions {
+                for t in &p.tablets {
+                    let (leaving, staying): (Vec<&ReplicaRecord>, Vec<&ReplicaRecord>) =
+                        t.replicas.iter().partition(|r| dropping.contains(&r.backend_id));
+                    let kept = staying.iter().any(|r| {
+                        state.membership.backends.contains_key(&r.backend_id)
+                            && current(t.id, r.backend_id, p.visible_version)
+                    });
+                    if kept {
+                        continue;
+                    }
+                    let may_be_current = |r: &&&ReplicaRecord| {
+                        !replicas.known(t.id, r.backend_id) || current(t.id, r.backend_id, p.visible_version)
+                    };
+                    if let Some(r) = leaving.iter().find(may_be_current) {
+                        out.push((r.backend_id, t.id));
+                    }
+                }
+            }
+        }
+    }
+    out
 }

@@ -585,21 +585,7 @@ impl Fe {
             Statement::ShowBrokers => Ok(self.show_brokers().await),
             Statement::ShowFrontends => Ok(self.show_frontends().await),
             Statement::AddBackends(addrs) => self.add_backends(addrs).await,
-            Statement::DropBackends(addrs) => {
-                let mut durable = self.durable.lock().await;
-                let membership = &durable.state.membership;
-                let mut edits = Vec::new();
-                for (i, addr) in addrs.iter().enumerate() {
-                    match membership.backend_by_addr(&addr.host, addr.port) {
-                        Some(backend) if !addrs[..i].contains(addr) => {
-                            edits.push(MembershipEdit::DropBackend { id: backend.id });
-                        }
-                        _ => return Err(SqlError::doris(format!("backend does not exists[{addr}]"))),
-                    }
-                }
-                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
+            Statement::DropBackends { addrs, force } => self.drop_backends(addrs, force).await,
             Statement::AddBrokers { name, addrs } => {
                 let mut durable = self.durable.lock().await;
                 let membership = &durable.state.membership;

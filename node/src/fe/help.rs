@@ -10,7 +10,7 @@ pub const TOPICS: [(&str, &str, &str); 42] = [
     ),
     (
         "ALTER SYSTEM DROP BACKEND",
-        "ALTER SYSTEM DROP[P] BACKEND \"host:port\"[, ...]\nRemoves backends from the cluster. Needs ADMIN_PRIV.",
+        "ALTER SYSTEM DROP[P] BACKEND \"host:port\"[, ...]\nRemoves backends from the cluster; repair re-creates their replicas on the others. DROP refuses a backend that holds the last up-to-date replica of a tablet (its data would be lost); DROPP drops it anyway. Needs ADMIN_PRIV.",
         "ALTER SYSTEM DROPP BACKEND \"10.0.0.11:9060\"",
     ),
     (

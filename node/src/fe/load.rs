@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::agent::{self, AgentError};
-use super::catalog::{CatalogEdit, PartitionVersion, TableRecord, TableRef};
+use super::catalog::{CatalogEdit, PartitionVersion, ReplicaRecord, TableRecord, TableRef};
 use super::execute::{QueryOutput, Session};
 use super::table_ddl::{database_of, find_table, value_key};
 use super::{Fe, FeEdit};
@@ -97,6 +97,19 @@ struct LoadTxn<'a> {
     rows_total: u64,
     /// Backend addresses, as journaled when the load began.
     addrs: BTreeMap<i64, String>,
+}
+
+/// Of the backends a load wrote a tablet to, those that still count at its commit: they still
+/// hold a replica of the tablet (`now`: its replicas in the catalog now) and `counts` (a member
+/// missing no version).
+fn still_held(written: &[i64], now: Option<&[ReplicaRecord]>, counts: impl Fn(i64) -> bool) -> Vec<i64> {
+    let now = now.unwrap_or_default();
+    written.iter().copied().filter(|b| counts(*b) && now.iter().any(|r| r.backend_id == *b)).collect()
+}
+
+/// Every tablet of `table` with its replicas, by tablet id.
+fn tablet_replicas(table: Option<&TableRecord>) -> BTreeMap<i64, &[ReplicaRecord]> {
+    table.iter().flat_map(|t| &t.partitions).flat_map(|p| &p.tablets).map(|t| (t.id, t.replicas.as_slice())).collect()
 }
 
 /// A stable bucket hash of a row's distribution columns: the same key always lands in the same
@@ -465,6 +478,14 @@ impl<'a> LoadTxn<'a> {
                 };
                 versions.push(PartitionVersion { partition_id: *partition_id, version: p.visible_version + 1 });
             }
+            // The majority must still hold at the commit: a replica written while its backend was a
+            // member does not count once the backend was dropped or the replica moved elsewhere
+            // (repair would fill the new replica from the others, and none may hold this version).
+            if let Err(e) = self.check_majority_at_commit(&durable.state, current.as_ref()) {
+                drop(durable);
+                self.abort().await;
+                return Err(e);
+            }
             let edit = CatalogEdit::CommitTxn {
                 at: self.at,
                 txn_id: self.txn_id,
@@ -476,13 +497,62 @@ impl<'a> LoadTxn<'a> {
                 self.abort().await;
                 return Err(e);
             }
-            // Counted before the lock goes, so no load sees the new versions without it.
+            // Marked and counted before the lock goes, so no load sees the new versions without
+            // knowing which replicas miss them and which are still publishing them.
+            let version_of: BTreeMap<i64, u64> = versions.iter().map(|v| (v.partition_id, v.version)).collect();
+            self.mark_missed_at_commit(current.as_ref(), &version_of);
             let publishing = self.fe.publishing(&versions);
             (versions, publishing)
         };
         let version_of: BTreeMap<i64, u64> = versions.iter().map(|v| (v.partition_id, v.version)).collect();
         self.publish(&version_of).await;
         Ok(self.rows_total)
+    }
+
+    /// Every tablet keeps a majority of written replicas that can reach the new version: on
+    /// member backends, still replicas of the tablet, and missing no earlier version (a replica
+    /// that a concurrent load's commit marked as missing its version cannot publish this one).
+    /// Called under the journal lock, just before the commit.
+    fn check_majority_at_commit(&self, state: &super::FeState, current: Option<&TableRecord>) -> Result<(), SqlError> {
+        let now = tablet_replicas(current);
+        let replicas = self.fe.replicas();
+        for (tablet_id, load) in &self.tablets {
+            let counts = |backend_id: i64| {
+                state.membership.backends.contains_key(&backend_id)
+                    && replicas.get(*tablet_id, backend_id).last_failed_version == 0
+            };
+            let written: Vec<i64> = load.replicas.iter().filter(|r| r.ok).map(|r| r.backend_id).collect();
+            let held = still_held(&written, now.get(tablet_id).copied(), counts);
+            if held.len() < self.majority {
+                let gone: Vec<String> = written.iter().filter(|b| !held.contains(b)).map(|b| b.to_string()).collect();
+                return Err(SqlError::doris(format!(
+                    "load failed: tablet {tablet_id} has {} written replicas left of the {} needed: backend(s) {} \
+                     left the cluster, gave up the replica or missed an earlier version during the load; nothing \
+                     was loaded, retry",
+                    held.len(),
+                    self.majority,
+                    gone.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// At the commit, under the journal lock: every replica of a written tablet that did not seal
+    /// this load's rowset misses the new version from now on, so no later load counts it as able
+    /// to reach the versions after it.
+    fn mark_missed_at_commit(&self, current: Option<&TableRecord>, version_of: &BTreeMap<i64, u64>) {
+        let now = tablet_replicas(current);
+        let now_ms = crate::clock::now_ms();
+        let mut replicas = self.fe.replicas();
+        for (tablet_id, load) in &self.tablets {
+            let version = version_of[&load.partition_id];
+            for r in now.get(tablet_id).copied().unwrap_or_default() {
+                if !load.replicas.iter().any(|w| w.ok && w.backend_id == r.backend_id) {
+                    replicas.failed(*tablet_id, r.backend_id, version, now_ms);
+                }
+            }
+        }
     }
 
     /// Publish: every replica that sealed its rowset, in batches per backend.
@@ -492,10 +562,9 @@ impl<'a> LoadTxn<'a> {
         for (tablet_id, load) in &self.tablets {
             let version = version_of[&load.partition_id];
             for r in &load.replicas {
+                // The others were marked as missing it at the commit.
                 if r.ok {
                     by_backend.entry(r.backend_id).or_default().push((*tablet_id, version));
-                } else {
-                    self.fe.replicas().failed(*tablet_id, r.backend_id, version, now_ms);
                 }
             }
         }
@@ -685,6 +754,24 @@ impl Fe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn replica(backend_id: i64) -> ReplicaRecord {
+        ReplicaRecord { id: backend_id + 1, backend_id }
+    }
+
+    #[test]
+    fn a_replica_whose_backend_left_during_the_load_does_not_count_at_the_commit() {
+        let now = [replica(10_004), replica(10_001), replica(10_002)];
+        let members = |b: i64| b != 10_004;
+        // Seed 73: the load wrote 10004 and 10001; 10004 was dropped before the commit.
+        assert_eq!(still_held(&[10_004, 10_001], Some(&now), members), vec![10_001]);
+        assert_eq!(still_held(&[10_001, 10_002], Some(&now), members), vec![10_001, 10_002]);
+        // Repair moved the replica off 10002 meanwhile: the write there is not the tablet's any more.
+        let moved = [replica(10_003), replica(10_001), replica(10_005)];
+        assert_eq!(still_held(&[10_001, 10_002], Some(&moved), |_| true), vec![10_001]);
+        // The tablet is gone from the catalog: nothing counts.
+        assert!(still_held(&[10_001], None, |_| true).is_empty());
+    }
 
     #[test]
     fn equal_keys_hash_alike_across_types_of_int() {

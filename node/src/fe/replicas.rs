@@ -34,6 +34,11 @@ impl Replicas {
         self.by_tablet.get(&tablet_id).and_then(|m| m.get(&backend_id)).cloned().unwrap_or_default()
     }
 
+    /// Whether the FE has heard of this replica since it started (a report or a direct answer).
+    pub fn known(&self, tablet_id: i64, backend_id: i64) -> bool {
+        self.by_tablet.get(&tablet_id).is_some_and(|m| m.contains_key(&backend_id))
+    }
+
     fn entry(&mut self, tablet_id: i64, backend_id: i64) -> &mut ReplicaState {
         self.by_tablet.entry(tablet_id).or_default().entry(backend_id).or_default()
     }

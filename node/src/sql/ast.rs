@@ -17,8 +17,9 @@ impl std::fmt::Display for HostPort {
 pub enum Statement {
     /// `ALTER SYSTEM ADD BACKEND "host:port"[, ...]`
     AddBackends(Vec<HostPort>),
-    /// `ALTER SYSTEM DROP BACKEND "host:port"[, ...]` (also `DROPP`, Doris's forced drop)
-    DropBackends(Vec<HostPort>),
+    /// `ALTER SYSTEM DROP BACKEND "host:port"[, ...]`; `DROPP` (Doris's forced drop) also drops
+    /// a backend that holds the last up-to-date replica of a tablet.
+    DropBackends { addrs: Vec<HostPort>, force: bool },
     /// `ALTER SYSTEM ADD BROKER name "host:port"[, ...]`
     AddBrokers { name: String, addrs: Vec<HostPort> },
     /// `ALTER SYSTEM DROP BROKER name "host:port"[, ...]`

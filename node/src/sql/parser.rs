@@ -288,7 +288,7 @@ impl Parser {
         }
         match (verb.as_str(), self.expect_one_of(&["BACKEND", "BROKER"])?.as_str()) {
             ("ADD", "BACKEND") => Ok(Statement::AddBackends(self.host_ports()?)),
-            (_, "BACKEND") => Ok(Statement::DropBackends(self.host_ports()?)),
+            (verb, "BACKEND") => Ok(Statement::DropBackends { addrs: self.host_ports()?, force: verb == "DROPP" }),
             ("ADD", _) => {
                 let name = self.identifier("a broker name")?;
                 Ok(Statement::AddBrokers { name, addrs: self.host_ports()? })
@@ -497,7 +497,14 @@ mod tests {
             parse("alter system add backend \"10.0.0.1:9060\", '10.0.0.2:9060';"),
             Ok(Statement::AddBackends(vec![hp("10.0.0.1", 9060), hp("10.0.0.2", 9060)]))
         );
-        assert_eq!(parse("ALTER SYSTEM DROPP BACKEND \"h:1\""), Ok(Statement::DropBackends(vec![hp("h", 1)])));
+        assert_eq!(
+            parse("ALTER SYSTEM DROPP BACKEND \"h:1\""),
+            Ok(Statement::DropBackends { addrs: vec![hp("h", 1)], force: true })
+        );
+        assert_eq!(
+            parse("ALTER SYSTEM DROP BACKEND \"h:1\""),
+            Ok(Statement::DropBackends { addrs: vec![hp("h", 1)], force: false })
+        );
         assert_eq!(
             parse("ALTER SYSTEM ADD BROKER hdfs_b \"h:8000\""),
             Ok(Statement::AddBrokers { name: "hdfs_b".into(), addrs: vec![hp("h", 8000)] })
