@@ -361,6 +361,41 @@ fn sql_status(e: SqlError) -> tonic::Status {
     tonic::Status::unavailable(e.message)
 }
 
+/// The (backend, tablet) pairs where a backend of `dropping` holds a replica that is, or may be
+/// (the FE has not heard of it since it started), at its partition's visible version, and no
+/// replica on a backend that stays is known to be. One pass over the catalog.
+fn last_copies(state: &super::FeState, replicas: &super::replicas::Replicas, dropping: &[i64]) -> Vec<(i64, i64)> {
+    let current = |tablet_id: i64, backend_id: i64, visible: u64| {
+        let s = replicas.get(tablet_id, backend_id);
+        s.version >= visible && s.last_failed_version == 0
+    };
+    let mut out = Vec::new();
+    for db in state.catalog.databases.values() {
+        for table in db.tables.values() {
+            for p in &table.partitions {
+                for t in &p.tablets {
+                    let (leaving, staying): (Vec<&ReplicaRecord>, Vec<&ReplicaRecord>) =
+                        t.replicas.iter().partition(|r| dropping.contains(&r.backend_id));
+                    let kept = staying.iter().any(|r| {
+                        state.membership.backends.contains_key(&r.backend_id)
+                            && current(t.id, r.backend_id, p.visible_version)
+                    });
+                    if kept {
+                        continue;
+                    }
+                    let may_be_current = |r: &&&ReplicaRecord| {
+                        !replicas.known(t.id, r.backend_id) || current(t.id, r.backend_id, p.visible_version)
+                    };
+                    if let Some(r) = leaving.iter().find(may_be_current) {
+                        out.push((r.backend_id, t.id));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,39 +465,4 @@ mod tests {
         assert_eq!(m.backends[&10_001].addr(), "h:2");
         assert_eq!(m.backends[&10_002].port, 0, "its address is unknown until it reports");
     }
-}
-
-/// The (backend, tablet) pairs where a backend of `dropping` holds a replica that is, or may be
-/// (the FE has not heard of it since it started), at its partition's visible version, and no
-/// replica on a backend that stays is known to be. One pass over the catalog.
-fn last_copies(state: &super::FeState, replicas: &super::replicas::Replicas, dropping: &[i64]) -> Vec<(i64, i64)> {
-    let current = |tablet_id: i64, backend_id: i64, visible: u64| {
-        let s = replicas.get(tablet_id, backend_id);
-        s.version >= visible && s.last_failed_version == 0
-    };
-    let mut out = Vec::new();
-    for db in state.catalog.databases.values() {
-        for table in db.tables.values() {
-            for p in &table.partitions {
-                for t in &p.tablets {
-                    let (leaving, staying): (Vec<&ReplicaRecord>, Vec<&ReplicaRecord>) =
-                        t.replicas.iter().partition(|r| dropping.contains(&r.backend_id));
-                    let kept = staying.iter().any(|r| {
-                        state.membership.backends.contains_key(&r.backend_id)
-                            && current(t.id, r.backend_id, p.visible_version)
-                    });
-                    if kept {
-                        continue;
-                    }
-                    let may_be_current = |r: &&&ReplicaRecord| {
-                        !replicas.known(t.id, r.backend_id) || current(t.id, r.backend_id, p.visible_version)
-                    };
-                    if let Some(r) = leaving.iter().find(may_be_current) {
-                        out.push((r.backend_id, t.id));
-                    }
-                }
-            }
-        }
-    }
-    out
 }
