@@ -15,6 +15,15 @@ use palo_tests::{Proc, TempDir, binary, ports_free, standalone_ports, start_stan
 
 const ALIVE_BOUND: Duration = Duration::from_secs(90);
 
+/// A standalone on `dir` (ports from `base` on), its query port once its three backends are
+/// alive.
+fn started(dir: &TempDir, base: u16) -> (Proc, u16) {
+    let (standalone, offset) = start_standalone(dir, base);
+    let port = 9030 + offset;
+    wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    (standalone, port)
+}
+
 /// Files under `dir` (recursively) whose name ends with `suffix`.
 fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -112,9 +121,7 @@ fn a_second_process_on_a_data_directory_is_refused_with_the_holders_pid() {
         return;
     }
     let dir = TempDir::new("twice");
-    let (first, a) = start_standalone(&dir, 33_000);
-    let port = 9030 + a;
-    wait_alive(port, 3, ALIVE_BOUND, &|| first.log());
+    let (first, port) = started(&dir, 33_000);
     ok(
         port,
         "CREATE DATABASE d; CREATE TABLE d.t (k INT NOT NULL) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2 \
@@ -122,7 +129,7 @@ fn a_second_process_on_a_data_directory_is_refused_with_the_holders_pid() {
         &|| first.log(),
     );
     let files = files_ending(&dir.path().join("data"), ".rowset");
-    let b = free_offset(a);
+    let b = free_offset(port - 9030);
     let mut second = start_standalone_at(&dir, b, "second").expect("free ports");
     let exited = second.wait_exit(Duration::from_secs(20));
     assert!(exited.is_some_and(|ok| !ok), "the second process exits with an error:\n{}", second.log());
@@ -149,9 +156,7 @@ fn a_mem_repository_is_refused_by_the_real_binary() {
         return;
     }
     let dir = TempDir::new("mem-repo");
-    let (standalone, offset) = start_standalone(&dir, 34_000);
-    let port = 9030 + offset;
-    wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    let (standalone, port) = started(&dir, 34_000);
     let said = error(port, "CREATE REPOSITORY r WITH S3 ON LOCATION \"mem://bkt/p\"");
     assert!(said.contains("keeps nothing across a restart"), "{said}");
     assert!(said.contains("file:///absolute/dir or s3://bucket/prefix") && !said.contains("or mem://"), "{said}");
@@ -168,9 +173,7 @@ fn four_sessions_load_one_table_at_once_and_every_load_succeeds() {
     const SESSIONS: u64 = 4;
     const LOADS: u64 = 20;
     let dir = TempDir::new("sessions");
-    let (standalone, offset) = start_standalone(&dir, 35_000);
-    let port = 9030 + offset;
-    wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    let (standalone, port) = started(&dir, 35_000);
     ok(
         port,
         "CREATE DATABASE d; CREATE TABLE d.t (id BIGINT NOT NULL, session INT NOT NULL, v VARCHAR(32)) DUPLICATE \
@@ -215,9 +218,7 @@ fn rows_up_to_the_maximum_width_load_into_one_bucket() {
         return;
     }
     let dir = TempDir::new("wide");
-    let (standalone, offset) = start_standalone(&dir, 36_000);
-    let port = 9030 + offset;
-    wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    let (standalone, port) = started(&dir, 36_000);
     ok(
         port,
         "CREATE DATABASE d; CREATE TABLE d.w (id BIGINT NOT NULL, pad STRING) DUPLICATE KEY(id) DISTRIBUTED BY \
@@ -266,9 +267,7 @@ fn a_million_rows_load_into_twenty_thousand_tablets() {
         return;
     }
     let dir = TempDir::new("tablets");
-    let (standalone, offset) = start_standalone(&dir, 37_000);
-    let port = 9030 + offset;
-    wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    let (standalone, port) = started(&dir, 37_000);
     let partitions: Vec<String> =
         (0..20).map(|p| format!("PARTITION p{p} VALUES LESS THAN (\"{}\")", (p + 1) * 50_000)).collect();
     let create = format!(
@@ -443,9 +442,7 @@ fn no_secret_at_rest_in_the_history_or_the_data_directory() {
         return;
     }
     let dir = TempDir::new("history");
-    let (standalone, offset) = start_standalone(&dir, 39_000);
-    let port = 9030 + offset;
-    wait_alive(port, 3, ALIVE_BOUND, &|| standalone.log());
+    let (_standalone, port) = started(&dir, 39_000);
     let data = dir.path().join("data");
     // Private: the FE's meta directory and every storage root, and what is in them.
     for private in ["fe/meta", "be0", "be1", "be2"] {
@@ -458,7 +455,7 @@ fn no_secret_at_rest_in_the_history_or_the_data_directory() {
     }
     let history = dir.path().join("history");
     let shown = palo_sql_at_a_terminal(
-        &format!("127.0.0.1:{}", 9020 + offset),
+        &format!("127.0.0.1:{}", port - 10), // the FE RPC port: 9020 + the offset
         &history,
         "SHOW DATABASES;\nCREATE REPOSITORY s WITH S3 ON LOCATION \"s3://b/p\" PROPERTIES (\"s3.endpoint\" = \
          \"http://127.0.0.1:1\", \"s3.access_key\" = \"AK\", \"s3.secret_key\" = \"history-secret-42\");\nSELECT \
