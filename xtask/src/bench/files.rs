@@ -3,7 +3,7 @@
 //! any directory: a snapshot in the repository).
 //!
 //! A backend's tablets are `<data>/be<i>/tablets/<tablet_id>/`, each with `meta.json` and
-//! `rowsets/<start>_<end>_<origin>.rowset` (see node/src/be/tablet.rs).
+//! `rowsets/<start>_<end>_<origin>.rowset` (see node/src/be/tablet/).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
