@@ -481,7 +481,8 @@ impl<'a> LoadTxn<'a> {
             // The majority must still hold at the commit: a replica written while its backend was a
             // member does not count once the backend was dropped or the replica moved elsewhere
             // (repair would fill the new replica from the others, and none may hold this version).
-            if let Err(e) = self.check_majority_at_commit(&durable.state, current.as_ref()) {
+            let now = tablet_replicas(current.as_ref());
+            if let Err(e) = self.check_majority_at_commit(&durable.state, &now) {
                 drop(durable);
                 self.abort().await;
                 return Err(e);
@@ -500,7 +501,7 @@ impl<'a> LoadTxn<'a> {
             // Marked and counted before the lock goes, so no load sees the new versions without
             // knowing which replicas miss them and which are still publishing them.
             let version_of: BTreeMap<i64, u64> = versions.iter().map(|v| (v.partition_id, v.version)).collect();
-            self.mark_missed_at_commit(current.as_ref(), &version_of);
+            self.mark_missed_at_commit(&now, &version_of);
             let publishing = self.fe.publishing(&versions);
             (versions, publishing)
         };
@@ -513,8 +514,11 @@ impl<'a> LoadTxn<'a> {
     /// member backends, still replicas of the tablet, and missing no earlier version (a replica
     /// that a concurrent load's commit marked as missing its version cannot publish this one).
     /// Called under the journal lock, just before the commit.
-    fn check_majority_at_commit(&self, state: &super::FeState, current: Option<&TableRecord>) -> Result<(), SqlError> {
-        let now = tablet_replicas(current);
+    fn check_majority_at_commit(
+        &self,
+        state: &super::FeState,
+        now: &BTreeMap<i64, &[ReplicaRecord]>,
+    ) -> Result<(), SqlError> {
         let replicas = self.fe.replicas();
         for (tablet_id, load) in &self.tablets {
             let counts = |backend_id: i64| {
@@ -541,8 +545,7 @@ impl<'a> LoadTxn<'a> {
     /// At the commit, under the journal lock: every replica of a written tablet that did not seal
     /// this load's rowset misses the new version from now on, so no later load counts it as able
     /// to reach the versions after it.
-    fn mark_missed_at_commit(&self, current: Option<&TableRecord>, version_of: &BTreeMap<i64, u64>) {
-        let now = tablet_replicas(current);
+    fn mark_missed_at_commit(&self, now: &BTreeMap<i64, &[ReplicaRecord]>, version_of: &BTreeMap<i64, u64>) {
         let now_ms = crate::clock::now_ms();
         let mut replicas = self.fe.replicas();
         for (tablet_id, load) in &self.tablets {
