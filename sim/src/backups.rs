@@ -21,8 +21,8 @@ use std::time::Duration;
 use madsim::rand::{Rng, thread_rng};
 use palo_node::be::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
-use palo_node::fe::backup_job::BackupState;
-use palo_node::fe::backup_meta::{self, BackupMeta};
+use palo_node::fe::jobs::backup::job::BackupState;
+use palo_node::fe::jobs::backup::layout::{self as backup_meta, BackupMeta};
 use palo_node::repository::{self, RepoStore};
 
 use crate::cluster::SimCluster;
@@ -266,7 +266,7 @@ pub async fn check(
     }
     // Acknowledged jobs are listed (unless pushed out of the history by newer ones).
     let listed: BTreeSet<&str> = final_rows.iter().map(|(l, _, _)| l.as_str()).collect();
-    let retained_from = final_rows.len() >= palo_node::fe::backup_job::MAX_JOBS_PER_DATABASE;
+    let retained_from = final_rows.len() >= palo_node::fe::jobs::status::MAX_JOBS_PER_DATABASE;
     for (label, s) in &model.submitted {
         if s.acked && !retained_from && !listed.contains(label.as_str()) {
             return Err(format!("acknowledged backup {label} is not in SHOW BACKUP: {final_rows:?}"));

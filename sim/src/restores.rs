@@ -22,8 +22,8 @@ use std::time::Duration;
 use madsim::rand::{Rng, thread_rng};
 use palo_node::be::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
-use palo_node::fe::backup_meta::{self, BackupMeta};
-use palo_node::fe::restore_job::RestoreState;
+use palo_node::fe::jobs::backup::layout::{self as backup_meta, BackupMeta};
+use palo_node::fe::jobs::restore::job::RestoreState;
 use palo_node::repository::{self, RepoStore};
 
 use crate::backups::{LOCATION, REPOSITORY};

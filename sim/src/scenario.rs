@@ -362,7 +362,7 @@ async fn substitute(cluster: &SimCluster, statement: &str) -> Result<String, Str
 async fn corrupt_snapshot(location: &str, repo: &str, label: &str) -> Result<String, String> {
     use palo_node::repository;
     let store = repository::open_direct(location, &Default::default()).map_err(|e| e.to_string())?;
-    let dir = palo_node::fe::backup_meta::content_dir(repo, label);
+    let dir = palo_node::fe::jobs::backup::layout::content_dir(repo, label);
     let listed = store.list(&format!("{dir}/")).await.map_err(|e| e.to_string())?;
     let entry = listed
         .iter()

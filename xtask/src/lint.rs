@@ -5,7 +5,11 @@
 //!   select picks a branch with a random number outside the simulator's control);
 //! * node code must not touch threads, the file system, wall clocks or OS randomness directly,
 //!   except in the two modules that wrap them (`disk/real.rs` and `clock.rs`), nor tokio's
-//!   `watch` or `Notify` (their wake order is not a function of the seed; `signal.rs` is).
+//!   `watch` or `Notify` (their wake order is not a function of the seed; `signal.rs` is);
+//! * node code never names the `madsim` crate, and only the files in [`MADSIM_CFG_FILES`] branch
+//!   on `cfg(madsim)` (the simulator's in-memory repository and its guard);
+//! * the house rules of [`crate::rooms`]: no import circle between the rooms of a folder, no
+//!   forbidden import, no file over 900 lines, no function over 120.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -60,6 +64,8 @@ pub fn run(root: &Path) -> Result<(), String> {
         let source = fs::read_to_string(file).map_err(|e| format!("lint: reading {}: {e}", file.display()))?;
         violations.extend(check_file(&relative, &source));
     }
+    let (room_violations, _) = crate::rooms::check(root)?;
+    violations.extend(room_violations);
 
     for v in &violations {
         println!("{}:{}: {}", v.path, v.line, v.message);
@@ -184,13 +190,13 @@ fn is_under(relative: &str, dir: &str) -> bool {
     relative.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
 }
 
-fn relative_path(root: &Path, file: &Path) -> String {
+pub fn relative_path(root: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(root).unwrap_or(file);
     relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
 /// Appends every `.rs` file under `dir` (recursively) to `out`; a missing `dir` has none.
-fn collect_rs_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+pub fn collect_rs_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     if !dir.is_dir() {
         return Ok(());
     }

@@ -7,6 +7,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod lint;
+mod rooms;
 mod simulate;
 
 use clap::{Parser, Subcommand};

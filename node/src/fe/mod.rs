@@ -5,34 +5,13 @@
 //! goes through [`Fe::commit`]: validate, append + fsync, then apply; replay at start applies the
 //! same records with the same code.
 
-pub mod agent;
-pub mod auth;
-mod backends;
-mod backup;
-mod backup_driver;
-pub mod backup_job;
-pub mod backup_meta;
 pub mod catalog;
-mod execute;
-mod heartbeat;
-pub mod help;
-mod job_driver;
-mod load;
-pub mod membership;
-pub mod mysql;
-mod repair;
-pub mod replicas;
-mod repositories;
-mod restore;
-mod restore_driver;
-pub mod restore_job;
-mod restore_plan;
-mod secrets;
-mod select;
-mod service;
-mod table_ddl;
-mod table_show;
-pub mod variables;
+pub mod cluster;
+pub mod front;
+pub mod jobs;
+pub mod session;
+pub mod state;
+pub mod statements;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,12 +24,17 @@ use crate::error::{NodeError, SqlError};
 use crate::journal::{Journal, JournalError};
 use crate::shutdown::Shutdown;
 use crate::signal::Signal;
-use auth::{Auth, AuthEdit};
+use catalog::auth::Auth;
+use catalog::membership::{self, Membership};
 use catalog::{Catalog, CatalogEdit};
-use membership::{Membership, MembershipEdit};
 
-pub use execute::{QueryOutput, Session};
-pub use heartbeat::NodeHealth;
+use catalog::secrets;
+pub use cluster::heartbeat::NodeHealth;
+use cluster::{agent, heartbeat, replicas};
+use jobs::restore::job as restore_job;
+pub use session::{QueryOutput, Session};
+pub use state::{FeEdit, FeState};
+use state::{FeImage, IMAGE_FORMAT_VERSION};
 
 /// FE settings, from `fe.toml` and flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,92 +108,6 @@ impl FeConfig {
     }
 }
 
-/// One journal record. Later issues add catalog and job records here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum FeEdit {
-    /// The first record of a new cluster: its identity, which BEs remember.
-    ClusterId { cluster_id: u64 },
-    /// One statement's membership changes, applied together.
-    Membership { edits: Vec<MembershipEdit> },
-    /// One catalog change.
-    Catalog { edit: CatalogEdit },
-    /// One change to users or privileges.
-    Auth { edit: AuthEdit },
-    /// A backup job submitted, or moved to its next state (the whole job).
-    BackupJob { job: Box<backup_job::BackupJob> },
-    /// A restore job submitted, or moved to its next state (the whole job); the move to
-    /// SNAPSHOTING, FINISHED or CANCELLED also changes the catalog (see `restore_job.rs`).
-    RestoreJob { job: Box<restore_job::RestoreJob> },
-}
-
-/// The FE's durable state: everything the journal rebuilds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeState {
-    pub cluster_id: u64,
-    pub membership: Membership,
-    /// Absent in images written before the catalog existed.
-    #[serde(default)]
-    pub catalog: Catalog,
-    /// Absent in images written before users existed (then only root).
-    #[serde(default)]
-    pub auth: Auth,
-    /// Absent in images written before backups existed.
-    #[serde(default)]
-    pub backup: backup_job::BackupJobs,
-    /// Absent in images written before restores existed.
-    #[serde(default)]
-    pub restore: restore_job::RestoreJobs,
-}
-
-/// A checkpoint of [`FeState`] (the image file's payload).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct FeImage {
-    format_version: u32,
-    state: FeState,
-}
-
-const IMAGE_FORMAT_VERSION: u32 = 1;
-
-impl FeState {
-    pub fn apply(&mut self, edit: &FeEdit) {
-        match edit {
-            FeEdit::ClusterId { cluster_id } => {
-                assert_eq!(self.cluster_id, 0, "cluster id set twice");
-                assert_ne!(*cluster_id, 0, "cluster id 0 is reserved");
-                self.cluster_id = *cluster_id;
-            }
-            FeEdit::Membership { edits } => {
-                for e in edits {
-                    self.membership.apply(e);
-                }
-            }
-            FeEdit::Catalog { edit } => self.catalog.apply(edit),
-            FeEdit::Auth { edit } => self.auth.apply(edit),
-            FeEdit::BackupJob { job } => {
-                assert!(
-                    self.backup.jobs.contains_key(&job.id) || job.id >= self.catalog.next_id,
-                    "backup job id {} reused",
-                    job.id
-                );
-                self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
-                let restoring = self.restore.running_in(job.db_id).is_some();
-                self.backup.apply(job, restoring);
-            }
-            FeEdit::RestoreJob { job } => {
-                assert!(
-                    self.restore.jobs.contains_key(&job.id) || job.id >= self.catalog.next_id,
-                    "restore job id {} reused",
-                    job.id
-                );
-                self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
-                let backing_up = self.backup.running_in(job.db_id).is_some();
-                self.restore.apply(job, &mut self.catalog, backing_up);
-            }
-        }
-    }
-}
-
 struct Durable {
     journal: Journal,
     state: FeState,
@@ -235,9 +133,9 @@ pub struct Fe {
     /// Last connectivity error per repository id.
     repo_errors: Mutex<std::collections::BTreeMap<i64, String>>,
     /// What running backup jobs know that is not journaled (progress, unfinished tasks).
-    backup_runtime: Mutex<std::collections::BTreeMap<i64, backup_driver::JobRuntime>>,
+    job_runtime: Mutex<std::collections::BTreeMap<i64, jobs::runtime::JobRuntime>>,
     /// The driver task of each running backup job.
-    backup_drivers: Mutex<std::collections::BTreeMap<i64, tokio::task::JoinHandle<()>>>,
+    job_drivers: Mutex<std::collections::BTreeMap<i64, tokio::task::JoinHandle<()>>>,
     /// Bumped when a backup or restore is submitted, so its driver starts at once.
     jobs_submitted: Signal<u64>,
     /// Held while a backup writes its `__info` and is journaled FINISHED, and by a cancel.
@@ -273,7 +171,7 @@ impl Fe {
             membership: Membership::new(),
             catalog: Catalog::default(),
             auth: Auth::default(),
-            backup: backup_job::BackupJobs::default(),
+            backup: jobs::backup::job::BackupJobs::default(),
             restore: restore_job::RestoreJobs::default(),
         };
         let mut last_lsn = 0;
@@ -324,8 +222,8 @@ impl Fe {
             publishing: Mutex::new(std::collections::BTreeMap::new()),
             txn_ids: tokio::sync::Mutex::new((txn_ids_end.max(1), txn_ids_end.max(1))),
             repo_errors: Mutex::new(std::collections::BTreeMap::new()),
-            backup_runtime: Mutex::new(std::collections::BTreeMap::new()),
-            backup_drivers: Mutex::new(std::collections::BTreeMap::new()),
+            job_runtime: Mutex::new(std::collections::BTreeMap::new()),
+            job_drivers: Mutex::new(std::collections::BTreeMap::new()),
             jobs_submitted: Signal::new(0),
             backup_info_lock: tokio::sync::Mutex::new(()),
             fatal: Signal::new(None),
@@ -467,18 +365,18 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
     let query_addr: SocketAddr = format!("{}:{}", fe.config.listen_host, fe.config.query_port)
         .parse()
         .map_err(|e| NodeError::Config(format!("fe query address: {e}")))?;
-    let listener = mysql::bind(query_addr).await?;
-    let mysql_front = tokio::spawn(mysql::serve(fe.clone(), listener, shutdown.clone()));
+    let listener = front::mysql::bind(query_addr).await?;
+    let mysql_front = tokio::spawn(front::mysql::serve(fe.clone(), listener, shutdown.clone()));
     let heartbeats = tokio::spawn(heartbeat::run(fe.clone(), shutdown.clone()));
-    let repairs = tokio::spawn(repair::run(fe.clone(), shutdown.clone()));
-    let repository_checks = tokio::spawn(repositories::run_checks(fe.clone(), shutdown.clone()));
-    let backups = tokio::spawn(backup_driver::run(fe.clone(), shutdown.clone()));
+    let repairs = tokio::spawn(cluster::repair::run(fe.clone(), shutdown.clone()));
+    let repository_checks = tokio::spawn(cluster::repository::run_checks(fe.clone(), shutdown.clone()));
+    let backups = tokio::spawn(jobs::scheduler::run(fe.clone(), shutdown.clone()));
     tracing::info!(%addr, %query_addr, advertise = %fe.config.advertise_addr(), "fe: serving");
     let mut stop = shutdown.clone();
     let fatal = fe.fatal.clone();
     let served = tonic::transport::Server::builder()
         .add_service(
-            crate::rpc::proto::frontend_server::FrontendServer::new(service::FrontendService::new(fe.clone()))
+            crate::rpc::proto::frontend_server::FrontendServer::new(front::service::FrontendService::new(fe.clone()))
                 .max_decoding_message_size(crate::rpc::MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(crate::rpc::MAX_MESSAGE_BYTES),
         )
@@ -502,33 +400,4 @@ pub async fn serve(fe: Arc<Fe>, shutdown: Shutdown) -> Result<(), NodeError> {
         return Err(NodeError::Other(format!("fe stopped: {why}; restart it to replay the journal")));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The image of a state with users, grants and databases decodes to the same state.
-    #[test]
-    fn an_image_round_trips() {
-        let mut state = FeState::default();
-        state.apply(&FeEdit::ClusterId { cluster_id: 7 });
-        let identity = auth::UserIdentity::new("jack", "%");
-        state.apply(&FeEdit::Auth {
-            edit: AuthEdit::CreateUser { identity: identity.clone(), password_sha1_sha1: None },
-        });
-        state.apply(&FeEdit::Auth {
-            edit: AuthEdit::Grant {
-                identity,
-                scope: auth::GrantScope::Database("d".into()),
-                privileges: vec![auth::Privilege::Select],
-            },
-        });
-        let db = catalog::DatabaseRecord { id: 20_001, name: "d".into(), tables: Default::default() };
-        state.apply(&FeEdit::Catalog { edit: CatalogEdit::CreateDatabase(db) });
-        let image = FeImage { format_version: IMAGE_FORMAT_VERSION, state: state.clone() };
-        let bytes = serde_json::to_vec(&image).expect("the state encodes");
-        let back: FeImage = serde_json::from_slice(&bytes).expect("the image decodes");
-        assert_eq!(back.state, state);
-    }
 }

@@ -1,0 +1,714 @@
+//! Runs BACKUP jobs: one driver task per job that has not ended, started by a scheduler loop
+//! (so a restarted FE resumes every journaled job), advancing the job one state at a time.
+//!
+//! What each state does (reference 3.2, with the changes DESIGN.md section 5 asks for):
+//! - PENDING: claims the label in the repository (a conditional create of `__owner`), then copies
+//!   the tables with each partition's visible version: the versions the backup holds.
+//! - SNAPSHOTING: asks every alive replica of every tablet for a snapshot at its partition's
+//!   version (hard links: O(files)). One snapshot per tablet is enough; the others are spares, so
+//!   an upload whose backend dies moves to another replica at once, at the same version.
+//! - UPLOAD_SNAPSHOT: nothing left to prepare; moves on.
+//! - UPLOADING: one upload task per tablet, at most [`MAX_UPLOADS_PER_BACKEND`] per backend;
+//!   failed tasks are retried with backoff, preferring another replica, at most
+//!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved.
+//! - SAVE_META: checks that `__meta` and `__info` render, then releases the snapshots.
+//! - UPLOAD_INFO: checks the label is still ours and every file is in the repository, writes
+//!   `__meta` then `__info_<ts>` (the snapshot exists for SHOW SNAPSHOT and RESTORE only once
+//!   `__info` does); retried until the job times out, as in Doris.
+//!
+//! Every move is journaled before the next state's work starts. Work is idempotent, so a driver
+//! that restarts (FE crash) redoes at most one state. A job ends CANCELLED by a user, by its
+//! timeout, or by a failure whose status names the cause; its snapshots are released right away
+//! on the backends that answer, and by heartbeats on the others (a backend reports the jobs it
+//! holds snapshots for; those of ended jobs are released).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+
+use crate::fe::catalog::{RepositoryKind, RepositoryRecord, TableRecord};
+use crate::fe::jobs::backup::job::{BackupJob, BackupState, ReplicaSnapshot};
+use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, LabelOwner};
+use crate::fe::jobs::backup::statement::{CancelError, MAX_TABLETS_PER_JOB};
+use crate::fe::jobs::driver::{MAX_TASK_ATTEMPTS, StepError, backoff, fail};
+use crate::fe::jobs::status::JobStatus;
+use crate::fe::jobs::status::StatusCode;
+use crate::fe::{Fe, FeEdit, FeState};
+use crate::repository::{self, RepoStore};
+use crate::rpc::proto;
+use crate::signal::Signal;
+
+/// MakeSnapshot calls in flight per job.
+pub const MAX_SNAPSHOT_CALLS_IN_FLIGHT: usize = 64;
+/// Uploads in flight per backend per job (the BE runs 2 at once) and per job.
+pub const MAX_UPLOADS_PER_BACKEND: usize = 2;
+pub const MAX_UPLOADS_IN_FLIGHT: usize = 64;
+/// How often a driver looks for a cancel, and the uploading loop for dead backends and progress.
+pub const UPLOAD_TICK_MS: u64 = 1_000;
+/// Tries at removing the `__info` of a backup cancelled in UPLOAD_INFO.
+pub const MAX_INFO_REMOVE_ATTEMPTS: u32 = 4;
+
+/// One tablet's upload.
+struct UploadTask {
+    tablet_id: i64,
+    remote_dir: String,
+    copies: Vec<ReplicaSnapshot>,
+    attempts: u32,
+    /// Failures per backend, so a retry prefers another replica.
+    failures: BTreeMap<i64, u32>,
+    ready_at: tokio::time::Instant,
+}
+
+impl Fe {
+    async fn backup_job(&self, job_id: i64) -> Option<BackupJob> {
+        self.durable.lock().await.state.backup.jobs.get(&job_id).cloned()
+    }
+
+    /// The task errors of `job_id`'s runtime to keep with the job when it moves (so SHOW shows
+    /// them after a restart or the end): the newest, at most `MAX_TASK_ERRORS`, oldest first.
+    pub(crate) fn task_errors_to_keep(&self, job_id: i64) -> Vec<String> {
+        let errors: Vec<String> =
+            self.job_runtime().get(&job_id).map(|r| r.task_errors.iter().cloned().collect()).unwrap_or_default();
+        let skip = errors.len().saturating_sub(crate::fe::jobs::status::MAX_TASK_ERRORS);
+        errors.into_iter().skip(skip).collect()
+    }
+
+    /// Moves `job` to its next state, with `update` applied under the journal lock; `Moved` if
+    /// the job is no longer in the state `job` was read in.
+    async fn move_job(
+        &self,
+        job: &BackupJob,
+        update: impl FnOnce(&FeState, &mut BackupJob) -> Result<(), StepError>,
+    ) -> Result<(), StepError> {
+        let next = job.state.next().ok_or(StepError::Moved)?;
+        let mut durable = self.durable.lock().await;
+        let current = durable.state.backup.jobs.get(&job.id).ok_or(StepError::Moved)?;
+        if current.state != job.state {
+            return Err(StepError::Moved);
+        }
+        let mut moved = current.clone();
+        moved.state = next;
+        for error in self.task_errors_to_keep(job.id) {
+            if !moved.task_errors.contains(&error) {
+                moved.note_task_error(error);
+            }
+        }
+        update(&durable.state, &mut moved)?;
+        tracing::info!(job_id = job.id, label = %job.label, state = next.name(), "fe: backup moved");
+        let edit = FeEdit::BackupJob { job: Box::new(moved) };
+        self.commit_locked(&mut durable, edit).await.map_err(|e| StepError::Retry(e.message))
+    }
+
+    /// Releases the job's snapshots on every backend that may hold one and answers.
+    pub(crate) async fn release_backup_snapshots(&self, job: &BackupJob) {
+        if palo_buggify::injected_bug("backup-leaks-snapshots") {
+            return;
+        }
+        let state = self.state().await;
+        let calls = job.backends().into_iter().filter_map(|id| state.membership.backends.get(&id)).map(|b| {
+            let addr = b.addr();
+            async move {
+                if let Err(e) = self.agent.release_job_snapshots(&addr, job.id).await {
+                    tracing::debug!(job_id = job.id, %addr, error = %e, "fe: snapshot release failed; heartbeats retry");
+                }
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+
+    /// Releases, on `backend_id`, the snapshots of jobs that ended (reported by its heartbeat).
+    pub(crate) async fn release_ended_job_snapshots(&self, backend_id: i64, ended: Vec<i64>) {
+        if palo_buggify::injected_bug("backup-leaks-snapshots") {
+            return;
+        }
+        let addr = {
+            let durable = self.durable.lock().await;
+            match durable.state.membership.backends.get(&backend_id) {
+                Some(b) => b.addr(),
+                None => return,
+            }
+        };
+        for job_id in ended {
+            match self.agent.release_job_snapshots(&addr, job_id).await {
+                Ok(n) => tracing::info!(job_id, backend_id, released = n, "fe: released snapshots of an ended job"),
+                Err(e) => tracing::debug!(job_id, backend_id, error = %e, "fe: snapshot release failed"),
+            }
+        }
+    }
+
+    fn repository_of(state: &FeState, job: &BackupJob) -> Result<RepositoryRecord, StepError> {
+        state
+            .catalog
+            .repositories
+            .values()
+            .find(|r| r.id == job.repo_id)
+            .cloned()
+            .ok_or_else(|| fail(format!("failed to get repository: {}", job.repo_id)))
+    }
+
+    fn store_of(&self, state: &FeState, job: &BackupJob) -> Result<Arc<dyn RepoStore>, StepError> {
+        let repo = Self::repository_of(state, job)?;
+        self.repository_store(state, &repo).map_err(|e| StepError::Retry(format!("repository {}: {e}", repo.name)))
+    }
+
+    async fn backup_step(&self, job: &BackupJob) -> Result<(), StepError> {
+        // Fault point (simulation only): the state's work fails, so the job stays in the state
+        // for a backoff; how scenarios hold a job in a state to cancel it or crash the FE there.
+        let fault = format!("backup_{}", job.state.name().to_ascii_lowercase());
+        if palo_buggify::fail_task(&fault) {
+            return Err(StepError::Retry(format!("injected failure of {fault} (simulation)")));
+        }
+        match job.state {
+            BackupState::Pending => self.backup_pending(job).await,
+            BackupState::Snapshoting => self.backup_snapshoting(job).await,
+            BackupState::UploadSnapshot => self.move_job(job, |_, _| Ok(())).await,
+            BackupState::Uploading => self.backup_uploading(job).await,
+            BackupState::SaveMeta => self.backup_save_meta(job).await,
+            BackupState::UploadInfo => self.backup_upload_info(job).await,
+            BackupState::Finished | BackupState::Cancelled => Err(StepError::Moved),
+        }
+    }
+
+    fn owner_of(state: &FeState, job: &BackupJob) -> LabelOwner {
+        LabelOwner { cluster_id: state.cluster_id, job_id: job.id, database: job.db_name.clone() }
+    }
+
+    /// Whether the label's `__owner` names this job; `Fail` if it names another.
+    async fn check_owner(&self, store: &dyn RepoStore, state: &FeState, job: &BackupJob) -> Result<(), StepError> {
+        let path = layout::owner_path(&job.repo_name, &job.label);
+        let bytes = store.get(&path).await.map_err(|e| StepError::Retry(format!("reading {path}: {e}")))?;
+        // A read that does not decode is retried (a store can return damaged bytes); one that
+        // names another job means the label is someone else's.
+        let owner: LabelOwner =
+            serde_json::from_slice(&bytes).map_err(|e| StepError::Retry(format!("{path} does not decode: {e}")))?;
+        let ours = Self::owner_of(state, job);
+        if owner.cluster_id == ours.cluster_id && owner.job_id == ours.job_id {
+            Ok(())
+        } else {
+            Err(fail(format!("Snapshot with name '{}' already exist in repository", job.label)))
+        }
+    }
+
+    async fn backup_pending(&self, job: &BackupJob) -> Result<(), StepError> {
+        let state = self.state().await;
+        let store = self.store_of(&state, job)?;
+        let owner = serde_json::to_vec(&Self::owner_of(&state, job)).map_err(|e| fail(e.to_string()))?;
+        let path = layout::owner_path(&job.repo_name, &job.label);
+        let created =
+            store.put_if_absent(&path, owner).await.map_err(|e| StepError::Retry(format!("writing {path}: {e}")))?;
+        if !created {
+            // Ours from before a restart, or another job's (of this cluster or another).
+            self.check_owner(store.as_ref(), &state, job).await?;
+        }
+        self.move_job(job, |state, moved| {
+            moved.tables = plan_tables(state, job)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn backup_snapshoting(&self, job: &BackupJob) -> Result<(), StepError> {
+        // (tablet id, version, backends of its replicas)
+        let tablets: Vec<(i64, u64, Vec<i64>)> = job
+            .tables
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .flat_map(|p| {
+                p.tablets
+                    .iter()
+                    .map(move |t| (t.id, p.visible_version, t.replicas.iter().map(|r| r.backend_id).collect()))
+            })
+            .collect();
+        let timeout_s = job.deadline_ms().saturating_sub(crate::clock::now_ms()).div_ceil(1_000).max(60);
+        let mut taken: BTreeMap<i64, Vec<ReplicaSnapshot>> = BTreeMap::new();
+        let mut attempts: BTreeMap<i64, u32> = BTreeMap::new();
+        let mut round = 0u32;
+        loop {
+            let todo: Vec<&(i64, u64, Vec<i64>)> = tablets.iter().filter(|t| !taken.contains_key(&t.0)).collect();
+            self.with_runtime(job.id, |r| {
+                r.unfinished = todo.iter().map(|t| (t.0, t.2.first().copied().unwrap_or(0))).collect();
+            });
+            if todo.is_empty() {
+                break;
+            }
+            let state = self.state().await;
+            let alive: BTreeMap<i64, String> =
+                self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
+            let calls: Vec<(i64, u64, i64, String)> = todo
+                .iter()
+                .flat_map(|(tablet, version, backends)| {
+                    backends.iter().filter_map(|b| alive.get(b).map(|addr| (*tablet, *version, *b, addr.clone())))
+                })
+                .collect();
+            let called: BTreeSet<i64> = calls.iter().map(|c| c.0).collect();
+            let results: Vec<_> =
+                futures_util::stream::iter(calls.into_iter().map(|(tablet, version, be, addr)| async move {
+                    let result = self.agent.make_snapshot(&addr, tablet, version, timeout_s, job.id).await;
+                    (tablet, version, be, result)
+                }))
+                .buffer_unordered(MAX_SNAPSHOT_CALLS_IN_FLIGHT)
+                .collect()
+                .await;
+            let mut last_error: BTreeMap<i64, String> = BTreeMap::new();
+            for (tablet, version, be, result) in results {
+                match result {
+                    Ok(made) => {
+                        taken.entry(tablet).or_default().push(ReplicaSnapshot {
+                            backend_id: be,
+                            path: made.path,
+                            files: made.files,
+                        });
+                    }
+                    Err(e) => {
+                        let message = format!("snapshot of tablet {tablet} at version {version} on backend {be}: {e}");
+                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                        last_error.insert(tablet, message);
+                    }
+                }
+            }
+            for tablet in called.iter().filter(|t| !taken.contains_key(t)) {
+                let n = attempts.entry(*tablet).or_default();
+                *n += 1;
+                if *n >= MAX_TASK_ATTEMPTS {
+                    let why = last_error.get(tablet).cloned().unwrap_or_default();
+                    return Err(fail(format!("failed to make a snapshot of tablet {tablet} in {n} attempts: {why}")));
+                }
+            }
+            if tablets.iter().any(|t| !taken.contains_key(&t.0)) {
+                round += 1;
+                tokio::time::sleep(backoff(round)).await;
+            }
+        }
+        for copies in taken.values_mut() {
+            copies.sort_by_key(|c| c.backend_id);
+        }
+        let now = crate::clock::now_ms();
+        self.move_job(job, move |_, moved| {
+            moved.snapshots = taken;
+            moved.snapshot_finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn backup_uploading(&self, job: &BackupJob) -> Result<(), StepError> {
+        let start = crate::clock::monotonic();
+        let mut queue: Vec<UploadTask> = Vec::new();
+        for table in &job.tables {
+            for p in &table.partitions {
+                for t in &p.tablets {
+                    let copies = job.snapshots.get(&t.id).cloned().unwrap_or_default();
+                    assert!(
+                        !copies.is_empty(),
+                        "job {} reached UPLOADING without a snapshot of tablet {}",
+                        job.id,
+                        t.id
+                    );
+                    queue.push(UploadTask {
+                        tablet_id: t.id,
+                        remote_dir: layout::tablet_dir(&job.repo_name, &job.label, job.db_id, table.id, p.id, t.id),
+                        copies,
+                        attempts: 0,
+                        failures: BTreeMap::new(),
+                        ready_at: start,
+                    });
+                }
+            }
+        }
+        let total = queue.len();
+        let mut uploaded: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
+        let dead_backends = Signal::new(BTreeSet::<i64>::new());
+        let mut in_flight = FuturesUnordered::new();
+        self.with_runtime(job.id, |r| r.progress.clear());
+        let mut next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
+        while uploaded.len() < total {
+            let state = self.state().await;
+            let repo = Self::repository_of(&state, job)?;
+            let (location, properties, broker_addr) = match &repo.kind {
+                RepositoryKind::S3 => (repo.location.clone(), self.repository_properties(&repo), Ok(String::new())),
+                RepositoryKind::Broker { broker } => {
+                    (repo.location.clone(), self.repository_properties(&repo), self.broker_addr(&state, broker))
+                }
+            };
+            let alive: BTreeMap<i64, String> =
+                self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
+            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains_key(b)).copied().collect();
+            dead_backends.set(dead);
+
+            let now = crate::clock::monotonic();
+            let mut i = 0;
+            while i < queue.len() && in_flight.len() < MAX_UPLOADS_IN_FLIGHT {
+                let broker_addr = match &broker_addr {
+                    Ok(addr) => addr.clone(),
+                    Err(e) => {
+                        self.with_runtime(job.id, |r| r.note_error(format!("repository {}: {e}", repo.name)));
+                        break;
+                    }
+                };
+                let task = &queue[i];
+                let choice = task
+                    .copies
+                    .iter()
+                    .filter(|c| alive.contains_key(&c.backend_id))
+                    .filter(|c| per_backend.get(&c.backend_id).copied().unwrap_or(0) < MAX_UPLOADS_PER_BACKEND)
+                    .min_by_key(|c| (task.failures.get(&c.backend_id).copied().unwrap_or(0), c.backend_id))
+                    .cloned();
+                let (Some(copy), true) = (choice, task.ready_at <= now) else {
+                    i += 1;
+                    continue;
+                };
+                let task = queue.remove(i);
+                *per_backend.entry(copy.backend_id).or_default() += 1;
+                let addr = alive.get(&copy.backend_id).cloned().unwrap_or_default();
+                let request = proto::UploadSnapshotRequest {
+                    job_id: job.id,
+                    snapshot_path: copy.path.clone(),
+                    tablet_id: task.tablet_id,
+                    location: location.clone(),
+                    properties: properties.clone().into_iter().collect(),
+                    broker_addr,
+                    remote_dir: task.remote_dir.clone(),
+                };
+                self.with_runtime(job.id, |r| {
+                    r.unfinished.insert(task.tablet_id, copy.backend_id);
+                    r.progress.entry(copy.backend_id).or_default().tablets_total += 1;
+                });
+                let dead_backends = dead_backends.clone();
+                let backend_id = copy.backend_id;
+                in_flight.push(async move {
+                    let result = tokio::select! {
+                        biased;
+                        // An upload of this tablet still running there (an earlier attempt) is
+                        // no failure of the tablet: it counts against that backend only.
+                        r = self.agent.upload_snapshot(&addr, request) => {
+                            r.map_err(|e| (e.to_string(), !e.is_already_running()))
+                        }
+                        _ = dead_backends.wait_for(|dead| dead.contains(&backend_id)) => {
+                            Err((format!("backend {backend_id} is shown dead; the upload moves to another replica"), true))
+                        }
+                    };
+                    (task, copy, result)
+                });
+            }
+            for task in &queue {
+                let be = task.copies.first().map_or(0, |c| c.backend_id);
+                self.with_runtime(job.id, |r| {
+                    r.unfinished.entry(task.tablet_id).or_insert(be);
+                });
+            }
+
+            let finished = tokio::select! {
+                biased;
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
+                _ = tokio::time::sleep_until(next_poll) => None,
+            };
+            // Progress is asked for on its own clock: uploads finishing one after another must
+            // not starve it.
+            if crate::clock::monotonic() >= next_poll {
+                self.poll_upload_progress(job.id, &alive, &per_backend).await;
+                next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
+            }
+            let Some((mut task, copy, result)) = finished else {
+                continue;
+            };
+            if let Some(n) = per_backend.get_mut(&copy.backend_id) {
+                *n -= 1;
+                if *n == 0 {
+                    per_backend.remove(&copy.backend_id);
+                }
+            }
+            let result = result.and_then(|r| check_uploaded(&copy, r.files).map_err(|e| (e, true)));
+            match result {
+                Ok(files) => {
+                    self.with_runtime(job.id, |r| {
+                        r.unfinished.remove(&task.tablet_id);
+                        r.progress.entry(copy.backend_id).or_default().tablets_done += 1;
+                    });
+                    uploaded.insert(task.tablet_id, files);
+                }
+                Err((e, counts)) => {
+                    let message = format!("upload of tablet {} from backend {}: {e}", task.tablet_id, copy.backend_id);
+                    tracing::info!(job_id = job.id, "fe: {message}");
+                    self.with_runtime(job.id, |r| {
+                        r.note_error(message.clone());
+                        let p = r.progress.entry(copy.backend_id).or_default();
+                        p.tablets_total = p.tablets_total.saturating_sub(1);
+                    });
+                    if counts {
+                        task.attempts += 1;
+                    }
+                    *task.failures.entry(copy.backend_id).or_default() += 1;
+                    if task.attempts >= MAX_TASK_ATTEMPTS {
+                        return Err(fail(format!(
+                            "failed to upload tablet {} in {} attempts: {e}",
+                            task.tablet_id, task.attempts
+                        )));
+                    }
+                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts.max(1));
+                    queue.push(task);
+                }
+            }
+        }
+        let now = crate::clock::now_ms();
+        self.move_job(job, move |_, moved| {
+            moved.uploaded = uploaded;
+            moved.upload_finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Asks each backend with uploads in flight for its counters (shown as Progress).
+    async fn poll_upload_progress(
+        &self,
+        job_id: i64,
+        alive: &BTreeMap<i64, String>,
+        per_backend: &BTreeMap<i64, usize>,
+    ) {
+        let calls = per_backend
+            .keys()
+            .filter_map(|be| alive.get(be).map(|addr| (*be, addr.clone())))
+            .map(|(be, addr)| async move { (be, self.agent.upload_progress(&addr, job_id).await) });
+        for (be, result) in futures_util::future::join_all(calls).await {
+            if let Ok(counts) = result {
+                self.with_runtime(job_id, |r| {
+                    let p = r.progress.entry(be).or_default();
+                    p.files_total = counts.files_total;
+                    p.files_done = counts.files_done;
+                });
+            }
+        }
+    }
+
+    async fn backup_save_meta(&self, job: &BackupJob) -> Result<(), StepError> {
+        render_meta(job)?;
+        render_info(job)?;
+        self.move_job(job, |_, _| Ok(())).await?;
+        self.release_backup_snapshots(job).await;
+        Ok(())
+    }
+
+    async fn backup_upload_info(&self, job: &BackupJob) -> Result<(), StepError> {
+        let state = self.state().await;
+        let store = self.store_of(&state, job)?;
+        self.check_owner(store.as_ref(), &state, job).await?;
+        // Every file the info will list must be there (a store that lost one is caught here,
+        // not by the restore).
+        for table in &job.tables {
+            for p in &table.partitions {
+                let dir = format!(
+                    "{}/__db_{}/__tbl_{}/__part_{}/",
+                    layout::content_dir(&job.repo_name, &job.label),
+                    job.db_id,
+                    table.id,
+                    p.id
+                );
+                let listed: BTreeSet<String> = store
+                    .list(&dir)
+                    .await
+                    .map_err(|e| StepError::Retry(format!("listing {dir}: {e}")))?
+                    .into_iter()
+                    .map(|e| e.path)
+                    .collect();
+                for t in &p.tablets {
+                    let tablet_dir = layout::tablet_dir(&job.repo_name, &job.label, job.db_id, table.id, p.id, t.id);
+                    for file in job.uploaded.get(&t.id).into_iter().flatten() {
+                        let path = format!("{tablet_dir}/{file}");
+                        if !listed.contains(&path) {
+                            return Err(StepError::Fail(JobStatus::error(
+                                StatusCode::BadFile,
+                                format!("{path} is missing from the repository"),
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let meta = render_meta(job)?;
+        let info = render_info(job)?;
+        // `__info` makes the snapshot exist: it is written, and the job finished, only while the
+        // job is still in UPLOAD_INFO, and a cancel waits for both (see `cancel_backup_job`).
+        let _info = self.backup_info_lock.lock().await;
+        if self.backup_job(job.id).await.map(|j| j.state) != Some(BackupState::UploadInfo) {
+            return Err(StepError::Moved);
+        }
+        for (path, bytes) in [
+            (layout::meta_path(&job.repo_name, &job.label), meta),
+            (layout::info_path(&job.repo_name, &job.label, job.create_time_ms), info),
+        ] {
+            let target = repository::with_md5(&path, &repository::md5_hex(&bytes));
+            store.put(&target, bytes).await.map_err(|e| StepError::Retry(format!("writing {target}: {e}")))?;
+        }
+        let now = crate::clock::now_ms();
+        self.move_job(job, move |_, moved| {
+            moved.finished_time_ms = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes the `__info` and `__meta` a job cancelled in UPLOAD_INFO may have written (an
+    /// attempt cut by a timeout, or by an FE crash before the job was journaled FINISHED), so
+    /// the snapshot does not exist. The label stays the job's. A few tries; what is left is
+    /// still never shown OK by this cluster's SHOW SNAPSHOT (it knows the job was cancelled).
+    pub(crate) async fn remove_backup_info(&self, job: &BackupJob) {
+        let state = self.state().await;
+        let Ok(store) = self.store_of(&state, job) else { return };
+        let dir = layout::snapshot_dir(&job.repo_name, &job.label);
+        for attempt in 1..=MAX_INFO_REMOVE_ATTEMPTS {
+            let mut failed = None;
+            for prefix in [format!("{dir}/__info_"), format!("{dir}/__meta.")] {
+                match store.list(&prefix).await {
+                    Ok(entries) => {
+                        for entry in entries {
+                            if let Err(e) = store.delete(&entry.path).await {
+                                failed = Some(e.to_string());
+                            }
+                        }
+                    }
+                    Err(e) => failed = Some(e.to_string()),
+                }
+            }
+            match failed {
+                None => return,
+                Some(e) => {
+                    tracing::warn!(job_id = job.id, attempt, error = %e, "fe: cannot remove a cancelled backup's info");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+/// The uploaded files of a tablet, checked against the snapshot's: the same names, each with
+/// an md5.
+fn check_uploaded(copy: &ReplicaSnapshot, files: Vec<String>) -> Result<Vec<String>, String> {
+    let names: BTreeSet<&str> = files.iter().filter_map(|f| repository::split_md5(f).map(|(n, _)| n)).collect();
+    let expected: BTreeSet<&str> = copy.files.iter().map(String::as_str).collect();
+    if names != expected || names.len() != files.len() {
+        return Err(format!(
+            "the backend reported {} uploaded files that do not match the {} of the snapshot",
+            files.len(),
+            copy.files.len()
+        ));
+    }
+    Ok(files)
+}
+
+fn render_meta(job: &BackupJob) -> Result<Vec<u8>, StepError> {
+    serde_json::to_vec(&BackupMeta::of(job)).map_err(|e| fail(format!("cannot encode __meta: {e}")))
+}
+
+fn render_info(job: &BackupJob) -> Result<Vec<u8>, StepError> {
+    serde_json::to_vec_pretty(&BackupJobInfo::of(job)).map_err(|e| fail(format!("cannot encode __info: {e}")))
+}
+
+/// The tables of a job as they are now: only the partitions it backs up, each at its visible
+/// version (the version its snapshots will hold).
+fn plan_tables(state: &FeState, job: &BackupJob) -> Result<Vec<TableRecord>, StepError> {
+    let not_found = |m: String| StepError::Fail(JobStatus::error(StatusCode::NotFound, m));
+    let db = state
+        .catalog
+        .database_by_id(job.db_id)
+        .ok_or_else(|| not_found(format!("database {} does not exist", job.db_id)))?;
+    let mut tables = Vec::with_capacity(job.objects.len());
+    let mut tablets = 0usize;
+    for object in &job.objects {
+        let table = db
+            .tables
+            .get(&object.table)
+            .ok_or_else(|| not_found(format!("table {} has been dropped", object.table)))?;
+        let mut copy = table.clone();
+        if !object.partitions.is_empty() {
+            for p in &object.partitions {
+                if !table.partitions.iter().any(|tp| &tp.name == p) {
+                    return Err(not_found(format!("partition {p} of table {} has been dropped", object.table)));
+                }
+            }
+            copy.partitions.retain(|p| object.partitions.contains(&p.name));
+        }
+        for p in &mut copy.partitions {
+            p.recent_txns.clear();
+            tablets += p.tablets.len();
+        }
+        tables.push(copy);
+    }
+    if tablets > MAX_TABLETS_PER_JOB {
+        return Err(fail(format!(
+            "the num involved tablets {tablets} exceeds the limit {MAX_TABLETS_PER_JOB}, which might cause the FE OOM; \
+             back up fewer tables or partitions per job"
+        )));
+    }
+    Ok(tables)
+}
+
+impl crate::fe::jobs::driver::DrivenJob for BackupJob {
+    const KIND: &'static str = "backup";
+
+    async fn load(fe: &Fe, job_id: i64) -> Option<Self> {
+        fe.backup_job(job_id).await
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.is_done()
+    }
+
+    fn deadline_ms(&self) -> u64 {
+        BackupJob::deadline_ms(self)
+    }
+
+    fn state_name(&self) -> &'static str {
+        self.state.name()
+    }
+
+    fn timeout_status(&self) -> JobStatus {
+        JobStatus::error(StatusCode::Timeout, "")
+    }
+
+    /// UPLOAD_INFO is cheap and idempotent: retried until the timeout, as in Doris.
+    fn retries_forever(&self) -> bool {
+        self.state == BackupState::UploadInfo
+    }
+
+    async fn step(&self, fe: &Fe) -> Result<(), StepError> {
+        fe.backup_step(self).await
+    }
+
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String> {
+        match fe.cancel_backup_job(job_id, status).await {
+            Err(CancelError::Journal(e)) => Err(e.message),
+            Ok(()) | Err(CancelError::AlreadyDone(_)) => Ok(()),
+        }
+    }
+
+    async fn after_end(fe: &Fe, job_id: i64) {
+        if let Some(job) = fe.backup_job(job_id).await {
+            fe.release_backup_snapshots(&job).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let ms: Vec<u128> = (1..=8).map(|a| backoff(a).as_millis()).collect();
+        assert_eq!(ms, vec![1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    }
+
+    #[test]
+    fn uploaded_files_must_match_the_snapshot() {
+        let copy =
+            ReplicaSnapshot { backend_id: 1, path: "snapshot/1.0.60".into(), files: vec!["a".into(), "7.hdr".into()] };
+        let md5 = "0123456789abcdef0123456789abcdef";
+        assert!(check_uploaded(&copy, vec![format!("a.{md5}"), format!("7.hdr.{md5}")]).is_ok());
+        assert!(check_uploaded(&copy, vec![format!("a.{md5}")]).is_err());
+        assert!(check_uploaded(&copy, vec![format!("a.{md5}"), "7.hdr".into()]).is_err());
+    }
+}
