@@ -9,23 +9,19 @@ pub mod sim_disk;
 pub mod trace;
 
 #[cfg(madsim)]
-pub mod backups;
-#[cfg(madsim)]
-pub mod big_tables;
+pub mod client;
 #[cfg(madsim)]
 pub mod cluster;
 #[cfg(madsim)]
-pub mod loads;
-#[cfg(madsim)]
 pub mod nemesis;
-#[cfg(madsim)]
-pub mod restores;
 #[cfg(madsim)]
 pub mod runner;
 #[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
 pub mod workload;
+#[cfg(madsim)]
+pub mod workloads;
 #[cfg(madsim)]
 pub mod world;
 

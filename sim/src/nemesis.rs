@@ -124,12 +124,12 @@ fn move_backend(cluster: &mut SimCluster, role: Role) {
         if !still_there() {
             return;
         }
-        let _ = crate::workload::sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await;
+        let _ = crate::client::sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await;
         // It moved again while the statement ran (ADD BACKEND waits for an answer a while):
         // the operator sees a dead backend at an address nobody serves and drops it.
         if !still_there() {
             let drop = format!("ALTER SYSTEM DROP BACKEND \"{addr}\"");
-            let _ = crate::workload::sql_on(&client, fe_addr, recorder, drop).await;
+            let _ = crate::client::sql_on(&client, fe_addr, recorder, drop).await;
         }
     });
 }

@@ -44,10 +44,10 @@ use palo_node::client::{ClientError, SqlClient};
 use palo_node::fe::QueryOutput;
 use palo_node::rpc::RpcTimeouts;
 
+use crate::client::sql;
 use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::{Recorder, Trace};
-use crate::workload::sql;
 
 /// Bounds: a scenario of more steps, or a wait longer than this, is refused.
 pub const MAX_STEPS: usize = 1_000;
@@ -640,7 +640,7 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
             Step::WaitNoSnapshots(bound) => {
                 let started = cluster.now();
                 loop {
-                    let held = crate::workload::snapshot_dirs(cluster);
+                    let held = crate::cluster::snapshot_dirs(cluster);
                     if held.is_empty() {
                         break;
                     }
@@ -665,9 +665,9 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
                 let started = cluster.now();
                 loop {
                     let (_, mut left) =
-                        crate::restores::leftover_tablets(cluster).await.map_err(|e| (out.clone(), e))?;
+                        crate::workloads::restores::leftover_tablets(cluster).await.map_err(|e| (out.clone(), e))?;
                     left.extend(
-                        crate::workload::snapshot_dirs(cluster).into_iter().map(|(n, d)| format!("{n}: snapshot {d}")),
+                        crate::cluster::snapshot_dirs(cluster).into_iter().map(|(n, d)| format!("{n}: snapshot {d}")),
                     );
                     if left.is_empty() {
                         break;

@@ -25,22 +25,17 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
-use palo_node::client::{ClientError, SqlClient};
-use palo_node::fe::QueryOutput;
-use palo_node::rpc::RpcTimeouts;
 
+use crate::client::until_ok;
 use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
 use crate::nemesis;
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::Recorder;
+use crate::workloads::membership::{Known, backend_ids, client_changes, databases_until_ok, members_until_ok};
 use crate::world::WorldProfile;
 
 /// Once faults stop, every member must be shown alive within this much simulated time.
 pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
-/// A statement's deadline inside the simulation.
-const STATEMENT_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 20_000 };
-/// Attempts for a statement that must eventually succeed (setup, checks).
-const MAX_ATTEMPTS: u32 = 60;
 
 /// Test-only switches that break an invariant on purpose, to show the simulator catches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,206 +79,6 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Parts of every seed's world fixed instead of drawn.
     pub world: crate::world::WorldOverride,
-}
-
-/// What the client knows about the spare backend's membership.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Known {
-    Present,
-    Absent,
-    /// The last change's outcome is unknown (timeout, lost answer).
-    Unknown,
-}
-
-/// Runs one statement from the client node, recording it in the trace.
-pub async fn sql(cluster: &SimCluster, statement: &str) -> Result<QueryOutput, ClientError> {
-    sql_on(&cluster.client, cluster.fe_addr(), cluster.recorder.clone(), statement.to_string()).await
-}
-
-pub async fn sql_on(
-    client: &madsim::runtime::NodeHandle,
-    fe_addr: String,
-    recorder: Recorder,
-    statement: String,
-) -> Result<QueryOutput, ClientError> {
-    sql_on_with(client, fe_addr, recorder, statement, STATEMENT_TIMEOUTS).await
-}
-
-/// [`sql_on`] with other deadlines (a big load's).
-pub async fn sql_on_with(
-    client: &madsim::runtime::NodeHandle,
-    fe_addr: String,
-    recorder: Recorder,
-    statement: String,
-    timeouts: RpcTimeouts,
-) -> Result<QueryOutput, ClientError> {
-    let addr = fe_addr.clone();
-    let text = statement.clone();
-    let joined = client
-        .spawn(async move {
-            let mut c = SqlClient::new(&addr, timeouts)?;
-            c.execute(&text).await
-        })
-        .await;
-    let result = joined.unwrap_or_else(|e| {
-        Err(ClientError::Unreachable { addr: fe_addr, detail: format!("client task failed: {e}") })
-    });
-    let shown = match &result {
-        Ok(QueryOutput::Ok { .. }) => "OK".to_string(),
-        Ok(QueryOutput::Rows { rows, .. }) => format!("{} rows", rows.len()),
-        Err(ClientError::Sql(e)) => format!("ERROR {}: {}", e.code, e.message),
-        Err(ClientError::Unreachable { .. }) => "unreachable".to_string(),
-    };
-    recorder.event(format!("client: {statement} -> {shown}"));
-    result
-}
-
-/// Retries `statement` until it succeeds or fails with an error `accept` says is fine.
-async fn until_ok(cluster: &SimCluster, statement: &str, accept: &[&str]) -> Result<(), String> {
-    for _ in 0..MAX_ATTEMPTS {
-        match sql(cluster, statement).await {
-            Ok(_) => return Ok(()),
-            Err(ClientError::Sql(e)) if accept.iter().any(|a| e.message.contains(a)) => return Ok(()),
-            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-        }
-    }
-    Err(format!("`{statement}` did not succeed in {MAX_ATTEMPTS} attempts"))
-}
-
-/// One row of SHOW BACKENDS / SHOW BROKER as the checks see it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Member {
-    /// `backend:<id>:<host>:<port>` or `broker:<name>:<host>:<port>`.
-    key: String,
-    addr: String,
-    alive: bool,
-}
-
-fn column(columns: &[String], name: &str) -> Result<usize, String> {
-    columns.iter().position(|c| c == name).ok_or_else(|| format!("result has no column {name}"))
-}
-
-async fn members(cluster: &SimCluster) -> Result<Vec<Member>, ClientError> {
-    let mut out = Vec::new();
-    for statement in ["SHOW BACKENDS", "SHOW BROKER"] {
-        let QueryOutput::Rows { columns, rows } = sql(cluster, statement).await? else {
-            return Err(ClientError::Unreachable { addr: cluster.fe_addr(), detail: "SHOW gave no rows".into() });
-        };
-        let broken = |e: String| ClientError::Unreachable { addr: cluster.fe_addr(), detail: e };
-        let host = column(&columns, "Host").map_err(broken)?;
-        let alive = column(&columns, "Alive").map_err(broken)?;
-        let (first, port) = if statement == "SHOW BACKENDS" {
-            (column(&columns, "BackendId").map_err(broken)?, column(&columns, "BePort").map_err(broken)?)
-        } else {
-            (column(&columns, "Name").map_err(broken)?, column(&columns, "Port").map_err(broken)?)
-        };
-        let kind = if statement == "SHOW BACKENDS" { "backend" } else { "broker" };
-        for row in rows {
-            let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-            out.push(Member {
-                key: format!("{kind}:{}:{}:{}", cell(first), cell(host), cell(port)),
-                addr: format!("{}:{}", cell(host), cell(port)),
-                alive: cell(alive) == "true",
-            });
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Backend ids by address (`host:port`), from SHOW BACKENDS rows.
-fn backend_ids(members: &[Member]) -> std::collections::BTreeMap<String, String> {
-    members
-        .iter()
-        .filter_map(|m| {
-            let rest = m.key.strip_prefix("backend:")?;
-            let id = rest.split(':').next()?;
-            Some((m.addr.clone(), id.to_string()))
-        })
-        .collect()
-}
-
-async fn members_until_ok(cluster: &SimCluster) -> Result<Vec<Member>, String> {
-    for _ in 0..MAX_ATTEMPTS {
-        if let Ok(m) = members(cluster).await {
-            return Ok(m);
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err(format!(
-        "the FE did not answer SHOW BACKENDS / SHOW BROKER in {MAX_ATTEMPTS} attempts (does it fail to start? \
-         rerun the seed with RUST_LOG=warn)"
-    ))
-}
-
-/// What the client learned during the chaos phase.
-#[derive(Debug)]
-struct ClientModel {
-    spare: Known,
-    /// Databases whose CREATE was acknowledged (or that were reported as existing).
-    databases_acked: BTreeSet<String>,
-    /// Databases whose CREATE has an unknown outcome.
-    databases_unknown: BTreeSet<String>,
-}
-
-/// The client's side of the chaos phase: drop and re-add the spare backend and create
-/// databases, tracking what is known about each.
-async fn client_changes(
-    client: madsim::runtime::NodeHandle,
-    fe_addr: String,
-    recorder: Recorder,
-    spare_addr: String,
-    duration: Duration,
-) -> ClientModel {
-    let mut model =
-        ClientModel { spare: Known::Present, databases_acked: BTreeSet::new(), databases_unknown: BTreeSet::new() };
-    let end = recorder.now() + duration;
-    let mut next_db = 1;
-    while recorder.now() < end {
-        let pause = Duration::from_millis(thread_rng().gen_range(300..=2_500));
-        tokio::time::sleep(pause).await;
-        if thread_rng().gen_bool(0.5) {
-            let name = format!("db_{next_db}");
-            next_db += 1;
-            let statement = format!("CREATE DATABASE {name}");
-            match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
-                Ok(_) => model.databases_acked.insert(name),
-                Err(_) => model.databases_unknown.insert(name),
-            };
-            continue;
-        }
-        let known = model.spare;
-        let add = match known {
-            Known::Present => false,
-            Known::Absent => true,
-            Known::Unknown => thread_rng().gen_bool(0.5),
-        };
-        let statement = if add {
-            format!("ALTER SYSTEM ADD BACKEND \"{spare_addr}\"")
-        } else {
-            format!("ALTER SYSTEM DROP BACKEND \"{spare_addr}\"")
-        };
-        model.spare = match sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await {
-            Ok(_) if add => Known::Present,
-            Ok(_) => Known::Absent,
-            Err(ClientError::Sql(e)) if e.message.contains("Same backend already exists") => Known::Present,
-            Err(ClientError::Sql(e)) if e.message.contains("backend does not exists") => Known::Absent,
-            // Refused: it holds the last up-to-date replica of some tablet.
-            Err(ClientError::Sql(e)) if e.message.contains("the last up-to-date replica") => Known::Present,
-            Err(_) => Known::Unknown,
-        };
-    }
-    model
-}
-
-async fn databases_until_ok(cluster: &SimCluster) -> Result<BTreeSet<String>, String> {
-    for _ in 0..MAX_ATTEMPTS {
-        if let Ok(QueryOutput::Rows { rows, .. }) = sql(cluster, "SHOW DATABASES").await {
-            return Ok(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect());
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err(format!("the FE did not answer SHOW DATABASES in {MAX_ATTEMPTS} attempts"))
 }
 
 /// One seed's run. `Err` carries the invariant that broke, and the world it broke in.
@@ -342,18 +137,19 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
 
     // The load table (needs three alive backends: retried until heartbeats have run).
     until_ok(&cluster, "CREATE DATABASE w", &["database exists"]).await?;
-    until_ok(&cluster, crate::loads::CREATE_TABLE, &["already exists"]).await?;
+    until_ok(&cluster, crate::workloads::loads::CREATE_TABLE, &["already exists"]).await?;
     // The restore workload's target database.
-    until_ok(&cluster, &format!("CREATE DATABASE {}", crate::restores::TARGET_DB), &["database exists"]).await?;
+    until_ok(&cluster, &format!("CREATE DATABASE {}", crate::workloads::restores::TARGET_DB), &["database exists"])
+        .await?;
     // The backup repository: through the broker or direct, by the seed.
     let via = if thread_rng().gen_bool(0.5) { format!("BROKER {BROKER_NAME}") } else { "S3".to_string() };
     let create_repo = format!(
         "CREATE REPOSITORY {} WITH {via} ON LOCATION \"{}\"",
-        crate::backups::REPOSITORY,
-        crate::backups::LOCATION
+        crate::workloads::backups::REPOSITORY,
+        crate::workloads::backups::LOCATION
     );
     until_ok(&cluster, &create_repo, &["already exist"]).await?;
-    crate::big_tables::setup(&cluster, world).await?;
+    crate::workloads::big_tables::setup(&cluster, world).await?;
 
     // Chaos: the nemesis, the client's membership changes and its loads at once.
     let buggify = thread_rng().gen_bool(0.5);
@@ -368,8 +164,8 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         spare.clone(),
         options.chaos,
     ));
-    let load_log = std::sync::Arc::new(std::sync::Mutex::new(crate::loads::LoadLog::default()));
-    let loads_task = tokio::spawn(crate::loads::client_loads(
+    let load_log = std::sync::Arc::new(std::sync::Mutex::new(crate::workloads::loads::LoadLog::default()));
+    let loads_task = tokio::spawn(crate::workloads::loads::client_loads(
         cluster.client.clone(),
         cluster.fe_addr(),
         recorder.clone(),
@@ -377,14 +173,14 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         load_log.clone(),
         world.loaders,
     ));
-    let backups_task = tokio::spawn(crate::backups::client_backups(
+    let backups_task = tokio::spawn(crate::workloads::backups::client_backups(
         cluster.client.clone(),
         cluster.fe_addr(),
         recorder.clone(),
         options.chaos,
         load_log.clone(),
     ));
-    let restores_task = tokio::spawn(crate::restores::client_restores(
+    let restores_task = tokio::spawn(crate::workloads::restores::client_restores(
         cluster.client.clone(),
         cluster.fe_addr(),
         recorder.clone(),
@@ -395,9 +191,9 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
     // The load and restore workloads' databases, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
-    model.databases_acked.insert(crate::restores::TARGET_DB.to_string());
-    if !crate::big_tables::create_statements(world).is_empty() {
-        model.databases_acked.insert(crate::big_tables::DATABASE.to_string());
+    model.databases_acked.insert(crate::workloads::restores::TARGET_DB.to_string());
+    if !crate::workloads::big_tables::create_statements(world).is_empty() {
+        model.databases_acked.insert(crate::workloads::big_tables::DATABASE.to_string());
     }
     let mut load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
     let mut backup_model = backups_task.await.map_err(|e| format!("the client's backup task failed: {e}"))?;
@@ -485,17 +281,17 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     }
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
-    crate::loads::check(&cluster, &mut load_model, world.loaders).await?;
-    crate::big_tables::check(&cluster, world).await?;
-    crate::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
-    crate::restores::check(&cluster, &mut restore_model).await?;
-    crate::backups::check_no_snapshots(&cluster).await?;
+    crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await?;
+    crate::workloads::big_tables::check(&cluster, world).await?;
+    crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
+    crate::workloads::restores::check(&cluster, &mut restore_model).await?;
+    crate::workloads::backups::check_no_snapshots(&cluster).await?;
 
     // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
     let databases_before = databases_until_ok(&cluster).await?;
-    let tables_before = crate::loads::fingerprint(&cluster).await?;
-    let restored_before = crate::restores::fingerprint(&cluster).await?;
+    let tables_before = crate::workloads::loads::fingerprint(&cluster).await?;
+    let restored_before = crate::workloads::restores::fingerprint(&cluster).await?;
     cluster.kill(Role::Fe);
     tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=2_000))).await;
     cluster.restart(Role::Fe);
@@ -507,11 +303,11 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     if databases_before != databases_after {
         return Err(format!("FE restart changed databases: before {databases_before:?}, after {databases_after:?}"));
     }
-    let tables_after = crate::loads::fingerprint(&cluster).await?;
+    let tables_after = crate::workloads::loads::fingerprint(&cluster).await?;
     if tables_before != tables_after {
         return Err(format!("FE restart changed the load table: before {tables_before}, after {tables_after}"));
     }
-    let restored_after = crate::restores::fingerprint(&cluster).await?;
+    let restored_after = crate::workloads::restores::fingerprint(&cluster).await?;
     if restored_before != restored_after {
         return Err(format!(
             "FE restart changed the restored tables: before {restored_before}, after {restored_after}"
@@ -523,21 +319,4 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         databases_after.len()
     ));
     Ok(())
-}
-
-/// Every snapshot directory a backend holds: (node, directory name).
-pub fn snapshot_dirs(cluster: &SimCluster) -> Vec<(String, String)> {
-    let mut held = Vec::new();
-    for role in cluster.backend_roles() {
-        let node = cluster.node(role);
-        let Some(disk) = &node.disk else { continue };
-        for (path, is_dir) in disk.list_all() {
-            let Ok(rest) = path.strip_prefix("/be/snapshot") else { continue };
-            let mut parts = rest.components();
-            if let (Some(name), None, true) = (parts.next(), parts.next(), is_dir) {
-                held.push((node.name.clone(), name.as_os_str().to_string_lossy().into_owned()));
-            }
-        }
-    }
-    held
 }

@@ -30,7 +30,7 @@ use std::path::Path;
 use md5::{Digest, Md5};
 
 use super::rowset::{RowsetError, RowsetRetagger};
-use super::snapshot::header_file_name;
+use super::tablet::snapshot::header_file_name;
 use super::tablet::{ROWSET_SUFFIX, is_plain_file_name, remove_if_exists};
 use super::transfer::TransferProgress;
 use super::upload::{MAX_UPLOAD_FILE_BYTES, MAX_UPLOAD_FILES, hex};
@@ -361,8 +361,8 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::be::rowset;
-    use crate::be::snapshot::tests::{schema, store_at_v4};
     use crate::be::tablet::TabletStore;
+    use crate::be::tablet::snapshot::tests::{schema, store_at_v4};
     use crate::be::test_support::TempDisk;
     use crate::be::upload::upload_snapshot;
 

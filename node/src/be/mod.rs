@@ -29,7 +29,6 @@ pub mod identity;
 pub mod restore;
 pub mod rowset;
 mod service;
-pub mod snapshot;
 pub mod tablet;
 #[cfg(test)]
 pub(crate) mod test_support;

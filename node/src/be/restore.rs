@@ -18,7 +18,7 @@ use std::path::Path;
 
 use super::download::{MAX_SOURCE_HEADER_BYTES, RESTORE_SOURCE_HEADER};
 use super::rowset::{self, RowsetError};
-use super::snapshot::SnapshotHeader;
+use super::tablet::snapshot::SnapshotHeader;
 use super::tablet::{
     MAX_CLONE_FILES, ORIGIN_RESTORE, RowsetMeta, TabletError, TabletHandle, TabletMeta, TabletStore, disk_error,
     is_plain_file_name, remove_if_exists,
@@ -263,9 +263,9 @@ mod tests {
     use super::*;
     use crate::be::download::tests::{REMOTE_DIR, back_up_tablet_7, landing, mem_store};
     use crate::be::download::{Retag, download_snapshot};
-    use crate::be::snapshot::header_file_name;
-    use crate::be::snapshot::tests::{load_and_publish, schema, store_at_v4};
     use crate::be::tablet::CompactionLimits;
+    use crate::be::tablet::snapshot::header_file_name;
+    use crate::be::tablet::snapshot::tests::{load_and_publish, schema, store_at_v4};
     use crate::be::test_support::TempDisk;
     use crate::be::transfer::TransferProgress;
     use crate::repository::RepoStore;
@@ -458,7 +458,7 @@ mod tests {
         download_snapshot(target_temp.disk().as_ref(), repo.as_ref(), REMOTE_DIR, &files, &dir, retag, &progress)
             .await
             .unwrap();
-        let landing_header: crate::be::snapshot::SnapshotHeader =
+        let landing_header: crate::be::tablet::snapshot::SnapshotHeader =
             serde_json::from_slice(&target_temp.disk().read_all(&dir.join("7.hdr")).await.unwrap()).unwrap();
         assert_eq!((landing_header.job_id, landing_header.rowsets.len()), (77, 0), "the landing header stays");
         assert_eq!(target.move_restored(7, &path, 4).await.unwrap(), 4);

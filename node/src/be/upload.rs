@@ -284,7 +284,7 @@ async fn stream_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::be::snapshot::tests::{load_and_publish, store_at_v4};
+    use crate::be::tablet::snapshot::tests::{load_and_publish, store_at_v4};
     use crate::be::test_support::TempDisk;
 
     fn mem_store(bucket: &str) -> std::sync::Arc<dyn RepoStore> {

@@ -8,7 +8,9 @@
 //! snapshot_<n>/    hard links to the rowsets a FetchTablet stream is sending (never referenced)
 //! ```
 //!
-//! BACKUP's snapshots live apart, under `<storage_root>/snapshot/` (see [`super::snapshot`]).
+//! BACKUP's snapshots live apart, under `<storage_root>/snapshot/` (see [`snapshot`]), but are
+//! the store's: they are hard links to its rowset files, taken under the tablet's read lock that
+//! compaction, publish and clone respect, so they live in this room with those.
 //! RESTORE creates tablets pending its rowsets ([`TabletMeta::restore_pending`]), installed later by
 //! [`TabletStore::move_restored`] (see [`super::restore`]).
 //!
@@ -38,17 +40,18 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::rowset::{self, RowsetError, RowsetHeader, RowsetWriter};
-use super::snapshot::SnapshotRegistry;
 use super::trash::Trash;
 use crate::disk::{self, Disk, DiskError};
 use crate::row_codec;
 use crate::rpc::proto;
 use crate::schema::{self, Aggregation, ColumnType, KeysType, Row, Schema, Value};
+use snapshot::SnapshotRegistry;
 
 mod clone;
 mod compaction;
 mod merge;
 mod meta;
+pub mod snapshot;
 mod write;
 
 pub use clone::{ChunkSource, FetchSnapshot};
@@ -212,8 +215,8 @@ pub struct TabletStore {
     next_name: AtomicU64,
     /// The last tablet compaction looked at: passes go round the tablets.
     compaction_cursor: AtomicI64,
-    /// BACKUP's snapshots under `<storage_root>/snapshot/` (see [`super::snapshot`]).
-    pub(super) snapshots: SnapshotRegistry,
+    /// BACKUP's snapshots under `<storage_root>/snapshot/` (see [`snapshot`]).
+    snapshots: SnapshotRegistry,
     /// Where dropped tablets wait for their expiry (see [`super::trash`]).
     pub(super) trash: Trash,
 }

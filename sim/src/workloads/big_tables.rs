@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use palo_node::client::ClientError;
 
+use crate::client::sql;
+use crate::client::{MAX_ATTEMPTS, col, query_until_ok};
 use crate::cluster::SimCluster;
-use crate::loads::{col, query_until_ok};
-use crate::workload::sql;
 use crate::world::WorldProfile;
 
 /// The database of the big tables (apart from `w`, which the backup workload backs up whole).
@@ -21,8 +21,6 @@ const WIDE_LOAD_BYTES: usize = 20 << 20;
 const WIDE_LOAD_ROWS_MAX: usize = 70_000;
 /// Rows of the load into every tablet of the many-tablet table.
 const MANY_LOAD_ROWS: u64 = 20_000;
-/// Attempts of a statement that must eventually succeed (setup).
-const MAX_ATTEMPTS: u32 = 60;
 
 /// The statements that create this world's big tables (none if it has none).
 pub fn create_statements(world: &WorldProfile) -> Vec<String> {
@@ -78,7 +76,7 @@ const BIG_LOAD_TIMEOUTS: palo_node::rpc::RpcTimeouts =
 /// One load that nothing prevents: it must succeed at the first attempt.
 async fn must_load(cluster: &SimCluster, what: &str, statement: &str) -> Result<(), String> {
     let started = cluster.now();
-    let outcome = crate::workload::sql_on_with(
+    let outcome = crate::client::sql_on_with(
         &cluster.client,
         cluster.fe_addr(),
         cluster.recorder.clone(),

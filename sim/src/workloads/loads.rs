@@ -18,19 +18,17 @@ use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
 use palo_node::client::ClientError;
-use palo_node::fe::QueryOutput;
 use palo_node::rpc::{self, RpcTimeouts, proto};
 
+use crate::client::{MAX_ATTEMPTS, col, lock, query_until_ok, sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
-use crate::workload::{sql, sql_on};
 
 pub const ROWS_PER_LOAD_MAX: u64 = 20;
 /// Ids below this land in the first two partitions; partitions added during the run start here.
 const ID_LIMIT: u64 = 2_000_000;
 /// Once faults stop, replicas must converge within this much simulated time.
 pub const CONVERGENCE_BOUND: Duration = Duration::from_secs(90);
-const MAX_ATTEMPTS: u32 = 60;
 
 pub const CREATE_TABLE: &str = "CREATE TABLE w.events (id BIGINT NOT NULL, load INT NOT NULL, v VARCHAR(16)) \
      DUPLICATE KEY(id) PARTITION BY RANGE(id) (PARTITION p0 VALUES LESS THAN (\"1000000\"), \
@@ -53,10 +51,6 @@ pub struct LoadModel {
 pub struct LoadLog {
     pub sent_at: BTreeMap<u64, Duration>,
     pub acked_at: BTreeMap<u64, Duration>,
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether an error means the statement certainly changed nothing.
@@ -145,32 +139,6 @@ async fn session_loads(
         load += sessions as u64;
     }
     model
-}
-
-/// A result set: column titles and rows of cells (`None` is NULL).
-pub type ResultRows = (Vec<String>, Vec<Vec<Option<String>>>);
-
-fn cells(output: QueryOutput) -> Result<ResultRows, String> {
-    match output {
-        QueryOutput::Rows { columns, rows } => Ok((columns, rows)),
-        QueryOutput::Ok { .. } => Err("expected rows".into()),
-    }
-}
-
-pub async fn query_until_ok(cluster: &SimCluster, statement: &str) -> Result<ResultRows, String> {
-    let mut last = String::new();
-    for _ in 0..MAX_ATTEMPTS {
-        match sql(cluster, statement).await {
-            Ok(output) => return cells(output),
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err(format!("`{statement}` did not succeed in {MAX_ATTEMPTS} attempts: {last}"))
-}
-
-pub fn col(columns: &[String], name: &str) -> Result<usize, String> {
-    columns.iter().position(|c| c == name).ok_or_else(|| format!("no column {name}"))
 }
 
 /// A tablet replica as SHOW TABLETS lists it.

@@ -19,16 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
-use palo_node::be::snapshot::SnapshotHeader;
+use palo_node::be::tablet::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
 use palo_node::fe::jobs::backup::job::BackupState;
 use palo_node::fe::jobs::backup::layout::{self as backup_meta, BackupMeta};
 use palo_node::repository::{self, RepoStore};
 
+use crate::client::{col, lock, query_until_ok};
+use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
-use crate::loads::{LoadLog, LoadModel, col, lock, query_until_ok};
 use crate::trace::Recorder;
-use crate::workload::{sql, sql_on};
+use crate::workloads::loads::{LoadLog, LoadModel};
 
 pub const REPOSITORY: &str = "wrepo";
 pub const LOCATION: &str = "mem://sim/backups";
@@ -188,7 +189,7 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
                     let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;
                     contents.insert(name.to_string(), read_checked(store, &format!("{tdir}/{file}")).await?);
                 }
-                let header_name = palo_node::be::snapshot::header_file_name(tablet.id);
+                let header_name = palo_node::be::tablet::snapshot::header_file_name(tablet.id);
                 let header: SnapshotHeader = serde_json::from_slice(
                     contents.get(&header_name).ok_or_else(|| format!("{label}: tablet {} has no header", tablet.id))?,
                 )
@@ -352,7 +353,7 @@ pub async fn check_no_snapshots(cluster: &SimCluster) -> Result<(), String> {
         .collect();
     let started = cluster.now();
     loop {
-        let mut held = crate::workload::snapshot_dirs(cluster);
+        let mut held = crate::cluster::snapshot_dirs(cluster);
         held.retain(|(node, _)| cluster.nodes.iter().any(|n| &n.name == node && members.contains(&n.addr())));
         if held.is_empty() {
             break;

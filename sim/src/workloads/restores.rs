@@ -20,17 +20,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
-use palo_node::be::snapshot::SnapshotHeader;
+use palo_node::be::tablet::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
 use palo_node::fe::jobs::backup::layout::{self as backup_meta, BackupMeta};
 use palo_node::fe::jobs::restore::job::RestoreState;
 use palo_node::repository::{self, RepoStore};
 
-use crate::backups::{LOCATION, REPOSITORY};
+use crate::client::{col, query_until_ok};
+use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
-use crate::loads::{col, query_until_ok};
 use crate::trace::Recorder;
-use crate::workload::{sql, sql_on};
+use crate::workloads::backups::{LOCATION, REPOSITORY};
 
 pub const TARGET_DB: &str = "rdb";
 /// The table every other restore overwrites (or creates the first time).
@@ -254,7 +254,7 @@ async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTree
                 let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;
                 contents.insert(name.to_string(), read_checked(store, &format!("{tdir}/{file}")).await?);
             }
-            let header_name = palo_node::be::snapshot::header_file_name(tablet.id);
+            let header_name = palo_node::be::tablet::snapshot::header_file_name(tablet.id);
             let header: SnapshotHeader =
                 serde_json::from_slice(contents.get(&header_name).ok_or_else(|| format!("{label}: no header"))?)
                     .map_err(|e| format!("{label}: a header does not decode: {e}"))?;
@@ -443,7 +443,7 @@ async fn check_target(cluster: &SimCluster, expected: &Expected) -> Result<(), S
             if lagging == 0 {
                 break;
             }
-            if cluster.now() - started > crate::loads::CONVERGENCE_BOUND {
+            if cluster.now() - started > crate::workloads::loads::CONVERGENCE_BOUND {
                 return Err(format!("{lagging} replicas of {TARGET_DB}.{table} did not converge"));
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -18,7 +18,7 @@
 //! happens to the tablet afterwards changes the snapshot. No version pin is needed.
 //!
 //! A RESTORE lands its downloads in a snapshot too: one made of the new, restore-pending tablet at
-//! the backed-up version, which is empty but for the header (see [`super::download`]). A pending
+//! the backed-up version, which is empty but for the header (see [`crate::be::download`]). A pending
 //! tablet refuses any other snapshot, which would hold its loads without the restored rows.
 //!
 //! Crash safety. The directory is made durable before the links; the header is written, synced,
@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::tablet::{RowsetMeta, TabletError, TabletHandle, TabletMeta, TabletStore, disk_error, remove_if_exists};
+use super::{RowsetMeta, TabletError, TabletHandle, TabletMeta, TabletStore, disk_error, remove_if_exists};
 use crate::disk;
 use crate::schema::Schema;
 
@@ -46,7 +46,7 @@ pub const DEFAULT_SNAPSHOT_TIMEOUT_S: u64 = 172_800;
 pub const MAX_SNAPSHOT_TIMEOUT_S: u64 = 30 * 86_400;
 /// Snapshots one BE keeps at once; more are refused until some are released or expire. One per
 /// replica a job holds: a backup and a restore of every tablet of a full backend fit.
-pub const MAX_SNAPSHOTS: usize = 2 * super::tablet::MAX_TABLETS;
+pub const MAX_SNAPSHOTS: usize = 2 * super::MAX_TABLETS;
 /// Released jobs remembered, so a snapshot request of a job that already ended (delayed on the
 /// network) is refused instead of leaving a snapshot nobody releases.
 pub const MAX_RELEASED_JOBS: usize = 4_096;
