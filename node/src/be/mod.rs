@@ -107,9 +107,9 @@ const MAX_CONCURRENT_FETCHES: usize = 8;
 const MAX_CONCURRENT_CLONES: usize = 4;
 /// Snapshot uploads running at once; more wait for a slot (at most
 /// [`transfer::MAX_TRACKED_TRANSFERS`] wait; more are refused and the FE retries).
-const MAX_CONCURRENT_UPLOADS: usize = 2;
+pub const MAX_CONCURRENT_UPLOADS: usize = 2;
 /// Snapshot downloads running at once; more wait for a slot, as uploads do.
-const MAX_CONCURRENT_DOWNLOADS: usize = 2;
+pub const MAX_CONCURRENT_DOWNLOADS: usize = 2;
 /// A scan's rows are sent in chunks of about this many encoded bytes.
 const SCAN_CHUNK_BYTES: usize = 1 << 20;
 /// Connecting to a clone's source and waiting for its stream to start.

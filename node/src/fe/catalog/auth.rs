@@ -266,6 +266,26 @@ pub(crate) fn check_select(auth: &Auth, session: &Session, db: &str, table: &str
     }
 }
 
+pub(crate) fn check_can_see(auth: &Auth, session: &Session, db: &str) -> Result<(), SqlError> {
+    if auth.can_see(&session.identity, db) {
+        Ok(())
+    } else {
+        Err(SqlError::new(1044, "42000", format!("Access denied for user {} to database '{db}'", session.identity)))
+    }
+}
+
+pub(crate) fn check_load(auth: &Auth, session: &Session, db: &str) -> Result<(), SqlError> {
+    if auth.has(&session.identity, Privilege::Load, Some(db)) { Ok(()) } else { Err(access_denied("LOAD")) }
+}
+
+pub(crate) fn access_denied(privilege: &str) -> SqlError {
+    SqlError::new(
+        1227,
+        "42000",
+        format!("Access denied; you need (at least one of) the ({privilege}) privilege(s) for this operation"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod backends;
+pub mod brokers;
 pub mod heartbeat;
 pub mod repair;
 pub mod replicas;

@@ -2,41 +2,20 @@
 //! A statement either changes nothing and fails with a [`SqlError`], or commits one journal
 //! record and succeeds.
 
-use crate::fe::catalog::auth::{self, AuthEdit, GrantScope, MAX_USERS, Privilege, UserIdentity};
+use crate::fe::catalog::auth::Privilege;
+use crate::fe::catalog::auth::{access_denied, check_load};
 use crate::fe::catalog::lookup::{database_of, find_table};
-use crate::fe::catalog::membership::{BrokerRecord, MAX_BROKERS, MembershipEdit};
-use crate::fe::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
 use crate::fe::session::{QueryOutput, Session, format_capacity};
-use crate::fe::statements::table_show;
-use crate::fe::{Fe, FeEdit, NodeHealth};
+use crate::fe::statements::table_show::TableShow;
+use crate::fe::statements::users::show_grants;
+use crate::fe::{Fe, NodeHealth};
 use std::sync::Arc;
 
 use crate::VERSION;
 use crate::clock;
 use crate::error::SqlError;
 use crate::fe::{front::help, front::variables};
-use crate::sql::ast::{GrantOn, SessionValue, UserSpec};
 use crate::sql::{self, Statement};
-
-/// Which statement a shared arm runs.
-enum StatementKind {
-    Grant,
-    ShowCreateTable,
-    Describe,
-    Other,
-}
-
-fn check_can_see(auth: &auth::Auth, session: &Session, db: &str) -> Result<(), SqlError> {
-    if auth.can_see(&session.identity, db) {
-        Ok(())
-    } else {
-        Err(SqlError::new(1044, "42000", format!("Access denied for user {} to database '{db}'", session.identity)))
-    }
-}
-
-fn check_load(auth: &auth::Auth, session: &Session, db: &str) -> Result<(), SqlError> {
-    if auth.has(&session.identity, Privilege::Load, Some(db)) { Ok(()) } else { Err(access_denied("LOAD")) }
-}
 
 /// What a statement needs of the session's user.
 enum Needs {
@@ -71,40 +50,6 @@ fn needs(statement: &Statement) -> Needs {
         | Statement::ShowRestore { .. } => Needs::Nothing,
         _ => Needs::Admin,
     }
-}
-
-fn access_denied(privilege: &str) -> SqlError {
-    SqlError::new(
-        1227,
-        "42000",
-        format!("Access denied; you need (at least one of) the ({privilege}) privilege(s) for this operation"),
-    )
-}
-
-/// MySQL's ER_PASSWORD_NO_MATCH: the statement names a user that does not exist.
-fn no_such_user(identity: &UserIdentity) -> SqlError {
-    SqlError::new(1133, "42000", format!("Can't find any matching row in the user table for {identity}"))
-}
-
-fn user_identity(spec: &UserSpec) -> Result<UserIdentity, SqlError> {
-    if spec.user.len() > 64 || spec.user.chars().any(|c| c.is_control() || c == '\'' || c == '@') {
-        return Err(SqlError::doris(format!(
-            "Incorrect user name '{}': at most 64 characters, no quotes or @",
-            spec.user
-        )));
-    }
-    Ok(UserIdentity::new(&spec.user, &spec.host))
-}
-
-fn privileges(names: &[String]) -> Result<Vec<Privilege>, SqlError> {
-    names
-        .iter()
-        .map(|n| {
-            Privilege::parse(n).ok_or_else(|| {
-                SqlError::doris(format!("Unknown privilege {n}: use ADMIN_PRIV, LOAD_PRIV or SELECT_PRIV"))
-            })
-        })
-        .collect()
 }
 
 const SHOW_BACKENDS_COLUMNS: [&str; 16] = [
@@ -169,171 +114,25 @@ impl Fe {
         session: &mut Session,
         statement: Statement,
     ) -> Result<QueryOutput, SqlError> {
-        let auth = self.state().await.auth;
-        let statement_kind = match &statement {
-            Statement::Grant { .. } => StatementKind::Grant,
-            Statement::ShowCreateTable { .. } => StatementKind::ShowCreateTable,
-            Statement::Describe { .. } => StatementKind::Describe,
-            _ => StatementKind::Other,
-        };
+        // Only the users and grants: a copy of the whole state per statement would cost O(tablets).
+        let auth = self.durable.lock().await.state.auth.clone();
         if let Needs::Admin = needs(&statement)
             && !auth.has(&session.identity, Privilege::Admin, None)
         {
             return Err(access_denied("ADMIN"));
         }
         match statement {
-            Statement::Help { topic } => {
-                let text = |s: &str| Some(s.to_string());
-                if topic.trim().is_empty() || topic.eq_ignore_ascii_case("contents") {
-                    let rows = help::TOPICS.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect();
-                    return Ok(QueryOutput::Rows { columns: vec!["name".into(), "is_it_category".into()], rows });
-                }
-                let found = help::find(&topic);
-                match found.as_slice() {
-                    [] => Err(SqlError::doris(format!(
-                        "Nothing found for help topic '{topic}'; run HELP to list the topics"
-                    ))),
-                    [(name, description, example)] => Ok(QueryOutput::Rows {
-                        columns: vec!["name".into(), "description".into(), "example".into()],
-                        rows: vec![vec![text(name), text(description), text(example)]],
-                    }),
-                    many => Ok(QueryOutput::Rows {
-                        columns: vec!["name".into(), "is_it_category".into()],
-                        rows: many.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect(),
-                    }),
-                }
-            }
+            Statement::Help { topic } => help::answer(&topic),
             Statement::CreateUser { user, password, if_not_exists } => {
-                let identity = user_identity(&user)?;
-                let mut durable = self.durable.lock().await;
-                if durable.state.auth.users.contains_key(&identity) {
-                    if if_not_exists {
-                        return Ok(QueryOutput::Ok { affected_rows: 0 });
-                    }
-                    return Err(SqlError::new(1396, "HY000", format!("Operation CREATE USER failed for {identity}")));
-                }
-                if durable.state.auth.users.len() >= MAX_USERS {
-                    return Err(SqlError::doris(format!("a cluster holds at most {MAX_USERS} users")));
-                }
-                let password_sha1_sha1 = password.as_deref().and_then(auth::password_hash);
-                let edit = AuthEdit::CreateUser { identity, password_sha1_sha1 };
-                self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
+                self.create_user(user, password, if_not_exists).await
             }
-            Statement::DropUser { user, if_exists } => {
-                let identity = user_identity(&user)?;
-                if identity == UserIdentity::root() {
-                    return Err(SqlError::doris("root cannot be dropped"));
-                }
-                let mut durable = self.durable.lock().await;
-                if !durable.state.auth.users.contains_key(&identity) {
-                    if if_exists {
-                        return Ok(QueryOutput::Ok { affected_rows: 0 });
-                    }
-                    return Err(SqlError::new(1396, "HY000", format!("Operation DROP USER failed for {identity}")));
-                }
-                self.commit_locked(&mut durable, FeEdit::Auth { edit: AuthEdit::DropUser { identity } }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::SetPassword { user, password } => {
-                let identity = match &user {
-                    Some(spec) => user_identity(spec)?,
-                    None => session.identity.clone(),
-                };
-                let mut durable = self.durable.lock().await;
-                if !durable.state.auth.users.contains_key(&identity) {
-                    return Err(no_such_user(&identity));
-                }
-                let edit = AuthEdit::SetPassword { identity, password_sha1_sha1: auth::password_hash(&password) };
-                self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::Grant { privileges: names, on, user } | Statement::Revoke { privileges: names, on, user } => {
-                let is_grant = matches!(statement_kind, StatementKind::Grant);
-                let identity = user_identity(&user)?;
-                let privileges = privileges(&names)?;
-                let scope = match on {
-                    GrantOn::Global => GrantScope::Global,
-                    GrantOn::Database(db) => GrantScope::Database(db),
-                };
-                if identity == UserIdentity::root() && !is_grant {
-                    return Err(SqlError::doris("root's privileges cannot be revoked"));
-                }
-                let mut durable = self.durable.lock().await;
-                if !durable.state.auth.users.contains_key(&identity) {
-                    return Err(no_such_user(&identity));
-                }
-                let edit = if is_grant {
-                    AuthEdit::Grant { identity, scope, privileges }
-                } else {
-                    AuthEdit::Revoke { identity, scope, privileges }
-                };
-                self.commit_locked(&mut durable, FeEdit::Auth { edit }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::ShowGrants { user, all } => {
-                let wanted: Vec<&UserIdentity> = match (&user, all) {
-                    (_, true) => auth.users.keys().collect(),
-                    (Some(spec), false) => {
-                        let identity = user_identity(spec)?;
-                        match auth.users.get_key_value(&identity) {
-                            Some((id, _)) => vec![id],
-                            None => {
-                                return Err(SqlError::new(
-                                    1141,
-                                    "42000",
-                                    format!("There is no such grant defined for user {identity}"),
-                                ));
-                            }
-                        }
-                    }
-                    (None, false) => {
-                        auth.users.get_key_value(&session.identity).map(|(id, _)| vec![id]).unwrap_or_default()
-                    }
-                };
-                let rows = wanted
-                    .into_iter()
-                    .filter_map(|id| auth.users.get(id).map(|record| (id, record)))
-                    .map(|(id, record)| {
-                        let names = |set: &std::collections::BTreeSet<Privilege>| {
-                            set.iter().map(|p| p.name()).collect::<Vec<_>>().join(",")
-                        };
-                        let databases = record
-                            .databases
-                            .iter()
-                            .map(|(db, set)| format!("{db}: {}", names(set)))
-                            .collect::<Vec<_>>()
-                            .join("; ");
-                        vec![
-                            Some(id.to_string()),
-                            Some(if record.password_sha1_sha1.is_some() { "Yes" } else { "No" }.to_string()),
-                            Some(names(&record.global)),
-                            Some(databases),
-                        ]
-                    })
-                    .collect();
-                let columns = ["UserIdentity", "Password", "GlobalPrivs", "DatabasePrivs"];
-                Ok(QueryOutput::Rows { columns: columns.iter().map(|c| c.to_string()).collect(), rows })
-            }
+            Statement::DropUser { user, if_exists } => self.drop_user(user, if_exists).await,
+            Statement::SetPassword { user, password } => self.set_password(session, user, password).await,
+            Statement::Grant { privileges: names, on, user } => self.grant_or_revoke(true, names, on, user).await,
+            Statement::Revoke { privileges: names, on, user } => self.grant_or_revoke(false, names, on, user).await,
+            Statement::ShowGrants { user, all } => show_grants(&auth, session, user, all),
             Statement::Set => Ok(QueryOutput::Ok { affected_rows: 0 }),
-            Statement::SelectSession { items, limit } => {
-                let mut row = Vec::with_capacity(items.len());
-                for item in &items {
-                    let value = match &item.value {
-                        SessionValue::Variable(name) => Some(variables::lookup(name).ok_or_else(|| {
-                            SqlError::new(1193, "HY000", format!("Unknown system variable '{name}'"))
-                        })?),
-                        SessionValue::Database => (!session.database.is_empty()).then(|| session.database.clone()),
-                        SessionValue::User => Some(session.identity.to_string()),
-                        SessionValue::Version => Some(variables::MYSQL_VERSION.to_string()),
-                        SessionValue::ConnectionId => Some(session.connection_id.to_string()),
-                        SessionValue::Literal(text) => Some(text.clone()),
-                    };
-                    row.push(value);
-                }
-                let rows = if limit == Some(0) { Vec::new() } else { vec![row] };
-                Ok(QueryOutput::Rows { columns: items.into_iter().map(|i| i.column).collect(), rows })
-            }
+            Statement::SelectSession { items, limit } => variables::select_session(session, items, limit),
             Statement::ShowVariables { like } => {
                 let rows = variables::all()
                     .into_iter()
@@ -344,125 +143,16 @@ impl Fe {
                     .collect();
                 Ok(QueryOutput::Rows { columns: vec!["Variable_name".into(), "Value".into()], rows })
             }
-            Statement::ShowDatabases => {
-                let state = self.state().await;
-                let rows = state
-                    .catalog
-                    .databases
-                    .keys()
-                    .filter(|name| auth.can_see(&session.identity, name))
-                    .map(|name| vec![Some(name.clone())])
-                    .collect();
-                Ok(QueryOutput::Rows { columns: vec!["Database".into()], rows })
+            Statement::ShowDatabases => self.show_databases(&auth, session).await,
+            Statement::Use { name } => self.use_database(&auth, session, name).await,
+            Statement::CreateDatabase { name, if_not_exists } => self.create_database(name, if_not_exists).await,
+            Statement::DropDatabase { name, if_exists } => self.drop_database(session, name, if_exists).await,
+            Statement::ShowTables { database } => self.show_tables_of(&auth, session, database).await,
+            Statement::ShowCreateTable { table } => {
+                self.show_table(&auth, session, table, TableShow::CreateTable).await
             }
-            Statement::Use { name } => {
-                if !self.state().await.catalog.databases.contains_key(&name) {
-                    return Err(SqlError::unknown_database(&name));
-                }
-                if !auth.can_see(&session.identity, &name) {
-                    return Err(SqlError::new(
-                        1044,
-                        "42000",
-                        format!("Access denied for user {} to database '{name}'", session.identity),
-                    ));
-                }
-                session.database = name;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::CreateDatabase { name, if_not_exists } => {
-                catalog::check_name("database", &name).map_err(SqlError::doris)?;
-                // Takes a catalog id, so it waits for table DDL that is between choosing ids and
-                // committing them.
-                let _ddl = self.ddl_lock.lock().await;
-                let mut durable = self.durable.lock().await;
-                let catalog = &durable.state.catalog;
-                if catalog.databases.contains_key(&name) {
-                    if if_not_exists {
-                        return Ok(QueryOutput::Ok { affected_rows: 0 });
-                    }
-                    return Err(SqlError::new(
-                        1007,
-                        "HY000",
-                        format!("Can't create database '{name}'; database exists"),
-                    ));
-                }
-                if catalog.databases.len() >= MAX_DATABASES {
-                    return Err(SqlError::doris(format!("a cluster holds at most {MAX_DATABASES} databases")));
-                }
-                let edit = CatalogEdit::CreateDatabase(DatabaseRecord {
-                    id: catalog.next_id,
-                    name,
-                    tables: Default::default(),
-                });
-                self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 1 })
-            }
-            Statement::DropDatabase { name, if_exists } => {
-                let _ddl = self.ddl_lock.lock().await;
-                let mut durable = self.durable.lock().await;
-                let Some(db) = durable.state.catalog.databases.get(&name) else {
-                    if if_exists {
-                        return Ok(QueryOutput::Ok { affected_rows: 0 });
-                    }
-                    return Err(SqlError::new(
-                        1008,
-                        "HY000",
-                        format!("Can't drop database '{name}'; database doesn't exist"),
-                    ));
-                };
-                if let Some(job) = durable.state.restore.running_in(db.id) {
-                    return Err(SqlError::doris(format!(
-                        "Database {name} is being restored by job {} (state {}); wait for it to end or CANCEL RESTORE",
-                        job.id,
-                        job.state.name()
-                    )));
-                }
-                let dropped = db.clone();
-                let edit = CatalogEdit::DropDatabase { id: db.id };
-                self.commit_locked(&mut durable, FeEdit::Catalog { edit }).await?;
-                let state = durable.state.clone();
-                drop(durable);
-                self.drop_database_tablets(&state, &dropped).await;
-                if session.database == name {
-                    session.database.clear();
-                }
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::ShowTables { database } => {
-                let db = match database {
-                    Some(db) => db,
-                    None if !session.database.is_empty() => session.database.clone(),
-                    None => return Err(SqlError::new(1046, "3D000", "No database selected; run USE db first")),
-                };
-                let state = self.state().await;
-                if !state.catalog.databases.contains_key(&db) {
-                    return Err(SqlError::unknown_database(&db));
-                }
-                check_can_see(&auth, session, &db)?;
-                Ok(self.show_tables(&state, &db))
-            }
-            Statement::ShowCreateTable { table }
-            | Statement::Describe { table }
-            | Statement::ShowPartitions { table } => {
-                let db = database_of(session, &table)?;
-                let state = self.state().await;
-                let (at, record) = find_table(&state, &db, &table.table)?;
-                check_can_see(&auth, session, &db)?;
-                // Partitions a running restore fills show State RESTORE, as in Doris.
-                let restoring: std::collections::BTreeSet<i64> = state
-                    .restore
-                    .holding(at.db_id, at.table_id)
-                    .map(|(_, plan)| plan.partitions.iter().map(|p| p.partition_id).collect())
-                    .unwrap_or_default();
-                Ok(match statement_kind {
-                    StatementKind::ShowCreateTable => QueryOutput::Rows {
-                        columns: vec!["Table".into(), "Create Table".into()],
-                        rows: vec![vec![Some(record.name.clone()), Some(table_show::create_table_sql(record))]],
-                    },
-                    StatementKind::Describe => self.describe(record),
-                    _ => self.show_partitions(record, &restoring),
-                })
-            }
+            Statement::Describe { table } => self.show_table(&auth, session, table, TableShow::Describe).await,
+            Statement::ShowPartitions { table } => self.show_table(&auth, session, table, TableShow::Partitions).await,
             Statement::ShowTablets { table } => {
                 let db = database_of(session, &table)?;
                 let state = self.state().await;
@@ -532,56 +222,9 @@ impl Fe {
             Statement::ShowFrontends => Ok(self.show_frontends().await),
             Statement::AddBackends(addrs) => self.add_backends(addrs).await,
             Statement::DropBackends { addrs, force } => self.drop_backends(addrs, force).await,
-            Statement::AddBrokers { name, addrs } => {
-                let mut durable = self.durable.lock().await;
-                let membership = &durable.state.membership;
-                if membership.brokers.len() + addrs.len() > MAX_BROKERS {
-                    return Err(SqlError::doris(format!(
-                        "a cluster holds at most {MAX_BROKERS} brokers; drop some first"
-                    )));
-                }
-                let mut edits = Vec::new();
-                for (i, addr) in addrs.iter().enumerate() {
-                    let broker = BrokerRecord { name: name.clone(), host: addr.host.clone(), port: addr.port };
-                    if membership.has_broker(&broker) || addrs[..i].contains(addr) {
-                        return Err(SqlError::doris(format!("Broker({name}) already has the address {addr}")));
-                    }
-                    edits.push(MembershipEdit::AddBroker(broker));
-                }
-                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::DropBrokers { name, addrs } => {
-                let mut durable = self.durable.lock().await;
-                let membership = &durable.state.membership;
-                let mut edits = Vec::new();
-                for (i, addr) in addrs.iter().enumerate() {
-                    let broker = BrokerRecord { name: name.clone(), host: addr.host.clone(), port: addr.port };
-                    if !membership.has_broker(&broker) || addrs[..i].contains(addr) {
-                        return Err(SqlError::doris(format!("Broker({name}) has no address {addr}")));
-                    }
-                    edits.push(MembershipEdit::DropBroker(broker));
-                }
-                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
-            Statement::DropAllBrokers { name } => {
-                let mut durable = self.durable.lock().await;
-                let edits: Vec<_> = durable
-                    .state
-                    .membership
-                    .brokers
-                    .iter()
-                    .filter(|b| b.name == name)
-                    .cloned()
-                    .map(MembershipEdit::DropBroker)
-                    .collect();
-                if edits.is_empty() {
-                    return Err(SqlError::doris(format!("Unknown broker name({name})")));
-                }
-                self.commit_locked(&mut durable, FeEdit::Membership { edits }).await?;
-                Ok(QueryOutput::Ok { affected_rows: 0 })
-            }
+            Statement::AddBrokers { name, addrs } => self.add_brokers(name, addrs).await,
+            Statement::DropBrokers { name, addrs } => self.drop_brokers(name, addrs).await,
+            Statement::DropAllBrokers { name } => self.drop_all_brokers(name).await,
         }
     }
 

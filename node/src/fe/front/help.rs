@@ -1,6 +1,9 @@
 //! `HELP <topic>`: the statement reference, from the server, as Doris and MySQL offer it.
 //! Every example is checked by a test to parse.
 
+use crate::error::SqlError;
+use crate::fe::session::QueryOutput;
+
 /// (topic, syntax and meaning, example).
 pub const TOPICS: [(&str, &str, &str); 42] = [
     (
@@ -198,6 +201,26 @@ pub fn find(query: &str) -> Vec<&'static (&'static str, &'static str, &'static s
         return vec![exact];
     }
     TOPICS.iter().filter(|(name, _, _)| name.contains(&wanted)).collect()
+}
+
+pub(crate) fn answer(topic: &str) -> Result<QueryOutput, SqlError> {
+    let text = |s: &str| Some(s.to_string());
+    if topic.trim().is_empty() || topic.eq_ignore_ascii_case("contents") {
+        let rows = TOPICS.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect();
+        return Ok(QueryOutput::Rows { columns: vec!["name".into(), "is_it_category".into()], rows });
+    }
+    let found = find(&topic);
+    match found.as_slice() {
+        [] => Err(SqlError::doris(format!("Nothing found for help topic '{topic}'; run HELP to list the topics"))),
+        [(name, description, example)] => Ok(QueryOutput::Rows {
+            columns: vec!["name".into(), "description".into(), "example".into()],
+            rows: vec![vec![text(name), text(description), text(example)]],
+        }),
+        many => Ok(QueryOutput::Rows {
+            columns: vec!["name".into(), "is_it_category".into()],
+            rows: many.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect(),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,10 @@
 //! Session and system variables: what MySQL clients read on connect (`SELECT @@var`,
 //! `SHOW VARIABLES`). Values follow Doris where they matter to clients.
 
+use crate::error::SqlError;
+use crate::fe::session::{QueryOutput, Session};
+use crate::sql::ast::{SessionItem, SessionValue};
+
 /// Sorted by name; `SHOW VARIABLES` lists them in this order.
 pub const VARIABLES: [(&str, &str); 24] = [
     ("auto_increment_increment", "1"),
@@ -54,6 +58,30 @@ pub fn all() -> Vec<(String, String)> {
     }
     all.sort();
     all
+}
+
+pub(crate) fn select_session(
+    session: &Session,
+    items: Vec<SessionItem>,
+    limit: Option<u64>,
+) -> Result<QueryOutput, SqlError> {
+    let mut row = Vec::with_capacity(items.len());
+    for item in &items {
+        let value = match &item.value {
+            SessionValue::Variable(name) => Some(
+                lookup(name)
+                    .ok_or_else(|| SqlError::new(1193, "HY000", format!("Unknown system variable '{name}'")))?,
+            ),
+            SessionValue::Database => (!session.database.is_empty()).then(|| session.database.clone()),
+            SessionValue::User => Some(session.identity.to_string()),
+            SessionValue::Version => Some(MYSQL_VERSION.to_string()),
+            SessionValue::ConnectionId => Some(session.connection_id.to_string()),
+            SessionValue::Literal(text) => Some(text.clone()),
+        };
+        row.push(value);
+    }
+    let rows = if limit == Some(0) { Vec::new() } else { vec![row] };
+    Ok(QueryOutput::Rows { columns: items.into_iter().map(|i| i.column).collect(), rows })
 }
 
 #[cfg(test)]

@@ -12,3 +12,4 @@ pub mod restore;
 pub mod runtime;
 pub mod scheduler;
 pub mod status;
+pub mod transfer;

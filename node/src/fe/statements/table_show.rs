@@ -4,11 +4,15 @@
 
 use std::collections::BTreeSet;
 
+use crate::error::SqlError;
+use crate::fe::catalog::auth::{Auth, check_can_see};
 use crate::fe::catalog::keys::format_key;
+use crate::fe::catalog::lookup::{database_of, find_table};
 use crate::fe::catalog::{PartitionRecord, TableRecord};
-use crate::fe::session::{QueryOutput, format_capacity};
+use crate::fe::session::{QueryOutput, Session, format_capacity};
 use crate::fe::{Fe, FeState};
 use crate::schema::{ColumnType, KeysType};
+use crate::sql::ast::TableName;
 
 fn text(s: impl Into<String>) -> Option<String> {
     Some(s.into())
@@ -290,5 +294,43 @@ impl Fe {
             }
         }
         rows(&SHOW_TABLETS_COLUMNS, out)
+    }
+}
+
+/// What a SHOW of one table shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableShow {
+    CreateTable,
+    Describe,
+    Partitions,
+}
+
+impl Fe {
+    /// SHOW CREATE TABLE, DESC and SHOW PARTITIONS of a table the session's user can see.
+    pub(crate) async fn show_table(
+        &self,
+        auth: &Auth,
+        session: &Session,
+        table: TableName,
+        what: TableShow,
+    ) -> Result<QueryOutput, SqlError> {
+        let db = database_of(session, &table)?;
+        let state = self.state().await;
+        let (at, record) = find_table(&state, &db, &table.table)?;
+        check_can_see(auth, session, &db)?;
+        // Partitions a running restore fills show State RESTORE, as in Doris.
+        let restoring: BTreeSet<i64> = state
+            .restore
+            .holding(at.db_id, at.table_id)
+            .map(|(_, plan)| plan.partitions.iter().map(|p| p.partition_id).collect())
+            .unwrap_or_default();
+        Ok(match what {
+            TableShow::CreateTable => QueryOutput::Rows {
+                columns: vec!["Table".into(), "Create Table".into()],
+                rows: vec![vec![Some(record.name.clone()), Some(create_table_sql(record))]],
+            },
+            TableShow::Describe => self.describe(record),
+            TableShow::Partitions => self.show_partitions(record, &restoring),
+        })
     }
 }

@@ -24,42 +24,131 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 
-use crate::fe::catalog::{RepositoryKind, RepositoryRecord, TableRecord};
+use crate::fe::catalog::TableRecord;
 use crate::fe::jobs::backup::job::{BackupJob, BackupState, ReplicaSnapshot};
 use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, LabelOwner};
 use crate::fe::jobs::backup::statement::{CancelError, MAX_TABLETS_PER_JOB};
 use crate::fe::jobs::driver::{MAX_TASK_ATTEMPTS, StepError, backoff, fail};
+use crate::fe::jobs::runtime::JobRuntime;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
+use crate::fe::jobs::transfer::{ClusterView, Queued, Route, TaskFailure, Transfer, repository_of};
 use crate::fe::{Fe, FeEdit, FeState};
 use crate::repository::{self, RepoStore};
 use crate::rpc::proto;
-use crate::signal::Signal;
 
 /// MakeSnapshot calls in flight per job.
 pub const MAX_SNAPSHOT_CALLS_IN_FLIGHT: usize = 64;
-/// Uploads in flight per backend per job (the BE runs 2 at once) and per job.
-pub const MAX_UPLOADS_PER_BACKEND: usize = 2;
-pub const MAX_UPLOADS_IN_FLIGHT: usize = 64;
-/// How often a driver looks for a cancel, and the uploading loop for dead backends and progress.
-pub const UPLOAD_TICK_MS: u64 = 1_000;
 /// Tries at removing the `__info` of a backup cancelled in UPLOAD_INFO.
 pub const MAX_INFO_REMOVE_ATTEMPTS: u32 = 4;
 
-/// One tablet's upload.
+/// One tablet's upload, from one of its snapshots.
 struct UploadTask {
     tablet_id: i64,
     remote_dir: String,
     copies: Vec<ReplicaSnapshot>,
-    attempts: u32,
-    /// Failures per backend, so a retry prefers another replica.
-    failures: BTreeMap<i64, u32>,
-    ready_at: tokio::time::Instant,
+}
+
+/// A backup's uploads, as the transfer pump runs them.
+struct Uploads {
+    job_id: i64,
+}
+
+impl Transfer for Uploads {
+    type Task = UploadTask;
+    type Request = proto::UploadSnapshotRequest;
+    type Output = Vec<String>;
+    const VERB: &'static str = "upload";
+    const PREPOSITION: &'static str = "from";
+
+    fn job_id(&self) -> i64 {
+        self.job_id
+    }
+
+    fn tablet_id(task: &UploadTask) -> i64 {
+        task.tablet_id
+    }
+
+    fn shown_backend(task: &UploadTask) -> i64 {
+        task.copies.first().map_or(0, |c| c.backend_id)
+    }
+
+    /// The snapshot on an alive backend with room, the one that failed least first.
+    fn place(
+        &self,
+        view: &ClusterView,
+        queued: &Queued<UploadTask>,
+        busy: &dyn Fn(i64) -> bool,
+    ) -> Result<Option<(i64, String)>, StepError> {
+        let choice = queued
+            .task
+            .copies
+            .iter()
+            .filter(|c| view.alive_addr(c.backend_id).is_some() && !busy(c.backend_id))
+            .min_by_key(|c| (queued.failures.get(&c.backend_id).copied().unwrap_or(0), c.backend_id));
+        Ok(choice.and_then(|c| view.alive_addr(c.backend_id).map(|addr| (c.backend_id, addr.clone()))))
+    }
+
+    fn request(&self, route: &Route, broker_addr: String, task: &UploadTask, backend_id: i64) -> Self::Request {
+        let copy = task.copies.iter().find(|c| c.backend_id == backend_id);
+        proto::UploadSnapshotRequest {
+            job_id: self.job_id,
+            snapshot_path: copy.map(|c| c.path.clone()).unwrap_or_default(),
+            tablet_id: task.tablet_id,
+            location: route.repo.location.clone(),
+            properties: route.properties.clone().into_iter().collect(),
+            broker_addr,
+            remote_dir: task.remote_dir.clone(),
+        }
+    }
+
+    async fn call(fe: &Fe, addr: String, request: Self::Request) -> Result<Vec<String>, TaskFailure> {
+        // An upload of this tablet still running there (an earlier attempt) is no failure of the
+        // tablet: it counts against that backend only.
+        fe.agent.upload_snapshot(&addr, request).await.map(|r| r.files).map_err(|e| TaskFailure {
+            message: e.to_string(),
+            counts: !e.is_already_running(),
+            damaged: false,
+        })
+    }
+
+    fn backend_dead(backend_id: i64) -> TaskFailure {
+        TaskFailure::counted(format!("backend {backend_id} is shown dead; the upload moves to another replica"))
+    }
+
+    fn check(&self, task: &UploadTask, backend_id: i64, files: Vec<String>) -> Result<Vec<String>, TaskFailure> {
+        match task.copies.iter().find(|c| c.backend_id == backend_id) {
+            Some(copy) => check_uploaded(copy, files).map_err(TaskFailure::counted),
+            None => Err(TaskFailure::counted(format!("backend {backend_id} holds no snapshot of the tablet"))),
+        }
+    }
+
+    fn begin(&self, runtime: &mut JobRuntime, _queue: &[Queued<UploadTask>]) {
+        runtime.progress.clear();
+    }
+
+    fn started(&self, runtime: &mut JobRuntime, backend_id: i64) {
+        runtime.progress.entry(backend_id).or_default().tablets_total += 1;
+    }
+
+    fn failed(&self, runtime: &mut JobRuntime, backend_id: i64) {
+        let p = runtime.progress.entry(backend_id).or_default();
+        p.tablets_total = p.tablets_total.saturating_sub(1);
+    }
+
+    fn give_up(&self, queued: &Queued<UploadTask>, _message: &str, failure: &TaskFailure) -> StepError {
+        fail(format!(
+            "failed to upload tablet {} in {} attempts: {}",
+            queued.task.tablet_id, queued.attempts, failure.message
+        ))
+    }
+
+    async fn progress(fe: &Fe, addr: String, job_id: i64) -> Option<(u64, u64)> {
+        fe.agent.upload_progress(&addr, job_id).await.ok().map(|c| (c.files_total, c.files_done))
+    }
 }
 
 impl Fe {
@@ -139,18 +228,8 @@ impl Fe {
         }
     }
 
-    fn repository_of(state: &FeState, job: &BackupJob) -> Result<RepositoryRecord, StepError> {
-        state
-            .catalog
-            .repositories
-            .values()
-            .find(|r| r.id == job.repo_id)
-            .cloned()
-            .ok_or_else(|| fail(format!("failed to get repository: {}", job.repo_id)))
-    }
-
     fn store_of(&self, state: &FeState, job: &BackupJob) -> Result<Arc<dyn RepoStore>, StepError> {
-        let repo = Self::repository_of(state, job)?;
+        let repo = repository_of(state, job.repo_id)?;
         self.repository_store(state, &repo).map_err(|e| StepError::Retry(format!("repository {}: {e}", repo.name)))
     }
 
@@ -295,8 +374,7 @@ impl Fe {
     }
 
     async fn backup_uploading(&self, job: &BackupJob) -> Result<(), StepError> {
-        let start = crate::clock::monotonic();
-        let mut queue: Vec<UploadTask> = Vec::new();
+        let mut tasks: Vec<UploadTask> = Vec::new();
         for table in &job.tables {
             for p in &table.partitions {
                 for t in &p.tablets {
@@ -307,152 +385,14 @@ impl Fe {
                         job.id,
                         t.id
                     );
-                    queue.push(UploadTask {
-                        tablet_id: t.id,
-                        remote_dir: layout::tablet_dir(&job.repo_name, &job.label, job.db_id, table.id, p.id, t.id),
-                        copies,
-                        attempts: 0,
-                        failures: BTreeMap::new(),
-                        ready_at: start,
-                    });
+                    let remote_dir = layout::tablet_dir(&job.repo_name, &job.label, job.db_id, table.id, p.id, t.id);
+                    tasks.push(UploadTask { tablet_id: t.id, remote_dir, copies });
                 }
             }
         }
-        let total = queue.len();
-        let mut uploaded: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-        let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
-        let dead_backends = Signal::new(BTreeSet::<i64>::new());
-        let mut in_flight = FuturesUnordered::new();
-        self.with_runtime(job.id, |r| r.progress.clear());
-        let mut next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
-        while uploaded.len() < total {
-            let state = self.state().await;
-            let repo = Self::repository_of(&state, job)?;
-            let (location, properties, broker_addr) = match &repo.kind {
-                RepositoryKind::S3 => (repo.location.clone(), self.repository_properties(&repo), Ok(String::new())),
-                RepositoryKind::Broker { broker } => {
-                    (repo.location.clone(), self.repository_properties(&repo), self.broker_addr(&state, broker))
-                }
-            };
-            let alive: BTreeMap<i64, String> =
-                self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
-            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !alive.contains_key(b)).copied().collect();
-            dead_backends.set(dead);
-
-            let now = crate::clock::monotonic();
-            let mut i = 0;
-            while i < queue.len() && in_flight.len() < MAX_UPLOADS_IN_FLIGHT {
-                let broker_addr = match &broker_addr {
-                    Ok(addr) => addr.clone(),
-                    Err(e) => {
-                        self.with_runtime(job.id, |r| r.note_error(format!("repository {}: {e}", repo.name)));
-                        break;
-                    }
-                };
-                let task = &queue[i];
-                let choice = task
-                    .copies
-                    .iter()
-                    .filter(|c| alive.contains_key(&c.backend_id))
-                    .filter(|c| per_backend.get(&c.backend_id).copied().unwrap_or(0) < MAX_UPLOADS_PER_BACKEND)
-                    .min_by_key(|c| (task.failures.get(&c.backend_id).copied().unwrap_or(0), c.backend_id))
-                    .cloned();
-                let (Some(copy), true) = (choice, task.ready_at <= now) else {
-                    i += 1;
-                    continue;
-                };
-                let task = queue.remove(i);
-                *per_backend.entry(copy.backend_id).or_default() += 1;
-                let addr = alive.get(&copy.backend_id).cloned().unwrap_or_default();
-                let request = proto::UploadSnapshotRequest {
-                    job_id: job.id,
-                    snapshot_path: copy.path.clone(),
-                    tablet_id: task.tablet_id,
-                    location: location.clone(),
-                    properties: properties.clone().into_iter().collect(),
-                    broker_addr,
-                    remote_dir: task.remote_dir.clone(),
-                };
-                self.with_runtime(job.id, |r| {
-                    r.unfinished.insert(task.tablet_id, copy.backend_id);
-                    r.progress.entry(copy.backend_id).or_default().tablets_total += 1;
-                });
-                let dead_backends = dead_backends.clone();
-                let backend_id = copy.backend_id;
-                in_flight.push(async move {
-                    let result = tokio::select! {
-                        biased;
-                        // An upload of this tablet still running there (an earlier attempt) is
-                        // no failure of the tablet: it counts against that backend only.
-                        r = self.agent.upload_snapshot(&addr, request) => {
-                            r.map_err(|e| (e.to_string(), !e.is_already_running()))
-                        }
-                        _ = dead_backends.wait_for(|dead| dead.contains(&backend_id)) => {
-                            Err((format!("backend {backend_id} is shown dead; the upload moves to another replica"), true))
-                        }
-                    };
-                    (task, copy, result)
-                });
-            }
-            for task in &queue {
-                let be = task.copies.first().map_or(0, |c| c.backend_id);
-                self.with_runtime(job.id, |r| {
-                    r.unfinished.entry(task.tablet_id).or_insert(be);
-                });
-            }
-
-            let finished = tokio::select! {
-                biased;
-                Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
-                _ = tokio::time::sleep_until(next_poll) => None,
-            };
-            // Progress is asked for on its own clock: uploads finishing one after another must
-            // not starve it.
-            if crate::clock::monotonic() >= next_poll {
-                self.poll_upload_progress(job.id, &alive, &per_backend).await;
-                next_poll = crate::clock::monotonic() + Duration::from_millis(UPLOAD_TICK_MS);
-            }
-            let Some((mut task, copy, result)) = finished else {
-                continue;
-            };
-            if let Some(n) = per_backend.get_mut(&copy.backend_id) {
-                *n -= 1;
-                if *n == 0 {
-                    per_backend.remove(&copy.backend_id);
-                }
-            }
-            let result = result.and_then(|r| check_uploaded(&copy, r.files).map_err(|e| (e, true)));
-            match result {
-                Ok(files) => {
-                    self.with_runtime(job.id, |r| {
-                        r.unfinished.remove(&task.tablet_id);
-                        r.progress.entry(copy.backend_id).or_default().tablets_done += 1;
-                    });
-                    uploaded.insert(task.tablet_id, files);
-                }
-                Err((e, counts)) => {
-                    let message = format!("upload of tablet {} from backend {}: {e}", task.tablet_id, copy.backend_id);
-                    tracing::info!(job_id = job.id, "fe: {message}");
-                    self.with_runtime(job.id, |r| {
-                        r.note_error(message.clone());
-                        let p = r.progress.entry(copy.backend_id).or_default();
-                        p.tablets_total = p.tablets_total.saturating_sub(1);
-                    });
-                    if counts {
-                        task.attempts += 1;
-                    }
-                    *task.failures.entry(copy.backend_id).or_default() += 1;
-                    if task.attempts >= MAX_TASK_ATTEMPTS {
-                        return Err(fail(format!(
-                            "failed to upload tablet {} in {} attempts: {e}",
-                            task.tablet_id, task.attempts
-                        )));
-                    }
-                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts.max(1));
-                    queue.push(task);
-                }
-            }
-        }
+        let done = self.pump(&Uploads { job_id: job.id }, job.repo_id, tasks).await?;
+        let uploaded: BTreeMap<i64, Vec<String>> =
+            done.into_iter().map(|(task, _, files)| (task.tablet_id, files)).collect();
         let now = crate::clock::now_ms();
         self.move_job(job, move |_, moved| {
             moved.uploaded = uploaded;
@@ -460,28 +400,6 @@ impl Fe {
             Ok(())
         })
         .await
-    }
-
-    /// Asks each backend with uploads in flight for its counters (shown as Progress).
-    async fn poll_upload_progress(
-        &self,
-        job_id: i64,
-        alive: &BTreeMap<i64, String>,
-        per_backend: &BTreeMap<i64, usize>,
-    ) {
-        let calls = per_backend
-            .keys()
-            .filter_map(|be| alive.get(be).map(|addr| (*be, addr.clone())))
-            .map(|(be, addr)| async move { (be, self.agent.upload_progress(&addr, job_id).await) });
-        for (be, result) in futures_util::future::join_all(calls).await {
-            if let Ok(counts) = result {
-                self.with_runtime(job_id, |r| {
-                    let p = r.progress.entry(be).or_default();
-                    p.files_total = counts.files_total;
-                    p.files_done = counts.files_done;
-                });
-            }
-        }
     }
 
     async fn backup_save_meta(&self, job: &BackupJob) -> Result<(), StepError> {

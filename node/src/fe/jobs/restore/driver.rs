@@ -26,13 +26,12 @@
 //! (by heartbeats for a backend that was down). Existing data is never touched before the
 //! commit, so it stays exactly as it was.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 
+use crate::fe::catalog::TabletRecord;
 use crate::fe::catalog::placement::current_load;
-use crate::fe::catalog::{RepositoryKind, RepositoryRecord, TabletRecord};
 use crate::fe::jobs::driver::MAX_TASK_ATTEMPTS;
 use crate::fe::jobs::driver::StepError;
 use crate::fe::jobs::driver::backoff;
@@ -40,20 +39,16 @@ use crate::fe::jobs::driver::fail;
 use crate::fe::jobs::restore::job::{Landing, RestoreJob, RestoreState, TablePlan};
 use crate::fe::jobs::restore::plan::{self, PlanError, PlanRequest};
 use crate::fe::jobs::restore::statement::{RestoreCancelError, read_snapshot};
+use crate::fe::jobs::runtime::JobRuntime;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
+use crate::fe::jobs::transfer::{ClusterView, Queued, Route, TaskFailure, Transfer, repository_of};
 use crate::fe::{Fe, FeEdit, FeState};
 use crate::rpc::proto;
 use crate::schema::Schema;
-use crate::signal::Signal;
 
-/// Downloads in flight per backend per job (the BE runs 2 at once) and per job.
-pub const MAX_DOWNLOADS_PER_BACKEND: usize = 2;
-pub const MAX_DOWNLOADS_IN_FLIGHT: usize = 64;
 /// CreateTablet + MakeSnapshot, or MoveRestoredTablet, calls in flight per job.
 pub const MAX_REPLICA_CALLS_IN_FLIGHT: usize = 64;
-/// How often the downloading loop looks for dead backends and progress.
-pub const DOWNLOAD_TICK_MS: u64 = 1_000;
 
 /// One replica's piece of work in SNAPSHOTING, DOWNLOADING or COMMITTING.
 #[derive(Debug, Clone)]
@@ -61,14 +56,6 @@ struct ReplicaTask {
     tablet_id: i64,
     backend_id: i64,
     attempts: u32,
-    ready_at: tokio::time::Instant,
-}
-
-/// The cluster's backends as a driver needs them.
-struct ClusterView {
-    /// Member backends' addresses, by id.
-    members: BTreeMap<i64, String>,
-    alive: BTreeSet<i64>,
 }
 
 /// Where a replica's backend stands.
@@ -76,6 +63,124 @@ enum Reach {
     Alive(String),
     /// Down for now: its work waits.
     Down,
+}
+
+/// Where a replica's backend is; `Fail` once it is no longer a member of the cluster.
+fn reach(view: &ClusterView, tablet_id: i64, backend_id: i64) -> Result<Reach, StepError> {
+    let Some(addr) = view.members.get(&backend_id) else {
+        return Err(fail(format!(
+            "backend {backend_id}, which holds a replica of restored tablet {tablet_id}, was dropped from the \
+             cluster during the restore; run the restore again"
+        )));
+    };
+    Ok(if view.alive.contains(&backend_id) { Reach::Alive(addr.clone()) } else { Reach::Down })
+}
+
+/// One replica's download, into its landing snapshot on its own backend.
+struct DownloadTask {
+    tablet_id: i64,
+    backend_id: i64,
+}
+
+/// A restore's downloads, as the transfer pump runs them.
+struct Downloads<'a> {
+    job_id: i64,
+    tablets: BTreeMap<i64, TabletInfo<'a>>,
+    landing_of: BTreeMap<(i64, i64), &'a Landing>,
+}
+
+impl Transfer for Downloads<'_> {
+    type Task = DownloadTask;
+    type Request = proto::DownloadSnapshotRequest;
+    type Output = ();
+    const VERB: &'static str = "download";
+    const PREPOSITION: &'static str = "on";
+
+    fn job_id(&self) -> i64 {
+        self.job_id
+    }
+
+    fn tablet_id(task: &DownloadTask) -> i64 {
+        task.tablet_id
+    }
+
+    fn shown_backend(task: &DownloadTask) -> i64 {
+        task.backend_id
+    }
+
+    /// The replica's own backend, once it is alive and has room.
+    fn place(
+        &self,
+        view: &ClusterView,
+        queued: &Queued<DownloadTask>,
+        busy: &dyn Fn(i64) -> bool,
+    ) -> Result<Option<(i64, String)>, StepError> {
+        let task = &queued.task;
+        Ok(match reach(view, task.tablet_id, task.backend_id)? {
+            Reach::Alive(addr) if !busy(task.backend_id) => Some((task.backend_id, addr)),
+            _ => None,
+        })
+    }
+
+    fn request(&self, route: &Route, broker_addr: String, task: &DownloadTask, _backend_id: i64) -> Self::Request {
+        let landing = self.landing_of[&(task.tablet_id, task.backend_id)];
+        let info = &self.tablets[&task.tablet_id];
+        proto::DownloadSnapshotRequest {
+            job_id: self.job_id,
+            snapshot_path: landing.path.clone(),
+            tablet_id: task.tablet_id,
+            source_tablet_id: info.source_tablet_id,
+            location: route.repo.location.clone(),
+            properties: route.properties.clone().into_iter().collect(),
+            broker_addr,
+            remote_dir: info.remote_dir.to_string(),
+            files: info.files.to_vec(),
+        }
+    }
+
+    async fn call(fe: &Fe, addr: String, request: Self::Request) -> Result<(), TaskFailure> {
+        // A download of this replica still running there (an earlier attempt) is waited for, not
+        // counted as a failure.
+        fe.agent.download_snapshot(&addr, request).await.map(|_| ()).map_err(|e| TaskFailure {
+            message: e.to_string(),
+            counts: !e.is_already_running(),
+            damaged: e.is_data_loss(),
+        })
+    }
+
+    fn backend_dead(backend_id: i64) -> TaskFailure {
+        TaskFailure {
+            message: format!("backend {backend_id} is shown dead; its download waits for it"),
+            counts: false,
+            damaged: false,
+        }
+    }
+
+    fn check(&self, _task: &DownloadTask, _backend_id: i64, output: ()) -> Result<(), TaskFailure> {
+        Ok(output)
+    }
+
+    /// Every replica downloads on its own backend: each backend's share is known from the start.
+    fn begin(&self, runtime: &mut JobRuntime, queue: &[Queued<DownloadTask>]) {
+        runtime.progress.clear();
+        for queued in queue {
+            runtime.progress.entry(queued.task.backend_id).or_default().tablets_total += 1;
+        }
+    }
+
+    fn started(&self, _runtime: &mut JobRuntime, _backend_id: i64) {}
+
+    fn failed(&self, _runtime: &mut JobRuntime, _backend_id: i64) {}
+
+    /// BAD_FILE only when the data itself was damaged (a bad md5).
+    fn give_up(&self, queued: &Queued<DownloadTask>, message: &str, failure: &TaskFailure) -> StepError {
+        let code = if failure.damaged { StatusCode::BadFile } else { StatusCode::CommonError };
+        StepError::Fail(JobStatus::error(code, format!("{message} (after {} attempts)", queued.attempts)))
+    }
+
+    async fn progress(fe: &Fe, addr: String, job_id: i64) -> Option<(u64, u64)> {
+        fe.agent.download_progress(&addr, job_id).await.ok().map(|c| (c.files_total, c.files_done))
+    }
 }
 
 /// The new tablet of a plan, with its partition's version, its source and the table's schema.
@@ -137,54 +242,6 @@ impl Fe {
         self.commit_locked(&mut durable, edit).await.map_err(|e| StepError::Retry(e.message))
     }
 
-    fn restore_repository(state: &FeState, job: &RestoreJob) -> Result<RepositoryRecord, StepError> {
-        state
-            .catalog
-            .repositories
-            .values()
-            .find(|r| r.id == job.repo_id)
-            .cloned()
-            .ok_or_else(|| fail(format!("failed to get repository: {}", job.repo_id)))
-    }
-
-    /// Where a replica's backend is; `Fail` once it is no longer a member of the cluster.
-    fn reach(&self, view: &ClusterView, tablet_id: i64, backend_id: i64) -> Result<Reach, StepError> {
-        let Some(addr) = view.members.get(&backend_id) else {
-            return Err(fail(format!(
-                "backend {backend_id}, which holds a replica of restored tablet {tablet_id}, was dropped from the \
-                 cluster during the restore; run the restore again"
-            )));
-        };
-        Ok(if view.alive.contains(&backend_id) { Reach::Alive(addr.clone()) } else { Reach::Down })
-    }
-
-    /// The backends and which are alive, read without copying the whole state (the downloading
-    /// loop asks after every finished download).
-    async fn cluster_view(&self) -> ClusterView {
-        let members: BTreeMap<i64, String> = {
-            let durable = self.durable.lock().await;
-            durable.state.membership.backends.values().map(|b| (b.id, b.addr())).collect()
-        };
-        let health = self.health_snapshot();
-        let alive = members.keys().filter(|id| health.backends.get(id).is_some_and(|h| h.alive)).copied().collect();
-        ClusterView { members, alive }
-    }
-
-    /// Where the job's repository is, and the broker to go through (`Ok("")`: none), or why the
-    /// broker cannot be reached now.
-    async fn repository_route(
-        &self,
-        job: &RestoreJob,
-    ) -> Result<(RepositoryRecord, Result<String, String>), StepError> {
-        let durable = self.durable.lock().await;
-        let repo = Self::restore_repository(&durable.state, job)?;
-        let broker = match &repo.kind {
-            RepositoryKind::S3 => Ok(String::new()),
-            RepositoryKind::Broker { broker } => self.broker_addr(&durable.state, broker),
-        };
-        Ok((repo, broker))
-    }
-
     async fn restore_step(&self, job: &RestoreJob) -> Result<(), StepError> {
         // Fault point (simulation only): the state's work fails, so the job stays in the state
         // for a backoff (scenarios hold a job in a state this way to cancel it or crash there).
@@ -204,7 +261,7 @@ impl Fe {
 
     async fn restore_pending(&self, job: &RestoreJob) -> Result<(), StepError> {
         let state = self.state().await;
-        let repo = Self::restore_repository(&state, job)?;
+        let repo = repository_of(&state, job.repo_id)?;
         let store = self
             .repository_store(&state, &repo)
             .map_err(|e| StepError::Retry(format!("repository {}: {e}", repo.name)))?;
@@ -268,7 +325,7 @@ impl Fe {
             let mut calls = Vec::new();
             let mut waiting = Vec::new();
             for task in todo.drain(..) {
-                match self.reach(&view, task.tablet_id, task.backend_id)? {
+                match reach(&view, task.tablet_id, task.backend_id)? {
                     Reach::Alive(addr) => calls.push((task, addr)),
                     Reach::Down => waiting.push(task),
                 }
@@ -305,13 +362,12 @@ impl Fe {
     async fn restore_snapshoting(&self, job: &RestoreJob) -> Result<(), StepError> {
         let tablets = tablets_of(&job.plan);
         let timeout_s = job.deadline_ms().saturating_sub(crate::clock::now_ms()).div_ceil(1_000).max(60);
-        let now = crate::clock::monotonic();
         let todo: Vec<ReplicaTask> = job
             .plan
             .iter()
             .flat_map(|t| t.tablets())
             .flat_map(|(_, t)| t.tablet.replicas.iter().map(|r| (t.tablet.id, r.backend_id)))
-            .map(|(tablet_id, backend_id)| ReplicaTask { tablet_id, backend_id, attempts: 0, ready_at: now })
+            .map(|(tablet_id, backend_id)| ReplicaTask { tablet_id, backend_id, attempts: 0 })
             .collect();
         let made = self
             .replica_rounds(job, todo, "Failed to create replicas for restore: replica", |task, addr| {
@@ -349,141 +405,14 @@ impl Fe {
     }
 
     async fn restore_downloading(&self, job: &RestoreJob) -> Result<(), StepError> {
-        let tablets = tablets_of(&job.plan);
-        let start = crate::clock::monotonic();
-        let landing_of: BTreeMap<(i64, i64), &Landing> =
-            job.landings.iter().map(|l| ((l.tablet_id, l.backend_id), l)).collect();
-        let mut queue: Vec<ReplicaTask> = job
-            .landings
-            .iter()
-            .map(|l| ReplicaTask { tablet_id: l.tablet_id, backend_id: l.backend_id, attempts: 0, ready_at: start })
-            .collect();
-        let total = queue.len();
-        let mut done = 0usize;
-        let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
-        let dead_backends = Signal::new(BTreeSet::<i64>::new());
-        let mut in_flight = futures_util::stream::FuturesUnordered::new();
-        // Every replica downloads on its own backend: each backend's share is known from the start.
-        self.with_runtime(job.id, |r| {
-            r.progress.clear();
-            for task in &queue {
-                r.progress.entry(task.backend_id).or_default().tablets_total += 1;
-            }
-        });
-        let mut next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
-        while done < total {
-            let (repo, broker_addr) = self.repository_route(job).await?;
-            let (location, properties) = (repo.location.clone(), self.repository_properties(&repo));
-            let view = self.cluster_view().await;
-            let dead: BTreeSet<i64> = per_backend.keys().filter(|b| !view.alive.contains(b)).copied().collect();
-            dead_backends.set(dead);
-            let now = crate::clock::monotonic();
-            let mut i = 0;
-            while i < queue.len() && in_flight.len() < MAX_DOWNLOADS_IN_FLIGHT {
-                let broker_addr = match &broker_addr {
-                    Ok(addr) => addr.clone(),
-                    Err(e) => {
-                        self.with_runtime(job.id, |r| r.note_error(format!("repository {}: {e}", repo.name)));
-                        break;
-                    }
-                };
-                let task = &queue[i];
-                let busy = per_backend.get(&task.backend_id).copied().unwrap_or(0) >= MAX_DOWNLOADS_PER_BACKEND;
-                let addr = match self.reach(&view, task.tablet_id, task.backend_id)? {
-                    Reach::Alive(addr) if !busy && task.ready_at <= now => addr,
-                    _ => {
-                        i += 1;
-                        continue;
-                    }
-                };
-                let task = queue.remove(i);
-                let landing = landing_of[&(task.tablet_id, task.backend_id)];
-                let info = &tablets[&task.tablet_id];
-                let request = proto::DownloadSnapshotRequest {
-                    job_id: job.id,
-                    snapshot_path: landing.path.clone(),
-                    tablet_id: task.tablet_id,
-                    source_tablet_id: info.source_tablet_id,
-                    location: location.clone(),
-                    properties: properties.clone().into_iter().collect(),
-                    broker_addr,
-                    remote_dir: info.remote_dir.to_string(),
-                    files: info.files.to_vec(),
-                };
-                *per_backend.entry(task.backend_id).or_default() += 1;
-                self.with_runtime(job.id, |r| {
-                    r.unfinished.insert(task.tablet_id, task.backend_id);
-                });
-                let dead_backends = dead_backends.clone();
-                let backend_id = task.backend_id;
-                in_flight.push(async move {
-                    let result = tokio::select! {
-                        biased;
-                        // A download of this replica still running there (an earlier attempt)
-                        // is waited for, not counted as a failure.
-                        r = self.agent.download_snapshot(&addr, request) => {
-                            r.map(|_| ()).map_err(|e| (e.to_string(), !e.is_already_running(), e.is_data_loss()))
-                        }
-                        _ = dead_backends.wait_for(|dead| dead.contains(&backend_id)) => {
-                            Err((format!("backend {backend_id} is shown dead; its download waits for it"), false, false))
-                        }
-                    };
-                    (task, result)
-                });
-            }
-            for task in &queue {
-                self.with_runtime(job.id, |r| {
-                    r.unfinished.entry(task.tablet_id).or_insert(task.backend_id);
-                });
-            }
-            let finished = tokio::select! {
-                biased;
-                Some(done) = in_flight.next(), if !in_flight.is_empty() => Some(done),
-                _ = tokio::time::sleep_until(next_poll) => None,
-            };
-            // Progress is asked for on its own clock: downloads finishing one after another must
-            // not starve it.
-            if crate::clock::monotonic() >= next_poll {
-                self.poll_download_progress(job.id, &view, &per_backend).await;
-                next_poll = crate::clock::monotonic() + Duration::from_millis(DOWNLOAD_TICK_MS);
-            }
-            let Some((mut task, result)) = finished else {
-                continue;
-            };
-            if let Some(n) = per_backend.get_mut(&task.backend_id) {
-                *n -= 1;
-                if *n == 0 {
-                    per_backend.remove(&task.backend_id);
-                }
-            }
-            match result {
-                Ok(()) => {
-                    done += 1;
-                    self.with_runtime(job.id, |r| {
-                        r.unfinished.remove(&task.tablet_id);
-                        r.progress.entry(task.backend_id).or_default().tablets_done += 1;
-                    });
-                }
-                Err((e, counts, damaged)) => {
-                    let message = format!("download of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
-                    tracing::info!(job_id = job.id, "fe: {message}");
-                    self.with_runtime(job.id, |r| r.note_error(message.clone()));
-                    if counts {
-                        task.attempts += 1;
-                        if task.attempts >= MAX_TASK_ATTEMPTS {
-                            // BAD_FILE only when the data itself was damaged (a bad md5).
-                            let code = if damaged { StatusCode::BadFile } else { StatusCode::CommonError };
-                            return Err(StepError::Fail(JobStatus::error(
-                                code,
-                                format!("{message} (after {} attempts)", task.attempts),
-                            )));
-                        }
-                    }
-                    task.ready_at = crate::clock::monotonic() + backoff(task.attempts.max(1));
-                    queue.push(task);
-                }
-            }
-        }
+        let downloads = Downloads {
+            job_id: job.id,
+            tablets: tablets_of(&job.plan),
+            landing_of: job.landings.iter().map(|l| ((l.tablet_id, l.backend_id), l)).collect(),
+        };
+        let tasks =
+            job.landings.iter().map(|l| DownloadTask { tablet_id: l.tablet_id, backend_id: l.backend_id }).collect();
+        self.pump(&downloads, job.repo_id, tasks).await?;
         let now = crate::clock::now_ms();
         self.move_restore(job, move |_, moved| {
             moved.download_finished_time_ms = Some(now);
@@ -492,33 +421,14 @@ impl Fe {
         .await
     }
 
-    /// Asks each backend with downloads in flight for its counters (shown as Progress).
-    async fn poll_download_progress(&self, job_id: i64, view: &ClusterView, per_backend: &BTreeMap<i64, usize>) {
-        let calls = per_backend
-            .keys()
-            .filter(|be| view.alive.contains(be))
-            .filter_map(|be| view.members.get(be).map(|addr| (*be, addr.clone())))
-            .map(|(be, addr)| async move { (be, self.agent.download_progress(&addr, job_id).await) });
-        for (be, result) in futures_util::future::join_all(calls).await {
-            if let Ok(counts) = result {
-                self.with_runtime(job_id, |r| {
-                    let p = r.progress.entry(be).or_default();
-                    p.files_total = counts.files_total;
-                    p.files_done = counts.files_done;
-                });
-            }
-        }
-    }
-
     async fn restore_committing(&self, job: &RestoreJob) -> Result<(), StepError> {
         let tablets = tablets_of(&job.plan);
         let landing_of: BTreeMap<(i64, i64), &Landing> =
             job.landings.iter().map(|l| ((l.tablet_id, l.backend_id), l)).collect();
-        let now = crate::clock::monotonic();
         let todo: Vec<ReplicaTask> = job
             .landings
             .iter()
-            .map(|l| ReplicaTask { tablet_id: l.tablet_id, backend_id: l.backend_id, attempts: 0, ready_at: now })
+            .map(|l| ReplicaTask { tablet_id: l.tablet_id, backend_id: l.backend_id, attempts: 0 })
             .collect();
         let moved = self
             .replica_rounds(job, todo, "commit", |task, addr| {
