@@ -104,6 +104,22 @@ enum Step {
     },
 }
 
+impl Step {
+    /// Whether the step waits for a condition (or for time) rather than acting.
+    fn is_wait(&self) -> bool {
+        matches!(
+            self,
+            Step::Wait(_)
+                | Step::WaitAlive(_)
+                | Step::WaitConverged(..)
+                | Step::WaitJob { .. }
+                | Step::WaitRestore { .. }
+                | Step::WaitNoSnapshots(_)
+                | Step::WaitClean(_)
+        )
+    }
+}
+
 /// Agent tasks a scenario can make fail.
 const TASKS: [&str; 8] = [
     "create_tablet",
@@ -481,216 +497,225 @@ async fn run_steps(scenario: Scenario, recorder: Recorder) -> Result<String, (St
             out.push_str(&format!("> cluster: {}{started}\n", CLUSTERS[index]));
             continue;
         }
-        let ClusterSession { cluster, database, login } = &mut sessions[current];
-        match &step {
-            Step::Ok(statement) | Step::Error(statement) | Step::Query { sql: statement, .. } => {
-                let expect_error = matches!(step, Step::Error(_));
-                let label = match &step {
-                    Step::Ok(_) => "ok",
-                    Step::Error(_) => "error",
-                    _ => "query",
-                };
-                let shown_columns = match &step {
-                    Step::Query { columns, .. } if !columns.is_empty() => format!(" | {}", columns.join(" ")),
-                    _ => String::new(),
-                };
-                out.push_str(&format!("> {label}: {statement}{shown_columns}\n"));
-                let statement =
-                    substitute(cluster, statement).await.map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
-                let result = session_sql(cluster, database, login, &statement).await;
-                match (result, expect_error) {
-                    (Ok(output), false) => {
-                        let columns = match &step {
-                            Step::Query { columns, .. } => columns.clone(),
-                            _ => Vec::new(),
-                        };
-                        if matches!(step, Step::Query { .. }) || matches!(output, QueryOutput::Ok { .. }) {
-                            let shown =
-                                render(&output, &columns).map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
-                            out.push_str(&shown);
-                            out.push('\n');
-                        }
-                    }
-                    (Err(ClientError::Sql(e)), true) => out.push_str(&format!("{e}\n")),
-                    (Ok(_), true) => {
-                        return Err((out, format!("line {line}: expected an error, the statement succeeded")));
-                    }
-                    (Err(e), _) => return Err((out, format!("line {line}: unexpected error: {e}"))),
-                }
-            }
-            Step::Kill(name) => {
-                let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
-                cluster.kill(r);
-                out.push_str(&format!("> kill: {name}\n"));
-            }
-            Step::Trash(name) => {
-                let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
-                let entries = trash_entries(cluster, r);
-                let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
-                let listed = if ids.is_empty() { "empty".to_string() } else { format!("tablets {}", ids.join(" ")) };
-                out.push_str(&format!("> trash: {name}\n  {listed}\n"));
-            }
-            Step::Untrash { node, tablet_id } => {
-                let r = role(cluster, node, line).map_err(|e| (out.clone(), e))?;
-                let Some((entry, _)) = trash_entries(cluster, r).into_iter().find(|(_, id)| id == tablet_id) else {
-                    return Err((out, format!("line {line}: tablet {tablet_id} is not in {node}'s trash")));
-                };
-                cluster.kill(r);
-                let disk = cluster.node(r).disk.clone().expect("a backend has a disk");
-                let back = std::path::PathBuf::from(format!("/be/tablets/{tablet_id}"));
-                let moved = async {
-                    palo_node::disk::Disk::rename(disk.as_ref(), &entry, &back).await?;
-                    palo_node::disk::Disk::sync_dir(disk.as_ref(), std::path::Path::new("/be/tablets")).await?;
-                    palo_node::disk::Disk::sync_dir(disk.as_ref(), std::path::Path::new("/be/trash")).await
-                }
-                .await;
-                moved.map_err(|e| (out.clone(), format!("line {line}: moving tablet {tablet_id} back: {e}")))?;
-                cluster.restart(r);
-                out.push_str(&format!("> untrash: {node} {tablet_id}\n"));
-            }
-            Step::Restart(name) => {
-                let r = role(cluster, name, line).map_err(|e| (out.clone(), e))?;
-                cluster.restart(r);
-                out.push_str(&format!("> restart: {name}\n"));
-            }
-            Step::Partition(a, b) => {
-                let (ra, rb) = (
-                    role(cluster, a, line).map_err(|e| (out.clone(), e))?,
-                    role(cluster, b, line).map_err(|e| (out.clone(), e))?,
-                );
-                cluster.partition(ra, rb);
-                out.push_str(&format!("> partition: {a} {b}\n"));
-            }
-            Step::Heal => {
-                cluster.heal_all(&SimDiskFaults::default());
-                out.push_str("> heal: all\n");
-            }
-            Step::Wait(d) => {
-                tokio::time::sleep(*d).await;
-                out.push_str(&format!("> wait: {}s\n", d.as_secs()));
-            }
-            Step::Login { user, password } => {
-                *login = (user.clone(), password.clone());
-                out.push_str(&format!("> login: {user}\n"));
-            }
-            Step::FailNextTask { node, task, times } => {
-                let r = role(cluster, node, line).map_err(|e| (out.clone(), e))?;
-                palo_buggify::inject_task_failure(cluster.node(r).handle.id(), task, *times);
-                let count = if *times == 1 { String::new() } else { format!(" x{times}") };
-                out.push_str(&format!("> fail-next-task: {node} {task}{count}\n"));
-            }
-            Step::WaitConverged(bound, table) => {
-                let started = cluster.now();
-                let statement = format!("SHOW TABLETS FROM {table}");
-                loop {
-                    let converged = match sql(cluster, &statement).await {
-                        Ok(QueryOutput::Rows { columns, rows }) => {
-                            let state = columns.iter().position(|c| c == "State");
-                            state.is_some_and(|i| {
-                                rows.iter().all(|r| r.get(i).cloned().flatten().as_deref() == Some("NORMAL"))
-                            })
-                        }
-                        _ => false,
-                    };
-                    if converged {
-                        break;
-                    }
-                    if cluster.now() - started > *bound {
-                        return Err((
-                            out,
-                            format!("line {line}: {table} did not converge within {}s", bound.as_secs()),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                out.push_str(&format!(
-                    "> wait-converged: {}s {table} (all replicas at the visible version)\n",
-                    bound.as_secs()
-                ));
-            }
-            Step::WaitJob { bound, database: db, state } | Step::WaitRestore { bound, database: db, state } => {
-                let (kind, verb) = if matches!(step, Step::WaitJob { .. }) {
-                    ("BACKUP", "wait-job")
-                } else {
-                    ("RESTORE", "wait-restore")
-                };
-                let started = cluster.now();
-                loop {
-                    let current = newest_job(cluster, kind, db).await;
-                    match current.as_ref() {
-                        Some((s, _)) if s == state => break,
-                        Some((s, status)) if s == "FINISHED" || s == "CANCELLED" => {
-                            return Err((out, format!("line {line}: the job ended {s} {status}, not {state}")));
-                        }
-                        _ => {}
-                    }
-                    if cluster.now() - started > *bound {
-                        return Err((
-                            out,
-                            format!(
-                                "line {line}: the job was not {state} within {}s (now {current:?})",
-                                bound.as_secs()
-                            ),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                out.push_str(&format!("> {verb}: {}s {db} {state}\n", bound.as_secs()));
-            }
-            Step::WaitNoSnapshots(bound) => {
-                let started = cluster.now();
-                loop {
-                    let held = crate::cluster::snapshot_dirs(cluster);
-                    if held.is_empty() {
-                        break;
-                    }
-                    if cluster.now() - started > *bound {
-                        return Err((
-                            out,
-                            format!("line {line}: snapshots still held after {}s: {held:?}", bound.as_secs()),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                out.push_str(&format!("> wait-no-snapshots: {}s (no snapshot on any backend)\n", bound.as_secs()));
-            }
-            Step::Cluster(_) => unreachable!("handled before the match"),
-            Step::CorruptSnapshot { location, repo, label } => {
-                let file = corrupt_snapshot(location, repo, label)
-                    .await
-                    .map_err(|e| (out.clone(), format!("line {line}: {e}")))?;
-                out.push_str(&format!("> corrupt-snapshot: {location} {repo} {label} (flipped a byte of {file})\n"));
-            }
-            Step::WaitClean(bound) => {
-                let started = cluster.now();
-                loop {
-                    let (_, mut left) =
-                        crate::workloads::restores::leftover_tablets(cluster).await.map_err(|e| (out.clone(), e))?;
-                    left.extend(
-                        crate::cluster::snapshot_dirs(cluster).into_iter().map(|(n, d)| format!("{n}: snapshot {d}")),
-                    );
-                    if left.is_empty() {
-                        break;
-                    }
-                    if cluster.now() - started > *bound {
-                        return Err((out, format!("line {line}: still left after {}s: {left:?}", bound.as_secs())));
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                out.push_str(&format!(
-                    "> wait-clean: {}s (no backend holds a snapshot, or a tablet nobody has)\n",
-                    bound.as_secs()
-                ));
-            }
-            Step::WaitAlive(bound) => {
-                if !wait_alive(cluster, *bound).await {
-                    return Err((out, format!("line {line}: members not all alive within {}s", bound.as_secs())));
-                }
-                out.push_str(&format!("> wait-alive: {}s (all alive)\n", bound.as_secs()));
-            }
+        let session = &mut sessions[current];
+        let done = if step.is_wait() {
+            run_wait(&session.cluster, line, &step, &mut out).await
+        } else {
+            run_step(session, line, &step, &mut out).await
+        };
+        if let Err(e) = done {
+            return Err((out, e));
         }
     }
     Ok(out)
+}
+
+/// Runs one step that is not a wait against the current cluster, appending to the transcript.
+async fn run_step(session: &mut ClusterSession, line: usize, step: &Step, out: &mut String) -> Result<(), String> {
+    let ClusterSession { cluster, database, login } = session;
+    match step {
+        Step::Ok(statement) | Step::Error(statement) | Step::Query { sql: statement, .. } => {
+            let expect_error = matches!(step, Step::Error(_));
+            let label = match &step {
+                Step::Ok(_) => "ok",
+                Step::Error(_) => "error",
+                _ => "query",
+            };
+            let shown_columns = match &step {
+                Step::Query { columns, .. } if !columns.is_empty() => format!(" | {}", columns.join(" ")),
+                _ => String::new(),
+            };
+            out.push_str(&format!("> {label}: {statement}{shown_columns}\n"));
+            let statement = substitute(cluster, statement).await.map_err(|e| format!("line {line}: {e}"))?;
+            let result = session_sql(cluster, database, login, &statement).await;
+            match (result, expect_error) {
+                (Ok(output), false) => {
+                    let columns = match &step {
+                        Step::Query { columns, .. } => columns.clone(),
+                        _ => Vec::new(),
+                    };
+                    if matches!(step, Step::Query { .. }) || matches!(output, QueryOutput::Ok { .. }) {
+                        let shown = render(&output, &columns).map_err(|e| format!("line {line}: {e}"))?;
+                        out.push_str(&shown);
+                        out.push('\n');
+                    }
+                }
+                (Err(ClientError::Sql(e)), true) => out.push_str(&format!("{e}\n")),
+                (Ok(_), true) => {
+                    return Err(format!("line {line}: expected an error, the statement succeeded"));
+                }
+                (Err(e), _) => return Err(format!("line {line}: unexpected error: {e}")),
+            }
+        }
+        Step::Kill(name) => {
+            let r = role(cluster, name, line)?;
+            cluster.kill(r);
+            out.push_str(&format!("> kill: {name}\n"));
+        }
+        Step::Trash(name) => {
+            let r = role(cluster, name, line)?;
+            let entries = trash_entries(cluster, r);
+            let ids: Vec<String> = entries.iter().map(|(_, id)| id.to_string()).collect();
+            let listed = if ids.is_empty() { "empty".to_string() } else { format!("tablets {}", ids.join(" ")) };
+            out.push_str(&format!("> trash: {name}\n  {listed}\n"));
+        }
+        Step::Untrash { node, tablet_id } => {
+            let r = role(cluster, node, line)?;
+            let Some((entry, _)) = trash_entries(cluster, r).into_iter().find(|(_, id)| id == tablet_id) else {
+                return Err(format!("line {line}: tablet {tablet_id} is not in {node}'s trash"));
+            };
+            cluster.kill(r);
+            let disk = cluster.node(r).disk.clone().expect("a backend has a disk");
+            let back = std::path::PathBuf::from(format!("/be/tablets/{tablet_id}"));
+            let moved = async {
+                palo_node::disk::Disk::rename(disk.as_ref(), &entry, &back).await?;
+                palo_node::disk::Disk::sync_dir(disk.as_ref(), std::path::Path::new("/be/tablets")).await?;
+                palo_node::disk::Disk::sync_dir(disk.as_ref(), std::path::Path::new("/be/trash")).await
+            }
+            .await;
+            moved.map_err(|e| format!("line {line}: moving tablet {tablet_id} back: {e}"))?;
+            cluster.restart(r);
+            out.push_str(&format!("> untrash: {node} {tablet_id}\n"));
+        }
+        Step::Restart(name) => {
+            let r = role(cluster, name, line)?;
+            cluster.restart(r);
+            out.push_str(&format!("> restart: {name}\n"));
+        }
+        Step::Partition(a, b) => {
+            let (ra, rb) = (role(cluster, a, line)?, role(cluster, b, line)?);
+            cluster.partition(ra, rb);
+            out.push_str(&format!("> partition: {a} {b}\n"));
+        }
+        Step::Heal => {
+            cluster.heal_all(&SimDiskFaults::default());
+            out.push_str("> heal: all\n");
+        }
+        Step::Login { user, password } => {
+            *login = (user.clone(), password.clone());
+            out.push_str(&format!("> login: {user}\n"));
+        }
+        Step::FailNextTask { node, task, times } => {
+            let r = role(cluster, node, line)?;
+            palo_buggify::inject_task_failure(cluster.node(r).handle.id(), task, *times);
+            let count = if *times == 1 { String::new() } else { format!(" x{times}") };
+            out.push_str(&format!("> fail-next-task: {node} {task}{count}\n"));
+        }
+        Step::Cluster(_) => unreachable!("handled before the match"),
+        Step::CorruptSnapshot { location, repo, label } => {
+            let file = corrupt_snapshot(location, repo, label).await.map_err(|e| format!("line {line}: {e}"))?;
+            out.push_str(&format!("> corrupt-snapshot: {location} {repo} {label} (flipped a byte of {file})\n"));
+        }
+        Step::Wait(_)
+        | Step::WaitConverged(..)
+        | Step::WaitJob { .. }
+        | Step::WaitRestore { .. }
+        | Step::WaitNoSnapshots(_)
+        | Step::WaitClean(_)
+        | Step::WaitAlive(_) => unreachable!("waits run in run_wait"),
+    }
+    Ok(())
+}
+
+/// Runs one wait step: until its condition holds, or fails once its bound passes.
+async fn run_wait(cluster: &SimCluster, line: usize, step: &Step, out: &mut String) -> Result<(), String> {
+    match step {
+        Step::Wait(d) => {
+            tokio::time::sleep(*d).await;
+            out.push_str(&format!("> wait: {}s\n", d.as_secs()));
+        }
+        Step::WaitConverged(bound, table) => {
+            let started = cluster.now();
+            let statement = format!("SHOW TABLETS FROM {table}");
+            loop {
+                let converged = match sql(cluster, &statement).await {
+                    Ok(QueryOutput::Rows { columns, rows }) => {
+                        let state = columns.iter().position(|c| c == "State");
+                        state.is_some_and(|i| {
+                            rows.iter().all(|r| r.get(i).cloned().flatten().as_deref() == Some("NORMAL"))
+                        })
+                    }
+                    _ => false,
+                };
+                if converged {
+                    break;
+                }
+                if cluster.now() - started > *bound {
+                    return Err(format!("line {line}: {table} did not converge within {}s", bound.as_secs()));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            out.push_str(&format!(
+                "> wait-converged: {}s {table} (all replicas at the visible version)\n",
+                bound.as_secs()
+            ));
+        }
+        Step::WaitJob { bound, database: db, state } | Step::WaitRestore { bound, database: db, state } => {
+            let (kind, verb) =
+                if matches!(step, Step::WaitJob { .. }) { ("BACKUP", "wait-job") } else { ("RESTORE", "wait-restore") };
+            let started = cluster.now();
+            loop {
+                let current = newest_job(cluster, kind, db).await;
+                match current.as_ref() {
+                    Some((s, _)) if s == state => break,
+                    Some((s, status)) if s == "FINISHED" || s == "CANCELLED" => {
+                        return Err(format!("line {line}: the job ended {s} {status}, not {state}"));
+                    }
+                    _ => {}
+                }
+                if cluster.now() - started > *bound {
+                    return Err(format!(
+                        "line {line}: the job was not {state} within {}s (now {current:?})",
+                        bound.as_secs()
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            out.push_str(&format!("> {verb}: {}s {db} {state}\n", bound.as_secs()));
+        }
+        Step::WaitNoSnapshots(bound) => {
+            let started = cluster.now();
+            loop {
+                let held = crate::cluster::snapshot_dirs(cluster);
+                if held.is_empty() {
+                    break;
+                }
+                if cluster.now() - started > *bound {
+                    return Err(format!("line {line}: snapshots still held after {}s: {held:?}", bound.as_secs()));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            out.push_str(&format!("> wait-no-snapshots: {}s (no snapshot on any backend)\n", bound.as_secs()));
+        }
+        Step::WaitClean(bound) => {
+            let started = cluster.now();
+            loop {
+                let (_, mut left) = crate::workloads::restores::leftover_tablets(cluster).await?;
+                left.extend(
+                    crate::cluster::snapshot_dirs(cluster).into_iter().map(|(n, d)| format!("{n}: snapshot {d}")),
+                );
+                if left.is_empty() {
+                    break;
+                }
+                if cluster.now() - started > *bound {
+                    return Err(format!("line {line}: still left after {}s: {left:?}", bound.as_secs()));
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            out.push_str(&format!(
+                "> wait-clean: {}s (no backend holds a snapshot, or a tablet nobody has)\n",
+                bound.as_secs()
+            ));
+        }
+        Step::WaitAlive(bound) => {
+            if !wait_alive(cluster, *bound).await {
+                return Err(format!("line {line}: members not all alive within {}s", bound.as_secs()));
+            }
+            out.push_str(&format!("> wait-alive: {}s (all alive)\n", bound.as_secs()));
+        }
+        _ => unreachable!("run_wait runs waits only"),
+    }
+    Ok(())
 }
 
 /// Runs a scenario file's text in a fresh simulated world. `Ok` is the transcript.

@@ -31,7 +31,9 @@ use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
 use crate::nemesis;
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::Recorder;
-use crate::workloads::membership::{Known, backend_ids, client_changes, databases_until_ok, members_until_ok};
+use crate::workloads::membership::{
+    ClientModel, Known, Member, backend_ids, client_changes, databases_until_ok, members_until_ok,
+};
 use crate::world::WorldProfile;
 
 /// Once faults stop, every member must be shown alive within this much simulated time.
@@ -119,37 +121,9 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     // Let every node bind its port.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    // Setup, without faults: three core backends, the spare, and the broker.
     let backend_roles = cluster.backend_roles();
-    let backend_addrs: Vec<String> = backend_roles.iter().map(|r| cluster.node(*r).addr()).collect();
     let (core_roles, _) = backend_roles.split_at(backend_roles.len() - 1);
-    let spare = backend_addrs[backend_addrs.len() - 1].clone();
-    let all = backend_addrs.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
-    until_ok(&cluster, &format!("ALTER SYSTEM ADD BACKEND {all}"), &["Same backend already exists"]).await?;
-    // Which backend id each core backend got: it keeps it whatever its address becomes.
-    let ids_at_setup = backend_ids(&members_until_ok(&cluster).await?);
-    let core_ids: Vec<(Role, String)> = core_roles
-        .iter()
-        .map(|r| (*r, ids_at_setup.get(&cluster.node(*r).addr()).cloned().unwrap_or_default()))
-        .collect();
-    let broker_addr = format!("{}:{BROKER_PORT}", cluster.node(Role::Broker).ip);
-    until_ok(&cluster, &format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker_addr}\""), &["already has"]).await?;
-
-    // The load table (needs three alive backends: retried until heartbeats have run).
-    until_ok(&cluster, "CREATE DATABASE w", &["database exists"]).await?;
-    until_ok(&cluster, crate::workloads::loads::CREATE_TABLE, &["already exists"]).await?;
-    // The restore workload's target database.
-    until_ok(&cluster, &format!("CREATE DATABASE {}", crate::workloads::restores::TARGET_DB), &["database exists"])
-        .await?;
-    // The backup repository: through the broker or direct, by the seed.
-    let via = if thread_rng().gen_bool(0.5) { format!("BROKER {BROKER_NAME}") } else { "S3".to_string() };
-    let create_repo = format!(
-        "CREATE REPOSITORY {} WITH {via} ON LOCATION \"{}\"",
-        crate::workloads::backups::REPOSITORY,
-        crate::workloads::backups::LOCATION
-    );
-    until_ok(&cluster, &create_repo, &["already exist"]).await?;
-    crate::workloads::big_tables::setup(&cluster, world).await?;
+    let (spare, core_ids) = setup(&cluster, world, core_roles).await?;
 
     // Chaos: the nemesis, the client's membership changes and its loads at once.
     let buggify = thread_rng().gen_bool(0.5);
@@ -206,15 +180,77 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     let healed_at = cluster.now();
     cluster.event(format!("check: spare backend {spare} is {known:?} to the client"));
 
+    let last = check_membership(&cluster, &model, &spare, &core_ids, healed_at).await?;
+
+    // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
+    crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await?;
+    crate::workloads::big_tables::check(&cluster, world).await?;
+    crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
+    crate::workloads::restores::check(&cluster, &mut restore_model).await?;
+    crate::workloads::backups::check_no_snapshots(&cluster).await?;
+
+    check_replay(&mut cluster, &last).await
+}
+
+/// Setup, without faults: three core backends, the spare, the broker, the load table, the
+/// restore's database, the repository and the big tables. The spare's address and the id each
+/// core backend got.
+async fn setup(
+    cluster: &SimCluster,
+    world: &WorldProfile,
+    core_roles: &[Role],
+) -> Result<(String, Vec<(Role, String)>), String> {
+    let backend_addrs: Vec<String> = cluster.backend_roles().iter().map(|r| cluster.node(*r).addr()).collect();
+    let spare = backend_addrs[backend_addrs.len() - 1].clone();
+    let all = backend_addrs.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+    until_ok(cluster, &format!("ALTER SYSTEM ADD BACKEND {all}"), &["Same backend already exists"]).await?;
+    // Which backend id each core backend got: it keeps it whatever its address becomes.
+    let ids_at_setup = backend_ids(&members_until_ok(cluster).await?);
+    let core_ids: Vec<(Role, String)> = core_roles
+        .iter()
+        .map(|r| (*r, ids_at_setup.get(&cluster.node(*r).addr()).cloned().unwrap_or_default()))
+        .collect();
+    let broker_addr = format!("{}:{BROKER_PORT}", cluster.node(Role::Broker).ip);
+    until_ok(cluster, &format!("ALTER SYSTEM ADD BROKER {BROKER_NAME} \"{broker_addr}\""), &["already has"]).await?;
+
+    // The load table (needs three alive backends: retried until heartbeats have run).
+    until_ok(cluster, "CREATE DATABASE w", &["database exists"]).await?;
+    until_ok(cluster, crate::workloads::loads::CREATE_TABLE, &["already exists"]).await?;
+    // The restore workload's target database.
+    until_ok(cluster, &format!("CREATE DATABASE {}", crate::workloads::restores::TARGET_DB), &["database exists"])
+        .await?;
+    // The backup repository: through the broker or direct, by the seed.
+    let via = if thread_rng().gen_bool(0.5) { format!("BROKER {BROKER_NAME}") } else { "S3".to_string() };
+    let create_repo = format!(
+        "CREATE REPOSITORY {} WITH {via} ON LOCATION \"{}\"",
+        crate::workloads::backups::REPOSITORY,
+        crate::workloads::backups::LOCATION
+    );
+    until_ok(cluster, &create_repo, &["already exist"]).await?;
+    crate::workloads::big_tables::setup(cluster, world).await?;
+    Ok((spare, core_ids))
+}
+
+/// Invariants 1-3: acknowledged membership and databases survive, and every member is shown
+/// alive within [`LIVENESS_BOUND`] of `healed_at`, each core backend under the id it got at
+/// setup. The members as last listed.
+async fn check_membership(
+    cluster: &SimCluster,
+    model: &ClientModel,
+    spare: &str,
+    core_ids: &[(Role, String)],
+    healed_at: Duration,
+) -> Result<Vec<Member>, String> {
+    let known = model.spare;
     // Invariant 1: acknowledged membership survives.
-    let seen = members_until_ok(&cluster).await?;
+    let seen = members_until_ok(cluster).await?;
     let backend_addrs_seen: BTreeSet<&str> =
         seen.iter().filter(|m| m.key.starts_with("backend:")).map(|m| m.addr.as_str()).collect();
     match known {
-        Known::Present if !backend_addrs_seen.contains(spare.as_str()) => {
+        Known::Present if !backend_addrs_seen.contains(spare) => {
             return Err(format!("spare backend {spare} was acknowledged as added but is missing: {seen:?}"));
         }
-        Known::Absent if backend_addrs_seen.contains(spare.as_str()) => {
+        Known::Absent if backend_addrs_seen.contains(spare) => {
             return Err(format!("spare backend {spare} was acknowledged as dropped but is listed: {seen:?}"));
         }
         _ => {}
@@ -224,7 +260,7 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     }
 
     // Invariant 3: acknowledged databases survive; nothing appears that nobody created.
-    let databases = databases_until_ok(&cluster).await?;
+    let databases = databases_until_ok(cluster).await?;
     if let Some(lost) = model.databases_acked.difference(&databases).next() {
         return Err(format!("acknowledged database {lost} is missing from SHOW DATABASES: {databases:?}"));
     }
@@ -260,12 +296,12 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
             return Err(format!("members not alive {}s after the faults stopped: {dead:?}", LIVENESS_BOUND.as_secs()));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        last = members_until_ok(&cluster).await?;
+        last = members_until_ok(cluster).await?;
     }
     // Invariant 1 for the core backends, once every member answers (a backend that came back on
     // another port has reported it by then): each is listed where it is now, under its old id.
     let ids_seen = backend_ids(&last);
-    for (role, id) in &core_ids {
+    for (role, id) in core_ids {
         // Where the backend is now: it may have come back on another port.
         let addr = cluster.node(*role).addr();
         match ids_seen.get(&addr) {
@@ -279,35 +315,31 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
             Some(_) => {}
         }
     }
+    Ok(last)
+}
 
-    // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
-    crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await?;
-    crate::workloads::big_tables::check(&cluster, world).await?;
-    crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
-    crate::workloads::restores::check(&cluster, &mut restore_model).await?;
-    crate::workloads::backups::check_no_snapshots(&cluster).await?;
-
-    // Invariant 4: one more FE power loss; replay must give the same membership and catalog.
+/// Invariant 4: one more FE power loss; replay must give the same membership and catalog.
+async fn check_replay(cluster: &mut SimCluster, last: &[Member]) -> Result<(), String> {
     let before: Vec<String> = last.iter().map(|m| m.key.clone()).collect();
-    let databases_before = databases_until_ok(&cluster).await?;
-    let tables_before = crate::workloads::loads::fingerprint(&cluster).await?;
-    let restored_before = crate::workloads::restores::fingerprint(&cluster).await?;
+    let databases_before = databases_until_ok(cluster).await?;
+    let tables_before = crate::workloads::loads::fingerprint(cluster).await?;
+    let restored_before = crate::workloads::restores::fingerprint(cluster).await?;
     cluster.kill(Role::Fe);
     tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=2_000))).await;
     cluster.restart(Role::Fe);
-    let after: Vec<String> = members_until_ok(&cluster).await?.into_iter().map(|m| m.key).collect();
+    let after: Vec<String> = members_until_ok(cluster).await?.into_iter().map(|m| m.key).collect();
     if before != after {
         return Err(format!("FE restart changed membership: before {before:?}, after {after:?}"));
     }
-    let databases_after = databases_until_ok(&cluster).await?;
+    let databases_after = databases_until_ok(cluster).await?;
     if databases_before != databases_after {
         return Err(format!("FE restart changed databases: before {databases_before:?}, after {databases_after:?}"));
     }
-    let tables_after = crate::workloads::loads::fingerprint(&cluster).await?;
+    let tables_after = crate::workloads::loads::fingerprint(cluster).await?;
     if tables_before != tables_after {
         return Err(format!("FE restart changed the load table: before {tables_before}, after {tables_after}"));
     }
-    let restored_after = crate::workloads::restores::fingerprint(&cluster).await?;
+    let restored_after = crate::workloads::restores::fingerprint(cluster).await?;
     if restored_before != restored_after {
         return Err(format!(
             "FE restart changed the restored tables: before {restored_before}, after {restored_after}"

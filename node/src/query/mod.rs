@@ -212,19 +212,12 @@ fn check_condition(t: &Typed, clause: &str) -> Result<(), SqlError> {
     Ok(())
 }
 
-/// Binds `select` to the columns of the rows it will read. Column names match case-insensitively;
-/// a qualifier must be the table's alias (or its name when it has none).
-pub fn plan(select: &Select, input: &[InputColumn]) -> Result<QueryPlan, SqlError> {
-    let qualifiers = match &select.from {
-        Some(FromClause::Table { table, alias, .. }) => vec![alias.clone().unwrap_or_else(|| table.table.clone())],
-        Some(FromClause::Numbers { alias, .. }) => vec![alias.clone().unwrap_or_else(|| "numbers".into())],
-        None => Vec::new(),
-    };
-    let scope = Scope { input, qualifiers };
-
-    let fields = Binder { scope: &scope, clause: "field list", names: Names::Input, aggregates: true };
+/// The select list bound to the input: `*` as every input column.
+fn bind_items(select_items: &[SelectItem], scope: &Scope<'_>) -> Result<Vec<Item>, SqlError> {
+    let input = scope.input;
+    let fields = Binder { scope, clause: "field list", names: Names::Input, aggregates: true };
     let mut items: Vec<Item> = Vec::new();
-    for item in &select.items {
+    for item in select_items {
         match item {
             SelectItem::Wildcard => {
                 if input.is_empty() {
@@ -244,6 +237,20 @@ pub fn plan(select: &Select, input: &[InputColumn]) -> Result<QueryPlan, SqlErro
             return Err(SqlError::doris(format!("a query returns at most {MAX_OUTPUT_COLUMNS} columns")));
         }
     }
+    Ok(items)
+}
+
+/// Binds `select` to the columns of the rows it will read. Column names match case-insensitively;
+/// a qualifier must be the table's alias (or its name when it has none).
+pub fn plan(select: &Select, input: &[InputColumn]) -> Result<QueryPlan, SqlError> {
+    let qualifiers = match &select.from {
+        Some(FromClause::Table { table, alias, .. }) => vec![alias.clone().unwrap_or_else(|| table.table.clone())],
+        Some(FromClause::Numbers { alias, .. }) => vec![alias.clone().unwrap_or_else(|| "numbers".into())],
+        None => Vec::new(),
+    };
+    let scope = Scope { input, qualifiers };
+
+    let items = bind_items(&select.items, &scope)?;
 
     let filter = match &select.filter {
         Some(e) => {

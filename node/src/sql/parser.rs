@@ -137,21 +137,7 @@ impl Parser {
             "BACKUP" => self.backup(),
             "RESTORE" => self.restore(),
             "CANCEL" => self.cancel_job(),
-            "ADMIN" => {
-                self.expect_keyword("CLEAN")?;
-                self.expect_keyword("TRASH")?;
-                let on = if self.accept_keyword("ON") {
-                    let parenthesized = self.accept_symbol("(");
-                    let list = self.host_ports()?;
-                    if parenthesized && !self.accept_symbol(")") {
-                        return Err(self.error_here("expected )"));
-                    }
-                    Some(list)
-                } else {
-                    None
-                };
-                Ok(Statement::CleanTrash { on })
-            }
+            "ADMIN" => self.clean_trash(),
             "ALTER" => self.alter(),
             "DESC" | "DESCRIBE" => Ok(Statement::Describe { table: self.table_name()? }),
             "TRUNCATE" => {
@@ -170,36 +156,8 @@ impl Parser {
             }
             "DROP" if self.accept_keyword("TABLE") => self.drop_table(),
             "GRANT" | "REVOKE" => self.grant_or_revoke(),
-            "HELP" => {
-                let mut words = Vec::new();
-                while !matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
-                    match self.peek().kind.clone() {
-                        TokenKind::Word(w) | TokenKind::String(w) | TokenKind::QuotedIdent(w) => words.push(w),
-                        other => words.push(other.to_string()),
-                    }
-                    self.at += 1;
-                }
-                Ok(Statement::Help { topic: words.join(" ") })
-            }
-            "SET" if self.accept_keyword("PASSWORD") => {
-                let user = if self.accept_keyword("FOR") { Some(self.user_spec()?) } else { None };
-                if !self.accept_symbol("=") {
-                    return Err(self.error_here("expected ="));
-                }
-                let password = if self.accept_keyword("PASSWORD") {
-                    if !self.accept_symbol("(") {
-                        return Err(self.error_here("expected ("));
-                    }
-                    let p = self.string("a quoted password")?;
-                    if !self.accept_symbol(")") {
-                        return Err(self.error_here("expected )"));
-                    }
-                    p
-                } else {
-                    self.string("PASSWORD('...') or a quoted password")?
-                };
-                Ok(Statement::SetPassword { user, password })
-            }
+            "HELP" => self.help(),
+            "SET" if self.accept_keyword("PASSWORD") => self.set_password(),
             "SET" => {
                 if matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
                     return Err(self.error_here("expected a variable to set"));
@@ -209,71 +167,135 @@ impl Parser {
                 }
                 Ok(Statement::Set)
             }
-            "SELECT" => {
-                // What clients send on connect (session values only) stays a SelectSession;
-                // anything else is a query. When both fail, the error that got further wins.
-                let start = self.at;
-                let session = match self.select_session() {
-                    Ok(statement) if matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) => {
-                        return Ok(statement);
-                    }
-                    Ok(_) => None,
-                    Err(e) => Some(e),
-                };
-                self.at = start;
-                match (self.select_body(), session) {
-                    (Ok(select), _) => Ok(Statement::Select(Box::new(select))),
-                    (Err(query), Some(session)) if (session.line, session.column) > (query.line, query.column) => {
-                        Err(session)
-                    }
-                    (Err(query), _) => Err(query),
-                }
-            }
+            "SELECT" => self.select_statement(),
             "INSERT" => self.insert_statement(),
             "SHOW" => self.show(),
-            "CREATE" if self.accept_keyword("USER") => {
-                let if_not_exists = self.accept_keyword("IF");
-                if if_not_exists {
-                    self.expect_keyword("NOT")?;
-                    self.expect_keyword("EXISTS")?;
-                }
-                let user = self.user_spec()?;
-                let password = if self.accept_keyword("IDENTIFIED") {
-                    self.expect_keyword("BY")?;
-                    Some(self.string("a quoted password")?)
-                } else {
-                    None
-                };
-                Ok(Statement::CreateUser { user, password, if_not_exists })
-            }
-            "DROP" if self.accept_keyword("USER") => {
-                let if_exists = self.accept_keyword("IF");
-                if if_exists {
-                    self.expect_keyword("EXISTS")?;
-                }
-                Ok(Statement::DropUser { user: self.user_spec()?, if_exists })
-            }
-            "CREATE" => {
-                self.expect_one_of(&["DATABASE", "SCHEMA"])?;
-                let if_not_exists = self.accept_keyword("IF");
-                if if_not_exists {
-                    self.expect_keyword("NOT")?;
-                    self.expect_keyword("EXISTS")?;
-                }
-                let name = self.identifier("a database name")?;
-                Ok(Statement::CreateDatabase { name, if_not_exists })
-            }
-            "DROP" => {
-                self.expect_one_of(&["DATABASE", "SCHEMA"])?;
-                let if_exists = self.accept_keyword("IF");
-                if if_exists {
-                    self.expect_keyword("EXISTS")?;
-                }
-                let name = self.identifier("a database name")?;
-                Ok(Statement::DropDatabase { name, if_exists })
-            }
+            "CREATE" if self.accept_keyword("USER") => self.create_user(),
+            "DROP" if self.accept_keyword("USER") => self.drop_user(),
+            "CREATE" => self.create_database(),
+            "DROP" => self.drop_database(),
             _ => Ok(Statement::Use { name: self.identifier("a database name")? }),
         }
+    }
+
+    /// ADMIN CLEAN TRASH [ON ...] (after its first keyword).
+    fn clean_trash(&mut self) -> Result<Statement, ParseError> {
+        self.expect_keyword("CLEAN")?;
+        self.expect_keyword("TRASH")?;
+        let on = if self.accept_keyword("ON") {
+            let parenthesized = self.accept_symbol("(");
+            let list = self.host_ports()?;
+            if parenthesized && !self.accept_symbol(")") {
+                return Err(self.error_here("expected )"));
+            }
+            Some(list)
+        } else {
+            None
+        };
+        Ok(Statement::CleanTrash { on })
+    }
+
+    /// HELP [topic words] (after its first keyword).
+    fn help(&mut self) -> Result<Statement, ParseError> {
+        let mut words = Vec::new();
+        while !matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) {
+            match self.peek().kind.clone() {
+                TokenKind::Word(w) | TokenKind::String(w) | TokenKind::QuotedIdent(w) => words.push(w),
+                other => words.push(other.to_string()),
+            }
+            self.at += 1;
+        }
+        Ok(Statement::Help { topic: words.join(" ") })
+    }
+
+    /// SET PASSWORD [FOR user] = ... (after its first keyword).
+    fn set_password(&mut self) -> Result<Statement, ParseError> {
+        let user = if self.accept_keyword("FOR") { Some(self.user_spec()?) } else { None };
+        if !self.accept_symbol("=") {
+            return Err(self.error_here("expected ="));
+        }
+        let password = if self.accept_keyword("PASSWORD") {
+            if !self.accept_symbol("(") {
+                return Err(self.error_here("expected ("));
+            }
+            let p = self.string("a quoted password")?;
+            if !self.accept_symbol(")") {
+                return Err(self.error_here("expected )"));
+            }
+            p
+        } else {
+            self.string("PASSWORD('...') or a quoted password")?
+        };
+        Ok(Statement::SetPassword { user, password })
+    }
+
+    /// SELECT: a session query or a query (after its first keyword).
+    fn select_statement(&mut self) -> Result<Statement, ParseError> {
+        // What clients send on connect (session values only) stays a SelectSession;
+        // anything else is a query. When both fail, the error that got further wins.
+        let start = self.at;
+        let session = match self.select_session() {
+            Ok(statement) if matches!(self.peek().kind, TokenKind::End | TokenKind::Symbol(";")) => {
+                return Ok(statement);
+            }
+            Ok(_) => None,
+            Err(e) => Some(e),
+        };
+        self.at = start;
+        match (self.select_body(), session) {
+            (Ok(select), _) => Ok(Statement::Select(Box::new(select))),
+            (Err(query), Some(session)) if (session.line, session.column) > (query.line, query.column) => Err(session),
+            (Err(query), _) => Err(query),
+        }
+    }
+
+    /// CREATE USER [IF NOT EXISTS] user [IDENTIFIED BY ...] (after its first keyword).
+    fn create_user(&mut self) -> Result<Statement, ParseError> {
+        let if_not_exists = self.accept_keyword("IF");
+        if if_not_exists {
+            self.expect_keyword("NOT")?;
+            self.expect_keyword("EXISTS")?;
+        }
+        let user = self.user_spec()?;
+        let password = if self.accept_keyword("IDENTIFIED") {
+            self.expect_keyword("BY")?;
+            Some(self.string("a quoted password")?)
+        } else {
+            None
+        };
+        Ok(Statement::CreateUser { user, password, if_not_exists })
+    }
+
+    /// DROP USER [IF EXISTS] user (after its first keyword).
+    fn drop_user(&mut self) -> Result<Statement, ParseError> {
+        let if_exists = self.accept_keyword("IF");
+        if if_exists {
+            self.expect_keyword("EXISTS")?;
+        }
+        Ok(Statement::DropUser { user: self.user_spec()?, if_exists })
+    }
+
+    /// CREATE DATABASE|SCHEMA [IF NOT EXISTS] name (after its first keyword).
+    fn create_database(&mut self) -> Result<Statement, ParseError> {
+        self.expect_one_of(&["DATABASE", "SCHEMA"])?;
+        let if_not_exists = self.accept_keyword("IF");
+        if if_not_exists {
+            self.expect_keyword("NOT")?;
+            self.expect_keyword("EXISTS")?;
+        }
+        let name = self.identifier("a database name")?;
+        Ok(Statement::CreateDatabase { name, if_not_exists })
+    }
+
+    /// DROP DATABASE|SCHEMA [IF EXISTS] name (after its first keyword).
+    fn drop_database(&mut self) -> Result<Statement, ParseError> {
+        self.expect_one_of(&["DATABASE", "SCHEMA"])?;
+        let if_exists = self.accept_keyword("IF");
+        if if_exists {
+            self.expect_keyword("EXISTS")?;
+        }
+        let name = self.identifier("a database name")?;
+        Ok(Statement::DropDatabase { name, if_exists })
     }
 
     fn alter(&mut self) -> Result<Statement, ParseError> {

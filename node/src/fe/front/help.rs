@@ -209,7 +209,7 @@ pub(crate) fn answer(topic: &str) -> Result<QueryOutput, SqlError> {
         let rows = TOPICS.iter().map(|(name, _, _)| vec![text(name), text("N")]).collect();
         return Ok(QueryOutput::Rows { columns: vec!["name".into(), "is_it_category".into()], rows });
     }
-    let found = find(&topic);
+    let found = find(topic);
     match found.as_slice() {
         [] => Err(SqlError::doris(format!("Nothing found for help topic '{topic}'; run HELP to list the topics"))),
         [(name, description, example)] => Ok(QueryOutput::Rows {

@@ -109,7 +109,7 @@ impl Fe {
         if !state.catalog.databases.contains_key(&db) {
             return Err(SqlError::unknown_database(&db));
         }
-        check_can_see(&auth, session, &db)?;
+        check_can_see(auth, session, &db)?;
         Ok(self.show_tables(&state, &db))
     }
 }

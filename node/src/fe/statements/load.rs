@@ -632,39 +632,18 @@ impl Fe {
 impl Fe {
     pub(crate) async fn insert(&self, session: &Session, insert: Insert) -> Result<QueryOutput, SqlError> {
         let db = database_of(session, &insert.table)?;
-        let state = self.state().await;
-        let (at, table) = find_table(&state, &db, &insert.table.table)?;
-        crate::fe::jobs::holds::check_load_allowed(&state, at, &table.name)?;
-        let table = table.clone();
-        let addrs: BTreeMap<i64, String> = state.membership.backends.values().map(|b| (b.id, b.addr())).collect();
-        drop(state);
-        let schema = &table.schema;
-        // Which table column each inserted value fills.
-        let targets: Vec<usize> = match &insert.columns {
-            None => (0..schema.columns.len()).collect(),
-            Some(names) => {
-                let mut targets = Vec::with_capacity(names.len());
-                for name in names {
-                    let i = schema.column_index(name).ok_or_else(|| {
-                        SqlError::new(1054, "42S22", format!("Unknown column '{name}' in 'table {}'", table.name))
-                    })?;
-                    if targets.contains(&i) {
-                        return Err(SqlError::new(1110, "42000", format!("Column '{name}' specified twice")));
-                    }
-                    targets.push(i);
-                }
-                targets
-            }
+        // The table and the backends only: a copy of the whole state would cost O(tablets).
+        let (at, table, addrs) = {
+            let durable = self.durable.lock().await;
+            let state = &durable.state;
+            let (at, table) = find_table(state, &db, &insert.table.table)?;
+            crate::fe::jobs::holds::check_load_allowed(state, at, &table.name)?;
+            let addrs: BTreeMap<i64, String> = state.membership.backends.values().map(|b| (b.id, b.addr())).collect();
+            (at, table.clone(), addrs)
         };
-        // Columns not listed take their defaults (checked before anything is sent).
-        let mut template: Row = Vec::with_capacity(schema.columns.len());
-        for (i, column) in schema.columns.iter().enumerate() {
-            if targets.contains(&i) {
-                template.push(Value::Null);
-            } else {
-                template.push(query::default_value(column).map_err(SqlError::doris)?);
-            }
-        }
+        let schema = &table.schema;
+        let targets = insert_targets(&table, insert.columns.as_deref())?;
+        let template = row_template(schema, &targets)?;
         let build = |values: Vec<Value>, row_number: u64| -> Result<Row, SqlError> {
             if values.len() != targets.len() {
                 return Err(SqlError::new(
@@ -753,6 +732,38 @@ impl Fe {
         let rows = load.finish().await?;
         Ok(QueryOutput::Ok { affected_rows: rows })
     }
+}
+
+/// Which table column each inserted value fills: the listed columns, or all in order.
+fn insert_targets(table: &TableRecord, columns: Option<&[String]>) -> Result<Vec<usize>, SqlError> {
+    let schema = &table.schema;
+    let Some(names) = columns else {
+        return Ok((0..schema.columns.len()).collect());
+    };
+    let mut targets = Vec::with_capacity(names.len());
+    for name in names {
+        let i = schema.column_index(name).ok_or_else(|| {
+            SqlError::new(1054, "42S22", format!("Unknown column '{name}' in 'table {}'", table.name))
+        })?;
+        if targets.contains(&i) {
+            return Err(SqlError::new(1110, "42000", format!("Column '{name}' specified twice")));
+        }
+        targets.push(i);
+    }
+    Ok(targets)
+}
+
+/// A row with every column not listed at its default (checked before anything is sent).
+fn row_template(schema: &crate::schema::Schema, targets: &[usize]) -> Result<Row, SqlError> {
+    let mut template: Row = Vec::with_capacity(schema.columns.len());
+    for (i, column) in schema.columns.iter().enumerate() {
+        if targets.contains(&i) {
+            template.push(Value::Null);
+        } else {
+            template.push(query::default_value(column).map_err(SqlError::doris)?);
+        }
+    }
+    Ok(template)
 }
 
 #[cfg(test)]

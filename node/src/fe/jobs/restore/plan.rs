@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use crate::fe::catalog::membership::BackendRecord;
 use crate::fe::catalog::placement::{MAX_REPLICATION_NUM, place_replicas};
 use crate::fe::catalog::{
-    self, DatabaseRecord, MAX_PARTITIONS, MAX_TABLES_PER_DATABASE, MAX_TABLETS_PER_TABLE, TableRecord,
+    self, DatabaseRecord, MAX_PARTITIONS, MAX_TABLES_PER_DATABASE, MAX_TABLETS_PER_TABLE, PartitionRecord, TableRecord,
 };
-use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta};
+use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, IndexInfo, PartitionInfo};
 use crate::fe::jobs::restore::job::{PartitionPlan, RestoreObject, TablePlan, TabletPlan};
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
@@ -133,6 +133,7 @@ fn check_backed_up_table(label: &str, t: &TableRecord) -> Result<(), PlanError> 
     Ok(())
 }
 
+/// Where the backed-up tables land: one plan per object of the request.
 fn plan_tables(
     request: &PlanRequest<'_>,
     info: &BackupJobInfo,
@@ -176,164 +177,220 @@ fn plan_tables(
                 if db.tables.len() + created_tables > MAX_TABLES_PER_DATABASE {
                     return Err(error(format!("a database holds at most {MAX_TABLES_PER_DATABASE} tables")));
                 }
-                let table_id = *next_id;
-                *next_id += 1;
-                let mut definition = remote.clone();
-                definition.partitions.clear();
-                definition.replication_num = replication;
-                TablePlan {
-                    source_table_id: remote.id,
-                    source_name: remote.name.clone(),
-                    table_id,
-                    name: target.to_string(),
-                    created: true,
-                    definition,
-                    partitions: Vec::new(),
-                }
+                new_table_plan(remote, target, replication, next_id)
             }
         };
         for p in partitions {
             let p_info = remote_info.partitions.get(&p.name).ok_or_else(|| {
                 error(format!("Partition {} of table {} does not exist in snapshot", p.name, object.table))
             })?;
-            if p_info.version != p.visible_version {
-                return Err(error(format!(
-                    "snapshot {label} is inconsistent: __info says partition {} is at version {}, __meta says {}",
-                    p.name, p_info.version, p.visible_version
-                )));
-            }
-            let index =
-                p_info.indexes.get(&remote.name).or_else(|| p_info.indexes.values().next()).ok_or_else(|| {
-                    error(format!("snapshot {label}: partition {} of table {} has no index", p.name, remote.name))
-                })?;
-            let order: Vec<i64> = if index.tablets_order.is_empty() {
-                p.tablets.iter().map(|t| t.id).collect()
-            } else {
-                index.tablets_order.clone()
-            };
-            // Tablets pair with buckets by position: the order must name each tablet once.
-            let mut sorted_order = order.clone();
-            sorted_order.sort_unstable();
-            let mut sorted_meta: Vec<i64> = p.tablets.iter().map(|t| t.id).collect();
-            sorted_meta.sort_unstable();
-            if sorted_order != sorted_meta {
-                return Err(error(format!(
-                    "snapshot {label} is damaged: the tablet order of partition {} of table {} does not name its \
-                     tablets once each",
-                    p.name, remote.name
-                )));
-            }
-            if order.len() != remote.distribution.buckets as usize || order.len() != p.tablets.len() {
-                return Err(error(format!(
-                    "snapshot {label}: partition {} of table {} has {} tablets, but its table has {} buckets",
-                    p.name,
-                    remote.name,
-                    order.len(),
-                    remote.distribution.buckets
-                )));
-            }
-            let (partition_id, name, overwrites, replicas) = if table_plan.created {
-                let id = *next_id;
-                *next_id += 1;
-                let name = if remote.partition_column.is_none() { target.to_string() } else { p.name.clone() };
-                (id, name, false, replication)
-            } else {
-                let local = &table_plan.definition;
-                let existing = if local.partition_column.is_none() {
-                    db.tables.get(target).and_then(|t| t.partitions.first())
-                } else {
-                    db.tables.get(target).and_then(|t| t.partitions.iter().find(|x| x.name == p.name))
-                };
-                if local.replication_num != replication {
-                    return Err(error(format!(
-                        "Partition {} in table {target} has different replication num '{}' with partition in \
-                         repository, which is {replication}",
-                        p.name, local.replication_num
-                    )));
-                }
-                match existing {
-                    Some(existing) => {
-                        if existing.range != p.range && local.partition_column.is_some() {
-                            return Err(error(format!(
-                                "Partition {} in table {target} has different partition item with partition in \
-                                 repository",
-                                p.name
-                            )));
-                        }
-                        if existing.tablets.len() != order.len() {
-                            return Err(error(format!("Table {target} already exist but with different schema")));
-                        }
-                        (existing.id, existing.name.clone(), true, local.replication_num)
-                    }
-                    None if local.partition_column.is_none() => {
-                        return Err(error(format!("No partition exist in single partitioned table {target}")));
-                    }
-                    None => {
-                        let in_table = db.tables.get(target).map(|t| t.partitions.as_slice()).unwrap_or_default();
-                        let clash = in_table
-                            .iter()
-                            .filter_map(|x| x.range)
-                            .chain(table_plan.partitions.iter().filter_map(|x| x.range))
-                            .any(|r| p.range.is_none_or(|pr| pr.overlaps(&r)));
-                        if clash {
-                            return Err(error(format!(
-                                "Partition {} in table {target} has conflict partition item with existing items",
-                                p.name
-                            )));
-                        }
-                        let added = table_plan.partitions.iter().filter(|x| !x.overwrites).count();
-                        if in_table.len() + added >= MAX_PARTITIONS {
-                            return Err(error(format!("a table has at most {MAX_PARTITIONS} partitions")));
-                        }
-                        let id = *next_id;
-                        *next_id += 1;
-                        (id, p.name.clone(), false, local.replication_num)
-                    }
-                }
-            };
-            let placed = place_replicas(backends, load, replicas, order.len(), next_id).map_err(|e| {
-                PlanError::NoBackends(format!(
-                    "Failed to create replicas for restore: {}",
-                    e.message.trim_start_matches(DORIS_PREFIX)
-                ))
-            })?;
-            let mut tablets = Vec::with_capacity(order.len());
-            for (source_tablet_id, tablet) in order.iter().zip(placed) {
-                let files = index.tablets.get(&source_tablet_id.to_string()).cloned().unwrap_or_default();
-                if files.is_empty() {
-                    return Err(error(format!(
-                        "snapshot {label}: tablet {source_tablet_id} of partition {} of table {} lists no files",
-                        p.name, remote.name
-                    )));
-                }
-                tablets.push(TabletPlan {
-                    source_tablet_id: *source_tablet_id,
-                    remote_dir: layout::index_tablet_dir(
-                        request.repo_name,
-                        label,
-                        info.id,
-                        remote.id,
-                        p.id,
-                        index.id,
-                        *source_tablet_id,
-                    ),
-                    files,
-                    tablet,
-                });
-            }
-            table_plan.partitions.push(PartitionPlan {
-                source_partition_id: p.id,
-                partition_id,
-                name,
-                range: p.range,
-                version: p.visible_version,
-                overwrites,
-                tablets,
-            });
+            let source = Source { request, info, db, remote, p_info, replication };
+            let planned = plan_partition(&source, p, &table_plan, backends, load, next_id)?;
+            table_plan.partitions.push(planned);
         }
         plans.push(table_plan);
     }
     Ok(plans)
+}
+
+/// The plan of a table the restore creates (its partitions come later).
+fn new_table_plan(remote: &TableRecord, target: &str, replication: u16, next_id: &mut i64) -> TablePlan {
+    let table_id = *next_id;
+    *next_id += 1;
+    let mut definition = remote.clone();
+    definition.partitions.clear();
+    definition.replication_num = replication;
+    TablePlan {
+        source_table_id: remote.id,
+        source_name: remote.name.clone(),
+        table_id,
+        name: target.to_string(),
+        created: true,
+        definition,
+        partitions: Vec::new(),
+    }
+}
+
+/// What a partition is restored from and into: the request, the snapshot's `__info`, the
+/// target database, the backed-up table and partition, and the replication asked for.
+struct Source<'a> {
+    request: &'a PlanRequest<'a>,
+    info: &'a BackupJobInfo,
+    db: &'a DatabaseRecord,
+    remote: &'a TableRecord,
+    p_info: &'a PartitionInfo,
+    replication: u16,
+}
+
+/// The plan of one backed-up partition `p`: where it lands, its tablets and their replicas.
+fn plan_partition(
+    source: &Source<'_>,
+    p: &PartitionRecord,
+    table_plan: &TablePlan,
+    backends: &[BackendRecord],
+    load: &mut BTreeMap<i64, usize>,
+    next_id: &mut i64,
+) -> Result<PartitionPlan, PlanError> {
+    let (label, remote, p_info) = (source.request.label, source.remote, source.p_info);
+    if p_info.version != p.visible_version {
+        return Err(error(format!(
+            "snapshot {label} is inconsistent: __info says partition {} is at version {}, __meta says {}",
+            p.name, p_info.version, p.visible_version
+        )));
+    }
+    let index = p_info.indexes.get(&remote.name).or_else(|| p_info.indexes.values().next()).ok_or_else(|| {
+        error(format!("snapshot {label}: partition {} of table {} has no index", p.name, remote.name))
+    })?;
+    let order = tablet_order(label, remote, p, index)?;
+    let (partition_id, name, overwrites, replicas) =
+        partition_target(source.db, table_plan, remote, p, source.replication, order.len(), next_id)?;
+    let placed = place_replicas(backends, load, replicas, order.len(), next_id).map_err(|e| {
+        PlanError::NoBackends(format!(
+            "Failed to create replicas for restore: {}",
+            e.message.trim_start_matches(DORIS_PREFIX)
+        ))
+    })?;
+    let mut tablets = Vec::with_capacity(order.len());
+    for (source_tablet_id, tablet) in order.iter().zip(placed) {
+        let files = index.tablets.get(&source_tablet_id.to_string()).cloned().unwrap_or_default();
+        if files.is_empty() {
+            return Err(error(format!(
+                "snapshot {label}: tablet {source_tablet_id} of partition {} of table {} lists no files",
+                p.name, remote.name
+            )));
+        }
+        tablets.push(TabletPlan {
+            source_tablet_id: *source_tablet_id,
+            remote_dir: layout::index_tablet_dir(
+                source.request.repo_name,
+                label,
+                source.info.id,
+                remote.id,
+                p.id,
+                index.id,
+                *source_tablet_id,
+            ),
+            files,
+            tablet,
+        });
+    }
+    Ok(PartitionPlan {
+        source_partition_id: p.id,
+        partition_id,
+        name,
+        range: p.range,
+        version: p.visible_version,
+        overwrites,
+        tablets,
+    })
+}
+
+/// The backed-up tablets of a partition in bucket order, checked to name each tablet once and
+/// to match the table's buckets.
+fn tablet_order(
+    label: &str,
+    remote: &TableRecord,
+    p: &PartitionRecord,
+    index: &IndexInfo,
+) -> Result<Vec<i64>, PlanError> {
+    let order: Vec<i64> = if index.tablets_order.is_empty() {
+        p.tablets.iter().map(|t| t.id).collect()
+    } else {
+        index.tablets_order.clone()
+    };
+    // Tablets pair with buckets by position: the order must name each tablet once.
+    let mut sorted_order = order.clone();
+    sorted_order.sort_unstable();
+    let mut sorted_meta: Vec<i64> = p.tablets.iter().map(|t| t.id).collect();
+    sorted_meta.sort_unstable();
+    if sorted_order != sorted_meta {
+        return Err(error(format!(
+            "snapshot {label} is damaged: the tablet order of partition {} of table {} does not name its \
+             tablets once each",
+            p.name, remote.name
+        )));
+    }
+    if order.len() != remote.distribution.buckets as usize || order.len() != p.tablets.len() {
+        return Err(error(format!(
+            "snapshot {label}: partition {} of table {} has {} tablets, but its table has {} buckets",
+            p.name,
+            remote.name,
+            order.len(),
+            remote.distribution.buckets
+        )));
+    }
+    Ok(order)
+}
+
+/// Where a backed-up partition lands: `(partition id, name, overwrites an existing one, replicas)`.
+fn partition_target(
+    db: &DatabaseRecord,
+    table_plan: &TablePlan,
+    remote: &TableRecord,
+    p: &PartitionRecord,
+    replication: u16,
+    tablets: usize,
+    next_id: &mut i64,
+) -> Result<(i64, String, bool, u16), PlanError> {
+    let target = table_plan.name.as_str();
+    if table_plan.created {
+        let id = *next_id;
+        *next_id += 1;
+        let name = if remote.partition_column.is_none() { target.to_string() } else { p.name.clone() };
+        return Ok((id, name, false, replication));
+    }
+    let local = &table_plan.definition;
+    let existing = if local.partition_column.is_none() {
+        db.tables.get(target).and_then(|t| t.partitions.first())
+    } else {
+        db.tables.get(target).and_then(|t| t.partitions.iter().find(|x| x.name == p.name))
+    };
+    if local.replication_num != replication {
+        return Err(error(format!(
+            "Partition {} in table {target} has different replication num '{}' with partition in \
+             repository, which is {replication}",
+            p.name, local.replication_num
+        )));
+    }
+    match existing {
+        Some(existing) => {
+            if existing.range != p.range && local.partition_column.is_some() {
+                return Err(error(format!(
+                    "Partition {} in table {target} has different partition item with partition in \
+                     repository",
+                    p.name
+                )));
+            }
+            if existing.tablets.len() != tablets {
+                return Err(error(format!("Table {target} already exist but with different schema")));
+            }
+            Ok((existing.id, existing.name.clone(), true, local.replication_num))
+        }
+        None if local.partition_column.is_none() => {
+            Err(error(format!("No partition exist in single partitioned table {target}")))
+        }
+        None => {
+            let in_table = db.tables.get(target).map(|t| t.partitions.as_slice()).unwrap_or_default();
+            let clash = in_table
+                .iter()
+                .filter_map(|x| x.range)
+                .chain(table_plan.partitions.iter().filter_map(|x| x.range))
+                .any(|r| p.range.is_none_or(|pr| pr.overlaps(&r)));
+            if clash {
+                return Err(error(format!(
+                    "Partition {} in table {target} has conflict partition item with existing items",
+                    p.name
+                )));
+            }
+            let added = table_plan.partitions.iter().filter(|x| !x.overwrites).count();
+            if in_table.len() + added >= MAX_PARTITIONS {
+                return Err(error(format!("a table has at most {MAX_PARTITIONS} partitions")));
+            }
+            let id = *next_id;
+            *next_id += 1;
+            Ok((id, p.name.clone(), false, local.replication_num))
+        }
+    }
 }
 
 /// The prefix of [`crate::error::SqlError::doris`] messages.
