@@ -42,6 +42,9 @@ use std::time::Duration;
 
 use palo_node::client::{ClientError, SqlClient};
 use palo_node::fe::QueryOutput;
+use palo_node::fe::jobs::backup::job::BackupState;
+use palo_node::fe::jobs::restore::job::RestoreState;
+use palo_node::fe::jobs::state::JobState;
 use palo_node::rpc::RpcTimeouts;
 
 use crate::client::sql;
@@ -120,45 +123,21 @@ impl Step {
     }
 }
 
-/// Agent tasks a scenario can make fail.
-const TASKS: [&str; 8] = [
-    "create_tablet",
-    "write_rows",
-    "publish_version",
-    "clone_tablet",
-    "make_snapshot",
-    "upload_snapshot",
-    "download_snapshot",
-    "move_restored_tablet",
-];
-/// The FE's backup steps a scenario can make fail (`fail-next-task: fe backup_uploading`): the
-/// job stays in that state for a retry's backoff.
-const BACKUP_STEPS: [&str; 6] = [
-    "backup_pending",
-    "backup_snapshoting",
-    "backup_upload_snapshot",
-    "backup_uploading",
-    "backup_save_meta",
-    "backup_upload_info",
-];
-/// The FE's restore steps a scenario can make fail (`fail-next-task: fe restore_committing`).
-const RESTORE_STEPS: [&str; 6] = [
-    "restore_pending",
-    "restore_snapshoting",
-    "restore_download",
-    "restore_downloading",
-    "restore_commit",
-    "restore_committing",
-];
-/// States `wait-restore` accepts.
-const RESTORE_STATES: [&str; 8] =
-    ["PENDING", "SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED", "CANCELLED"];
+/// The fault points `fail-next-task` accepts: every agent task, and every working state's step
+/// of a backup or restore job (the job stays in that state for a retry's backoff).
+fn fault_points() -> Vec<String> {
+    let tasks = palo_buggify::Task::ALL.iter().map(|t| t.name().to_string());
+    let backup = BackupState::ALL.iter().filter(|s| !s.is_done()).map(|s| s.step_fault());
+    let restore = RestoreState::ALL.iter().filter(|s| !s.is_done()).map(|s| s.step_fault());
+    tasks.chain(backup).chain(restore).collect()
+}
+
+/// The names of a job kind's states (what `wait-job` and `wait-restore` accept).
+fn state_names<S: JobState>() -> Vec<&'static str> {
+    S::ALL.iter().map(|s| s.name()).collect()
+}
 /// Names `cluster:` accepts: the first cluster and the second.
 const CLUSTERS: [&str; 2] = ["a", "b"];
-/// States `wait-job` accepts.
-const JOB_STATES: [&str; 8] =
-    ["PENDING", "SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED", "CANCELLED"];
-
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub seed: u64,
@@ -216,9 +195,9 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             "wait" => Step::Wait(duration(&rest, line)?),
             "wait-alive" => Step::WaitAlive(duration(&rest, line)?),
             "fail-next-task" if (2..=3).contains(&words.len()) => {
-                let task = words[1].as_str();
-                if !TASKS.contains(&task) && !BACKUP_STEPS.contains(&task) && !RESTORE_STEPS.contains(&task) {
-                    return Err(format!("line {line}: unknown task {:?}; tasks are {}", words[1], TASKS.join(", ")));
+                let points = fault_points();
+                if !points.contains(&words[1]) {
+                    return Err(format!("line {line}: unknown task {:?}; tasks are {}", words[1], points.join(", ")));
                 }
                 let times = match words.get(2) {
                     None => 1,
@@ -235,21 +214,21 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             }
             "wait-converged" if words.len() == 2 => Step::WaitConverged(duration(&words[0], line)?, words[1].clone()),
             "wait-job" if words.len() == 3 => {
-                if !JOB_STATES.contains(&words[2].as_str()) {
+                if BackupState::parse(&words[2]).is_none() {
                     return Err(format!(
                         "line {line}: unknown job state {:?}; states are {}",
                         words[2],
-                        JOB_STATES.join(", ")
+                        state_names::<BackupState>().join(", ")
                     ));
                 }
                 Step::WaitJob { bound: duration(&words[0], line)?, database: words[1].clone(), state: words[2].clone() }
             }
             "wait-restore" if words.len() == 3 => {
-                if !RESTORE_STATES.contains(&words[2].as_str()) {
+                if RestoreState::parse(&words[2]).is_none() {
                     return Err(format!(
                         "line {line}: unknown restore state {:?}; states are {}",
                         words[2],
-                        RESTORE_STATES.join(", ")
+                        state_names::<RestoreState>().join(", ")
                     ));
                 }
                 Step::WaitRestore {

@@ -11,12 +11,12 @@
 //! 4. Journal replay reproduces state: after one more FE power loss and restart, membership
 //!    (ids, hosts, ports), databases, and the load table (its DDL, partitions, versions and
 //!    rows) are exactly what they were before.
-//! 5. Loads (see `loads.rs`): exactly once and atomic, replicas converge and agree, acknowledged
+//! 5. Loads (see `workloads/loads.rs`): exactly once and atomic, replicas converge and agree, acknowledged
 //!    partitions exist.
-//! 6. Backups (see `backups.rs`): legal states, one running job per database, every job ends,
+//! 6. Backups (see `workloads/backups.rs`): legal states, one running job per database, every job ends,
 //!    FINISHED snapshots hold verified files and exactly whole, right loads, CANCELLED ones are
 //!    never shown, no snapshot left on a backend. The FE restart of 4 keeps every job.
-//! 7. Restores (see `restores.rs`): legal states, one running job per database, every job ends,
+//! 7. Restores (see `workloads/restores.rs`): legal states, one running job per database, every job ends,
 //!    FINISHED ones reproduce their backups exactly (rows, versions, replica counts), CANCELLED
 //!    ones leave their targets as they were, restored tables take loads, no tablet or snapshot is
 //!    left behind, and the restore of a backup taken once faults stop equals the load table.
@@ -25,6 +25,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
+use palo_buggify::Bug;
 
 use crate::client::until_ok;
 use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
@@ -44,31 +45,39 @@ pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
 pub enum InjectedBug {
     /// Every node's disk acknowledges fsync of a file without making its data durable.
     LyingFsync,
-    /// A load gives the new version only to tablets that got rows, so the other tablets of the
-    /// partition never reach it (the bug an early version of loads had).
-    LoadSkipsEmptyRowsets,
-    /// Backup jobs never release their snapshots (neither at their end nor when heartbeats
-    /// report them), so backends fill up with hard links nobody needs.
-    BackupLeaksSnapshots,
-    /// Restored partitions enter the catalog at version 1 instead of the backed-up version, so
-    /// queries read them empty (a version the restore never filled).
-    RestoreForgetsVersions,
+    /// A bug in node code (the catalog in `palo_buggify::Bug`).
+    Node(Bug),
 }
 
 impl InjectedBug {
-    pub const ALL: [(&'static str, InjectedBug); 4] = [
-        ("lying-fsync", InjectedBug::LyingFsync),
-        ("load-skips-empty-rowsets", InjectedBug::LoadSkipsEmptyRowsets),
-        ("backup-leaks-snapshots", InjectedBug::BackupLeaksSnapshots),
-        ("restore-forgets-versions", InjectedBug::RestoreForgetsVersions),
-    ];
+    /// Every bug, the disk's first, then the node code's.
+    pub fn all() -> Vec<InjectedBug> {
+        std::iter::once(InjectedBug::LyingFsync).chain(Bug::ALL.into_iter().map(InjectedBug::Node)).collect()
+    }
 
     pub fn parse(name: &str) -> Option<InjectedBug> {
-        InjectedBug::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+        InjectedBug::all().into_iter().find(|b| b.name() == name)
     }
 
     pub fn name(self) -> &'static str {
-        InjectedBug::ALL.iter().find(|(_, b)| *b == self).map_or("?", |(n, _)| n)
+        match self {
+            InjectedBug::LyingFsync => "lying-fsync",
+            InjectedBug::Node(bug) => bug.name(),
+        }
+    }
+
+    /// What the trace says when the bug is on.
+    fn event(self) -> &'static str {
+        match self {
+            InjectedBug::LyingFsync => "injected bug: every disk lies about fsync",
+            InjectedBug::Node(Bug::BackupLeaksSnapshots) => "injected bug: backup jobs never release their snapshots",
+            InjectedBug::Node(Bug::RestoreForgetsVersions) => {
+                "injected bug: restored partitions enter the catalog at version 1"
+            }
+            InjectedBug::Node(Bug::LoadSkipsEmptyRowsets) => {
+                "injected bug: loads skip the empty rowsets of tablets without rows"
+            }
+        }
     }
 }
 
@@ -104,19 +113,13 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         ClusterSpec { compaction_interval_ms: world.compaction_interval_ms, ..ClusterSpec::new(4, 5, clean_disks) };
     let mut cluster = SimCluster::start(&spec, recorder.clone());
     if clean_disks.fsync_lies {
-        cluster.event("injected bug: every disk lies about fsync");
+        cluster.event(InjectedBug::LyingFsync.event());
     }
-    if options.bugs.contains(&InjectedBug::BackupLeaksSnapshots) {
-        palo_buggify::inject_bug("backup-leaks-snapshots");
-        cluster.event("injected bug: backup jobs never release their snapshots");
-    }
-    if options.bugs.contains(&InjectedBug::RestoreForgetsVersions) {
-        palo_buggify::inject_bug("restore-forgets-versions");
-        cluster.event("injected bug: restored partitions enter the catalog at version 1");
-    }
-    if options.bugs.contains(&InjectedBug::LoadSkipsEmptyRowsets) {
-        palo_buggify::inject_bug("load-skips-empty-rowsets");
-        cluster.event("injected bug: loads skip the empty rowsets of tablets without rows");
+    for bug in [Bug::BackupLeaksSnapshots, Bug::RestoreForgetsVersions, Bug::LoadSkipsEmptyRowsets] {
+        if options.bugs.contains(&InjectedBug::Node(bug)) {
+            palo_buggify::inject_bug(bug);
+            cluster.event(InjectedBug::Node(bug).event());
+        }
     }
     // Let every node bind its port.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -36,7 +36,12 @@ fn an_injected_lying_fsync_is_caught_and_reproduces_exactly() {
 /// the restore checks (rows or versions of a restored table differ from its backup's).
 #[test]
 fn an_injected_restore_bug_is_caught_on_every_seed() {
-    for r in runner::run_seeds(&[1, 2, 3], 2, false, &options(vec![InjectedBug::RestoreForgetsVersions])) {
+    for r in runner::run_seeds(
+        &[1, 2, 3],
+        2,
+        false,
+        &options(vec![InjectedBug::Node(palo_buggify::Bug::RestoreForgetsVersions)]),
+    ) {
         let failure = r.failure.unwrap_or_else(|| panic!("seed {}: the restore bug went unnoticed", r.seed));
         assert!(failure.contains("invariant violated") && failure.contains("rdb."), "seed {}: {failure}", r.seed);
     }

@@ -134,7 +134,7 @@ fn s3_repositories_on_moto_directly_and_through_the_broker() {
     );
 
     // A backup to the bucket, directly and through the broker, submitted and watched with the
-    // mysql client (when this machine has it; CI does). The objects follow reference 5.1.
+    // mysql client (when this machine has it; CI does). The objects follow docs/jobs.md, "Repository layout".
     if Command::new("mysql").arg("--version").output().is_ok_and(|o| o.status.success()) {
         let mysql_port = (9030 + offset).to_string();
         let mysql = |sql: &str| {

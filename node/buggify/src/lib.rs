@@ -36,26 +36,107 @@ pub fn buggify_with_prob(probability: f64) -> bool {
 /// Whether this build runs inside the simulator (for start-up logs only; never for behaviour).
 pub const IN_SIMULATION: bool = cfg!(madsim);
 
-/// Whether the simulator told this node to fail its next `task` (an agent task name such as
-/// `write_rows` or `publish_version`): scenario files' `fail-next-task` step. Consumes one
-/// injected failure. Always false outside the simulator.
-pub fn fail_task(task: &str) -> bool {
+/// An agent task on a backend that the simulator can make fail (scenario files' `fail-next-task`):
+/// the one catalog of their names, for the nodes that check and the simulator that injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Task {
+    CreateTablet,
+    WriteRows,
+    PublishVersion,
+    CloneTablet,
+    MakeSnapshot,
+    UploadSnapshot,
+    DownloadSnapshot,
+    MoveRestoredTablet,
+}
+
+impl Task {
+    pub const ALL: [Task; 8] = [
+        Task::CreateTablet,
+        Task::WriteRows,
+        Task::PublishVersion,
+        Task::CloneTablet,
+        Task::MakeSnapshot,
+        Task::UploadSnapshot,
+        Task::DownloadSnapshot,
+        Task::MoveRestoredTablet,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::CreateTablet => "create_tablet",
+            Task::WriteRows => "write_rows",
+            Task::PublishVersion => "publish_version",
+            Task::CloneTablet => "clone_tablet",
+            Task::MakeSnapshot => "make_snapshot",
+            Task::UploadSnapshot => "upload_snapshot",
+            Task::DownloadSnapshot => "download_snapshot",
+            Task::MoveRestoredTablet => "move_restored_tablet",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Task> {
+        Task::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// A deliberate bug in node code the simulator can switch on (`cargo xtask simulate --fault`),
+/// to show that its checks catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bug {
+    /// A load gives the new version only to tablets that got rows.
+    LoadSkipsEmptyRowsets,
+    /// Backup jobs never release their snapshots.
+    BackupLeaksSnapshots,
+    /// Restored partitions enter the catalog at version 1 instead of the backed-up version.
+    RestoreForgetsVersions,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 3] = [Bug::LoadSkipsEmptyRowsets, Bug::BackupLeaksSnapshots, Bug::RestoreForgetsVersions];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::LoadSkipsEmptyRowsets => "load-skips-empty-rowsets",
+            Bug::BackupLeaksSnapshots => "backup-leaks-snapshots",
+            Bug::RestoreForgetsVersions => "restore-forgets-versions",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|b| b.name() == name)
+    }
+}
+
+/// Whether the simulator told this node to fail its next `task` (a scenario's `fail-next-task`).
+/// Consumes one injected failure. Always false outside the simulator.
+pub fn fail_task(task: Task) -> bool {
+    fail_point(task.name())
+}
+
+/// Whether the simulator told this node to fail the next run of the job step `step` (the FE's
+/// `backup_<state>` / `restore_<state>`, named by the job code from its states). Consumes one.
+pub fn fail_step(step: &str) -> bool {
+    fail_point(step)
+}
+
+fn fail_point(name: &str) -> bool {
     #[cfg(madsim)]
     {
         let node = madsim::plugin::node();
-        injected::take(node, task)
+        injected::take(node, name)
     }
     #[cfg(not(madsim))]
     {
-        let _ = task;
+        let _ = name;
         false
     }
 }
 
-/// Makes `node`'s next `times` calls of `task` fail (simulation only).
+/// Makes `node`'s next `times` runs of the task or step `name` fail (simulation only).
 #[cfg(madsim)]
-pub fn inject_task_failure(node: madsim::task::NodeId, task: &str, times: u32) {
-    injected::add(node, task, times);
+pub fn inject_task_failure(node: madsim::task::NodeId, name: &str, times: u32) {
+    injected::add(node, name, times);
 }
 
 #[cfg(madsim)]
@@ -88,24 +169,23 @@ mod injected {
     }
 }
 
-/// Whether the simulator switched on the deliberate bug `name` (`cargo xtask simulate --fault`),
-/// to show that the checks catch it. Always false outside the simulator.
-pub fn injected_bug(name: &str) -> bool {
+/// Whether the simulator switched on the deliberate bug `bug`. Always false outside the simulator.
+pub fn injected_bug(bug: Bug) -> bool {
     #[cfg(madsim)]
     {
-        bugs::enabled(name)
+        bugs::enabled(bug.name())
     }
     #[cfg(not(madsim))]
     {
-        let _ = name;
+        let _ = bug;
         false
     }
 }
 
-/// Switches on the deliberate bug `name` for this simulated world (simulation only).
+/// Switches on the deliberate bug `bug` for this simulated world (simulation only).
 #[cfg(madsim)]
-pub fn inject_bug(name: &str) {
-    bugs::enable(name);
+pub fn inject_bug(bug: Bug) {
+    bugs::enable(bug.name());
 }
 
 #[cfg(madsim)]

@@ -1,5 +1,5 @@
 //! Downloading a backed-up tablet from a repository into a restore's landing snapshot (Doris's BE
-//! download, reference 5.4 and 6.2), the mirror of [`super::upload`].
+//! download; docs/jobs.md, "Backend side"), the mirror of [`super::upload`].
 //!
 //! The FE gives the remote directory of the backed-up tablet and the files the backup's `__info`
 //! lists for it (`name.<md5>`), and the local landing directory: the directory of the new tablet

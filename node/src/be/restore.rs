@@ -1,4 +1,4 @@
-//! RESTORE's last BE step (Doris's DirMoveTask, reference 6.3): installing the rowsets a download
+//! RESTORE's last BE step (Doris's DirMoveTask; docs/jobs.md, "Backend side"): installing the rowsets a download
 //! put in a landing snapshot (see [`super::download`]) into the new tablet, which was created
 //! waiting for them ([`TabletMeta::restore_pending`]).
 //!

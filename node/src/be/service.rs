@@ -162,7 +162,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::CreateTabletResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("create_tablet") {
+            if palo_buggify::fail_task(palo_buggify::Task::CreateTablet) {
                 return Err(Status::unavailable("injected failure of create_tablet (simulation)"));
             }
             let request = request.into_inner();
@@ -202,7 +202,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::CreateTabletsResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("create_tablet") {
+            if palo_buggify::fail_task(palo_buggify::Task::CreateTablet) {
                 return Err(Status::unavailable("injected failure of create_tablet (simulation)"));
             }
             let r = request.into_inner();
@@ -221,7 +221,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::WriteRowsBatchResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("write_rows") {
+            if palo_buggify::fail_task(palo_buggify::Task::WriteRows) {
                 return Err(Status::unavailable("injected failure of write_rows (simulation)"));
             }
             let r = request.into_inner();
@@ -246,7 +246,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::PublishBatchResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("publish_version") {
+            if palo_buggify::fail_task(palo_buggify::Task::PublishVersion) {
                 return Err(Status::unavailable("injected failure of publish_version (simulation)"));
             }
             let r = request.into_inner();
@@ -295,7 +295,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::WriteRowsResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("write_rows") {
+            if palo_buggify::fail_task(palo_buggify::Task::WriteRows) {
                 return Err(Status::unavailable("injected failure of write_rows (simulation)"));
             }
             let r = request.into_inner();
@@ -318,7 +318,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::PublishVersionResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("publish_version") {
+            if palo_buggify::fail_task(palo_buggify::Task::PublishVersion) {
                 return Err(Status::unavailable("injected failure of publish_version (simulation)"));
             }
             let r = request.into_inner();
@@ -383,7 +383,7 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::CloneTabletRequest>,
     ) -> Result<Response<proto::CloneTabletResponse>, Status> {
-        if palo_buggify::fail_task("clone_tablet") {
+        if palo_buggify::fail_task(palo_buggify::Task::CloneTablet) {
             return Err(Status::unavailable("injected failure of clone_tablet (simulation)"));
         }
         let r = request.into_inner();
@@ -435,7 +435,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::MakeSnapshotResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("make_snapshot") {
+            if palo_buggify::fail_task(palo_buggify::Task::MakeSnapshot) {
                 return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
             }
             let r = request.into_inner();
@@ -470,7 +470,7 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::UploadSnapshotRequest>,
     ) -> Result<Response<proto::UploadSnapshotResponse>, Status> {
-        if palo_buggify::fail_task("upload_snapshot") {
+        if palo_buggify::fail_task(palo_buggify::Task::UploadSnapshot) {
             return Err(Status::unavailable("injected failure of upload_snapshot (simulation)"));
         }
         let r = request.into_inner();
@@ -496,7 +496,7 @@ impl proto::backend_server::Backend for BackendService {
         &self,
         request: Request<proto::DownloadSnapshotRequest>,
     ) -> Result<Response<proto::DownloadSnapshotResponse>, Status> {
-        if palo_buggify::fail_task("download_snapshot") {
+        if palo_buggify::fail_task(palo_buggify::Task::DownloadSnapshot) {
             return Err(Status::unavailable("injected failure of download_snapshot (simulation)"));
         }
         let r = request.into_inner();
@@ -526,7 +526,7 @@ impl proto::backend_server::Backend for BackendService {
     ) -> Result<Response<proto::MoveRestoredTabletResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task("move_restored_tablet") {
+            if palo_buggify::fail_task(palo_buggify::Task::MoveRestoredTablet) {
                 return Err(Status::unavailable("injected failure of move_restored_tablet (simulation)"));
             }
             let r = request.into_inner();

@@ -1,4 +1,4 @@
-//! Uploading a snapshot's files to a repository (Doris's BE upload, reference 5.4): every file
+//! Uploading a snapshot's files to a repository (Doris's BE upload; docs/jobs.md, "Backend side"): every file
 //! goes to `<remote_dir>/<name>.<md5 of its content>`.
 //!
 //! The algorithm: list the remote directory once; for each local file, if a remote file with the

@@ -126,7 +126,7 @@ pub struct Fe {
     ddl_lock: tokio::sync::Mutex<()>,
     agent: agent::Agent,
     replicas: Mutex<replicas::Replicas>,
-    /// Versions committed by loads and still being published, per partition (see `load.rs`).
+    /// Versions committed by loads and still being published, per partition (see `statements/load.rs`).
     publishing: Mutex<std::collections::BTreeMap<i64, std::collections::BTreeSet<u64>>>,
     /// Txn ids: the next to hand out and the end of the journaled reservation.
     txn_ids: tokio::sync::Mutex<(i64, i64)>,

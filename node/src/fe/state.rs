@@ -8,6 +8,7 @@ use crate::fe::catalog::membership::{Membership, MembershipEdit};
 use crate::fe::catalog::{Catalog, CatalogEdit};
 use crate::fe::jobs::backup::job as backup_job;
 use crate::fe::jobs::restore::job as restore_job;
+use crate::fe::jobs::state::JobState;
 
 /// One journal record. Later issues add catalog and job records here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +25,7 @@ pub enum FeEdit {
     /// A backup job submitted, or moved to its next state (the whole job).
     BackupJob { job: Box<backup_job::BackupJob> },
     /// A restore job submitted, or moved to its next state (the whole job); the move to
-    /// SNAPSHOTING, FINISHED or CANCELLED also changes the catalog (see `restore_job.rs`).
+    /// SNAPSHOTING, FINISHED or CANCELLED also changes the catalog (see `jobs/restore/job.rs`).
     RestoreJob { job: Box<restore_job::RestoreJob> },
 }
 

@@ -78,7 +78,7 @@ mod sim_main {
             match InjectedBug::parse(name) {
                 Some(bug) => bugs.push(bug),
                 None => {
-                    let known: Vec<&str> = InjectedBug::ALL.iter().map(|(n, _)| *n).collect();
+                    let known: Vec<&str> = InjectedBug::all().into_iter().map(InjectedBug::name).collect();
                     eprintln!("simulate: unknown fault {name:?}; known: {}", known.join(", "));
                     return ExitCode::from(2);
                 }

@@ -22,13 +22,15 @@ use madsim::rand::{Rng, thread_rng};
 use palo_node::be::tablet::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
 use palo_node::fe::jobs::backup::job::BackupState;
-use palo_node::fe::jobs::backup::layout::{self as backup_meta, BackupMeta};
+use palo_node::fe::jobs::backup::layout::{self, BackupMeta};
+use palo_node::fe::jobs::state::JobState;
 use palo_node::repository::{self, RepoStore};
 
 use crate::client::{col, lock, query_until_ok};
 use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
+use crate::workloads::legal_sequence;
 use crate::workloads::loads::{LoadLog, LoadModel};
 
 pub const REPOSITORY: &str = "wrepo";
@@ -55,18 +57,6 @@ pub struct Submitted {
     pub sent_at: Duration,
     pub acked_before: BTreeSet<u64>,
     pub acked: bool,
-}
-
-/// Whether `seen` can be a sequence of observations of one job (states may be skipped).
-fn legal_sequence(seen: &[BackupState]) -> Result<(), String> {
-    for pair in seen.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        let ok = !a.is_done() && (b == BackupState::Cancelled || b > a);
-        if !ok {
-            return Err(format!("moved from {} to {}", a.name(), b.name()));
-        }
-    }
-    Ok(())
 }
 
 /// One SHOW BACKUP FROM w: records states and checks invariant 1 on it.
@@ -150,7 +140,7 @@ pub async fn client_backups(
 /// The rows (by load) of a FINISHED snapshot read back from the repository, checking every file's
 /// md5 and the agreement of `__meta` and `__info`.
 async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u64, u64>, String> {
-    let dir = backup_meta::snapshot_dir(REPOSITORY, label);
+    let dir = layout::snapshot_dir(REPOSITORY, label);
     let infos = store.list(&format!("{dir}/__info_")).await.map_err(|e| e.to_string())?;
     let [info_entry] = infos.as_slice() else {
         return Err(format!("{label}: expected one __info file, found {infos:?}"));
@@ -160,7 +150,7 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
         .strip_prefix(&format!("{dir}/__info_"))
         .and_then(|rest| repository::split_md5(rest).map(|(ts, _)| ts.to_string()))
         .ok_or_else(|| format!("{label}: bad info file name {}", info_entry.path))?;
-    let info = backup_meta::read_info(store, REPOSITORY, label, &ts).await?;
+    let info = layout::read_info(store, REPOSITORY, label, &ts).await?;
     let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
     let [meta_entry] = metas.as_slice() else {
         return Err(format!("{label}: expected one __meta file, found {metas:?}"));
@@ -183,7 +173,7 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
                     .tablets
                     .get(&tablet.id.to_string())
                     .ok_or_else(|| format!("{label}: no tablet {}", tablet.id))?;
-                let tdir = backup_meta::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
+                let tdir = layout::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
                 let mut contents = BTreeMap::new();
                 for file in files {
                     let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;

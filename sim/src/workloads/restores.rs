@@ -22,8 +22,9 @@ use std::time::Duration;
 use madsim::rand::{Rng, thread_rng};
 use palo_node::be::tablet::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
-use palo_node::fe::jobs::backup::layout::{self as backup_meta, BackupMeta};
+use palo_node::fe::jobs::backup::layout::{self, BackupMeta};
 use palo_node::fe::jobs::restore::job::RestoreState;
+use palo_node::fe::jobs::state::JobState;
 use palo_node::repository::{self, RepoStore};
 
 use crate::client::{col, query_until_ok};
@@ -31,6 +32,7 @@ use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
 use crate::workloads::backups::{LOCATION, REPOSITORY};
+use crate::workloads::legal_sequence;
 
 pub const TARGET_DB: &str = "rdb";
 /// The table every other restore overwrites (or creates the first time).
@@ -51,16 +53,6 @@ pub struct RestoreModel {
     pub violations: Vec<String>,
     pub sent: usize,
     pub cancels_sent: usize,
-}
-
-fn legal_sequence(seen: &[RestoreState]) -> Result<(), String> {
-    for pair in seen.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        if a.is_done() || !(b == RestoreState::Cancelled || b > a) {
-            return Err(format!("moved from {} to {}", a.name(), b.name()));
-        }
-    }
-    Ok(())
 }
 
 /// One SHOW RESTORE FROM rdb: records states and checks invariant 1 on it. Whether a job was
@@ -224,7 +216,7 @@ type Row = (i64, i64, String);
 /// The rows of each partition of the snapshot's `events` table, read back from the repository
 /// (md5 checked), with each partition's version.
 async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<String, (u64, Vec<Row>)>, String> {
-    let dir = backup_meta::snapshot_dir(REPOSITORY, label);
+    let dir = layout::snapshot_dir(REPOSITORY, label);
     let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
     let [meta_entry] = metas.as_slice() else {
         return Err(format!("{label}: expected one __meta file, found {metas:?}"));
@@ -234,7 +226,7 @@ async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTree
     let [info_entry] = infos.as_slice() else {
         return Err(format!("{label}: expected one __info file, found {infos:?}"));
     };
-    let info: backup_meta::BackupJobInfo = serde_json::from_slice(&read_checked(store, &info_entry.path).await?)
+    let info: layout::BackupJobInfo = serde_json::from_slice(&read_checked(store, &info_entry.path).await?)
         .map_err(|e| format!("{label}: __info does not decode: {e}"))?;
     let table = meta.tables.iter().find(|t| t.name == "events").ok_or_else(|| format!("{label}: no events table"))?;
     let t_info = info.backup_objects.get("events").ok_or_else(|| format!("{label}: events not in __info"))?;
@@ -248,7 +240,7 @@ async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTree
         let mut rows = Vec::new();
         for tablet in &p.tablets {
             let files = index.tablets.get(&tablet.id.to_string()).cloned().unwrap_or_default();
-            let tdir = backup_meta::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
+            let tdir = layout::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
             let mut contents = BTreeMap::new();
             for file in &files {
                 let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;

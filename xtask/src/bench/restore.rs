@@ -48,7 +48,7 @@ pub const ABOUT: &str = "Build palo-node and palo in release mode and start a lo
 const RESTORED_TABLE: &str = "throughput_t_restored";
 /// How long the restored tablets' row counts may take to be reported after the job ends.
 const REPORT_WAIT: Duration = Duration::from_secs(60);
-/// What the FE answers a query that would read more rows than it allows (node/src/fe/select.rs).
+/// What the FE answers a query that would read more rows than it allows (node/src/fe/statements/select.rs).
 const QUERY_LIMIT_ERROR: &str = "the query reads more than";
 
 #[derive(clap::Args, Debug)]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::error::SqlError;
 use crate::fe::FeState;
 use crate::fe::catalog::TableRef;
+use crate::fe::jobs::state::JobState;
 
 /// Whether a backup or a restore runs in the database.
 pub(crate) fn job_running_in(state: &FeState, db_id: i64) -> bool {

@@ -11,5 +11,6 @@ pub mod limits;
 pub mod restore;
 pub mod runtime;
 pub mod scheduler;
+pub mod state;
 pub mod status;
 pub mod transfer;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::fe::Fe;
 use crate::fe::jobs::limits::MAX_SHOWN_TASKS;
+use crate::fe::jobs::state::JobState;
 
 /// How often a waiter looks whether a job has ended.
 pub const JOB_POLL_MS: u64 = 500;

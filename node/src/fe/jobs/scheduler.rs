@@ -9,6 +9,7 @@ use crate::fe::Fe;
 use crate::fe::jobs::backup::job::BackupJob;
 use crate::fe::jobs::driver;
 use crate::fe::jobs::restore::job::RestoreJob;
+use crate::fe::jobs::state::JobState;
 use crate::shutdown::Shutdown;
 
 /// How often the scheduler looks for jobs without a driver.

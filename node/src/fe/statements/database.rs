@@ -3,6 +3,7 @@
 use crate::error::SqlError;
 use crate::fe::catalog::auth::{Auth, check_can_see};
 use crate::fe::catalog::{self, CatalogEdit, DatabaseRecord, MAX_DATABASES};
+use crate::fe::jobs::state::JobState;
 use crate::fe::session::{QueryOutput, Session};
 use crate::fe::{Fe, FeEdit};
 

@@ -429,7 +429,7 @@ impl<'a> LoadTxn<'a> {
         touched.dedup();
         // The simulator can switch this off to show its checks catch the bug (replicas of tablets
         // without rows would never reach the partition's version).
-        if palo_buggify::injected_bug("load-skips-empty-rowsets") {
+        if palo_buggify::injected_bug(palo_buggify::Bug::LoadSkipsEmptyRowsets) {
             touched.clear();
         }
         for partition_id in touched {

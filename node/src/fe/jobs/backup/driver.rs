@@ -1,14 +1,14 @@
 //! Runs BACKUP jobs: one driver task per job that has not ended, started by a scheduler loop
 //! (so a restarted FE resumes every journaled job), advancing the job one state at a time.
 //!
-//! What each state does (reference 3.2, with the changes DESIGN.md section 5 asks for):
+//! What each state does (docs/jobs.md, "Backup states", with the changes of "Where Palo departs from Doris"):
 //! - PENDING: claims the label in the repository (a conditional create of `__owner`), then copies
 //!   the tables with each partition's visible version: the versions the backup holds.
 //! - SNAPSHOTING: asks every alive replica of every tablet for a snapshot at its partition's
 //!   version (hard links: O(files)). One snapshot per tablet is enough; the others are spares, so
 //!   an upload whose backend dies moves to another replica at once, at the same version.
 //! - UPLOAD_SNAPSHOT: nothing left to prepare; moves on.
-//! - UPLOADING: one upload task per tablet, at most [`MAX_UPLOADS_PER_BACKEND`] per backend;
+//! - UPLOADING: one upload task per tablet, at most [`MAX_TRANSFERS_PER_BACKEND`] per backend (the transfer pump);
 //!   failed tasks are retried with backoff, preferring another replica, at most
 //!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved.
 //! - SAVE_META: checks that `__meta` and `__info` render, then releases the snapshots.
@@ -33,6 +33,7 @@ use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, LabelOwne
 use crate::fe::jobs::backup::statement::{CancelError, MAX_TABLETS_PER_JOB};
 use crate::fe::jobs::driver::{MAX_TASK_ATTEMPTS, StepError, backoff, fail};
 use crate::fe::jobs::runtime::JobRuntime;
+use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
 use crate::fe::jobs::transfer::{ClusterView, Queued, Route, TaskFailure, Transfer, repository_of};
@@ -193,7 +194,7 @@ impl Fe {
 
     /// Releases the job's snapshots on every backend that may hold one and answers.
     pub(crate) async fn release_backup_snapshots(&self, job: &BackupJob) {
-        if palo_buggify::injected_bug("backup-leaks-snapshots") {
+        if palo_buggify::injected_bug(palo_buggify::Bug::BackupLeaksSnapshots) {
             return;
         }
         let state = self.state().await;
@@ -210,7 +211,7 @@ impl Fe {
 
     /// Releases, on `backend_id`, the snapshots of jobs that ended (reported by its heartbeat).
     pub(crate) async fn release_ended_job_snapshots(&self, backend_id: i64, ended: Vec<i64>) {
-        if palo_buggify::injected_bug("backup-leaks-snapshots") {
+        if palo_buggify::injected_bug(palo_buggify::Bug::BackupLeaksSnapshots) {
             return;
         }
         let addr = {
@@ -236,8 +237,8 @@ impl Fe {
     async fn backup_step(&self, job: &BackupJob) -> Result<(), StepError> {
         // Fault point (simulation only): the state's work fails, so the job stays in the state
         // for a backoff; how scenarios hold a job in a state to cancel it or crash the FE there.
-        let fault = format!("backup_{}", job.state.name().to_ascii_lowercase());
-        if palo_buggify::fail_task(&fault) {
+        let fault = job.state.step_fault();
+        if palo_buggify::fail_step(&fault) {
             return Err(StepError::Retry(format!("injected failure of {fault} (simulation)")));
         }
         match job.state {

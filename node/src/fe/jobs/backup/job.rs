@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fe::catalog::TableRecord;
+use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::{JobStatus, MAX_TASK_ERRORS, drop_oldest_ended};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,8 +34,22 @@ pub enum BackupState {
     Cancelled,
 }
 
-impl BackupState {
-    pub fn name(self) -> &'static str {
+impl JobState for BackupState {
+    const KIND: &'static str = "backup";
+    const ALL: &'static [BackupState] = &[
+        BackupState::Pending,
+        BackupState::Snapshoting,
+        BackupState::UploadSnapshot,
+        BackupState::Uploading,
+        BackupState::SaveMeta,
+        BackupState::UploadInfo,
+        BackupState::Finished,
+        BackupState::Cancelled,
+    ];
+    const FINISHED: BackupState = BackupState::Finished;
+    const CANCELLED: BackupState = BackupState::Cancelled;
+
+    fn name(self) -> &'static str {
         match self {
             BackupState::Pending => "PENDING",
             BackupState::Snapshoting => "SNAPSHOTING",
@@ -45,43 +60,6 @@ impl BackupState {
             BackupState::Finished => "FINISHED",
             BackupState::Cancelled => "CANCELLED",
         }
-    }
-
-    pub fn parse(name: &str) -> Option<BackupState> {
-        BackupState::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    pub const ALL: [BackupState; 8] = [
-        BackupState::Pending,
-        BackupState::Snapshoting,
-        BackupState::UploadSnapshot,
-        BackupState::Uploading,
-        BackupState::SaveMeta,
-        BackupState::UploadInfo,
-        BackupState::Finished,
-        BackupState::Cancelled,
-    ];
-
-    pub fn is_done(self) -> bool {
-        matches!(self, BackupState::Finished | BackupState::Cancelled)
-    }
-
-    /// The state after this one on the way to FINISHED.
-    pub fn next(self) -> Option<BackupState> {
-        match self {
-            BackupState::Pending => Some(BackupState::Snapshoting),
-            BackupState::Snapshoting => Some(BackupState::UploadSnapshot),
-            BackupState::UploadSnapshot => Some(BackupState::Uploading),
-            BackupState::Uploading => Some(BackupState::SaveMeta),
-            BackupState::SaveMeta => Some(BackupState::UploadInfo),
-            BackupState::UploadInfo => Some(BackupState::Finished),
-            BackupState::Finished | BackupState::Cancelled => None,
-        }
-    }
-
-    /// Whether a job may move from `self` to `to` (the graph in the module doc).
-    pub fn may_move_to(self, to: BackupState) -> bool {
-        !self.is_done() && (to == BackupState::Cancelled || self.next() == Some(to))
     }
 }
 
@@ -170,6 +148,41 @@ impl BackupJob {
         ids
     }
 
+    /// What each state holds, asserted on every record (at commit and at replay): from
+    /// UPLOAD_SNAPSHOT on, a snapshot of every tablet; from SAVE_META on, its uploaded files. A
+    /// cancelled job holds whatever it had.
+    fn assert_state_data(&self) {
+        if self.state == BackupState::Cancelled {
+            return;
+        }
+        let tablets = || self.tables.iter().flat_map(|t| t.partitions.iter()).flat_map(|p| p.tablets.iter());
+        if self.state > BackupState::Snapshoting {
+            assert!(self.snapshot_finished_time_ms.is_some(), "backup job {} has no snapshot time", self.id);
+            for t in tablets() {
+                let copies = self.snapshots.get(&t.id).map_or(0, Vec::len);
+                assert!(
+                    copies > 0,
+                    "backup job {} is {} without a snapshot of tablet {}",
+                    self.id,
+                    self.state.name(),
+                    t.id
+                );
+            }
+        }
+        if self.state > BackupState::Uploading {
+            assert!(self.upload_finished_time_ms.is_some(), "backup job {} has no upload time", self.id);
+            for t in tablets() {
+                assert!(
+                    self.uploaded.contains_key(&t.id),
+                    "backup job {} is {} without the files of tablet {}",
+                    self.id,
+                    self.state.name(),
+                    t.id
+                );
+            }
+        }
+    }
+
     /// Keeps a task error (the newest [`MAX_TASK_ERRORS`]).
     pub fn note_task_error(&mut self, error: String) {
         if self.task_errors.len() >= MAX_TASK_ERRORS {
@@ -227,6 +240,7 @@ impl BackupJobs {
             "backup job {}: only a cancelled job has a failed status",
             job.id
         );
+        job.assert_state_data();
         self.jobs.insert(job.id, job.clone());
         drop_oldest_ended(&mut self.jobs, job.db_id, |j| j.db_id, |j| j.state.is_done());
     }
@@ -249,8 +263,9 @@ mod tests {
             objects: Vec::new(),
             timeout_s: 86_400,
             create_time_ms: 0,
-            snapshot_finished_time_ms: None,
-            upload_finished_time_ms: None,
+            // Set: a job past SNAPSHOTING or UPLOADING has them (and this one has no tablets).
+            snapshot_finished_time_ms: Some(0),
+            upload_finished_time_ms: Some(0),
             finished_time_ms: None,
             status: JobStatus::ok(),
             task_errors: Vec::new(),
@@ -290,9 +305,7 @@ mod tests {
         assert!(!BackupState::Cancelled.may_move_to(BackupState::Cancelled));
         assert!(!BackupState::Uploading.may_move_to(BackupState::Snapshoting));
         assert!(!BackupState::Pending.may_move_to(BackupState::Uploading));
-        for s in BackupState::ALL {
-            assert_eq!(BackupState::parse(s.name()), Some(s));
-        }
+        crate::fe::jobs::state::check_state_list::<BackupState>();
     }
 
     #[test]
@@ -327,6 +340,40 @@ mod tests {
         let mut jobs = BackupJobs::default();
         jobs.apply(&job(1, 7, BackupState::Pending), false);
         jobs.apply(&job(2, 7, BackupState::Pending), false);
+    }
+
+    /// A record of UPLOAD_SNAPSHOT that lacks the snapshot of a tablet it backs up is a bug.
+    #[test]
+    #[should_panic(expected = "without a snapshot of tablet 20004")]
+    fn upload_snapshot_without_a_snapshot_is_a_bug() {
+        let mut jobs = BackupJobs::default();
+        let mut j = job(1, 7, BackupState::Pending);
+        jobs.apply(&j, false);
+        use crate::fe::catalog::{DistributionRecord, PartitionRecord, TabletRecord};
+        use crate::schema::{KeysType, Schema};
+        let partition = PartitionRecord {
+            id: 20_003,
+            name: "p".into(),
+            range: None,
+            visible_version: 1,
+            visible_version_time_ms: 0,
+            tablets: vec![TabletRecord { id: 20_004, replicas: Vec::new() }],
+            recent_txns: BTreeMap::new(),
+        };
+        j.tables = vec![TableRecord {
+            id: 20_002,
+            name: "t".into(),
+            schema: Schema { columns: Vec::new(), keys_type: KeysType::Duplicate },
+            partition_column: None,
+            distribution: DistributionRecord { hash_columns: Vec::new(), buckets: 1 },
+            replication_num: 1,
+            partitions: vec![partition],
+            comment: String::new(),
+        }];
+        for s in [BackupState::Snapshoting, BackupState::UploadSnapshot] {
+            j.state = s;
+            jobs.apply(&j, false);
+        }
     }
 
     #[test]

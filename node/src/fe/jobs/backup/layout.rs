@@ -1,4 +1,4 @@
-//! What a backup leaves in the repository besides tablet files (reference 5.1 to 5.3):
+//! What a backup leaves in the repository besides tablet files (docs/jobs.md, "Repository layout"):
 //!
 //! ```text
 //! __palo_repository_<repo>/__ss_<label>/

@@ -1,6 +1,6 @@
-//! The BACKUP statements: BACKUP SNAPSHOT (every check of reference 2.5 and 2.13, then one
+//! The BACKUP statements: BACKUP SNAPSHOT (every check of docs/jobs.md, "Statements and their checks": then one
 //! journal record of a PENDING job), SHOW BACKUP, CANCEL BACKUP and SHOW SNAPSHOT. The job itself
-//! runs in `backup_driver.rs`.
+//! runs in `backup/driver.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +11,7 @@ use crate::fe::jobs::backup::job::{BackupJob, BackupObject, BackupState};
 use crate::fe::jobs::backup::layout;
 use crate::fe::jobs::limits::{MAX_TIMEOUT_S, MIN_TIMEOUT_S, check_label};
 use crate::fe::jobs::runtime::JobRuntime;
+use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
 use crate::fe::session::{QueryOutput, Session};

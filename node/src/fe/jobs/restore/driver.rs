@@ -1,7 +1,7 @@
 //! Runs RESTORE jobs: one driver task per job that has not ended (started by the scheduler in
-//! `backup_driver.rs`, so a restarted FE resumes every journaled job), one state at a time.
+//! `jobs/scheduler.rs`, so a restarted FE resumes every journaled job), one state at a time.
 //!
-//! What each state does (reference 4, with the commit DESIGN.md section 5 asks for):
+//! What each state does (docs/jobs.md, "Restore states", with the commit of "Where Palo departs from Doris"):
 //! - PENDING: reads and checks the snapshot's `__info` and `__meta`, plans the new tables,
 //!   partitions and tablets (ids, replica placement) against the catalog as it is, and journals
 //!   the plan: the move to SNAPSHOTING adds the new tables and partitions to the catalog.
@@ -10,7 +10,7 @@
 //!   landing directory its files are downloaded into.
 //! - DOWNLOAD: nothing left to prepare; moves on.
 //! - DOWNLOADING: every replica downloads its backed-up tablet's files (at most
-//!   [`MAX_DOWNLOADS_PER_BACKEND`] per backend); the backend checks each file's md5 and skips
+//!   [`MAX_TRANSFERS_PER_BACKEND`] per backend, by the transfer pump); the backend checks each file's md5 and skips
 //!   files it already holds verified, so a download redone after a crash or a retry sends only
 //!   what is missing.
 //! - COMMIT: nothing left to prepare; moves on.
@@ -40,6 +40,7 @@ use crate::fe::jobs::restore::job::{Landing, RestoreJob, RestoreState, TablePlan
 use crate::fe::jobs::restore::plan::{self, PlanError, PlanRequest};
 use crate::fe::jobs::restore::statement::{RestoreCancelError, read_snapshot};
 use crate::fe::jobs::runtime::JobRuntime;
+use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
 use crate::fe::jobs::transfer::{ClusterView, Queued, Route, TaskFailure, Transfer, repository_of};
@@ -245,8 +246,8 @@ impl Fe {
     async fn restore_step(&self, job: &RestoreJob) -> Result<(), StepError> {
         // Fault point (simulation only): the state's work fails, so the job stays in the state
         // for a backoff (scenarios hold a job in a state this way to cancel it or crash there).
-        let fault = format!("restore_{}", job.state.name().to_ascii_lowercase());
-        if palo_buggify::fail_task(&fault) {
+        let fault = job.state.step_fault();
+        if palo_buggify::fail_step(&fault) {
             return Err(StepError::Retry(format!("injected failure of {fault} (simulation)")));
         }
         match job.state {

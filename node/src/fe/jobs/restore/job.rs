@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::fe::catalog::{Catalog, PartitionRecord, RangeRecord, TableRecord, TabletRecord};
+use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::MAX_TASK_ERRORS;
 use crate::fe::jobs::status::drop_oldest_ended;
@@ -42,8 +43,9 @@ pub enum RestoreState {
     Cancelled,
 }
 
-impl RestoreState {
-    pub const ALL: [RestoreState; 8] = [
+impl JobState for RestoreState {
+    const KIND: &'static str = "restore";
+    const ALL: &'static [RestoreState] = &[
         RestoreState::Pending,
         RestoreState::Snapshoting,
         RestoreState::Download,
@@ -53,8 +55,10 @@ impl RestoreState {
         RestoreState::Finished,
         RestoreState::Cancelled,
     ];
+    const FINISHED: RestoreState = RestoreState::Finished;
+    const CANCELLED: RestoreState = RestoreState::Cancelled;
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             RestoreState::Pending => "PENDING",
             RestoreState::Snapshoting => "SNAPSHOTING",
@@ -65,32 +69,6 @@ impl RestoreState {
             RestoreState::Finished => "FINISHED",
             RestoreState::Cancelled => "CANCELLED",
         }
-    }
-
-    pub fn parse(name: &str) -> Option<RestoreState> {
-        RestoreState::ALL.into_iter().find(|s| s.name() == name)
-    }
-
-    pub fn is_done(self) -> bool {
-        matches!(self, RestoreState::Finished | RestoreState::Cancelled)
-    }
-
-    /// The state after this one on the way to FINISHED.
-    pub fn next(self) -> Option<RestoreState> {
-        match self {
-            RestoreState::Pending => Some(RestoreState::Snapshoting),
-            RestoreState::Snapshoting => Some(RestoreState::Download),
-            RestoreState::Download => Some(RestoreState::Downloading),
-            RestoreState::Downloading => Some(RestoreState::Commit),
-            RestoreState::Commit => Some(RestoreState::Committing),
-            RestoreState::Committing => Some(RestoreState::Finished),
-            RestoreState::Finished | RestoreState::Cancelled => None,
-        }
-    }
-
-    /// Whether a job may move from `self` to `to` (the graph in the module doc).
-    pub fn may_move_to(self, to: RestoreState) -> bool {
-        !self.is_done() && (to == RestoreState::Cancelled || self.next() == Some(to))
     }
 }
 
@@ -158,7 +136,7 @@ pub struct TablePlan {
 /// The version a restored partition has in the catalog: the backed-up one. (The simulator can
 /// switch this to a bug, `restore-forgets-versions`, to show its checks catch it.)
 fn catalog_version(p: &PartitionPlan) -> u64 {
-    if palo_buggify::injected_bug("restore-forgets-versions") { 1 } else { p.version }
+    if palo_buggify::injected_bug(palo_buggify::Bug::RestoreForgetsVersions) { 1 } else { p.version }
 }
 
 impl TablePlan {
@@ -298,6 +276,35 @@ impl RestoreJob {
             (Some(_), RestoreState::Finished) => self.switch(catalog),
             (Some(from), RestoreState::Cancelled) if from > RestoreState::Pending => self.remove_from_catalog(catalog),
             _ => {}
+        }
+    }
+
+    /// What each state holds, asserted on every record (at commit and at replay): from
+    /// DOWNLOAD on, a landing snapshot for every replica of every planned tablet; from COMMIT on,
+    /// the downloads' end. A cancelled job holds whatever it had.
+    fn assert_state_data(&self) {
+        if self.state == RestoreState::Cancelled {
+            return;
+        }
+        if self.state > RestoreState::Snapshoting {
+            assert!(self.snapshot_finished_time_ms.is_some(), "restore job {} has no snapshot time", self.id);
+            let landed: std::collections::BTreeSet<(i64, i64)> =
+                self.landings.iter().map(|l| (l.tablet_id, l.backend_id)).collect();
+            for (_, t) in self.plan.iter().flat_map(|t| t.tablets()) {
+                for r in &t.tablet.replicas {
+                    assert!(
+                        landed.contains(&(t.tablet.id, r.backend_id)),
+                        "restore job {} is {} without a landing of tablet {} on backend {}",
+                        self.id,
+                        self.state.name(),
+                        t.tablet.id,
+                        r.backend_id
+                    );
+                }
+            }
+        }
+        if self.state > RestoreState::Downloading {
+            assert!(self.download_finished_time_ms.is_some(), "restore job {} has no download time", self.id);
         }
     }
 
@@ -472,6 +479,7 @@ impl RestoreJobs {
             "restore job {}: only a cancelled job has a failed status",
             job.id
         );
+        job.assert_state_data();
         job.apply_to_catalog(from, catalog);
         let mut kept = job.clone();
         if kept.state.is_done() {
@@ -555,6 +563,14 @@ mod tests {
             plan,
             landings: vec![],
         }
+    }
+
+    fn landings_of(plan: &[TablePlan]) -> Vec<Landing> {
+        let tablets = plan.iter().flat_map(|t| t.tablets()).map(|(_, t)| &t.tablet);
+        tablets
+            .flat_map(|t| t.replicas.iter().map(move |r| (t.id, r.backend_id)))
+            .map(|(tablet_id, backend_id)| Landing { tablet_id, backend_id, path: format!("snapshot/{tablet_id}") })
+            .collect()
     }
 
     /// A catalog with table `t` (id 20_002) of one partition (20_003) with tablet 20_004.
@@ -647,9 +663,7 @@ mod tests {
         assert_eq!(path.join(" "), "PENDING SNAPSHOTING DOWNLOAD DOWNLOADING COMMIT COMMITTING FINISHED");
         assert!(!RestoreState::Finished.may_move_to(RestoreState::Cancelled));
         assert!(!RestoreState::Commit.may_move_to(RestoreState::Download));
-        for s in RestoreState::ALL {
-            assert_eq!(RestoreState::parse(s.name()), Some(s));
-        }
+        crate::fe::jobs::state::check_state_list::<RestoreState>();
     }
 
     /// The plan enters the catalog at SNAPSHOTING; the commit switches the overwritten
@@ -667,6 +681,10 @@ mod tests {
         assert_eq!(db.tables["t"].partitions[0].tablets[0].id, 20_004, "untouched before the commit");
         assert_eq!(c.next_id, 30_011 + 1);
         assert!(jobs.holding(20_001, 20_002).is_some() && jobs.running_replicas().contains(&(30_010, 10_001)));
+        // What SNAPSHOTING and DOWNLOADING leave: a landing of every replica, and their times.
+        j.landings = landings_of(&j.plan);
+        j.snapshot_finished_time_ms = Some(1);
+        j.download_finished_time_ms = Some(2);
         for s in [
             RestoreState::Download,
             RestoreState::Downloading,
@@ -682,6 +700,23 @@ mod tests {
         assert_eq!(t.partitions[0].visible_version, 3, "the backed-up version, even going back");
         assert!(t.partitions[0].recent_txns.is_empty());
         assert!(jobs.holding(20_001, 20_002).is_none() && jobs.running_replicas().is_empty());
+    }
+
+    /// A record of DOWNLOAD without the landing of a planned replica is a bug, at commit and at
+    /// replay alike.
+    #[test]
+    #[should_panic(expected = "without a landing of tablet")]
+    fn download_without_landings_is_a_bug() {
+        let mut c = catalog();
+        let mut jobs = RestoreJobs::default();
+        jobs.apply(&job(RestoreState::Pending, vec![]), &mut c, false);
+        let mut j = job(RestoreState::Snapshoting, plan());
+        jobs.apply(&j, &mut c, false);
+        j.landings = landings_of(&j.plan);
+        j.landings.pop();
+        j.snapshot_finished_time_ms = Some(1);
+        j.state = RestoreState::Download;
+        jobs.apply(&j, &mut c, false);
     }
 
     /// A cancel after the plan removes what the job created and leaves the rest as it was.

@@ -1,4 +1,4 @@
-//! What a RESTORE builds (reference 4.3, with DESIGN.md section 5's commit): for every table it
+//! What a RESTORE builds (docs/jobs.md, "Restore states", with the commit of "Where Palo departs from Doris"): for every table it
 //! restores, either a new table, or partitions of an existing table with the same schema, each
 //! partition with new tablets (new ids, placed on backends) paired by bucket position with the
 //! backed-up ones.

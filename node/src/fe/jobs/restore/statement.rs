@@ -1,7 +1,7 @@
-//! The RESTORE statements: RESTORE SNAPSHOT (every check of reference 2.8 and 2.13, the snapshot's
+//! The RESTORE statements: RESTORE SNAPSHOT (every check of docs/jobs.md, "Statements and their checks": the snapshot's
 //! `__info` and `__meta` read and the whole plan tried against the catalog, so a schema mismatch
 //! is refused at once; then one journal record of a PENDING job), SHOW RESTORE and CANCEL
-//! RESTORE. The job itself runs in `restore_driver.rs`.
+//! RESTORE. The job itself runs in `restore/driver.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +15,7 @@ use crate::fe::jobs::limits::check_label;
 use crate::fe::jobs::restore::job::{RestoreJob, RestoreObject, RestoreState};
 use crate::fe::jobs::restore::plan::{self, PlanRequest};
 use crate::fe::jobs::runtime::JobRuntime;
+use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
 use crate::fe::session::{QueryOutput, Session};
