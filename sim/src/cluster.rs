@@ -26,7 +26,7 @@ pub const BROKER_NAME: &str = "sim_broker";
 /// or a fail-stop such as an FE whose journal is poisoned): a process supervisor's job.
 const START_ATTEMPTS: u32 = 1_000;
 /// The longest pause between two starts.
-const START_BACKOFF_MAX_S: u64 = 5;
+const MAX_START_BACKOFF_S: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -120,7 +120,7 @@ where
         match start().await {
             Ok(()) => return,
             Err(e) => {
-                let pause_s = u64::from(attempt).min(START_BACKOFF_MAX_S);
+                let pause_s = u64::from(attempt).min(MAX_START_BACKOFF_S);
                 tracing::warn!(node = %name, attempt, error = %e, "stopped with an error; starting again in {pause_s} s");
                 tokio::time::sleep(Duration::from_secs(pause_s)).await;
             }

@@ -12,6 +12,8 @@ pub mod trace;
 pub mod client;
 #[cfg(madsim)]
 pub mod cluster;
+pub mod faults;
+pub mod invariants;
 #[cfg(madsim)]
 pub mod nemesis;
 #[cfg(madsim)]

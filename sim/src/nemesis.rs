@@ -9,6 +9,7 @@ use std::time::Duration;
 use madsim::rand::{Rng, thread_rng};
 
 use crate::cluster::{BE_PORT, Role, SimCluster};
+use crate::faults::{FaultKind, ROLL_RANGE};
 use crate::sim_disk::SimDiskFaults;
 use crate::world::WorldProfile;
 
@@ -22,8 +23,8 @@ enum Undo {
 
 /// Limits of the nemesis, so every run ends and every fault is bounded.
 pub const MAX_PENDING_FAULTS: usize = 8;
-const STEP_MIN_MS: u64 = 200;
-const STEP_MAX_MS: u64 = 2_000;
+const MIN_STEP_MS: u64 = 200;
+const MAX_STEP_MS: u64 = 2_000;
 
 /// Injects faults into `cluster` for `duration` of simulated time, then returns with every
 /// fault still pending undone.
@@ -39,7 +40,7 @@ pub async fn run(
     let mut pending: Vec<(Duration, Undo)> = Vec::new();
     let roles: Vec<Role> = cluster.nodes.iter().map(|n| n.role).collect();
     while cluster.now() < end {
-        let step = Duration::from_millis(thread_rng().gen_range(STEP_MIN_MS..=STEP_MAX_MS));
+        let step = Duration::from_millis(thread_rng().gen_range(MIN_STEP_MS..=MAX_STEP_MS));
         tokio::time::sleep(step).await;
 
         // Undo what is due, in the order it was scheduled.
@@ -53,10 +54,10 @@ pub async fn run(
         if pending.len() >= MAX_PENDING_FAULTS {
             continue;
         }
-        let roll = thread_rng().gen_range(0..100u32);
+        let roll = thread_rng().gen_range(0..ROLL_RANGE);
         let victim = roles[thread_rng().gen_range(0..roles.len())];
-        match roll {
-            0..=24 if cluster.node(victim).up => {
+        match FaultKind::of_roll(roll) {
+            Some(FaultKind::Kill) if cluster.node(victim).up => {
                 cluster.kill(victim);
                 // One outage in ten outlasts the heartbeat failure threshold.
                 let outage_ms = if thread_rng().gen_bool(0.1) {
@@ -66,18 +67,18 @@ pub async fn run(
                 };
                 pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
             }
-            25..=44 if victim != Role::Fe => {
+            Some(FaultKind::CutLink) if victim != Role::Fe => {
                 cluster.partition(Role::Fe, victim);
                 let ms = thread_rng().gen_range(1_000..=6_000);
                 pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
             }
-            45..=54 => {
+            Some(FaultKind::PacketLoss) => {
                 let rate = thread_rng().gen_range(5..=25) as f64 / 100.0;
                 cluster.set_packet_loss(rate);
                 let ms = thread_rng().gen_range(1_000..=4_000);
                 pending.push((cluster.now() + Duration::from_millis(ms), Undo::NoLoss));
             }
-            55..=69 => {
+            Some(FaultKind::DiskFaults) => {
                 let faults = SimDiskFaults {
                     eio_per_million: thread_rng().gen_range(0..=50_000),
                     slow_per_million: thread_rng().gen_range(0..=200_000),
@@ -88,7 +89,9 @@ pub async fn run(
                 let ms = thread_rng().gen_range(1_000..=5_000);
                 pending.push((cluster.now() + Duration::from_millis(ms), Undo::CleanDisk(victim)));
             }
-            70..=74 if world.backend_moves && movable.contains(&victim) && cluster.node(victim).up => {
+            Some(FaultKind::MoveBackend)
+                if world.backend_moves && movable.contains(&victim) && cluster.node(victim).up =>
+            {
                 move_backend(cluster, victim);
             }
             _ => {}

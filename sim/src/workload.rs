@@ -1,25 +1,8 @@
 //! The seeded run: a cluster, a workload that changes membership while the nemesis injects
 //! faults, then the checks.
 //!
-//! Invariants checked after every seed:
-//! 1. Acknowledged membership changes survive: once faults stop, SHOW BACKENDS / SHOW BROKER list
-//!    every member whose last acknowledged change was an ADD and none whose last one was a DROP.
-//! 2. Liveness: within [`LIVENESS_BOUND`] of simulated time after the faults stop, every
-//!    registered backend and broker is shown alive.
-//! 3. Acknowledged catalog changes survive: SHOW DATABASES lists every database whose CREATE was
-//!    acknowledged, and nothing the client never tried to create.
-//! 4. Journal replay reproduces state: after one more FE power loss and restart, membership
-//!    (ids, hosts, ports), databases, and the load table (its DDL, partitions, versions and
-//!    rows) are exactly what they were before.
-//! 5. Loads (see `workloads/loads.rs`): exactly once and atomic, replicas converge and agree, acknowledged
-//!    partitions exist.
-//! 6. Backups (see `workloads/backups.rs`): legal states, one running job per database, every job ends,
-//!    FINISHED snapshots hold verified files and exactly whole, right loads, CANCELLED ones are
-//!    never shown, no snapshot left on a backend. The FE restart of 4 keeps every job.
-//! 7. Restores (see `workloads/restores.rs`): legal states, one running job per database, every job ends,
-//!    FINISHED ones reproduce their backups exactly (rows, versions, replica counts), CANCELLED
-//!    ones leave their targets as they were, restored tables take loads, no tablet or snapshot is
-//!    left behind, and the restore of a backup taken once faults stop equals the load table.
+//! The invariants checked after every seed are named in `invariants.rs`; a failure names the
+//! one that broke.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -29,6 +12,7 @@ use palo_buggify::Bug;
 
 use crate::client::until_ok;
 use crate::cluster::{BROKER_NAME, BROKER_PORT, ClusterSpec, Role, SimCluster};
+use crate::invariants::Invariant;
 use crate::nemesis;
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::Recorder;
@@ -183,16 +167,17 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     let healed_at = cluster.now();
     cluster.event(format!("check: spare backend {spare} is {known:?} to the client"));
 
-    let last = check_membership(&cluster, &model, &spare, &core_ids, healed_at).await?;
+    let last = Invariant::Membership.check(check_membership(&cluster, &model, &spare, &core_ids, healed_at).await)?;
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
-    crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await?;
-    crate::workloads::big_tables::check(&cluster, world).await?;
-    crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await?;
-    crate::workloads::restores::check(&cluster, &mut restore_model).await?;
-    crate::workloads::backups::check_no_snapshots(&cluster).await?;
+    Invariant::Loads.check(crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await)?;
+    Invariant::BigTables.check(crate::workloads::big_tables::check(&cluster, world).await)?;
+    let backups = crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await;
+    Invariant::Backups.check(backups)?;
+    Invariant::Restores.check(crate::workloads::restores::check(&cluster, &mut restore_model).await)?;
+    Invariant::NoSnapshotsLeft.check(crate::workloads::backups::check_no_snapshots(&cluster).await)?;
 
-    check_replay(&mut cluster, &last).await
+    Invariant::Replay.check(check_replay(&mut cluster, &last).await)
 }
 
 /// Setup, without faults: three core backends, the spare, the broker, the load table, the

@@ -9,7 +9,7 @@ use madsim::rand::{Rng, thread_rng};
 
 /// The longest `pad` value the wide-row table is loaded with: a STRING's maximum, less room for
 /// the rest of the row.
-pub const WIDE_ROW_MAX_BYTES: usize = palo_node::schema::MAX_STRING_BYTES as usize - 64;
+pub const MAX_WIDE_ROW_BYTES: usize = palo_node::schema::MAX_STRING_BYTES as usize - 64;
 
 /// One seed's world.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl WorldProfile {
             vec![
                 rng.gen_range(1..=64),
                 rng.gen_range(200..=2_000),
-                rng.gen_range(WIDE_ROW_MAX_BYTES / 2..=WIDE_ROW_MAX_BYTES),
+                rng.gen_range(MAX_WIDE_ROW_BYTES / 2..=MAX_WIDE_ROW_BYTES),
             ]
         } else {
             Vec::new()
@@ -139,7 +139,7 @@ impl WorldOverride {
         match self.wide {
             Some(false) => world.wide_rows_bytes.clear(),
             Some(true) if world.wide_rows_bytes.is_empty() => {
-                world.wide_rows_bytes = vec![48, 1_024, WIDE_ROW_MAX_BYTES];
+                world.wide_rows_bytes = vec![48, 1_024, MAX_WIDE_ROW_BYTES];
             }
             _ => {}
         }

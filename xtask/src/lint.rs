@@ -23,6 +23,16 @@ const NODE_DIRS: &[&str] = &["node/src"];
 /// Files under [`NODE_DIRS`] that are allowed to use [`FORBIDDEN`]: the real-world seams.
 const NODE_EXEMPT: &[&str] = &["node/src/disk/real.rs", "node/src/clock.rs"];
 
+/// Node files that may branch on `cfg(madsim)`: the simulator's in-memory repository (`mem://`)
+/// and the guard that refuses it in real mode. No node file may name the `madsim` crate.
+pub const MADSIM_CFG_FILES: &[&str] = &[
+    "node/src/repository/mod.rs",
+    "node/src/repository/location.rs",
+    "node/src/repository/store.rs",
+    "node/src/repository/tests.rs",
+    "node/src/fe/statements/repository.rs",
+];
+
 /// Paths that node code must not mention.
 const FORBIDDEN: &[&str] = &[
     "std::thread",
@@ -107,7 +117,33 @@ pub fn check_file(relative: &str, source: &str) -> Vec<Violation> {
             });
         }
     }
+    if is_node {
+        found.extend(madsim_mentions(relative, source));
+    }
     found.sort_by_key(|v| v.line);
+    found
+}
+
+/// Node code naming the `madsim` crate, or branching on `cfg(madsim)` outside
+/// [`MADSIM_CFG_FILES`].
+pub fn madsim_mentions(relative: &str, source: &str) -> Vec<Violation> {
+    let mut found = Vec::new();
+    for (index, line) in source.lines().enumerate() {
+        let code = strip_line_comment(line);
+        let message = if contains_path(code, "madsim::") {
+            "node code never names the `madsim` crate (it runs on madsim through the `tokio` and \
+             `tonic` aliases)"
+                .to_string()
+        } else if contains_path(code, "madsim") && !MADSIM_CFG_FILES.contains(&relative) {
+            format!(
+                "only {} branch on `cfg(madsim)`; node code runs the same in both worlds",
+                MADSIM_CFG_FILES.join(", ")
+            )
+        } else {
+            continue;
+        };
+        found.push(Violation { path: relative.to_string(), line: index + 1, message });
+    }
     found
 }
 
@@ -307,6 +343,15 @@ mod tests {
                 (10, vec!["sync::watch"]),
             ]
         );
+    }
+
+    #[test]
+    fn madsim_is_named_only_where_allowed() {
+        assert_eq!(madsim_mentions("node/src/fe/x.rs", "use madsim::rand;").len(), 1);
+        assert_eq!(madsim_mentions("node/src/fe/x.rs", "#[cfg(madsim)]\nfn f() {}").len(), 1);
+        assert!(madsim_mentions("node/src/repository/store.rs", "#[cfg(madsim)]").is_empty());
+        assert_eq!(madsim_mentions("node/src/repository/store.rs", "let r = madsim::rand::random();").len(), 1);
+        assert!(madsim_mentions("node/src/fe/x.rs", "// runs under madsim").is_empty());
     }
 
     #[test]

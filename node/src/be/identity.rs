@@ -20,7 +20,7 @@ use crate::shutdown::Shutdown;
 
 pub const IDENTITY_FILE: &str = "cluster_identity.json";
 /// The longest pause between two reports to the FE.
-const REPORT_BACKOFF_MAX_MS: u64 = 10_000;
+const MAX_REPORT_BACKOFF_MS: u64 = 10_000;
 
 /// The durable identity. Files written before tokens existed read with an empty token and get
 /// one at the next start.
@@ -181,7 +181,7 @@ pub async fn report_until_heard(
             _ = shutdown.wait() => return,
             _ = tokio::time::sleep(Duration::from_millis(pause_ms)) => {}
         }
-        pause_ms = (pause_ms * 2).min(REPORT_BACKOFF_MAX_MS);
+        pause_ms = (pause_ms * 2).min(MAX_REPORT_BACKOFF_MS);
     }
 }
 

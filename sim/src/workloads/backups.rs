@@ -30,14 +30,11 @@ use crate::client::{col, lock, query_until_ok};
 use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
-use crate::workloads::legal_sequence;
 use crate::workloads::loads::{LoadLog, LoadModel};
+use crate::workloads::{END_BOUND, JOB_TIMEOUT_S, legal_sequence, read_checked};
 
 pub const REPOSITORY: &str = "wrepo";
 pub const LOCATION: &str = "mem://sim/backups";
-/// Once faults stop, every job must end within this much simulated time (a job's timeout is 900 s).
-pub const END_BOUND: Duration = Duration::from_secs(1_000);
-const JOB_TIMEOUT_S: u64 = 900;
 
 /// What the client did and saw.
 #[derive(Debug, Default)]
@@ -208,17 +205,6 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
         }
     }
     Ok(per_load)
-}
-
-/// A file's bytes, checked against the md5 its name carries.
-async fn read_checked(store: &dyn RepoStore, path: &str) -> Result<Vec<u8>, String> {
-    let bytes = store.get(path).await.map_err(|e| format!("{path}: {e}"))?;
-    let (_, md5) = repository::split_md5(path).ok_or_else(|| format!("{path} has no md5"))?;
-    let actual = repository::md5_hex(&bytes);
-    if actual != md5 {
-        return Err(format!("{path}: content md5 {actual} differs from its name"));
-    }
-    Ok(bytes)
 }
 
 /// Invariants 2 to 5, once faults have stopped (and loads have been checked).

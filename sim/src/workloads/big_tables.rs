@@ -18,7 +18,7 @@ pub const DATABASE: &str = "wx";
 /// a load buffers before it sends).
 const WIDE_LOAD_BYTES: usize = 20 << 20;
 /// The most rows a wide-row load has.
-const WIDE_LOAD_ROWS_MAX: usize = 70_000;
+const MAX_WIDE_LOAD_ROWS: usize = 70_000;
 /// Rows of the load into every tablet of the many-tablet table.
 const MANY_LOAD_ROWS: u64 = 20_000;
 
@@ -98,7 +98,7 @@ pub async fn check(cluster: &SimCluster, world: &WorldProfile) -> Result<(), Str
     let mut rows_expected = 0u64;
     let mut bytes_expected = 0u64;
     for (load, &width) in world.wide_rows_bytes.iter().enumerate() {
-        let rows = (WIDE_LOAD_BYTES / width).clamp(4, WIDE_LOAD_ROWS_MAX);
+        let rows = (WIDE_LOAD_BYTES / width).clamp(4, MAX_WIDE_LOAD_ROWS);
         let statement = format!(
             "INSERT INTO {DATABASE}.wide SELECT number + {}, {load}, repeat('x', {width}) FROM numbers(\"number\" = \
              \"{rows}\")",

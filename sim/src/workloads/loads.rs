@@ -9,7 +9,7 @@
 //!    visible version, and all replicas of a tablet return the same rows at that version.
 //! 3. DDL survives: every partition whose ADD was acknowledged exists.
 //!
-//! Rows are `(id, load, v)`: load `n` writes ids `n * ROWS_PER_LOAD_MAX + i`, so every row names
+//! Rows are `(id, load, v)`: load `n` writes ids `n * MAX_ROWS_PER_LOAD + i`, so every row names
 //! the load that wrote it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +24,7 @@ use crate::client::{MAX_ATTEMPTS, col, lock, query_until_ok, sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
 
-pub const ROWS_PER_LOAD_MAX: u64 = 20;
+pub const MAX_ROWS_PER_LOAD: u64 = 20;
 /// Ids below this land in the first two partitions; partitions added during the run start here.
 const ID_LIMIT: u64 = 2_000_000;
 /// Once faults stop, replicas must converge within this much simulated time.
@@ -119,10 +119,10 @@ async fn session_loads(
             }
             continue;
         }
-        let rows = thread_rng().gen_range(1..=ROWS_PER_LOAD_MAX);
+        let rows = thread_rng().gen_range(1..=MAX_ROWS_PER_LOAD);
         let values: Vec<String> = (0..rows)
             .map(|i| {
-                let id = (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT;
+                let id = (load * MAX_ROWS_PER_LOAD + i) % ID_LIMIT;
                 format!("({id}, {load}, 'v{i}')")
             })
             .collect();
@@ -267,7 +267,7 @@ async fn loads_after_faults(cluster: &SimCluster, model: &mut LoadModel) -> Resu
             load += 1;
             let rows = 3;
             let values: Vec<String> = (0..rows)
-                .map(|i| format!("({}, {load}, 'after')", (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT))
+                .map(|i| format!("({}, {load}, 'after')", (load * MAX_ROWS_PER_LOAD + i) % ID_LIMIT))
                 .collect();
             match sql(cluster, &format!("INSERT INTO w.events VALUES {}", values.join(", "))).await {
                 Ok(_) => {
@@ -312,7 +312,7 @@ async fn concurrent_loads(cluster: &SimCluster, model: &mut LoadModel, sessions:
                     let load = first + n * sessions as u64 + session;
                     let rows = (load % 7) + 1;
                     let values: Vec<String> = (0..rows)
-                        .map(|i| format!("({}, {load}, 'quiet')", (load * ROWS_PER_LOAD_MAX + i) % ID_LIMIT))
+                        .map(|i| format!("({}, {load}, 'quiet')", (load * MAX_ROWS_PER_LOAD + i) % ID_LIMIT))
                         .collect();
                     let statement = format!("INSERT INTO w.events VALUES {}", values.join(", "));
                     let outcome = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await;

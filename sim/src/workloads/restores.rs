@@ -32,16 +32,13 @@ use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
 use crate::workloads::backups::{LOCATION, REPOSITORY};
-use crate::workloads::legal_sequence;
+use crate::workloads::{END_BOUND, JOB_TIMEOUT_S, legal_sequence, read_checked};
 
 pub const TARGET_DB: &str = "rdb";
 /// The table every other restore overwrites (or creates the first time).
 const SHARED_TABLE: &str = "events";
 /// Restores the client sends during the chaos (SHOW RESTORE keeps the last 10 of a database).
 const MAX_CHAOS_RESTORES: usize = 6;
-const JOB_TIMEOUT_S: u64 = 900;
-/// Once faults stop, every job must end within this much simulated time.
-pub const END_BOUND: Duration = Duration::from_secs(1_000);
 /// Once jobs end, backends drop what nobody holds within this much simulated time.
 const CLEANUP_BOUND: Duration = Duration::from_secs(30);
 
@@ -278,15 +275,6 @@ fn row_of(row: &[palo_node::schema::Value]) -> Option<Row> {
         }
         _ => None,
     }
-}
-
-async fn read_checked(store: &dyn RepoStore, path: &str) -> Result<Vec<u8>, String> {
-    let bytes = store.get(path).await.map_err(|e| format!("{path}: {e}"))?;
-    let (_, md5) = repository::split_md5(path).ok_or_else(|| format!("{path} has no md5"))?;
-    if repository::md5_hex(&bytes) != md5 {
-        return Err(format!("{path}: content md5 differs from its name"));
-    }
-    Ok(bytes)
 }
 
 /// One job as SHOW RESTORE ends it.

@@ -92,13 +92,13 @@ pub(crate) async fn drive<J: DrivenJob>(fe: Arc<Fe>, job_id: i64) {
 pub const MAX_TASK_ATTEMPTS: u32 = 8;
 
 /// Backoff between attempts: doubling from the base, capped.
-pub const RETRY_BASE_MS: u64 = 1_000;
+pub const BASE_RETRY_MS: u64 = 1_000;
 
-pub const RETRY_MAX_MS: u64 = 30_000;
+pub const MAX_RETRY_MS: u64 = 30_000;
 
 pub(crate) fn backoff(attempt: u32) -> Duration {
-    let ms = RETRY_BASE_MS.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
-    Duration::from_millis(ms.min(RETRY_MAX_MS))
+    let ms = BASE_RETRY_MS.saturating_mul(1u64 << attempt.saturating_sub(1).min(16));
+    Duration::from_millis(ms.min(MAX_RETRY_MS))
 }
 
 /// Why a state's work did not finish.

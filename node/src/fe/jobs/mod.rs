@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod driver;
 pub mod holds;
+pub mod journaled;
 pub mod limits;
 pub mod restore;
 pub mod runtime;

@@ -5,7 +5,7 @@
 //!
 //! 1. write: a tablet's buffer goes out as a chunk once it holds [`CHUNK_BYTES`] (so a chunk is
 //!    never bigger by more than one row), and every buffer once all of them hold
-//!    [`BUFFERED_BYTES_MAX`]; the chunks for one backend travel
+//!    [`MAX_BUFFERED_BYTES`]; the chunks for one backend travel
 //!    together in `WriteRowsBatch` calls of at most [`BATCH_BYTES`] and [`BATCH_CHUNKS`], far
 //!    below the gRPC message limit whatever the rows' width or the tablets' number. The last
 //!    chunk seals (the BE syncs it). Every tablet of a written partition gets a rowset, empty if
@@ -42,7 +42,7 @@ use crate::sql::ast::{Expr, FromClause, Insert, InsertSource};
 /// A tablet's buffered rows go out as one chunk once they hold this many encoded bytes.
 pub const CHUNK_BYTES: usize = 1 << 20;
 /// Encoded rows buffered across all tablets that send every buffer.
-const BUFFERED_BYTES_MAX: usize = 64 << 20;
+const MAX_BUFFERED_BYTES: usize = 64 << 20;
 /// The most row bytes one WriteRowsBatch call holds (a single chunk may be bigger by one row).
 pub const BATCH_BYTES: usize = 4 << 20;
 /// The most tablets one WriteRowsBatch or PublishBatch call names.
@@ -340,7 +340,7 @@ impl<'a> LoadTxn<'a> {
         self.rows_total += 1;
         self.buffered_bytes += row_bytes;
         let full = load.buffer.len() >= CHUNK_BYTES;
-        if self.buffered_bytes >= BUFFERED_BYTES_MAX {
+        if self.buffered_bytes >= MAX_BUFFERED_BYTES {
             let all: Vec<i64> = self.tablets.iter().filter(|(_, t)| t.buffered_rows > 0).map(|(id, _)| *id).collect();
             self.flush(all, false).await?;
         } else if full {

@@ -37,7 +37,7 @@ use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
 use crate::fe::jobs::transfer::{ClusterView, Queued, Route, TaskFailure, Transfer, repository_of};
-use crate::fe::{Fe, FeEdit, FeState};
+use crate::fe::{Fe, FeState};
 use crate::repository::{self, RepoStore};
 use crate::rpc::proto;
 
@@ -166,47 +166,13 @@ impl Fe {
         errors.into_iter().skip(skip).collect()
     }
 
-    /// Moves `job` to its next state, with `update` applied under the journal lock; `Moved` if
-    /// the job is no longer in the state `job` was read in.
-    async fn move_job(
-        &self,
-        job: &BackupJob,
-        update: impl FnOnce(&FeState, &mut BackupJob) -> Result<(), StepError>,
-    ) -> Result<(), StepError> {
-        let next = job.state.next().ok_or(StepError::Moved)?;
-        let mut durable = self.durable.lock().await;
-        let current = durable.state.backup.jobs.get(&job.id).ok_or(StepError::Moved)?;
-        if current.state != job.state {
-            return Err(StepError::Moved);
-        }
-        let mut moved = current.clone();
-        moved.state = next;
-        for error in self.task_errors_to_keep(job.id) {
-            if !moved.task_errors.contains(&error) {
-                moved.note_task_error(error);
-            }
-        }
-        update(&durable.state, &mut moved)?;
-        tracing::info!(job_id = job.id, label = %job.label, state = next.name(), "fe: backup moved");
-        let edit = FeEdit::BackupJob { job: Box::new(moved) };
-        self.commit_locked(&mut durable, edit).await.map_err(|e| StepError::Retry(e.message))
-    }
-
     /// Releases the job's snapshots on every backend that may hold one and answers.
     pub(crate) async fn release_backup_snapshots(&self, job: &BackupJob) {
         if palo_buggify::injected_bug(palo_buggify::Bug::BackupLeaksSnapshots) {
             return;
         }
         let state = self.state().await;
-        let calls = job.backends().into_iter().filter_map(|id| state.membership.backends.get(&id)).map(|b| {
-            let addr = b.addr();
-            async move {
-                if let Err(e) = self.agent.release_job_snapshots(&addr, job.id).await {
-                    tracing::debug!(job_id = job.id, %addr, error = %e, "fe: snapshot release failed; heartbeats retry");
-                }
-            }
-        });
-        futures_util::future::join_all(calls).await;
+        self.release_job_snapshots_on(&state, job.id, job.backends()).await;
     }
 
     /// Releases, on `backend_id`, the snapshots of jobs that ended (reported by its heartbeat).
@@ -244,7 +210,7 @@ impl Fe {
         match job.state {
             BackupState::Pending => self.backup_pending(job).await,
             BackupState::Snapshoting => self.backup_snapshoting(job).await,
-            BackupState::UploadSnapshot => self.move_job(job, |_, _| Ok(())).await,
+            BackupState::UploadSnapshot => self.move_to_next(job, |_, _| Ok(())).await,
             BackupState::Uploading => self.backup_uploading(job).await,
             BackupState::SaveMeta => self.backup_save_meta(job).await,
             BackupState::UploadInfo => self.backup_upload_info(job).await,
@@ -283,7 +249,7 @@ impl Fe {
             // Ours from before a restart, or another job's (of this cluster or another).
             self.check_owner(store.as_ref(), &state, job).await?;
         }
-        self.move_job(job, |state, moved| {
+        self.move_to_next(job, |state, moved| {
             moved.tables = plan_tables(state, job)?;
             Ok(())
         })
@@ -366,7 +332,7 @@ impl Fe {
             copies.sort_by_key(|c| c.backend_id);
         }
         let now = crate::clock::now_ms();
-        self.move_job(job, move |_, moved| {
+        self.move_to_next(job, move |_, moved| {
             moved.snapshots = taken;
             moved.snapshot_finished_time_ms = Some(now);
             Ok(())
@@ -395,7 +361,7 @@ impl Fe {
         let uploaded: BTreeMap<i64, Vec<String>> =
             done.into_iter().map(|(task, _, files)| (task.tablet_id, files)).collect();
         let now = crate::clock::now_ms();
-        self.move_job(job, move |_, moved| {
+        self.move_to_next(job, move |_, moved| {
             moved.uploaded = uploaded;
             moved.upload_finished_time_ms = Some(now);
             Ok(())
@@ -406,7 +372,7 @@ impl Fe {
     async fn backup_save_meta(&self, job: &BackupJob) -> Result<(), StepError> {
         render_meta(job)?;
         render_info(job)?;
-        self.move_job(job, |_, _| Ok(())).await?;
+        self.move_to_next(job, |_, _| Ok(())).await?;
         self.release_backup_snapshots(job).await;
         Ok(())
     }
@@ -463,7 +429,7 @@ impl Fe {
             store.put(&target, bytes).await.map_err(|e| StepError::Retry(format!("writing {target}: {e}")))?;
         }
         let now = crate::clock::now_ms();
-        self.move_job(job, move |_, moved| {
+        self.move_to_next(job, move |_, moved| {
             moved.finished_time_ms = Some(now);
             Ok(())
         })

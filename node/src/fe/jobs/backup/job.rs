@@ -246,6 +246,42 @@ impl BackupJobs {
     }
 }
 
+impl crate::fe::jobs::journaled::JournaledJob for BackupJob {
+    type State = BackupState;
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn state(&self) -> BackupState {
+        self.state
+    }
+
+    fn set_state(&mut self, state: BackupState) {
+        self.state = state;
+    }
+
+    fn task_errors(&self) -> &[String] {
+        &self.task_errors
+    }
+
+    fn note_task_error(&mut self, error: String) {
+        BackupJob::note_task_error(self, error);
+    }
+
+    fn journaled(state: &crate::fe::FeState, job_id: i64) -> Option<&Self> {
+        state.backup.jobs.get(&job_id)
+    }
+
+    fn record(self) -> crate::fe::FeEdit {
+        crate::fe::FeEdit::BackupJob { job: Box::new(self) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

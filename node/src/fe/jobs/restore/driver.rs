@@ -217,32 +217,6 @@ impl Fe {
         self.durable.lock().await.state.restore.jobs.get(&job_id).cloned()
     }
 
-    /// Moves `job` to its next state with `update` applied under the journal lock; `Moved` if the
-    /// job left the state `job` was read in.
-    async fn move_restore(
-        &self,
-        job: &RestoreJob,
-        update: impl FnOnce(&FeState, &mut RestoreJob) -> Result<(), StepError>,
-    ) -> Result<(), StepError> {
-        let next = job.state.next().ok_or(StepError::Moved)?;
-        let mut durable = self.durable.lock().await;
-        let current = durable.state.restore.jobs.get(&job.id).ok_or(StepError::Moved)?;
-        if current.state != job.state {
-            return Err(StepError::Moved);
-        }
-        let mut moved = current.clone();
-        moved.state = next;
-        for error in self.task_errors_to_keep(job.id) {
-            if !moved.task_errors.contains(&error) {
-                moved.note_task_error(error);
-            }
-        }
-        update(&durable.state, &mut moved)?;
-        tracing::info!(job_id = job.id, label = %job.label, state = next.name(), "fe: restore moved");
-        let edit = FeEdit::RestoreJob { job: Box::new(moved) };
-        self.commit_locked(&mut durable, edit).await.map_err(|e| StepError::Retry(e.message))
-    }
-
     async fn restore_step(&self, job: &RestoreJob) -> Result<(), StepError> {
         // Fault point (simulation only): the state's work fails, so the job stays in the state
         // for a backoff (scenarios hold a job in a state this way to cancel it or crash there).
@@ -253,7 +227,7 @@ impl Fe {
         match job.state {
             RestoreState::Pending => self.restore_pending(job).await,
             RestoreState::Snapshoting => self.restore_snapshoting(job).await,
-            RestoreState::Download | RestoreState::Commit => self.move_restore(job, |_, _| Ok(())).await,
+            RestoreState::Download | RestoreState::Commit => self.move_to_next(job, |_, _| Ok(())).await,
             RestoreState::Downloading => self.restore_downloading(job).await,
             RestoreState::Committing => self.restore_committing(job).await,
             RestoreState::Finished | RestoreState::Cancelled => Err(StepError::Moved),
@@ -273,7 +247,7 @@ impl Fe {
         // Ids come from the catalog: wait for table DDL between choosing ids and committing.
         let _ddl = self.ddl_lock.lock().await;
         let now = crate::clock::now_ms();
-        self.move_restore(job, |state, moved| {
+        self.move_to_next(job, |state, moved| {
             let db = state.catalog.database_by_id(job.db_id).ok_or_else(|| {
                 StepError::Fail(JobStatus::error(
                     StatusCode::NotFound,
@@ -397,7 +371,7 @@ impl Fe {
             .collect();
         landings.sort_by_key(|l| (l.tablet_id, l.backend_id));
         let now = crate::clock::now_ms();
-        self.move_restore(job, move |_, moved| {
+        self.move_to_next(job, move |_, moved| {
             moved.landings = landings;
             moved.snapshot_finished_time_ms = Some(now);
             Ok(())
@@ -415,7 +389,7 @@ impl Fe {
             job.landings.iter().map(|l| DownloadTask { tablet_id: l.tablet_id, backend_id: l.backend_id }).collect();
         self.pump(&downloads, job.repo_id, tasks).await?;
         let now = crate::clock::now_ms();
-        self.move_restore(job, move |_, moved| {
+        self.move_to_next(job, move |_, moved| {
             moved.download_finished_time_ms = Some(now);
             Ok(())
         })
@@ -452,7 +426,7 @@ impl Fe {
         let now = crate::clock::now_ms();
         let state = self.state().await;
         let replaced = job.overwritten_tablets(&state.catalog);
-        self.move_restore(job, move |_, moved| {
+        self.move_to_next(job, move |_, moved| {
             moved.finished_time_ms = Some(now);
             Ok(())
         })
@@ -481,15 +455,7 @@ impl Fe {
 
     /// Releases the job's landing snapshots on every backend that answers.
     async fn release_restore_snapshots(&self, state: &FeState, job: &RestoreJob) {
-        let calls = job.backends().into_iter().filter_map(|id| state.membership.backends.get(&id)).map(|b| {
-            let addr = b.addr();
-            async move {
-                if let Err(e) = self.agent.release_job_snapshots(&addr, job.id).await {
-                    tracing::debug!(job_id = job.id, %addr, error = %e, "fe: snapshot release failed; heartbeats retry");
-                }
-            }
-        });
-        futures_util::future::join_all(calls).await;
+        self.release_job_snapshots_on(state, job.id, job.backends()).await;
     }
 
     /// Ends a job as CANCELLED with the status `why` gives for the state it is in (one journal

@@ -492,6 +492,42 @@ impl RestoreJobs {
     }
 }
 
+impl crate::fe::jobs::journaled::JournaledJob for RestoreJob {
+    type State = RestoreState;
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn state(&self) -> RestoreState {
+        self.state
+    }
+
+    fn set_state(&mut self, state: RestoreState) {
+        self.state = state;
+    }
+
+    fn task_errors(&self) -> &[String] {
+        &self.task_errors
+    }
+
+    fn note_task_error(&mut self, error: String) {
+        RestoreJob::note_task_error(self, error);
+    }
+
+    fn journaled(state: &crate::fe::FeState, job_id: i64) -> Option<&Self> {
+        state.restore.jobs.get(&job_id)
+    }
+
+    fn record(self) -> crate::fe::FeEdit {
+        crate::fe::FeEdit::RestoreJob { job: Box::new(self) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
