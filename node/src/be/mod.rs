@@ -570,8 +570,8 @@ mod tests {
         assert_eq!((uploaded.files.len(), uploaded.files_uploaded), (2, 2));
         let again = be.upload_snapshot(upload.clone()).await.unwrap().into_inner();
         assert_eq!((again.files, again.files_uploaded), (uploaded.files, 0));
-        let progress = be.get_upload_progress(proto::GetUploadProgressRequest { job_id: 1 }).await.unwrap();
-        assert_eq!(progress.into_inner().uploads_running, 0);
+        let progress = be.get_upload_progress(proto::GetTransferProgressRequest { job_id: 1 }).await.unwrap();
+        assert_eq!(progress.into_inner().running, 0);
 
         be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path.clone(), job_id: 0 }).await.unwrap();
         be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path, job_id: 0 }).await.unwrap();
@@ -670,8 +670,8 @@ mod tests {
         assert_eq!(downloaded.files_downloaded, 2);
         let again = be.download_snapshot(download.clone()).await.unwrap().into_inner();
         assert_eq!(again.files_downloaded, 0);
-        let progress = be.get_download_progress(proto::GetUploadProgressRequest { job_id: 50 }).await.unwrap();
-        assert_eq!(progress.into_inner().uploads_running, 0);
+        let progress = be.get_download_progress(proto::GetTransferProgressRequest { job_id: 50 }).await.unwrap();
+        assert_eq!(progress.into_inner().running, 0);
 
         let request =
             proto::MoveRestoredTabletRequest { job_id: 50, tablet_id: 4, snapshot_path: landing.path, version: 2 };

@@ -486,8 +486,8 @@ impl proto::backend_server::Backend for BackendService {
 
     async fn get_upload_progress(
         &self,
-        request: Request<proto::GetUploadProgressRequest>,
-    ) -> Result<Response<proto::GetUploadProgressResponse>, Status> {
+        request: Request<proto::GetTransferProgressRequest>,
+    ) -> Result<Response<proto::GetTransferProgressResponse>, Status> {
         let (running, counts) = self.be.upload_progress(request.into_inner().job_id);
         Ok(Response::new(progress_response(running, counts)))
     }
@@ -514,8 +514,8 @@ impl proto::backend_server::Backend for BackendService {
 
     async fn get_download_progress(
         &self,
-        request: Request<proto::GetUploadProgressRequest>,
-    ) -> Result<Response<proto::GetUploadProgressResponse>, Status> {
+        request: Request<proto::GetTransferProgressRequest>,
+    ) -> Result<Response<proto::GetTransferProgressResponse>, Status> {
         let (running, counts) = self.be.download_progress(request.into_inner().job_id);
         Ok(Response::new(progress_response(running, counts)))
     }
@@ -538,11 +538,10 @@ impl proto::backend_server::Backend for BackendService {
     }
 }
 
-/// A job's transfers on this backend as GetUploadProgress/GetDownloadProgress answer
-/// (`uploads_running` counts the running transfers of either kind).
-fn progress_response(running: u64, counts: ProgressCounts) -> proto::GetUploadProgressResponse {
-    proto::GetUploadProgressResponse {
-        uploads_running: running,
+/// A job's transfers of one kind on this backend as GetUploadProgress/GetDownloadProgress answer.
+fn progress_response(running: u64, counts: ProgressCounts) -> proto::GetTransferProgressResponse {
+    proto::GetTransferProgressResponse {
+        running,
         files_total: counts.files_total,
         files_done: counts.files_done,
         bytes_total: counts.bytes_total,

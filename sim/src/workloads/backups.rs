@@ -147,13 +147,13 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
         .strip_prefix(&format!("{dir}/__info_"))
         .and_then(|rest| repository::split_md5(rest).map(|(ts, _)| ts.to_string()))
         .ok_or_else(|| format!("{label}: bad info file name {}", info_entry.path))?;
-    let info = layout::read_info(store, REPOSITORY, label, &ts).await?;
+    let info = layout::read_info(store, REPOSITORY, label, &ts).await.map_err(|e| e.to_string())?;
     let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
     let [meta_entry] = metas.as_slice() else {
         return Err(format!("{label}: expected one __meta file, found {metas:?}"));
     };
     let meta_bytes = read_checked(store, &meta_entry.path).await?;
-    let meta = BackupMeta::decode(&meta_bytes)?;
+    let meta = BackupMeta::decode(&meta_bytes).map_err(|e| e.to_string())?;
     let mut per_load: BTreeMap<u64, u64> = BTreeMap::new();
     for table in &meta.tables {
         let t_info =

@@ -218,7 +218,7 @@ async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTree
     let [meta_entry] = metas.as_slice() else {
         return Err(format!("{label}: expected one __meta file, found {metas:?}"));
     };
-    let meta = BackupMeta::decode(&read_checked(store, &meta_entry.path).await?)?;
+    let meta = BackupMeta::decode(&read_checked(store, &meta_entry.path).await?).map_err(|e| e.to_string())?;
     let infos = store.list(&format!("{dir}/__info_")).await.map_err(|e| e.to_string())?;
     let [info_entry] = infos.as_slice() else {
         return Err(format!("{label}: expected one __info file, found {infos:?}"));

@@ -54,9 +54,10 @@ impl AgentError {
 pub const DATA_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 20_000 };
 /// A clone copies a whole tablet.
 pub const CLONE_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 120_000 };
-/// An upload sends a whole tablet snapshot to a repository. The FE also gives up on it as soon
-/// as heartbeats show the backend dead, so this bound is only the last resort.
-pub const UPLOAD_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 3_600_000 };
+/// An upload or a download moves a whole tablet snapshot between a backend and a repository. The
+/// FE also gives up on it as soon as heartbeats show the backend dead, so this bound is only the
+/// last resort.
+pub const TRANSFER_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 3_600_000 };
 
 /// A batch of many tablets' work (create, write, publish) on one backend.
 pub const BATCH_TIMEOUTS: RpcTimeouts = RpcTimeouts { connect_ms: 1_000, request_ms: 120_000 };
@@ -370,7 +371,7 @@ impl Agent {
         request: proto::UploadSnapshotRequest,
     ) -> Result<proto::UploadSnapshotResponse, AgentError> {
         let response = self
-            .client(addr, UPLOAD_TIMEOUTS)?
+            .client(addr, TRANSFER_TIMEOUTS)?
             .upload_snapshot(request)
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
@@ -382,10 +383,10 @@ impl Agent {
         &self,
         addr: &str,
         job_id: i64,
-    ) -> Result<proto::GetUploadProgressResponse, AgentError> {
+    ) -> Result<proto::GetTransferProgressResponse, AgentError> {
         let response = self
             .client(addr, RpcTimeouts::CONTROL)?
-            .get_upload_progress(proto::GetUploadProgressRequest { job_id })
+            .get_upload_progress(proto::GetTransferProgressRequest { job_id })
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
         Ok(response.into_inner())
@@ -399,23 +400,22 @@ impl Agent {
         request: proto::DownloadSnapshotRequest,
     ) -> Result<proto::DownloadSnapshotResponse, AgentError> {
         let response = self
-            .client(addr, UPLOAD_TIMEOUTS)?
+            .client(addr, TRANSFER_TIMEOUTS)?
             .download_snapshot(request)
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
         Ok(response.into_inner())
     }
 
-    /// The counters of `job_id`'s downloads running on the backend (`uploads_running` counts the
-    /// downloads).
+    /// The counters of `job_id`'s downloads running on the backend.
     pub async fn download_progress(
         &self,
         addr: &str,
         job_id: i64,
-    ) -> Result<proto::GetUploadProgressResponse, AgentError> {
+    ) -> Result<proto::GetTransferProgressResponse, AgentError> {
         let response = self
             .client(addr, RpcTimeouts::CONTROL)?
-            .get_download_progress(proto::GetUploadProgressRequest { job_id })
+            .get_download_progress(proto::GetTransferProgressRequest { job_id })
             .await
             .map_err(|s| AgentError::from_status(addr, s))?;
         Ok(response.into_inner())

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::SqlError;
 use crate::fe::Fe;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
@@ -30,7 +31,7 @@ pub(crate) trait DrivenJob: Sized {
     async fn step(&self, fe: &Fe) -> Result<(), StepError>;
     /// Ends the job with `status`. An error only when the journal could not record it (the job
     /// ended already is no error: the loop sees it end).
-    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String>;
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), SqlError>;
     /// Once the job has ended (or is gone): release what it holds on the backends.
     async fn after_end(fe: &Fe, job_id: i64);
 }

@@ -563,9 +563,9 @@ impl crate::fe::jobs::driver::DrivenJob for BackupJob {
         fe.backup_step(self).await
     }
 
-    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String> {
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), crate::error::SqlError> {
         match fe.cancel_backup_job(job_id, status).await {
-            Err(CancelError::Journal(e)) => Err(e.message),
+            Err(CancelError::Journal(e)) => Err(e),
             Ok(()) | Err(CancelError::AlreadyDone(_)) => Ok(()),
         }
     }

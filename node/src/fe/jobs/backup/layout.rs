@@ -98,22 +98,42 @@ pub struct BackupMeta {
     pub tables: Vec<TableRecord>,
 }
 
+/// Why a snapshot's `__info` or `__meta` cannot be read. The texts are Doris's where it has one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotReadError {
+    /// Listing or reading the repository failed.
+    #[error("{0}")]
+    Store(String),
+    #[error("Expected one file with path: {prefix}*, found {found}")]
+    NotOne { prefix: String, found: usize },
+    #[error("{path} carries no md5")]
+    NoMd5 { path: String },
+    #[error("md5sum does not equal. local: {actual}, remote: {expected}")]
+    Md5 { actual: String, expected: String },
+    #[error("{what} does not decode: {detail}")]
+    Decode { what: String, detail: String },
+    #[error("__meta is of format {0:?}, not {META_FORMAT:?}")]
+    OtherFormat(String),
+    #[error("__meta is of version {0}, newer than this Palo reads ({META_FORMAT_VERSION}); upgrade")]
+    NewerMeta(u32),
+    #[error("Could not read meta version {0}: this Palo reads up to version {META_FORMAT_VERSION}; upgrade")]
+    NewerMetaAsked(u32),
+}
+
 impl BackupMeta {
     pub fn of(job: &BackupJob) -> BackupMeta {
         BackupMeta { format: META_FORMAT.into(), format_version: META_FORMAT_VERSION, tables: job.tables.clone() }
     }
 
     /// Decodes a `__meta`, refusing other formats and newer versions.
-    pub fn decode(bytes: &[u8]) -> Result<BackupMeta, String> {
-        let meta: BackupMeta = serde_json::from_slice(bytes).map_err(|e| format!("__meta does not decode: {e}"))?;
+    pub fn decode(bytes: &[u8]) -> Result<BackupMeta, SnapshotReadError> {
+        let meta: BackupMeta = serde_json::from_slice(bytes)
+            .map_err(|e| SnapshotReadError::Decode { what: "__meta".into(), detail: e.to_string() })?;
         if meta.format != META_FORMAT {
-            return Err(format!("__meta is of format {:?}, not {META_FORMAT:?}", meta.format));
+            return Err(SnapshotReadError::OtherFormat(meta.format));
         }
         if meta.format_version > META_FORMAT_VERSION {
-            return Err(format!(
-                "__meta is of version {}, newer than this Palo reads ({META_FORMAT_VERSION}); upgrade",
-                meta.format_version
-            ));
+            return Err(SnapshotReadError::NewerMeta(meta.format_version));
         }
         Ok(meta)
     }
@@ -170,16 +190,20 @@ pub struct NewBackupObjects {
 
 /// The one file whose path starts with `prefix` (Doris: "Expected one file with path"), read
 /// whole and checked against the md5 its name carries.
-async fn read_one_checked(store: &dyn crate::repository::RepoStore, prefix: &str) -> Result<Vec<u8>, String> {
-    let listed = store.list(prefix).await.map_err(|e| e.to_string())?;
+async fn read_one_checked(
+    store: &dyn crate::repository::RepoStore,
+    prefix: &str,
+) -> Result<Vec<u8>, SnapshotReadError> {
+    let listed = store.list(prefix).await.map_err(|e| SnapshotReadError::Store(e.to_string()))?;
     let [entry] = listed.as_slice() else {
-        return Err(format!("Expected one file with path: {prefix}*, found {}", listed.len()));
+        return Err(SnapshotReadError::NotOne { prefix: prefix.to_string(), found: listed.len() });
     };
-    let bytes = store.get(&entry.path).await.map_err(|e| e.to_string())?;
-    let (_, md5) = crate::repository::split_md5(&entry.path).ok_or_else(|| format!("{} carries no md5", entry.path))?;
+    let bytes = store.get(&entry.path).await.map_err(|e| SnapshotReadError::Store(e.to_string()))?;
+    let (_, md5) = crate::repository::split_md5(&entry.path)
+        .ok_or_else(|| SnapshotReadError::NoMd5 { path: entry.path.clone() })?;
     let actual = crate::repository::md5_hex(&bytes);
     if !actual.eq_ignore_ascii_case(md5) {
-        return Err(format!("md5sum does not equal. local: {actual}, remote: {md5}"));
+        return Err(SnapshotReadError::Md5 { actual, expected: md5.to_string() });
     }
     Ok(bytes)
 }
@@ -190,10 +214,11 @@ pub async fn read_info(
     repo: &str,
     label: &str,
     ts: &str,
-) -> Result<BackupJobInfo, String> {
+) -> Result<BackupJobInfo, SnapshotReadError> {
     let prefix = format!("{}/__info_{ts}.", snapshot_dir(repo, label));
     let bytes = read_one_checked(store, &prefix).await?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("{prefix}* does not decode: {e}"))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| SnapshotReadError::Decode { what: format!("{prefix}*"), detail: e.to_string() })
 }
 
 /// Reads and checks `__meta` of a snapshot: exactly one such file, its md5 right, a format this
@@ -203,11 +228,9 @@ pub async fn read_meta(
     repo: &str,
     label: &str,
     meta_version: u32,
-) -> Result<BackupMeta, String> {
+) -> Result<BackupMeta, SnapshotReadError> {
     if meta_version > META_FORMAT_VERSION {
-        return Err(format!(
-            "Could not read meta version {meta_version}: this Palo reads up to version {META_FORMAT_VERSION}; upgrade"
-        ));
+        return Err(SnapshotReadError::NewerMetaAsked(meta_version));
     }
     let bytes = read_one_checked(store, &format!("{}.", meta_path(repo, label))).await?;
     BackupMeta::decode(&bytes)
@@ -320,7 +343,8 @@ mod tests {
         assert_eq!(BackupMeta::decode(&bytes), Ok(meta.clone()));
         let newer = BackupMeta { format_version: 2, ..meta.clone() };
         let e = BackupMeta::decode(&serde_json::to_vec(&newer).unwrap()).unwrap_err();
-        assert!(e.contains("newer than this Palo reads"), "{e}");
+        assert_eq!(e, SnapshotReadError::NewerMeta(2));
+        assert!(e.to_string().contains("newer than this Palo reads"), "{e}");
         let other = BackupMeta { format: "x".into(), ..meta };
         assert!(BackupMeta::decode(&serde_json::to_vec(&other).unwrap()).is_err());
     }

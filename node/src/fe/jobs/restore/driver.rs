@@ -525,9 +525,9 @@ impl crate::fe::jobs::driver::DrivenJob for RestoreJob {
         fe.restore_step(self).await
     }
 
-    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), String> {
+    async fn cancel(fe: &Fe, job_id: i64, status: JobStatus) -> Result<(), crate::error::SqlError> {
         match fe.cancel_restore_job(job_id, |_| status).await {
-            Err(RestoreCancelError::Journal(e)) => Err(e.message),
+            Err(RestoreCancelError::Journal(e)) => Err(e),
             Ok(()) | Err(RestoreCancelError::AlreadyDone(_)) => Ok(()),
         }
     }
