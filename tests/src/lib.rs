@@ -138,10 +138,28 @@ impl Drop for Proc {
 pub fn start_standalone(dir: &TempDir, first_offset: u16) -> (Proc, u16) {
     let mut offset = first_offset + (std::process::id() % 5_000) as u16;
     loop {
-        if let Some(proc) = start_standalone_at(dir, offset, "standalone") {
+        if let Some(mut proc) = start_standalone_at(dir, offset, "standalone") {
+            wait_standalone_up(&mut proc);
             return (proc, offset);
         }
         offset += 7;
+    }
+}
+
+/// The line a standalone prints once its FE serves and its backends and broker are registered.
+pub const STANDALONE_UP: &str = "Palo standalone is up";
+
+/// Waits until the standalone says it is up. Its FE answers SQL before it has registered its
+/// backends and broker, so a test that goes on at the first answer races the registration (seen
+/// on a loaded machine: CREATE REPOSITORY ... WITH BROKER local_broker refused with "broker does
+/// not exist").
+pub fn wait_standalone_up(proc: &mut Proc) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !proc.log().contains(STANDALONE_UP) {
+        // Also the pause between two looks.
+        let exited = proc.wait_exit(Duration::from_millis(100));
+        assert!(exited.is_none(), "{} exited before it was up:\n{}", proc.name, proc.log());
+        assert!(Instant::now() < deadline, "{} was not up within 120 s:\n{}", proc.name, proc.log());
     }
 }
 

@@ -208,6 +208,8 @@ fn err(output: &Output) -> String {
 }
 
 /// Waits until `palo sql` gets an answer from the standalone FE at `fe`.
+/// Waits until `palo sql` gets an answer (`start_standalone` has waited for the standalone to
+/// be up, members registered).
 fn wait_for_sql(fe: &str, standalone: &Proc) {
     let deadline = std::time::Instant::now() + BOUND;
     loop {

@@ -133,6 +133,17 @@ impl Agent {
         Ok(rpc::backend_client(self.channel(addr, timeouts)?))
     }
 
+    /// One unary call to the backend at `addr`: `call` sends the request on a client with
+    /// `timeouts`; a failed status becomes an [`AgentError`] that names `addr`.
+    async fn unary<T, F, Fut>(&self, addr: &str, timeouts: RpcTimeouts, call: F) -> Result<T, AgentError>
+    where
+        F: FnOnce(proto::backend_client::BackendClient<Channel>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let client = self.client(addr, timeouts)?;
+        call(client).await.map(tonic::Response::into_inner).map_err(|s| AgentError::from_status(addr, s))
+    }
+
     /// Creates a tablet empty at `version`; with `restore_pending`, one that waits for a restore's
     /// rowsets up to `version` (DownloadSnapshot, then MoveRestoredTablet) and refuses reads until.
     pub async fn create_tablet(
@@ -152,21 +163,16 @@ impl Agent {
             restore_pending: restore_job.is_some(),
             restore_job_id: restore_job.unwrap_or(0),
         };
-        self.client(addr, RpcTimeouts::CONTROL)?
-            .create_tablet(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
+        self.unary(addr, RpcTimeouts::CONTROL, |mut c| async move { c.create_tablet(request).await }).await?;
         Ok(())
     }
 
     /// Who the backend at `addr` is (its cluster, backend id and token), without joining it.
     pub async fn identify(&self, addr: &str) -> Result<proto::IdentifyResponse, AgentError> {
         let answer = self
-            .client(addr, RpcTimeouts::CONTROL)?
-            .identify(proto::IdentifyRequest {})
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(answer.into_inner())
+            .unary(addr, RpcTimeouts::CONTROL, |mut c| async move { c.identify(proto::IdentifyRequest {}).await })
+            .await?;
+        Ok(answer)
     }
 
     /// Creates `tablet_ids` empty at `version` in one call; one result per tablet, in order.
@@ -181,12 +187,8 @@ impl Agent {
             .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
         let asked = tablet_ids.len();
         let request = proto::CreateTabletsRequest { tablet_ids, schema_json, version };
-        let answer = self
-            .client(addr, BATCH_TIMEOUTS)?
-            .create_tablets(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        one_result_each(addr, asked, answer.into_inner().results)
+        let answer = self.unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.create_tablets(request).await }).await?;
+        one_result_each(addr, asked, answer.results)
     }
 
     /// One load's chunks for tablets of the backend at `addr`; one result per chunk, in order.
@@ -197,12 +199,8 @@ impl Agent {
     ) -> Result<Vec<proto::TaskResult>, AgentError> {
         let asked = request.chunks.len();
         check_size(addr, &request)?;
-        let answer = self
-            .client(addr, BATCH_TIMEOUTS)?
-            .write_rows_batch(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        one_result_each(addr, asked, answer.into_inner().results)
+        let answer = self.unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.write_rows_batch(request).await }).await?;
+        one_result_each(addr, asked, answer.results)
     }
 
     /// Publishes a txn on tablets of the backend at `addr`; one result per tablet, in order.
@@ -212,46 +210,39 @@ impl Agent {
         request: proto::PublishBatchRequest,
     ) -> Result<Vec<proto::TaskResult>, AgentError> {
         let asked = request.tablets.len();
-        let answer = self
-            .client(addr, BATCH_TIMEOUTS)?
-            .publish_batch(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        one_result_each(addr, asked, answer.into_inner().results)
+        let answer = self.unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.publish_batch(request).await }).await?;
+        one_result_each(addr, asked, answer.results)
     }
 
     /// Empties the trash of the backend at `addr`: (tablets, bytes) deleted.
     pub async fn clean_trash(&self, addr: &str) -> Result<(u64, u64), AgentError> {
         let answer = self
-            .client(addr, BATCH_TIMEOUTS)?
-            .clean_trash(proto::CleanTrashRequest {})
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?
-            .into_inner();
+            .unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.clean_trash(proto::CleanTrashRequest {}).await })
+            .await?;
         Ok((answer.tablets_removed, answer.bytes_removed))
     }
 
     pub async fn drop_tablet(&self, addr: &str, tablet_id: i64) -> Result<(), AgentError> {
-        self.client(addr, RpcTimeouts::CONTROL)?
-            .drop_tablet(proto::DropTabletRequest { tablet_id })
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
+        self.unary(addr, RpcTimeouts::CONTROL, |mut c| async move {
+            c.drop_tablet(proto::DropTabletRequest { tablet_id }).await
+        })
+        .await?;
         Ok(())
     }
 
     pub async fn write_rows(&self, addr: &str, request: proto::WriteRowsRequest) -> Result<(), AgentError> {
-        self.client(addr, DATA_TIMEOUTS)?.write_rows(request).await.map_err(|s| AgentError::from_status(addr, s))?;
+        self.unary(addr, DATA_TIMEOUTS, |mut c| async move { c.write_rows(request).await }).await?;
         Ok(())
     }
 
     /// Returns the tablet's version after the publish.
     pub async fn publish(&self, addr: &str, txn_id: i64, tablet_id: i64, version: u64) -> Result<u64, AgentError> {
         let response = self
-            .client(addr, DATA_TIMEOUTS)?
-            .publish_version(proto::PublishVersionRequest { txn_id, tablet_id, version })
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner().version)
+            .unary(addr, DATA_TIMEOUTS, |mut c| async move {
+                c.publish_version(proto::PublishVersionRequest { txn_id, tablet_id, version }).await
+            })
+            .await?;
+        Ok(response.version)
     }
 
     /// [`Agent::write_rows`] with an owned address (for calls gathered in a list).
@@ -271,10 +262,12 @@ impl Agent {
     }
 
     pub async fn abort_txn(&self, addr: &str, txn_id: i64) -> Result<(), AgentError> {
-        self.client(addr, RpcTimeouts::CONTROL)?
-            .abort_txn(proto::AbortTxnRequest { txn_id })
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
+        self.unary(
+            addr,
+            RpcTimeouts::CONTROL,
+            |mut c| async move { c.abort_txn(proto::AbortTxnRequest { txn_id }).await },
+        )
+        .await?;
         Ok(())
     }
 
@@ -289,11 +282,8 @@ impl Agent {
         max_rows: usize,
     ) -> Result<Vec<Row>, AgentError> {
         let mut stream = self
-            .client(addr, DATA_TIMEOUTS)?
-            .scan(proto::ScanRequest { tablet_id, version })
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?
-            .into_inner();
+            .unary(addr, DATA_TIMEOUTS, |mut c| async move { c.scan(proto::ScanRequest { tablet_id, version }).await })
+            .await?;
         let mut rows = Vec::new();
         loop {
             let chunk = match stream.message().await {
@@ -327,12 +317,8 @@ impl Agent {
         let schema_json = serde_json::to_vec(schema)
             .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
         let request = proto::CloneTabletRequest { tablet_id, schema_json, src_addr: src_addr.to_string(), version };
-        let response = self
-            .client(addr, CLONE_TIMEOUTS)?
-            .clone_tablet(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner().version)
+        let response = self.unary(addr, CLONE_TIMEOUTS, |mut c| async move { c.clone_tablet(request).await }).await?;
+        Ok(response.version)
     }
 
     /// A snapshot of `tablet_id` at `version` for `job_id`, kept `timeout_s` seconds at most.
@@ -345,23 +331,16 @@ impl Agent {
         job_id: i64,
     ) -> Result<proto::MakeSnapshotResponse, AgentError> {
         let request = proto::MakeSnapshotRequest { tablet_id, version, timeout_s, job_id };
-        let response = self
-            .client(addr, DATA_TIMEOUTS)?
-            .make_snapshot(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner())
+        let response = self.unary(addr, DATA_TIMEOUTS, |mut c| async move { c.make_snapshot(request).await }).await?;
+        Ok(response)
     }
 
     /// Releases every snapshot of `job_id` on the backend; how many there were.
     pub async fn release_job_snapshots(&self, addr: &str, job_id: i64) -> Result<u64, AgentError> {
         let request = proto::ReleaseSnapshotRequest { path: String::new(), job_id };
-        let response = self
-            .client(addr, RpcTimeouts::CONTROL)?
-            .release_snapshot(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner().released)
+        let response =
+            self.unary(addr, RpcTimeouts::CONTROL, |mut c| async move { c.release_snapshot(request).await }).await?;
+        Ok(response.released)
     }
 
     /// Uploads one tablet of a snapshot to a repository; runs until the upload is done.
@@ -370,12 +349,9 @@ impl Agent {
         addr: &str,
         request: proto::UploadSnapshotRequest,
     ) -> Result<proto::UploadSnapshotResponse, AgentError> {
-        let response = self
-            .client(addr, TRANSFER_TIMEOUTS)?
-            .upload_snapshot(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner())
+        let response =
+            self.unary(addr, TRANSFER_TIMEOUTS, |mut c| async move { c.upload_snapshot(request).await }).await?;
+        Ok(response)
     }
 
     /// The counters of `job_id`'s uploads running on the backend.
@@ -385,11 +361,11 @@ impl Agent {
         job_id: i64,
     ) -> Result<proto::GetTransferProgressResponse, AgentError> {
         let response = self
-            .client(addr, RpcTimeouts::CONTROL)?
-            .get_upload_progress(proto::GetTransferProgressRequest { job_id })
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner())
+            .unary(addr, RpcTimeouts::CONTROL, |mut c| async move {
+                c.get_upload_progress(proto::GetTransferProgressRequest { job_id }).await
+            })
+            .await?;
+        Ok(response)
     }
 
     /// Downloads one backed-up tablet from a repository into a landing snapshot; runs until the
@@ -399,12 +375,9 @@ impl Agent {
         addr: &str,
         request: proto::DownloadSnapshotRequest,
     ) -> Result<proto::DownloadSnapshotResponse, AgentError> {
-        let response = self
-            .client(addr, TRANSFER_TIMEOUTS)?
-            .download_snapshot(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner())
+        let response =
+            self.unary(addr, TRANSFER_TIMEOUTS, |mut c| async move { c.download_snapshot(request).await }).await?;
+        Ok(response)
     }
 
     /// The counters of `job_id`'s downloads running on the backend.
@@ -414,11 +387,11 @@ impl Agent {
         job_id: i64,
     ) -> Result<proto::GetTransferProgressResponse, AgentError> {
         let response = self
-            .client(addr, RpcTimeouts::CONTROL)?
-            .get_download_progress(proto::GetTransferProgressRequest { job_id })
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner())
+            .unary(addr, RpcTimeouts::CONTROL, |mut c| async move {
+                c.get_download_progress(proto::GetTransferProgressRequest { job_id }).await
+            })
+            .await?;
+        Ok(response)
     }
 
     /// Installs the downloaded rowsets of a restore-pending tablet; the tablet's version after it.
@@ -432,11 +405,8 @@ impl Agent {
     ) -> Result<u64, AgentError> {
         let request =
             proto::MoveRestoredTabletRequest { job_id, tablet_id, snapshot_path: snapshot_path.to_string(), version };
-        let response = self
-            .client(addr, DATA_TIMEOUTS)?
-            .move_restored_tablet(request)
-            .await
-            .map_err(|s| AgentError::from_status(addr, s))?;
-        Ok(response.into_inner().version)
+        let response =
+            self.unary(addr, DATA_TIMEOUTS, |mut c| async move { c.move_restored_tablet(request).await }).await?;
+        Ok(response.version)
     }
 }
