@@ -12,6 +12,7 @@ pub mod trace;
 pub mod client;
 #[cfg(madsim)]
 pub mod cluster;
+pub mod coverage;
 pub mod faults;
 pub mod invariants;
 #[cfg(madsim)]

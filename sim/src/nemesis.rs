@@ -58,6 +58,7 @@ pub async fn run(
         let victim = roles[thread_rng().gen_range(0..roles.len())];
         match FaultKind::of_roll(roll) {
             Some(FaultKind::Kill) if cluster.node(victim).up => {
+                palo_buggify::struck(crash_of(victim));
                 cluster.kill(victim);
                 // One outage in ten outlasts the heartbeat failure threshold.
                 let outage_ms = if thread_rng().gen_bool(0.1) {
@@ -68,11 +69,13 @@ pub async fn run(
                 pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
             }
             Some(FaultKind::CutLink) if victim != Role::Fe => {
+                palo_buggify::struck(FaultKind::CutLink.name());
                 cluster.partition(Role::Fe, victim);
                 let ms = thread_rng().gen_range(1_000..=6_000);
                 pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
             }
             Some(FaultKind::PacketLoss) => {
+                palo_buggify::struck(FaultKind::PacketLoss.name());
                 let rate = thread_rng().gen_range(5..=25) as f64 / 100.0;
                 cluster.set_packet_loss(rate);
                 let ms = thread_rng().gen_range(1_000..=4_000);
@@ -85,6 +88,7 @@ pub async fn run(
                     slow_ms: thread_rng().gen_range(50..=1_500),
                     ..*clean_disks
                 };
+                palo_buggify::struck(FaultKind::DiskFaults.name());
                 cluster.set_disk_faults(victim, faults);
                 let ms = thread_rng().gen_range(1_000..=5_000);
                 pending.push((cluster.now() + Duration::from_millis(ms), Undo::CleanDisk(victim)));
@@ -92,6 +96,7 @@ pub async fn run(
             Some(FaultKind::MoveBackend)
                 if world.backend_moves && movable.contains(&victim) && cluster.node(victim).up =>
             {
+                palo_buggify::struck(FaultKind::MoveBackend.name());
                 move_backend(cluster, victim);
             }
             _ => {}
@@ -99,6 +104,15 @@ pub async fn run(
     }
     for (_, undo) in pending {
         apply_undo(cluster, undo, clean_disks);
+    }
+}
+
+/// The coverage name of a power loss of `role`.
+fn crash_of(role: Role) -> &'static str {
+    match role {
+        Role::Fe => "fe-crash",
+        Role::Be(_) => "be-crash",
+        Role::Broker => "broker-crash",
     }
 }
 

@@ -22,6 +22,8 @@ pub struct SeedResult {
     pub simulated: Duration,
     pub tail: Vec<String>,
     pub lines: Vec<String>,
+    /// (job kind, state, fault kind) struck in this seed, with counts (`crate::coverage`).
+    pub coverage: Vec<((&'static str, &'static str, &'static str), u64)>,
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -49,6 +51,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
                 (result, recorder.now())
             })
         }));
+        let coverage = palo_buggify::take_coverage();
         let (failure, simulated) = match outcome {
             Ok((Ok(()), simulated)) => (None, simulated),
             Ok((Err(broken), simulated)) => (Some(format!("invariant violated: {broken}")), simulated),
@@ -61,6 +64,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             simulated,
             tail: trace.tail(FAILURE_TAIL_LINES),
             lines: trace.lines(),
+            coverage,
         }
     });
     match thread.map(|t| t.join()) {
@@ -72,6 +76,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             simulated: Duration::ZERO,
             tail: Vec::new(),
             lines: Vec::new(),
+            coverage: Vec::new(),
         },
         Err(e) => SeedResult {
             seed,
@@ -80,6 +85,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             simulated: Duration::ZERO,
             tail: Vec::new(),
             lines: Vec::new(),
+            coverage: Vec::new(),
         },
     }
 }

@@ -158,7 +158,7 @@ pub fn ci() -> Result<(), String> {
 /// The seeds, each run twice: two runs of one seed in one process (and, with several jobs, next
 /// to other seeds) must give the same trace, or a failing seed would not replay.
 fn simulate_ci() -> Result<(), String> {
-    let args = SimulateArgs { check_determinism: true, ..SimulateArgs::with_seeds(CI_SEEDS) };
+    let args = SimulateArgs { check_determinism: true, coverage: true, ..SimulateArgs::with_seeds(CI_SEEDS) };
     match simulate::run(&args)? {
         0 => Ok(()),
         code => Err(format!("the simulator exited with code {code}")),

@@ -44,6 +44,10 @@ pub struct SimulateArgs {
     /// (passed to the simulator: `target/sim/sim/simulate --help` lists the keys).
     #[arg(long, value_name = "SPEC")]
     pub world: Option<String>,
+
+    /// Print the coverage table at the end (job state x fault kind: the seeds that struck it).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 impl SimulateArgs {
@@ -59,6 +63,7 @@ impl SimulateArgs {
             duration_secs: None,
             verbose: false,
             world: None,
+            coverage: false,
         }
     }
 
@@ -91,6 +96,9 @@ impl SimulateArgs {
         }
         if let Some(world) = &self.world {
             args.extend(["--world".into(), world.clone()]);
+        }
+        if self.coverage {
+            args.push("--coverage".into());
         }
         args
     }

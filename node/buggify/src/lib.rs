@@ -124,7 +124,11 @@ fn fail_point(name: &str) -> bool {
     #[cfg(madsim)]
     {
         let node = madsim::plugin::node();
-        injected::take(node, name)
+        let fail = injected::take(node, name);
+        if fail {
+            coverage::struck("task-failure");
+        }
+        fail
     }
     #[cfg(not(madsim))]
     {
@@ -203,6 +207,99 @@ mod bugs {
 
     pub fn enabled(name: &str) -> bool {
         ON.with(|on| on.borrow().contains(name))
+    }
+}
+
+/// Coverage (simulation only): the FE tells the simulator the state of a job at every journal
+/// record of it it applies (at commit and at replay), so the simulator can count which job states
+/// each fault struck. No effect on behaviour, and none outside the simulator.
+pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, ended: bool) {
+    #[cfg(madsim)]
+    {
+        coverage::job_state(kind, job_id, state, ended);
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = (kind, job_id, state, ended);
+    }
+}
+
+/// Coverage (simulation only): a fault of kind `fault` struck now; counts it against the state
+/// every running job is in.
+pub fn struck(fault: &'static str) {
+    #[cfg(madsim)]
+    {
+        coverage::struck(fault);
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = fault;
+    }
+}
+
+/// Coverage (simulation only): a fault aimed at jobs of kind `kind` (a CANCEL BACKUP) struck now.
+pub fn struck_kind(fault: &'static str, kind: &'static str) {
+    #[cfg(madsim)]
+    {
+        coverage::struck_if(fault, |k| k == kind);
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = (fault, kind);
+    }
+}
+
+/// The (job kind, state, fault kind) cells struck in this simulated world, with their counts,
+/// and a fresh start for the next world on this thread (simulation only).
+#[cfg(madsim)]
+pub fn take_coverage() -> Vec<((&'static str, &'static str, &'static str), u64)> {
+    coverage::take()
+}
+
+#[cfg(madsim)]
+mod coverage {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    type Cell = (&'static str, &'static str, &'static str);
+
+    thread_local! {
+        /// Every job not ended: id -> (kind, state).
+        static RUNNING: RefCell<BTreeMap<i64, (&'static str, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
+        static STRUCK: RefCell<BTreeMap<Cell, u64>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, ended: bool) {
+        RUNNING.with(|r| {
+            let mut running = r.borrow_mut();
+            if ended {
+                running.remove(&job_id);
+            } else {
+                running.insert(job_id, (kind, state));
+            }
+        });
+    }
+
+    pub fn struck(fault: &'static str) {
+        struck_if(fault, |_| true);
+    }
+
+    pub fn struck_if(fault: &'static str, of_kind: impl Fn(&str) -> bool) {
+        let cells: Vec<Cell> = RUNNING.with(|r| {
+            let running = r.borrow();
+            running.values().filter(|(kind, _)| of_kind(kind)).map(|(kind, state)| (*kind, *state, fault)).collect()
+        });
+        STRUCK.with(|s| {
+            let mut struck = s.borrow_mut();
+            for cell in cells {
+                *struck.entry(cell).or_default() += 1;
+            }
+        });
+    }
+
+    pub fn take() -> Vec<(Cell, u64)> {
+        RUNNING.with(|r| r.borrow_mut().clear());
+        STRUCK.with(|s| std::mem::take(&mut *s.borrow_mut()).into_iter().collect())
     }
 }
 

@@ -108,7 +108,7 @@ impl FeConfig {
     }
 }
 
-struct Durable {
+pub(crate) struct Durable {
     journal: Journal,
     state: FeState,
     last_lsn: u64,

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::fe::catalog::auth::{Auth, AuthEdit};
 use crate::fe::catalog::membership::{Membership, MembershipEdit};
 use crate::fe::catalog::{Catalog, CatalogEdit};
-use crate::fe::jobs::backup::job as backup_job;
-use crate::fe::jobs::restore::job as restore_job;
+use crate::fe::jobs::backup::job::{self as backup_job, BackupState};
+use crate::fe::jobs::restore::job::{self as restore_job, RestoreState};
 use crate::fe::jobs::state::JobState;
 
 /// One journal record. Later issues add catalog and job records here.
@@ -81,6 +81,7 @@ impl FeState {
                 self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
                 let restoring = self.restore.running_in(job.db_id).is_some();
                 self.backup.apply(job, restoring);
+                palo_buggify::job_state(BackupState::KIND, job.id, job.state.name(), job.state.is_done());
             }
             FeEdit::RestoreJob { job } => {
                 assert!(
@@ -91,6 +92,7 @@ impl FeState {
                 self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
                 let backing_up = self.backup.running_in(job.db_id).is_some();
                 self.restore.apply(job, &mut self.catalog, backing_up);
+                palo_buggify::job_state(RestoreState::KIND, job.id, job.state.name(), job.state.is_done());
             }
         }
     }

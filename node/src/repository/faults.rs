@@ -23,9 +23,11 @@ pub(super) struct FaultyStore {
 
 async fn before(op: &str, path: &str) -> Result<(), RepoError> {
     if palo_buggify::buggify_with_prob(SLOW_PROBABILITY) {
+        palo_buggify::struck("object-store");
         tokio::time::sleep(Duration::from_millis(SLOW_MS)).await;
     }
     if palo_buggify::buggify_with_prob(FAIL_PROBABILITY) {
+        palo_buggify::struck("object-store");
         return Err(RepoError::Unreachable(format!("injected fault of {op} {path} (simulation)")));
     }
     Ok(())
@@ -33,6 +35,7 @@ async fn before(op: &str, path: &str) -> Result<(), RepoError> {
 
 fn maybe_corrupt(mut bytes: Vec<u8>) -> Vec<u8> {
     if !bytes.is_empty() && palo_buggify::buggify_with_prob(CORRUPT_PROBABILITY) {
+        palo_buggify::struck("object-store");
         let at = bytes.len() / 2;
         bytes[at] ^= 0x10;
     }

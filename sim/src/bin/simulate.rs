@@ -18,6 +18,7 @@ mod sim_main {
     use std::time::Duration;
 
     use clap::Parser;
+    use palo_sim::coverage::Coverage;
     use palo_sim::runner;
     use palo_sim::workload::{InjectedBug, RunOptions};
     use palo_sim::world::WorldOverride;
@@ -63,6 +64,15 @@ mod sim_main {
         /// fsync_us=N and write_us=N (the latency of every fsync and every other change).
         #[arg(long, value_name = "SPEC", default_value = "")]
         world: String,
+        /// Print the coverage table at the end: for each job state and fault kind, how many
+        /// seeds struck a job in that state with that fault.
+        #[arg(long)]
+        coverage: bool,
+        /// Fail the run when a cell of (every working state of backup and restore) x (fe-crash,
+        /// be-crash, broker-crash, cut-link, object-store, task-failure, cancel) was struck by
+        /// fewer than N seeds (implies --coverage).
+        #[arg(long, value_name = "N")]
+        coverage_min: Option<u64>,
     }
 
     pub fn main() -> ExitCode {
@@ -158,6 +168,26 @@ mod sim_main {
         for r in &failed {
             println!("  repro: cargo xtask simulate --seed {}{repro_flags}", r.seed);
         }
-        if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        let mut coverage = Coverage::default();
+        for r in &results {
+            coverage.add_seed(r.coverage.iter().copied());
+        }
+        if args.coverage || args.coverage_min.is_some() {
+            print!("{}", coverage.table());
+        }
+        let mut ok = failed.is_empty();
+        if let Some(min) = args.coverage_min {
+            let below = coverage.below(min);
+            if !below.is_empty() {
+                ok = false;
+                let cells: Vec<String> = below.iter().map(|(k, s, f)| format!("{k} {s} x {f}")).collect();
+                println!(
+                    "simulate: {} cells struck by fewer than {min} seeds (--coverage-min): {}",
+                    cells.len(),
+                    cells.join(", ")
+                );
+            }
+        }
+        if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 }

@@ -128,6 +128,7 @@ pub async fn client_backups(
         if acked && thread_rng().gen_ratio(1, 4) {
             tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=4_000))).await;
             model.cancels_sent += 1;
+            palo_buggify::struck_kind("cancel", "backup");
             let _ = sql_on(&client, fe_addr.clone(), recorder.clone(), "CANCEL BACKUP FROM w".into()).await;
         }
     }

@@ -200,6 +200,7 @@ pub async fn client_restores(
                 tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=6_000))).await;
             }
             model.cancels_sent += 1;
+            palo_buggify::struck_kind("cancel", "restore");
             let cancel = format!("CANCEL RESTORE FROM {TARGET_DB}");
             let _ = sql_on(&client, fe_addr.clone(), recorder.clone(), cancel).await;
         }

@@ -48,6 +48,32 @@ impl Fe {
         self.commit_locked(&mut durable, moved.record()).await.map_err(|e| StepError::Retry(e.message))
     }
 
+    /// The state, and the id of the database a job statement (SHOW, CANCEL) means.
+    pub(crate) async fn job_statement_state(
+        &self,
+        session: &crate::fe::Session,
+        database: Option<String>,
+    ) -> Result<(FeState, i64), crate::error::SqlError> {
+        let db_name = crate::fe::jobs::limits::job_database(session, database)?;
+        let state = self.state().await;
+        let db =
+            state.catalog.databases.get(&db_name).ok_or_else(|| crate::error::SqlError::unknown_database(&db_name))?;
+        let db_id = db.id;
+        Ok((state, db_id))
+    }
+
+    /// Journals a new job (PENDING) and wakes the scheduler, so its driver starts at once.
+    pub(crate) async fn submit_job<J: JournaledJob>(
+        &self,
+        durable: &mut crate::fe::Durable,
+        job: J,
+    ) -> Result<crate::fe::QueryOutput, crate::error::SqlError> {
+        tracing::info!(job_id = job.id(), label = %job.label(), "fe: {} submitted", J::State::KIND);
+        self.commit_locked(durable, job.record()).await?;
+        self.jobs_submitted.modify(|n| *n += 1);
+        Ok(crate::fe::QueryOutput::Ok { affected_rows: 0 })
+    }
+
     /// Releases the snapshots of job `job_id` on each of `backends` that answers (a heartbeat
     /// that reports them releases the others).
     pub(crate) async fn release_job_snapshots_on(&self, state: &FeState, job_id: i64, backends: Vec<i64>) {

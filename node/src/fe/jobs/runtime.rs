@@ -60,6 +60,22 @@ impl JobRuntime {
         errors.iter().skip(skip).map(|e| format!("[{e}]")).collect::<Vec<_>>().join(", ")
     }
 
+    /// SHOW's UnfinishedTasks, Progress and TaskErrMsg cells of job `job_id` in `state`, with
+    /// its journaled errors. What a driver still holds of a job that ended is not news.
+    pub(crate) fn shown<S: JobState>(
+        runtime: &BTreeMap<i64, JobRuntime>,
+        job_id: i64,
+        state: S,
+        journaled: &[String],
+    ) -> [Option<String>; 3] {
+        let live = if state.is_done() { None } else { runtime.get(&job_id) };
+        [
+            Some(live.map(JobRuntime::unfinished_text).unwrap_or_default()),
+            Some(live.map(JobRuntime::progress_text).unwrap_or_default()),
+            Some(JobRuntime::task_errors_text(journaled, live)),
+        ]
+    }
+
     pub(crate) fn note_error(&mut self, error: String) {
         // The same failure again (a retry of a task that keeps failing) is shown once.
         if self.task_errors.back() == Some(&error) {

@@ -10,6 +10,7 @@ use crate::fe::cluster::repository::repository_dir;
 use crate::fe::jobs::backup::job::{BackupJob, BackupObject, BackupState};
 use crate::fe::jobs::backup::layout;
 use crate::fe::jobs::limits::{MAX_TIMEOUT_S, MIN_TIMEOUT_S, check_label};
+use crate::fe::jobs::limits::{job_database, label_matches};
 use crate::fe::jobs::runtime::JobRuntime;
 use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
@@ -188,17 +189,9 @@ pub(crate) async fn label_taken(store: &dyn RepoStore, repo: &str, label: &str) 
     Ok(false)
 }
 
-fn database_for(session: &Session, database: Option<String>) -> Result<String, SqlError> {
-    match database {
-        Some(db) => Ok(db),
-        None if !session.database.is_empty() => Ok(session.database.clone()),
-        None => Err(SqlError::new(1046, "3D000", "No database selected; run USE db or name it (FROM db, db.label)")),
-    }
-}
-
 impl Fe {
     pub(crate) async fn backup(&self, session: &Session, stmt: Backup) -> Result<QueryOutput, SqlError> {
-        let db_name = database_for(session, stmt.database.clone())?;
+        let db_name = job_database(session, stmt.database.clone())?;
         check_label(&stmt.label)?;
         let timeout_s = backup_timeout_s(&stmt.properties)?;
         let state = self.state().await;
@@ -262,10 +255,7 @@ impl Fe {
             snapshots: BTreeMap::new(),
             uploaded: BTreeMap::new(),
         };
-        tracing::info!(job_id = job.id, label = %job.label, db = %db_name, repo = %job.repo_name, "fe: backup submitted");
-        self.commit_locked(&mut durable, FeEdit::BackupJob { job: Box::new(job) }).await?;
-        self.jobs_submitted.modify(|n| *n += 1);
-        Ok(QueryOutput::Ok { affected_rows: 0 })
+        self.submit_job(&mut durable, job).await
     }
 
     pub(crate) async fn show_backup(
@@ -274,25 +264,16 @@ impl Fe {
         database: Option<String>,
         filter: Option<LabelFilter>,
     ) -> Result<QueryOutput, SqlError> {
-        let db_name = database_for(session, database)?;
-        let state = self.state().await;
-        let db = state.catalog.databases.get(&db_name).ok_or_else(|| SqlError::unknown_database(&db_name))?;
+        let (state, db_id) = self.job_statement_state(session, database).await?;
         let runtime = self.job_runtime_snapshot();
         let rows = state
             .backup
             .jobs
             .values()
-            .filter(|j| j.db_id == db.id)
-            .filter(|j| match &filter {
-                None => true,
-                Some(LabelFilter::Equals(label)) => &j.label == label,
-                Some(LabelFilter::Like(pattern)) => crate::fe::catalog::lookup::like(pattern, &j.label),
-            })
+            .filter(|j| j.db_id == db_id)
+            .filter(|j| label_matches(filter.as_ref(), &j.label))
             .map(|j| {
-                // What a driver still holds of a job that ended is not news.
-                let live = if j.state.is_done() { None } else { runtime.get(&j.id) };
-                let unfinished = live.map(|r| r.unfinished_text()).unwrap_or_default();
-                let progress = live.map(|r| r.progress_text()).unwrap_or_default();
+                let [unfinished, progress, errors] = JobRuntime::shown(&runtime, j.id, j.state, &j.task_errors);
                 let time = |ms: Option<u64>| ms.map(crate::clock::format_datetime);
                 vec![
                     Some(j.id.to_string()),
@@ -304,9 +285,9 @@ impl Fe {
                     time(j.snapshot_finished_time_ms),
                     time(j.upload_finished_time_ms),
                     time(j.finished_time_ms),
-                    Some(unfinished),
-                    Some(progress),
-                    Some(JobRuntime::task_errors_text(&j.task_errors, live)),
+                    unfinished,
+                    progress,
+                    errors,
                     Some(j.status.to_string()),
                     Some(j.timeout_s.to_string()),
                 ]
@@ -320,10 +301,8 @@ impl Fe {
         session: &Session,
         database: Option<String>,
     ) -> Result<QueryOutput, SqlError> {
-        let db_name = database_for(session, database)?;
-        let state = self.state().await;
-        let db = state.catalog.databases.get(&db_name).ok_or_else(|| SqlError::unknown_database(&db_name))?;
-        let Some(job) = state.backup.running_in(db.id) else {
+        let (state, db_id) = self.job_statement_state(session, database).await?;
+        let Some(job) = state.backup.running_in(db_id) else {
             return Err(SqlError::doris("No backup job is currently running"));
         };
         let status = JobStatus::error(StatusCode::CommonError, "user cancelled");

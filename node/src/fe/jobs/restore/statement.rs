@@ -6,12 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::SqlError;
+use crate::fe::Fe;
 use crate::fe::catalog::placement::{MAX_REPLICATION_NUM, current_load};
 use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, META_FORMAT_VERSION};
 use crate::fe::jobs::holds::job_running_in;
 use crate::fe::jobs::limits::MAX_TIMEOUT_S;
 use crate::fe::jobs::limits::MIN_TIMEOUT_S;
 use crate::fe::jobs::limits::check_label;
+use crate::fe::jobs::limits::{job_database, label_matches};
 use crate::fe::jobs::restore::job::{RestoreJob, RestoreObject, RestoreState};
 use crate::fe::jobs::restore::plan::{self, PlanRequest};
 use crate::fe::jobs::runtime::JobRuntime;
@@ -19,7 +21,6 @@ use crate::fe::jobs::state::JobState;
 use crate::fe::jobs::status::JobStatus;
 use crate::fe::jobs::status::StatusCode;
 use crate::fe::session::{QueryOutput, Session};
-use crate::fe::{Fe, FeEdit};
 use crate::repository::RepoStore;
 use crate::sql::ast::{BackupObjects, BackupTableRef, LabelFilter, Restore};
 
@@ -301,14 +302,6 @@ pub(crate) async fn read_snapshot(
     Ok((info, meta))
 }
 
-fn database_for(session: &Session, database: Option<String>) -> Result<String, SqlError> {
-    match database {
-        Some(db) => Ok(db),
-        None if !session.database.is_empty() => Ok(session.database.clone()),
-        None => Err(SqlError::new(1046, "3D000", "No database selected; run USE db or name it (FROM db, db.label)")),
-    }
-}
-
 /// `[OK]`-style cell of a boolean.
 fn bool_cell(b: bool) -> Option<String> {
     Some(if b { "true" } else { "false" }.to_string())
@@ -316,7 +309,7 @@ fn bool_cell(b: bool) -> Option<String> {
 
 impl Fe {
     pub(crate) async fn restore(&self, session: &Session, stmt: Restore) -> Result<QueryOutput, SqlError> {
-        let db_name = database_for(session, stmt.database.clone())?;
+        let db_name = job_database(session, stmt.database.clone())?;
         check_label(&stmt.label)?;
         let props = restore_properties(&stmt.properties)?;
         let state = self.state().await;
@@ -396,10 +389,7 @@ impl Fe {
             plan: Vec::new(),
             landings: Vec::new(),
         };
-        tracing::info!(job_id = job.id, label = %job.label, db = %db_name, repo = %job.repo_name, "fe: restore submitted");
-        self.commit_locked(&mut durable, FeEdit::RestoreJob { job: Box::new(job) }).await?;
-        self.jobs_submitted.modify(|n| *n += 1);
-        Ok(QueryOutput::Ok { affected_rows: 0 })
+        self.submit_job(&mut durable, job).await
     }
 
     pub(crate) async fn show_restore(
@@ -408,24 +398,17 @@ impl Fe {
         database: Option<String>,
         filter: Option<LabelFilter>,
     ) -> Result<QueryOutput, SqlError> {
-        let db_name = database_for(session, database)?;
-        let state = self.state().await;
-        let db = state.catalog.databases.get(&db_name).ok_or_else(|| SqlError::unknown_database(&db_name))?;
+        let (state, db_id) = self.job_statement_state(session, database).await?;
         let runtime = self.job_runtime_snapshot();
         let time = |ms: Option<u64>| ms.map(crate::clock::format_datetime);
         let rows = state
             .restore
             .jobs
             .values()
-            .filter(|j| j.db_id == db.id)
-            .filter(|j| match &filter {
-                None => true,
-                Some(LabelFilter::Equals(label)) => &j.label == label,
-                Some(LabelFilter::Like(pattern)) => crate::fe::catalog::lookup::like(pattern, &j.label),
-            })
+            .filter(|j| j.db_id == db_id)
+            .filter(|j| label_matches(filter.as_ref(), &j.label))
             .map(|j| {
-                // What a driver still holds of a job that ended is not news.
-                let live = if j.state.is_done() { None } else { runtime.get(&j.id) };
+                let [unfinished, progress, errors] = JobRuntime::shown(&runtime, j.id, j.state, &j.task_errors);
                 let replication = j.replication_num;
                 vec![
                     Some(j.id.to_string()),
@@ -442,9 +425,9 @@ impl Fe {
                     time(j.snapshot_finished_time_ms),
                     time(j.download_finished_time_ms),
                     time(j.finished_time_ms),
-                    Some(live.map(|r| r.unfinished_text()).unwrap_or_default()),
-                    Some(live.map(|r| r.progress_text()).unwrap_or_default()),
-                    Some(JobRuntime::task_errors_text(&j.task_errors, live)),
+                    unfinished,
+                    progress,
+                    errors,
                     Some(j.status.to_string()),
                     Some(j.timeout_s.to_string()),
                 ]
@@ -458,10 +441,8 @@ impl Fe {
         session: &Session,
         database: Option<String>,
     ) -> Result<QueryOutput, SqlError> {
-        let db_name = database_for(session, database)?;
-        let state = self.state().await;
-        let db = state.catalog.databases.get(&db_name).ok_or_else(|| SqlError::unknown_database(&db_name))?;
-        let Some(job) = state.restore.running_in(db.id) else {
+        let (state, db_id) = self.job_statement_state(session, database).await?;
+        let Some(job) = state.restore.running_in(db_id) else {
             return Err(SqlError::doris("No restore job is currently running"));
         };
         let why = |s: RestoreState| {
