@@ -65,6 +65,81 @@ impl FaultKind {
     }
 }
 
+/// A fault the nemesis aims at a job state: it holds a job in the state (two failures of the
+/// state's work, so it stays there a few seconds) and strikes once a job is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AimedFault {
+    FeCrash,
+    BeCrash,
+    BrokerCrash,
+    CutLink,
+    /// The next repository operations fail.
+    ObjectStore,
+    /// The state's work fails (the hold itself).
+    TaskFailure,
+    /// CANCEL BACKUP / CANCEL RESTORE.
+    Cancel,
+}
+
+impl AimedFault {
+    pub const ALL: [AimedFault; 7] = [
+        AimedFault::FeCrash,
+        AimedFault::BeCrash,
+        AimedFault::BrokerCrash,
+        AimedFault::CutLink,
+        AimedFault::ObjectStore,
+        AimedFault::TaskFailure,
+        AimedFault::Cancel,
+    ];
+
+    /// The coverage table's name of the fault (`crate::coverage::REQUIRED_FAULTS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AimedFault::FeCrash => "fe-crash",
+            AimedFault::BeCrash => "be-crash",
+            AimedFault::BrokerCrash => "broker-crash",
+            AimedFault::CutLink => "cut-link",
+            AimedFault::ObjectStore => "object-store",
+            AimedFault::TaskFailure => "task-failure",
+            AimedFault::Cancel => "cancel",
+        }
+    }
+}
+
+/// A fault aimed at a state of a kind of job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aim {
+    /// "backup" or "restore".
+    pub kind: &'static str,
+    /// The state's name, as SHOW prints it.
+    pub state: &'static str,
+    pub fault: AimedFault,
+}
+
+impl Aim {
+    /// Every cell an aim can take: each working state of both kinds x each aimed fault.
+    pub fn all() -> Vec<Aim> {
+        let mut out = Vec::new();
+        for (kind, state) in crate::coverage::Coverage::rows() {
+            for fault in AimedFault::ALL {
+                out.push(Aim { kind, state, fault });
+            }
+        }
+        out
+    }
+
+    /// `kind:STATE:fault`, as `--world aim=` takes it.
+    pub fn parse(text: &str) -> Option<Aim> {
+        Aim::all().into_iter().find(|a| a.to_string() == text)
+    }
+}
+
+impl std::fmt::Display for Aim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.kind, self.state, self.fault.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +159,18 @@ mod tests {
             (Some(FaultKind::DiskFaults), Some(FaultKind::DiskFaults), Some(FaultKind::MoveBackend))
         );
         assert_eq!((at(74), at(75), at(99)), (Some(FaultKind::MoveBackend), None, None));
+    }
+
+    #[test]
+    fn aims_cover_every_required_cell_and_parse_back() {
+        let all = Aim::all();
+        assert_eq!(all.len(), 12 * crate::coverage::REQUIRED_FAULTS.len());
+        for fault in AimedFault::ALL {
+            assert!(crate::coverage::REQUIRED_FAULTS.contains(&fault.name()));
+        }
+        let aim = Aim { kind: "restore", state: "COMMITTING", fault: AimedFault::FeCrash };
+        assert_eq!(aim.to_string(), "restore:COMMITTING:fe-crash");
+        assert_eq!(Aim::parse("restore:COMMITTING:fe-crash"), Some(aim));
+        assert_eq!(Aim::parse("restore:FINISHED:fe-crash"), None);
     }
 }

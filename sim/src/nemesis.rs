@@ -7,9 +7,12 @@
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
+use palo_node::fe::jobs::backup::job::BackupState;
+use palo_node::fe::jobs::restore::job::RestoreState;
+use palo_node::fe::jobs::state::JobState;
 
 use crate::cluster::{BE_PORT, Role, SimCluster};
-use crate::faults::{FaultKind, ROLL_RANGE};
+use crate::faults::{Aim, AimedFault, FaultKind, ROLL_RANGE};
 use crate::sim_disk::SimDiskFaults;
 use crate::world::WorldProfile;
 
@@ -39,6 +42,10 @@ pub async fn run(
     let end = cluster.now() + duration;
     let mut pending: Vec<(Duration, Undo)> = Vec::new();
     let roles: Vec<Role> = cluster.nodes.iter().map(|n| n.role).collect();
+    let mut aim = world.aim;
+    if let Some(aim) = &aim {
+        hold(cluster, aim);
+    }
     while cluster.now() < end {
         let step = Duration::from_millis(thread_rng().gen_range(MIN_STEP_MS..=MAX_STEP_MS));
         tokio::time::sleep(step).await;
@@ -51,6 +58,14 @@ pub async fn run(
             apply_undo(cluster, undo, clean_disks);
         }
 
+        // The aimed fault strikes once a job is in its state (held there by `hold`).
+        if let Some(target) = aim
+            && palo_buggify::running_jobs().contains(&(target.kind, target.state))
+        {
+            strike(cluster, &target, &roles, &mut pending);
+            aim = None;
+            continue;
+        }
         if pending.len() >= MAX_PENDING_FAULTS {
             continue;
         }
@@ -104,6 +119,67 @@ pub async fn run(
     }
     for (_, undo) in pending {
         apply_undo(cluster, undo, clean_disks);
+    }
+}
+
+/// Failures of a state's work the aim injects: the job stays in the state for their backoffs
+/// (1 s, then 2 s), long enough for the nemesis (a step every 2 s at most) to see it there.
+const AIM_HOLDS: u32 = 2;
+/// Repository operations an aimed object-store fault makes fail.
+const AIMED_STORE_FAULTS: u32 = 3;
+
+/// Holds the first job of the aim's kind that reaches the aim's state there a while.
+fn hold(cluster: &SimCluster, aim: &Aim) {
+    let step = match aim.kind {
+        "backup" => BackupState::parse(aim.state).map(|s| s.step_fault()),
+        _ => RestoreState::parse(aim.state).map(|s| s.step_fault()),
+    };
+    let Some(step) = step else { return };
+    cluster.event(format!("nemesis: aiming {} at {} {}", aim.fault.name(), aim.kind, aim.state));
+    palo_buggify::inject_task_failure(cluster.node(Role::Fe).handle.id(), &step, AIM_HOLDS);
+}
+
+/// Strikes the aimed fault now (a job is in the aimed state); what it breaks is undone later.
+fn strike(cluster: &mut SimCluster, aim: &Aim, roles: &[Role], pending: &mut Vec<(Duration, Undo)>) {
+    cluster.event(format!("nemesis: aimed {} strikes {} {}", aim.fault.name(), aim.kind, aim.state));
+    let up = |cluster: &SimCluster, wanted: fn(&Role) -> bool| -> Option<Role> {
+        let candidates: Vec<Role> = roles.iter().copied().filter(|r| wanted(r) && cluster.node(*r).up).collect();
+        (!candidates.is_empty()).then(|| candidates[thread_rng().gen_range(0..candidates.len())])
+    };
+    let victim = match aim.fault {
+        AimedFault::FeCrash => up(cluster, |r| *r == Role::Fe),
+        AimedFault::BeCrash | AimedFault::CutLink => up(cluster, |r| matches!(r, Role::Be(_))),
+        AimedFault::BrokerCrash => up(cluster, |r| *r == Role::Broker),
+        AimedFault::ObjectStore | AimedFault::TaskFailure | AimedFault::Cancel => None,
+    };
+    match (aim.fault, victim) {
+        (AimedFault::FeCrash | AimedFault::BeCrash | AimedFault::BrokerCrash, Some(victim)) => {
+            palo_buggify::struck(crash_of(victim));
+            cluster.kill(victim);
+            let outage_ms = thread_rng().gen_range(300..=4_000);
+            pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
+        }
+        (AimedFault::CutLink, Some(victim)) => {
+            palo_buggify::struck(FaultKind::CutLink.name());
+            cluster.partition(Role::Fe, victim);
+            let ms = thread_rng().gen_range(1_000..=6_000);
+            pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
+        }
+        (AimedFault::ObjectStore, _) => palo_buggify::force_faults("object-store", AIMED_STORE_FAULTS),
+        (AimedFault::Cancel, _) => {
+            palo_buggify::struck_kind("cancel", aim.kind);
+            let statement = match aim.kind {
+                "backup" => "CANCEL BACKUP FROM w".to_string(),
+                _ => format!("CANCEL RESTORE FROM {}", crate::workloads::restores::TARGET_DB),
+            };
+            let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
+            tokio::spawn(async move {
+                let _ = crate::client::sql_on(&client, fe_addr, recorder, statement).await;
+            });
+        }
+        // The hold's failures of the state's work are the task failures; a crash with nothing
+        // up to crash strikes nothing.
+        _ => {}
     }
 }
 

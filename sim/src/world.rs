@@ -7,6 +7,8 @@ use std::fmt;
 
 use madsim::rand::{Rng, thread_rng};
 
+use crate::faults::Aim;
+
 /// The longest `pad` value the wide-row table is loaded with: a STRING's maximum, less room for
 /// the rest of the row.
 pub const MAX_WIDE_ROW_BYTES: usize = palo_node::schema::MAX_STRING_BYTES as usize - 64;
@@ -31,6 +33,8 @@ pub struct WorldProfile {
     pub write_latency_us: u64,
     /// Every backend's background pass interval (compaction, trash, stray directories).
     pub compaction_interval_ms: u64,
+    /// A fault the nemesis aims at a job state (`None`: only random faults).
+    pub aim: Option<Aim>,
 }
 
 impl WorldProfile {
@@ -59,14 +63,18 @@ impl WorldProfile {
             sync_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(50..=1_500) },
             write_latency_us: if rng.gen_bool(0.25) { 0 } else { rng.gen_range(5..=100) },
             compaction_interval_ms: if rng.gen_bool(0.5) { 10_000 } else { rng.gen_range(100..=2_000) },
+            aim: {
+                let all = Aim::all();
+                rng.gen_ratio(3, 4).then(|| all[rng.gen_range(0..all.len())])
+            },
         }
     }
 }
 
 /// Parts of the world fixed by `--world` instead of drawn (to aim a campaign at one dimension,
 /// or to reproduce a failure with one dimension changed): `loaders=N`, `wide=on|off`,
-/// `many=off|PxB` (partitions x buckets), `moves=on|off`, `aimed=on|off`, `fsync_us=N`,
-/// `write_us=N`, comma-separated.
+/// `many=off|PxB` (partitions x buckets), `moves=on|off`, `aimed=on|off`,
+/// `aim=off|kind:STATE:fault`, `fsync_us=N`, `write_us=N`, comma-separated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorldOverride {
     pub loaders: Option<usize>,
@@ -76,6 +84,7 @@ pub struct WorldOverride {
     pub aimed_cancels: Option<bool>,
     pub sync_latency_us: Option<u64>,
     pub write_latency_us: Option<u64>,
+    pub aim: Option<Option<Aim>>,
 }
 
 impl WorldOverride {
@@ -111,6 +120,13 @@ impl WorldOverride {
                 }
                 "moves" => out.backend_moves = Some(switch(key, value)?),
                 "aimed" => out.aimed_cancels = Some(switch(key, value)?),
+                "aim" if value == "off" => out.aim = Some(None),
+                "aim" => {
+                    let aim = Aim::parse(value).ok_or_else(|| {
+                        format!("--world aim= takes off or kind:STATE:fault (backup:UPLOADING:be-crash), not {value:?}")
+                    })?;
+                    out.aim = Some(Some(aim));
+                }
                 "fsync_us" | "write_us" => {
                     let us = value.parse().ok().filter(|us| *us <= 1_000_000);
                     let us = Some(us.ok_or_else(|| format!("--world {key}= takes 0 to 1000000, not {value:?}"))?);
@@ -122,7 +138,7 @@ impl WorldOverride {
                 }
                 other => {
                     return Err(format!(
-                        "--world: unknown key {other:?}; keys: loaders, wide, many, moves, aimed, fsync_us, write_us"
+                        "--world: unknown key {other:?}; keys: loaders, wide, many, moves, aimed, aim, fsync_us, write_us"
                     ));
                 }
             }
@@ -158,6 +174,9 @@ impl WorldOverride {
         if let Some(us) = self.write_latency_us {
             world.write_latency_us = us;
         }
+        if let Some(aim) = self.aim {
+            world.aim = aim;
+        }
         world
     }
 }
@@ -176,6 +195,9 @@ impl fmt::Display for WorldProfile {
         }
         if self.aimed_cancels {
             write!(f, ", restore cancels aimed at SNAPSHOTING")?;
+        }
+        if let Some(aim) = self.aim {
+            write!(f, ", {} aimed at {} {}", aim.fault.name(), aim.kind, aim.state)?;
         }
         write!(
             f,

@@ -249,6 +249,34 @@ pub fn struck_kind(fault: &'static str, kind: &'static str) {
     }
 }
 
+/// The (kind, state) of every job running now, as the FE last applied it (simulation only):
+/// what the simulator waits for before it strikes a fault aimed at a state.
+#[cfg(madsim)]
+pub fn running_jobs() -> Vec<(&'static str, &'static str)> {
+    coverage::running()
+}
+
+/// Makes the next `n` checks of the forced fault point `name` fire, on whatever node they run
+/// (simulation only): a fault the simulator aims at a moment, not at a node.
+#[cfg(madsim)]
+pub fn force_faults(name: &'static str, n: u32) {
+    coverage::force(name, n);
+}
+
+/// Whether the simulator forced the fault point `name` to fire now (consumes one). Always false
+/// outside the simulator.
+pub fn forced_fault(name: &str) -> bool {
+    #[cfg(madsim)]
+    {
+        coverage::take_forced(name)
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// The (job kind, state, fault kind) cells struck in this simulated world, with their counts,
 /// and a fresh start for the next world on this thread (simulation only).
 #[cfg(madsim)]
@@ -267,6 +295,25 @@ mod coverage {
         /// Every job not ended: id -> (kind, state).
         static RUNNING: RefCell<BTreeMap<i64, (&'static str, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
         static STRUCK: RefCell<BTreeMap<Cell, u64>> = const { RefCell::new(BTreeMap::new()) };
+        static FORCED: RefCell<BTreeMap<&'static str, u32>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub fn running() -> Vec<(&'static str, &'static str)> {
+        RUNNING.with(|r| r.borrow().values().copied().collect())
+    }
+
+    pub fn force(name: &'static str, n: u32) {
+        FORCED.with(|f| *f.borrow_mut().entry(name).or_default() += n);
+    }
+
+    pub fn take_forced(name: &str) -> bool {
+        FORCED.with(|f| match f.borrow_mut().get_mut(name) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        })
     }
 
     pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, ended: bool) {
@@ -299,6 +346,7 @@ mod coverage {
 
     pub fn take() -> Vec<(Cell, u64)> {
         RUNNING.with(|r| r.borrow_mut().clear());
+        FORCED.with(|f| f.borrow_mut().clear());
         STRUCK.with(|s| std::mem::take(&mut *s.borrow_mut()).into_iter().collect())
     }
 }

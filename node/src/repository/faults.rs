@@ -26,7 +26,8 @@ async fn before(op: &str, path: &str) -> Result<(), RepoError> {
         palo_buggify::struck("object-store");
         tokio::time::sleep(Duration::from_millis(SLOW_MS)).await;
     }
-    if palo_buggify::buggify_with_prob(FAIL_PROBABILITY) {
+    // A fault the simulator aimed at this moment first: checking it draws nothing from the seed.
+    if palo_buggify::forced_fault("object-store") || palo_buggify::buggify_with_prob(FAIL_PROBABILITY) {
         palo_buggify::struck("object-store");
         return Err(RepoError::Unreachable(format!("injected fault of {op} {path} (simulation)")));
     }
