@@ -46,7 +46,10 @@ pub async fn run(
     if let Some(aim) = &aim {
         hold(cluster, aim);
     }
-    while cluster.now() < end {
+    // An aim not struck by the chaos's end (its job reached the state later) is waited for a
+    // while longer, with no other fault, so the checks still start with every fault undone.
+    let aim_end = end + AIM_GRACE;
+    while cluster.now() < end || (aim.is_some() && cluster.now() < aim_end) {
         let step = Duration::from_millis(thread_rng().gen_range(MIN_STEP_MS..=MAX_STEP_MS));
         tokio::time::sleep(step).await;
 
@@ -66,7 +69,7 @@ pub async fn run(
             aim = None;
             continue;
         }
-        if pending.len() >= MAX_PENDING_FAULTS {
+        if cluster.now() >= end || pending.len() >= MAX_PENDING_FAULTS {
             continue;
         }
         let roll = thread_rng().gen_range(0..ROLL_RANGE);
@@ -125,6 +128,8 @@ pub async fn run(
 /// Failures of a state's work the aim injects: the job stays in the state for their backoffs
 /// (1 s, then 2 s), long enough for the nemesis (a step every 2 s at most) to see it there.
 const AIM_HOLDS: u32 = 2;
+/// How long past the chaos the nemesis waits for a job to reach the aimed state.
+const AIM_GRACE: Duration = Duration::from_secs(60);
 /// Repository operations an aimed object-store fault makes fail.
 const AIMED_STORE_FAULTS: u32 = 3;
 
