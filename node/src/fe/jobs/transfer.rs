@@ -276,10 +276,12 @@ impl Fe {
     /// The backends and which are alive, read without copying the whole state (the pump asks
     /// after every finished task).
     pub(crate) async fn cluster_view(&self) -> ClusterView {
-        let members: BTreeMap<i64, String> = {
-            let durable = self.durable.lock().await;
-            durable.state.membership.backends.values().map(|b| (b.id, b.addr())).collect()
-        };
+        let members = member_addrs(&self.durable.lock().await.state);
+        self.view_of(members)
+    }
+
+    /// Which of `members` heartbeats show alive.
+    fn view_of(&self, members: BTreeMap<i64, String>) -> ClusterView {
         let health = self.health_snapshot();
         let alive = members.keys().filter(|id| health.backends.get(id).is_some_and(|h| h.alive)).copied().collect();
         ClusterView { members, alive }
@@ -290,12 +292,9 @@ impl Fe {
     async fn transfer_view(&self, repo_id: i64) -> Result<(Route, ClusterView), StepError> {
         let durable = self.durable.lock().await;
         let route = self.route_in(&durable.state, repo_id)?;
-        let members: BTreeMap<i64, String> =
-            durable.state.membership.backends.values().map(|b| (b.id, b.addr())).collect();
+        let members = member_addrs(&durable.state);
         drop(durable);
-        let health = self.health_snapshot();
-        let alive = members.keys().filter(|id| health.backends.get(id).is_some_and(|h| h.alive)).copied().collect();
-        Ok((route, ClusterView { members, alive }))
+        Ok((route, self.view_of(members)))
     }
 
     fn route_in(&self, state: &FeState, repo_id: i64) -> Result<Route, StepError> {
@@ -307,6 +306,11 @@ impl Fe {
         let properties = self.repository_properties(&repo);
         Ok(Route { repo, properties, broker_addr })
     }
+}
+
+/// Every member backend's address, by id.
+fn member_addrs(state: &FeState) -> BTreeMap<i64, String> {
+    state.membership.backends.values().map(|b| (b.id, b.addr())).collect()
 }
 
 /// A job's repository; the job fails once it is gone (dropped while the job ran).
