@@ -107,7 +107,8 @@ async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
         }
         // It moved (another --port-offset): it reports itself; wait until the FE has it.
         loop {
-            let members = fe.state().await.membership;
+            let state = fe.state().await;
+            let members = &state.membership;
             if members.backends.get(&who.backend_id).is_some_and(|b| b.host == addr.host && b.port == addr.port) {
                 tracing::info!(backend_id = who.backend_id, %addr, "standalone: a backend came back on a new port");
                 break;
@@ -126,7 +127,8 @@ async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
             .await
             .map_err(|e| NodeError::Other(format!("registering backends: {}", e.message)))?;
     }
-    let members = fe.state().await.membership;
+    let state = fe.state().await;
+    let members = &state.membership;
     let broker_port = config.broker_config().port;
     if !members.brokers.iter().any(|b| b.name == BROKER_NAME && b.port == broker_port) {
         // A broker is stateless: one left on an old port is replaced.

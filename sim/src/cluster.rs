@@ -386,11 +386,9 @@ pub fn snapshot_dirs(cluster: &SimCluster) -> Vec<(String, String)> {
     for role in cluster.backend_roles() {
         let node = cluster.node(role);
         let Some(disk) = &node.disk else { continue };
-        for (path, is_dir) in disk.list_all() {
-            let Ok(rest) = path.strip_prefix("/be/snapshot") else { continue };
-            let mut parts = rest.components();
-            if let (Some(name), None, true) = (parts.next(), parts.next(), is_dir) {
-                held.push((node.name.clone(), name.as_os_str().to_string_lossy().into_owned()));
+        for (name, is_dir) in disk.list_dir(std::path::Path::new("/be/snapshot")) {
+            if is_dir {
+                held.push((node.name.clone(), name));
             }
         }
     }

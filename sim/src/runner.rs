@@ -20,6 +20,8 @@ pub struct SeedResult {
     pub failure: Option<String>,
     pub trace_hash: u64,
     pub simulated: Duration,
+    /// Wall-clock time the run took (the runner is outside the simulation).
+    pub wall: Duration,
     pub tail: Vec<String>,
     pub lines: Vec<String>,
     /// (job kind, state, fault kind) struck in this seed, with counts (`crate::coverage`).
@@ -39,6 +41,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// Runs one seed on a fresh thread and waits for it.
 pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
     let options = options.clone();
+    let started = Instant::now();
     let thread = std::thread::Builder::new().name(format!("seed-{seed}")).spawn(move || {
         let trace = Trace::new(options.verbose);
         let run_trace = trace.clone();
@@ -62,6 +65,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             failure,
             trace_hash: trace.hash(),
             simulated,
+            wall: started.elapsed(),
             tail: trace.tail(FAILURE_TAIL_LINES),
             lines: trace.lines(),
             coverage,
@@ -74,6 +78,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             failure: Some(format!("seed thread panicked: {}", panic_message(payload.as_ref()))),
             trace_hash: 0,
             simulated: Duration::ZERO,
+            wall: started.elapsed(),
             tail: Vec::new(),
             lines: Vec::new(),
             coverage: Vec::new(),
@@ -83,6 +88,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             failure: Some(format!("cannot start a thread for the seed: {e}")),
             trace_hash: 0,
             simulated: Duration::ZERO,
+            wall: started.elapsed(),
             tail: Vec::new(),
             lines: Vec::new(),
             coverage: Vec::new(),

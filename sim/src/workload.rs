@@ -93,8 +93,10 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         write_latency_us: world.write_latency_us,
         ..SimDiskFaults::default()
     };
-    let spec =
-        ClusterSpec { compaction_interval_ms: world.compaction_interval_ms, ..ClusterSpec::new(4, 5, clean_disks) };
+    let spec = ClusterSpec {
+        compaction_interval_ms: world.compaction_interval_ms,
+        ..ClusterSpec::new(world.backends, 5, clean_disks)
+    };
     let mut cluster = SimCluster::start(&spec, recorder.clone());
     if clean_disks.fsync_lies {
         cluster.event(InjectedBug::LyingFsync.event());

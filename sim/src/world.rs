@@ -13,9 +13,21 @@ use crate::faults::Aim;
 /// the rest of the row.
 pub const MAX_WIDE_ROW_BYTES: usize = palo_node::schema::MAX_STRING_BYTES as usize - 64;
 
+/// The fewest and most backends a world has (the spare among them): three for tables of three
+/// replicas while the spare is out.
+pub const MIN_BACKENDS: usize = 4;
+pub const MAX_BACKENDS: usize = 6;
+/// The most loader sessions at once.
+pub const MAX_LOADERS: usize = 6;
+/// Buckets per partition of the many-tablet table (2 to 4 partitions).
+const MIN_MANY_BUCKETS: usize = 64;
+const MAX_MANY_BUCKETS: usize = 1_024;
+
 /// One seed's world.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorldProfile {
+    /// Backends of the cluster, the last of them the spare the client adds and drops.
+    pub backends: usize,
     /// Loader sessions writing into the load table at once (during the chaos and after it).
     pub loaders: usize,
     /// Widths (bytes of the `pad` column) of the wide-row loads once faults stop; empty: none.
@@ -41,8 +53,11 @@ impl WorldProfile {
     /// Draws a world from the seed's random stream.
     pub fn draw() -> WorldProfile {
         let mut rng = thread_rng();
-        let loaders = rng.gen_range(1..=4);
-        let wide_rows_bytes = if rng.gen_bool(0.5) {
+        let backends = rng.gen_range(MIN_BACKENDS..=MAX_BACKENDS);
+        let loaders = rng.gen_range(1..=MAX_LOADERS);
+        // The costly dimensions are drawn in a minority of seeds (swarm testing: each seed tests
+        // some things hard), so a campaign of CI's size still meets each hundreds of times.
+        let wide_rows_bytes = if rng.gen_ratio(1, 4) {
             // Narrow to the maximum: one width near each end and one between.
             vec![
                 rng.gen_range(1..=64),
@@ -52,8 +67,13 @@ impl WorldProfile {
         } else {
             Vec::new()
         };
-        let many_tablets = rng.gen_ratio(1, 4).then(|| (3, rng.gen_range(500..=1_024)));
+        let many_tablets = rng.gen_ratio(1, 8).then(|| {
+            // Buckets spread evenly on a log scale, from a few hundred tablets to a few thousand.
+            let buckets = (MIN_MANY_BUCKETS as f64 * 2f64.powf(rng.gen_range(0.0..4.0))) as usize;
+            (rng.gen_range(2..=4), buckets.clamp(MIN_MANY_BUCKETS, MAX_MANY_BUCKETS))
+        });
         WorldProfile {
+            backends,
             loaders,
             wide_rows_bytes,
             many_tablets,
@@ -72,11 +92,12 @@ impl WorldProfile {
 }
 
 /// Parts of the world fixed by `--world` instead of drawn (to aim a campaign at one dimension,
-/// or to reproduce a failure with one dimension changed): `loaders=N`, `wide=on|off`,
+/// or to reproduce a failure with one dimension changed): `backends=N`, `loaders=N`, `wide=on|off`,
 /// `many=off|PxB` (partitions x buckets), `moves=on|off`, `aimed=on|off`,
 /// `aim=off|kind:STATE:fault`, `fsync_us=N`, `write_us=N`, comma-separated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorldOverride {
+    pub backends: Option<usize>,
     pub loaders: Option<usize>,
     pub wide: Option<bool>,
     pub many_tablets: Option<Option<(usize, usize)>>,
@@ -98,6 +119,11 @@ impl WorldOverride {
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').ok_or_else(|| format!("--world: {part:?} is not key=value"))?;
             match key {
+                "backends" => {
+                    let n = value.parse().ok().filter(|n| (MIN_BACKENDS..=MAX_BACKENDS).contains(n));
+                    let range = format!("{MIN_BACKENDS} to {MAX_BACKENDS}");
+                    out.backends = Some(n.ok_or_else(|| format!("--world backends= takes {range}, not {value:?}"))?);
+                }
                 "loaders" => {
                     let n: usize =
                         value.parse().map_err(|_| format!("--world loaders= takes 1 to 16, not {value:?}"))?;
@@ -138,7 +164,7 @@ impl WorldOverride {
                 }
                 other => {
                     return Err(format!(
-                        "--world: unknown key {other:?}; keys: loaders, wide, many, moves, aimed, aim, fsync_us, write_us"
+                        "--world: unknown key {other:?}; keys: backends, loaders, wide, many, moves, aimed, aim, fsync_us, write_us"
                     ));
                 }
             }
@@ -149,6 +175,9 @@ impl WorldOverride {
     /// `world` with the fixed parts replaced. A world forced to have wide rows draws their
     /// widths from the seed.
     pub fn apply(&self, mut world: WorldProfile) -> WorldProfile {
+        if let Some(n) = self.backends {
+            world.backends = n;
+        }
         if let Some(n) = self.loaders {
             world.loaders = n;
         }
@@ -183,7 +212,7 @@ impl WorldOverride {
 
 impl fmt::Display for WorldProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} loader session(s)", self.loaders)?;
+        write!(f, "{} backends, {} loader session(s)", self.backends, self.loaders)?;
         if !self.wide_rows_bytes.is_empty() {
             write!(f, ", wide rows of {:?} bytes", self.wide_rows_bytes)?;
         }

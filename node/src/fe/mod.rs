@@ -34,7 +34,7 @@ use cluster::{agent, heartbeat, replicas};
 use jobs::restore::job as restore_job;
 pub use session::{QueryOutput, Session};
 pub use state::{FeEdit, FeState};
-use state::{FeImage, IMAGE_FORMAT_VERSION};
+use state::{FeImage, FeImageRef, IMAGE_FORMAT_VERSION};
 
 /// FE settings, from `fe.toml` and flags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +52,9 @@ pub struct FeConfig {
     pub heartbeat_interval_ms: u64,
     /// Consecutive failed heartbeats after which a node is shown dead.
     pub heartbeat_max_failures: u32,
-    /// Journal records between two image checkpoints.
+    /// Journal records between two image checkpoints, at least; a checkpoint also waits until
+    /// the records since the last image hold a quarter of its bytes, so a large catalog is not
+    /// written out again every few small records.
     pub checkpoint_every_records: u64,
     /// How often the repair loop looks for replicas behind their partition's version.
     pub repair_interval_ms: u64,
@@ -110,10 +112,22 @@ impl FeConfig {
 
 pub(crate) struct Durable {
     journal: Journal,
-    state: FeState,
+    /// Shared with readers as a snapshot: a commit copies it only while a reader still holds the
+    /// snapshot it took (copy on write), so a read never copies the whole state.
+    state: Arc<FeState>,
     last_lsn: u64,
     records_since_checkpoint: u64,
+    /// Bytes of records journaled since the last checkpoint, and the size of that image: a
+    /// checkpoint waits until the records since the last one are a share of the image
+    /// ([`CHECKPOINT_LOG_SHARE`]), so writing images costs what the journal grows, not the
+    /// state's size per few records.
+    bytes_since_checkpoint: u64,
+    last_image_bytes: u64,
 }
+
+/// A checkpoint is taken once the journal since the last one holds at least this share (1/N)
+/// of the last image's bytes (and `checkpoint_every_records` records).
+const CHECKPOINT_LOG_SHARE: u64 = 4;
 
 /// A running FE. Shared by its gRPC service, its heartbeat loop and (in standalone) the launcher.
 pub struct Fe {
@@ -190,6 +204,8 @@ impl Fe {
             last_lsn = *lsn;
         }
         let replayed = recovered.records.len();
+        let replayed_bytes: u64 = recovered.records.iter().map(|(_, payload)| payload.len() as u64).sum();
+        let last_image_bytes = recovered.image.as_ref().map_or(0, |(_, payload)| payload.len() as u64);
         for (lsn, payload) in &recovered.records {
             let edit: FeEdit = serde_json::from_slice(payload).map_err(|e| NodeError::Journal {
                 context: journal_context(),
@@ -211,9 +227,11 @@ impl Fe {
             start_time_ms: crate::clock::now_ms(),
             durable: tokio::sync::Mutex::new(Durable {
                 journal,
-                state,
+                state: Arc::new(state),
                 last_lsn,
                 records_since_checkpoint: replayed as u64,
+                bytes_since_checkpoint: replayed_bytes,
+                last_image_bytes,
             }),
             health: Mutex::new(heartbeat::Health::default()),
             ddl_lock: tokio::sync::Mutex::new(()),
@@ -245,8 +263,9 @@ impl Fe {
         &self.config
     }
 
-    /// A copy of the durable state (for SHOW, heartbeats and the simulator's checks).
-    pub async fn state(&self) -> FeState {
+    /// A snapshot of the durable state (for SHOW, heartbeats and the simulator's checks): shared,
+    /// not copied; it stays as it was while later commits go on.
+    pub async fn state(&self) -> Arc<FeState> {
         self.durable.lock().await.state.clone()
     }
 
@@ -274,16 +293,23 @@ impl Fe {
             }
         };
         assert_eq!(lsn, durable.last_lsn + 1, "journal lsn out of step with the FE");
-        durable.state.apply(&edit);
+        Arc::make_mut(&mut durable.state).apply(&edit);
         durable.last_lsn = lsn;
         durable.records_since_checkpoint += 1;
-        if durable.records_since_checkpoint >= self.config.checkpoint_every_records {
-            let image = FeImage { format_version: IMAGE_FORMAT_VERSION, state: durable.state.clone() };
+        durable.bytes_since_checkpoint += payload.len() as u64;
+        let log_is_a_share =
+            durable.bytes_since_checkpoint.saturating_mul(CHECKPOINT_LOG_SHARE) >= durable.last_image_bytes;
+        if durable.records_since_checkpoint >= self.config.checkpoint_every_records && log_is_a_share {
+            let image = FeImageRef { format_version: IMAGE_FORMAT_VERSION, state: &durable.state };
             // The state is plain data; failing to encode it is a bug (a map with non-string keys,
             // say), never an input problem, and it would silently stop every checkpoint.
             let bytes = serde_json::to_vec(&image).unwrap_or_else(|e| panic!("the FE state does not encode: {e}"));
             match durable.journal.checkpoint(lsn, &bytes).await {
-                Ok(()) => durable.records_since_checkpoint = 0,
+                Ok(()) => {
+                    durable.records_since_checkpoint = 0;
+                    durable.bytes_since_checkpoint = 0;
+                    durable.last_image_bytes = bytes.len() as u64;
+                }
                 // The record is durable in the edit log; a failed checkpoint only delays
                 // compaction, so it is logged and retried after the next record.
                 Err(e) => tracing::warn!(error = %e, "fe: checkpoint failed"),

@@ -55,6 +55,13 @@ pub(crate) struct FeImage {
     pub(crate) state: FeState,
 }
 
+/// [`FeImage`] as a checkpoint writes it: the state borrowed, not copied.
+#[derive(Debug, Serialize)]
+pub(crate) struct FeImageRef<'a> {
+    pub(crate) format_version: u32,
+    pub(crate) state: &'a FeState,
+}
+
 pub(crate) const IMAGE_FORMAT_VERSION: u32 = 1;
 
 impl FeState {

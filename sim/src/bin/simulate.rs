@@ -2,6 +2,10 @@
 //! it with `--cfg madsim` in `target/sim`.
 
 #[cfg(madsim)]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(madsim)]
 fn main() -> std::process::ExitCode {
     sim_main::main()
 }
@@ -58,8 +62,8 @@ mod sim_main {
         #[arg(long)]
         verbose: bool,
         /// Fix parts of every seed's world instead of drawing them: comma-separated
-        /// loaders=N (loader sessions at once), wide=on|off (rows up to the maximum width),
-        /// many=off|PxB (a table of P partitions x B buckets), moves=on|off (backends that come
+        /// backends=N (4-6, the spare among them), loaders=N (loader sessions at once),
+        /// wide=on|off (rows up to the maximum width), many=off|PxB (a table of P partitions x B buckets), moves=on|off (backends that come
         /// back on another port), aimed=on|off (restore cancels aimed at tablet creation),
         /// fsync_us=N and write_us=N (the latency of every fsync and every other change).
         #[arg(long, value_name = "SPEC", default_value = "")]
@@ -73,6 +77,24 @@ mod sim_main {
         /// fewer than N seeds (implies --coverage).
         #[arg(long, value_name = "N")]
         coverage_min: Option<u64>,
+    }
+
+    /// Seeds listed as the slowest at the end of a campaign.
+    const SLOWEST_SHOWN: usize = 3;
+
+    /// The slowest seeds of a campaign with their worlds: where its wall time went.
+    fn print_slowest(results: &[runner::SeedResult]) {
+        let mut by_wall: Vec<&runner::SeedResult> = results.iter().collect();
+        by_wall.sort_by_key(|r| std::cmp::Reverse(r.wall));
+        for r in by_wall.iter().take(SLOWEST_SHOWN) {
+            let world = r.lines.iter().find_map(|l| l.split_once("world: ").map(|(_, w)| w)).unwrap_or("?");
+            println!(
+                "  slow: seed {} took {:.2} s wall ({:.0} s simulated): {world}",
+                r.seed,
+                r.wall.as_secs_f64(),
+                r.simulated.as_secs_f64()
+            );
+        }
     }
 
     pub fn main() -> ExitCode {
@@ -167,6 +189,9 @@ mod sim_main {
         );
         for r in &failed {
             println!("  repro: cargo xtask simulate --seed {}{repro_flags}", r.seed);
+        }
+        if results.len() > 1 {
+            print_slowest(&results);
         }
         let mut coverage = Coverage::default();
         for r in &results {

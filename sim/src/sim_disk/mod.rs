@@ -177,6 +177,37 @@ impl SimDisk {
         self.lock().used_bytes
     }
 
+    /// The names in directory `dir` now, sorted, with whether each is a directory; empty when
+    /// `dir` is missing (a check's look from outside the node, not an operation of it).
+    pub fn list_dir(&self, dir: &Path) -> Vec<(String, bool)> {
+        let state = self.lock();
+        let Ok(comps) = components(dir) else { return Vec::new() };
+        match state.walk_dir(dir, &comps).and_then(|id| state.dir(id, dir)) {
+            Ok(inode) => {
+                inode.current.iter().map(|(name, entry)| (name.clone(), matches!(entry, Entry::Dir(_)))).collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The durable bytes of file `path`, if a crash now would leave one there.
+    pub fn durable_file(&self, path: &Path) -> Option<Vec<u8>> {
+        let state = self.lock();
+        let comps = components(path).ok()?;
+        let (name, parents) = comps.split_last()?;
+        let mut id = state::ROOT;
+        for part in parents {
+            match state.dirs.get(&id)?.durable.get(part)? {
+                Entry::Dir(child) => id = *child,
+                Entry::File(_) => return None,
+            }
+        }
+        match state.dirs.get(&id)?.durable.get(name)? {
+            Entry::File(file) => state.files.get(file).map(|f| f.durable.clone()),
+            Entry::Dir(_) => None,
+        }
+    }
+
     /// Every path of the current namespace except `/`, sorted, with whether it is a directory.
     pub fn list_all(&self) -> Vec<(PathBuf, bool)> {
         let state = self.lock();

@@ -16,7 +16,7 @@ use crate::world::WorldProfile;
 pub const DATABASE: &str = "wx";
 /// A wide-row load holds about this many bytes of `pad` (more than a chunk, a batch, and what
 /// a load buffers before it sends).
-const WIDE_LOAD_BYTES: usize = 20 << 20;
+const WIDE_LOAD_BYTES: usize = 6 << 20;
 /// The most rows a wide-row load has.
 const MAX_WIDE_LOAD_ROWS: usize = 70_000;
 /// Rows of the load into every tablet of the many-tablet table.

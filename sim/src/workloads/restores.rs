@@ -465,22 +465,20 @@ pub async fn leftover_tablets(cluster: &SimCluster) -> Result<(usize, Vec<String
         let Some(disk) = &node.disk else { continue };
         // Every directory under tablets/, with a meta or not (a create cut half way leaves one
         // without): each must be a tablet the catalog has.
-        for (path, is_dir) in disk.list_all() {
-            let Ok(rest) = path.strip_prefix("/be/tablets") else { continue };
-            let parts: Vec<String> = rest.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-            if parts.len() == 1 && is_dir && !known.contains(&parts[0]) {
-                strays.push(format!("{}: tablet directory {} the catalog does not have", node.name, parts[0]));
+        let tablets = std::path::Path::new("/be/tablets");
+        for (name, is_dir) in disk.list_dir(tablets) {
+            if !is_dir {
+                continue;
             }
-        }
-        for (path, bytes) in disk.durable_files() {
-            let Ok(rest) = path.strip_prefix("/be/tablets") else { continue };
-            let parts: Vec<String> = rest.iter().map(|p| p.to_string_lossy().into_owned()).collect();
-            if parts.len() == 2
-                && parts[1] == "meta.json"
-                && known.contains(&parts[0])
-                && String::from_utf8_lossy(&bytes).contains("\"restore_pending\": true")
-            {
-                strays.push(format!("{}: tablet {} still waits for a restore", node.name, parts[0]));
+            if !known.contains(&name) {
+                strays.push(format!("{}: tablet directory {name} the catalog does not have", node.name));
+                continue;
+            }
+            let meta = disk.durable_file(&tablets.join(&name).join("meta.json"));
+            let pending =
+                meta.and_then(|bytes| serde_json::from_slice::<palo_node::be::tablet::TabletMeta>(&bytes).ok());
+            if pending.is_some_and(|meta| meta.restore_pending) {
+                strays.push(format!("{}: tablet {name} still waits for a restore", node.name));
             }
         }
     }

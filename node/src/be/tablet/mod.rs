@@ -383,7 +383,8 @@ impl TabletStore {
 
     pub(super) async fn write_meta(&self, meta: &TabletMeta) -> Result<(), TabletError> {
         debug_assert!(meta.validate().is_ok(), "writing an invalid tablet meta: {meta:?}");
-        let bytes = serde_json::to_vec_pretty(meta).map_err(|e| {
+        // Compact, not pretty: the meta is written again at every publish.
+        let bytes = serde_json::to_vec(meta).map_err(|e| {
             TabletError::InvalidArgument(format!("cannot encode the meta of tablet {}: {e}", meta.tablet_id))
         })?;
         let path = self.tablet_dir(meta.tablet_id).join(META_FILE);

@@ -11,6 +11,7 @@ pub mod placement;
 pub mod secrets;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -22,7 +23,7 @@ pub struct DatabaseRecord {
     pub name: String,
     /// By name. Absent in journals written before tables existed.
     #[serde(default)]
-    pub tables: BTreeMap<String, TableRecord>,
+    pub tables: BTreeMap<String, Arc<TableRecord>>,
 }
 
 /// How rows are spread over a partition's tablets.
@@ -106,10 +107,19 @@ pub struct ReplicaRecord {
 }
 
 /// Where a table lives: its database's id and its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TableRef {
     pub db_id: i64,
     pub table_id: i64,
+}
+
+/// One replica moved to another backend: what [`CatalogEdit::ReplaceReplicas`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaMove {
+    pub at: TableRef,
+    pub tablet_id: i64,
+    pub old_replica_id: i64,
+    pub new: ReplicaRecord,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +164,10 @@ pub enum CatalogEdit {
         tablet_id: i64,
         old_replica_id: i64,
         new: ReplicaRecord,
+    },
+    /// Many replicas moved at once (one record for a round of repair, whatever the count).
+    ReplaceReplicas {
+        moves: Vec<ReplicaMove>,
     },
     /// Txn ids below `end` may be handed out; a restarted FE starts at `end`.
     ReserveTxnIds {
@@ -260,12 +274,32 @@ impl Catalog {
     }
 
     pub fn table(&self, at: TableRef) -> Option<&TableRecord> {
-        self.database_by_id(at.db_id)?.tables.values().find(|t| t.id == at.table_id)
+        self.database_by_id(at.db_id)?.tables.values().find(|t| t.id == at.table_id).map(|t| &**t)
+    }
+
+    /// Applies a batch of replica moves: one pass over each table's tablets, however many move.
+    fn replace_replicas(&mut self, moves: &[ReplicaMove]) {
+        let mut by_table: BTreeMap<TableRef, BTreeMap<i64, Vec<&ReplicaMove>>> = BTreeMap::new();
+        for m in moves {
+            assert!(m.new.id >= self.next_id, "catalog id {} reused", m.new.id);
+            self.next_id = m.new.id + 1;
+            by_table.entry(m.at).or_default().entry(m.tablet_id).or_default().push(m);
+        }
+        for (at, mut by_tablet) in by_table {
+            let table = self.table_mut(at);
+            for tablet in table.partitions.iter_mut().flat_map(|p| p.tablets.iter_mut()) {
+                for m in by_tablet.remove(&tablet.id).unwrap_or_default() {
+                    let replica = tablet.replicas.iter_mut().find(|r| r.id == m.old_replica_id);
+                    *replica.expect("journal replaces a missing replica") = m.new;
+                }
+            }
+            assert!(by_tablet.is_empty(), "journal moves replicas of missing tablets {:?}", by_tablet.keys());
+        }
     }
 
     fn table_mut(&mut self, at: TableRef) -> &mut TableRecord {
         let db = self.database_by_id_mut(at.db_id);
-        let table = db.and_then(|db| db.tables.values_mut().find(|t| t.id == at.table_id));
+        let table = db.and_then(|db| db.tables.values_mut().find(|t| t.id == at.table_id)).map(Arc::make_mut);
         table.unwrap_or_else(|| {
             panic!("journal names table {} of database {} that does not exist", at.table_id, at.db_id)
         })
@@ -306,7 +340,7 @@ impl Catalog {
                 }
                 let db = self.database_by_id_mut(*db_id).expect("journal creates a table in a missing database");
                 assert!(!db.tables.contains_key(&table.name), "table {} created twice", table.name);
-                db.tables.insert(table.name.clone(), table.clone());
+                db.tables.insert(table.name.clone(), Arc::new(table.clone()));
             }
             CatalogEdit::DropTable { at } => {
                 let db = self.database_by_id_mut(at.db_id).expect("journal drops a table of a missing database");
@@ -361,6 +395,7 @@ impl Catalog {
                     .expect("journal replaces a missing replica");
                 *replica = *new;
             }
+            CatalogEdit::ReplaceReplicas { moves } => self.replace_replicas(moves),
             CatalogEdit::CreateRepository(repo) => {
                 assert!(repo.id >= self.next_id, "catalog id {} reused", repo.id);
                 self.next_id = repo.id + 1;

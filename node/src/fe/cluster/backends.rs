@@ -317,9 +317,10 @@ impl Fe {
     /// `SHOW TRASH [ON "host:port"]`: what each backend's trash holds (dropped tablets kept
     /// until their expiry), as its last heartbeat said.
     pub(crate) async fn show_trash(&self, on: Option<Vec<HostPort>>) -> Result<QueryOutput, SqlError> {
-        let members = self.state().await.membership;
+        let state = self.state().await;
+        let members = &state.membership;
         let health = self.health_snapshot();
-        let rows = members_on(&members, on)?
+        let rows = members_on(members, on)?
             .into_iter()
             .map(|b| {
                 let bytes = health.backends.get(&b.id).map_or(0, |h| h.trash_bytes);
@@ -332,8 +333,9 @@ impl Fe {
 
     /// `ADMIN CLEAN TRASH [ON (...)]`: deletes what the backends' trash holds, now.
     pub(crate) async fn clean_trash(&self, on: Option<Vec<HostPort>>) -> Result<QueryOutput, SqlError> {
-        let members = self.state().await.membership;
-        let backends = members_on(&members, on)?;
+        let state = self.state().await;
+        let members = &state.membership;
+        let backends = members_on(members, on)?;
         let calls = backends.iter().map(|b| async move { (b, self.agent.clean_trash(&b.addr()).await) });
         let mut failed = Vec::new();
         let mut removed = 0;

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::fe::catalog::{CatalogEdit, ReplicaRecord, TableRef};
+use crate::fe::catalog::{CatalogEdit, ReplicaMove, ReplicaRecord, TableRef};
 use crate::fe::{Fe, FeEdit, FeState};
 use crate::shutdown::Shutdown;
 
@@ -21,8 +21,8 @@ use crate::shutdown::Shutdown;
 const MAX_CLONES_PER_ROUND: usize = 8;
 /// Publishes re-sent per round.
 const MAX_PUBLISHES_PER_ROUND: usize = 256;
-/// Replicas moved off dropped backends per round.
-const MAX_MOVES_PER_ROUND: usize = 16;
+/// Replicas moved off dropped backends per round (one journal record of about 100 bytes each).
+const MAX_MOVES_PER_ROUND: usize = 4_096;
 
 /// One lagging replica and how to fix it.
 struct Lagging {
@@ -121,6 +121,13 @@ impl Fe {
                 }
                 for p in &table.partitions {
                     for t in &p.tablets {
+                        let lags = |r: &&crate::fe::catalog::ReplicaRecord| {
+                            alive(r.backend_id) && replicas.get(t.id, r.backend_id).version < p.visible_version
+                        };
+                        // Most tablets lag nowhere: their sources are not worth a string each.
+                        if !t.replicas.iter().any(|r| lags(&r)) {
+                            continue;
+                        }
                         let sources: Vec<String> = t
                             .replicas
                             .iter()
@@ -182,6 +189,7 @@ impl Fe {
         let alive = self.alive_backends(&state.membership);
         let mut load = crate::fe::catalog::placement::current_load(&state);
         let mut next_id = state.catalog.next_id;
+        let mut moves = Vec::new();
         for (at, tablet_id, holders, old_replica_id) in orphaned {
             let target = alive
                 .iter()
@@ -191,14 +199,15 @@ impl Fe {
             *load.entry(target.id).or_default() += 1;
             let new = ReplicaRecord { id: next_id, backend_id: target.id };
             next_id += 1;
-            let edit = CatalogEdit::ReplaceReplica { at, tablet_id, old_replica_id, new };
-            match self.commit(FeEdit::Catalog { edit }).await {
-                Ok(()) => tracing::info!(tablet_id, backend = target.id, "repair: replica moved off a dropped backend"),
-                Err(e) => {
-                    tracing::warn!(tablet_id, error = %e.message, "repair: could not journal a replica move");
-                    return;
-                }
-            }
+            moves.push(ReplicaMove { at, tablet_id, old_replica_id, new });
+        }
+        if moves.is_empty() {
+            return;
+        }
+        let count = moves.len();
+        match self.commit(FeEdit::Catalog { edit: CatalogEdit::ReplaceReplicas { moves } }).await {
+            Ok(()) => tracing::info!(count, "repair: replicas moved off dropped backends"),
+            Err(e) => tracing::warn!(count, error = %e.message, "repair: could not journal replica moves"),
         }
     }
 }

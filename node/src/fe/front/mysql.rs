@@ -85,7 +85,8 @@ impl<W: AsyncWrite + Send + Unpin> AsyncMysqlShim<W> for Connection {
 
     async fn authenticate(&self, _plugin: &str, username: &[u8], salt: &[u8], auth_data: &[u8]) -> bool {
         let Ok(user) = std::str::from_utf8(username) else { return false };
-        let auth = self.fe.state().await.auth;
+        let state = self.fe.state().await;
+        let auth = &state.auth;
         let Some((identity, record)) = auth.match_login(user, &self.peer_host) else { return false };
         if !check_native_password(record.password_sha1_sha1.as_deref(), salt, auth_data) {
             return false;

@@ -53,7 +53,7 @@ impl Fe {
         &self,
         session: &crate::fe::Session,
         database: Option<String>,
-    ) -> Result<(FeState, i64), crate::error::SqlError> {
+    ) -> Result<(std::sync::Arc<FeState>, i64), crate::error::SqlError> {
         let db_name = crate::fe::jobs::limits::job_database(session, database)?;
         let state = self.state().await;
         let db =

@@ -154,7 +154,7 @@ impl Transfer for Uploads {
 
 impl Fe {
     async fn backup_job(&self, job_id: i64) -> Option<BackupJob> {
-        self.durable.lock().await.state.backup.jobs.get(&job_id).cloned()
+        self.durable.lock().await.state.backup.jobs.get(&job_id).map(|j| BackupJob::clone(j))
     }
 
     /// The task errors of `job_id`'s runtime to keep with the job when it moves (so SHOW shows
@@ -507,7 +507,7 @@ fn plan_tables(state: &FeState, job: &BackupJob) -> Result<Vec<TableRecord>, Ste
             .tables
             .get(&object.table)
             .ok_or_else(|| not_found(format!("table {} has been dropped", object.table)))?;
-        let mut copy = table.clone();
+        let mut copy = TableRecord::clone(table);
         if !object.partitions.is_empty() {
             for p in &object.partitions {
                 if !table.partitions.iter().any(|tp| &tp.name == p) {

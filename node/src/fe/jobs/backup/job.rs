@@ -195,13 +195,13 @@ impl BackupJob {
 /// Every retained job, by id (ids grow, so this is also submission order).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupJobs {
-    pub jobs: BTreeMap<i64, BackupJob>,
+    pub jobs: BTreeMap<i64, std::sync::Arc<BackupJob>>,
 }
 
 impl BackupJobs {
     /// The job of `db_id` that has not ended, if any (there is at most one).
     pub fn running_in(&self, db_id: i64) -> Option<&BackupJob> {
-        self.jobs.values().find(|j| j.db_id == db_id && !j.state.is_done())
+        self.jobs.values().find(|j| j.db_id == db_id && !j.state.is_done()).map(|j| &**j)
     }
 
     /// Whether a job that has not ended uses the repository.
@@ -241,7 +241,7 @@ impl BackupJobs {
             job.id
         );
         job.assert_state_data();
-        self.jobs.insert(job.id, job.clone());
+        self.jobs.insert(job.id, std::sync::Arc::new(job.clone()));
         drop_oldest_ended(&mut self.jobs, job.db_id, |j| j.db_id, |j| j.state.is_done());
     }
 }
@@ -274,7 +274,7 @@ impl crate::fe::jobs::journaled::JournaledJob for BackupJob {
     }
 
     fn journaled(state: &crate::fe::FeState, job_id: i64) -> Option<&Self> {
-        state.backup.jobs.get(&job_id)
+        state.backup.jobs.get(&job_id).map(|j| &**j)
     }
 
     fn record(self) -> crate::fe::FeEdit {
@@ -359,7 +359,7 @@ mod tests {
         let mut jobs = BackupJobs::default();
         jobs.apply(&job(1, 7, BackupState::Pending), false);
         for id in 2..=15 {
-            let mut previous = jobs.jobs[&(id - 1)].clone();
+            let mut previous = BackupJob::clone(&jobs.jobs[&(id - 1)]);
             previous.state = BackupState::Cancelled;
             previous.status = JobStatus::error(StatusCode::CommonError, "user cancelled");
             jobs.apply(&previous, false);

@@ -332,7 +332,7 @@ impl Fe {
             if job.state.is_done() {
                 return Err(CancelError::AlreadyDone(job.state));
             }
-            let mut job = job.clone();
+            let mut job = BackupJob::clone(job);
             let from = job.state;
             tracing::info!(job_id, label = %job.label, from = job.state.name(), %status, "fe: backup cancelled");
             job.state = BackupState::Cancelled;

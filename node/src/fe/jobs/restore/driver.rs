@@ -214,7 +214,7 @@ fn tablets_of(plan: &[TablePlan]) -> BTreeMap<i64, TabletInfo<'_>> {
 
 impl Fe {
     async fn restore_job(&self, job_id: i64) -> Option<RestoreJob> {
-        self.durable.lock().await.state.restore.jobs.get(&job_id).cloned()
+        self.durable.lock().await.state.restore.jobs.get(&job_id).map(|j| RestoreJob::clone(j))
     }
 
     async fn restore_step(&self, job: &RestoreJob) -> Result<(), StepError> {
@@ -482,7 +482,7 @@ impl Fe {
                 state: RestoreState::Cancelled,
                 status,
                 finished_time_ms: Some(crate::clock::now_ms()),
-                ..job.clone()
+                ..RestoreJob::clone(&job)
             };
             self.commit_locked(&mut durable, FeEdit::RestoreJob { job: Box::new(ended) })
                 .await

@@ -340,13 +340,14 @@ impl RestoreJob {
         for t in &self.plan {
             if t.created {
                 assert!(!db.tables.contains_key(&t.name), "restore job {} creates table {} twice", self.id, t.name);
-                db.tables.insert(t.name.clone(), t.new_table_record(time_ms));
+                db.tables.insert(t.name.clone(), std::sync::Arc::new(t.new_table_record(time_ms)));
                 continue;
             }
             let table = db
                 .tables
                 .values_mut()
                 .find(|x| x.id == t.table_id)
+                .map(std::sync::Arc::make_mut)
                 .unwrap_or_else(|| panic!("restore job {} plans into missing table {}", self.id, t.table_id));
             for p in t.partitions.iter().filter(|p| !p.overwrites) {
                 assert!(
@@ -372,6 +373,7 @@ impl RestoreJob {
                 .tables
                 .values_mut()
                 .find(|x| x.id == t.table_id)
+                .map(std::sync::Arc::make_mut)
                 .unwrap_or_else(|| panic!("restore job {} commits into missing table {}", self.id, t.table_id));
             for p in t.partitions.iter().filter(|p| p.overwrites) {
                 let partition = table.partitions.iter_mut().find(|x| x.id == p.partition_id).unwrap_or_else(|| {
@@ -398,7 +400,7 @@ impl RestoreJob {
                 assert_eq!(before, db.tables.len() + 1, "restore job {}: created table {} is gone", self.id, t.name);
                 continue;
             }
-            let Some(table) = db.tables.values_mut().find(|x| x.id == t.table_id) else {
+            let Some(table) = db.tables.values_mut().find(|x| x.id == t.table_id).map(std::sync::Arc::make_mut) else {
                 panic!("restore job {}: table {} is gone before the cancel", self.id, t.name)
             };
             for p in t.partitions.iter().filter(|p| !p.overwrites) {
@@ -413,13 +415,13 @@ impl RestoreJob {
 /// Every retained restore job, by id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreJobs {
-    pub jobs: BTreeMap<i64, RestoreJob>,
+    pub jobs: BTreeMap<i64, std::sync::Arc<RestoreJob>>,
 }
 
 impl RestoreJobs {
     /// The job of `db_id` that has not ended, if any (there is at most one).
     pub fn running_in(&self, db_id: i64) -> Option<&RestoreJob> {
-        self.jobs.values().find(|j| j.db_id == db_id && !j.state.is_done())
+        self.jobs.values().find(|j| j.db_id == db_id && !j.state.is_done()).map(|j| &**j)
     }
 
     pub fn uses_repository(&self, repo_id: i64) -> bool {
@@ -487,7 +489,7 @@ impl RestoreJobs {
             kept.plan.clear();
             kept.landings.clear();
         }
-        self.jobs.insert(job.id, kept);
+        self.jobs.insert(job.id, std::sync::Arc::new(kept));
         drop_oldest_ended(&mut self.jobs, job.db_id, |j| j.db_id, |j| j.state.is_done());
     }
 }
@@ -520,7 +522,7 @@ impl crate::fe::jobs::journaled::JournaledJob for RestoreJob {
     }
 
     fn journaled(state: &crate::fe::FeState, job_id: i64) -> Option<&Self> {
-        state.restore.jobs.get(&job_id)
+        state.restore.jobs.get(&job_id).map(|j| &**j)
     }
 
     fn record(self) -> crate::fe::FeEdit {
@@ -681,7 +683,7 @@ mod tests {
         let back: crate::fe::FeEdit = serde_json::from_slice(&bytes).expect("decodes");
         assert_eq!(back, edit);
         let mut jobs = RestoreJobs::default();
-        jobs.jobs.insert(j.id, j);
+        jobs.jobs.insert(j.id, std::sync::Arc::new(j));
         let bytes = serde_json::to_vec(&jobs).expect("encodes");
         assert_eq!(serde_json::from_slice::<RestoreJobs>(&bytes).expect("decodes"), jobs);
     }

@@ -531,7 +531,11 @@ mod tests {
     }
 
     fn db(tables: Vec<TableRecord>) -> DatabaseRecord {
-        DatabaseRecord { id: 1, name: "d".into(), tables: tables.into_iter().map(|t| (t.name.clone(), t)).collect() }
+        DatabaseRecord {
+            id: 1,
+            name: "d".into(),
+            tables: tables.into_iter().map(|t| (t.name.clone(), std::sync::Arc::new(t))).collect(),
+        }
     }
 
     fn run(
