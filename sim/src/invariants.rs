@@ -19,6 +19,9 @@ pub enum Invariant {
     /// Restores: legal states, every job ends, FINISHED ones reproduce their backups exactly,
     /// CANCELLED ones leave their targets as they were (`workloads/restores.rs`).
     Restores,
+    /// A restore over a table being read: its old rows until the commit, the backup's after it,
+    /// never a mix or an error that lasts (`workloads/overwrite.rs`).
+    Overwrite,
     /// No backend holds a snapshot once every job has ended.
     NoSnapshotsLeft,
     /// Journal replay reproduces the state: after one more FE power loss, membership, databases,
@@ -27,12 +30,13 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 7] = [
+    pub const ALL: [Invariant; 8] = [
         Invariant::Membership,
         Invariant::Loads,
         Invariant::BigTables,
         Invariant::Backups,
         Invariant::Restores,
+        Invariant::Overwrite,
         Invariant::NoSnapshotsLeft,
         Invariant::Replay,
     ];
@@ -44,6 +48,7 @@ impl Invariant {
             Invariant::BigTables => "big-tables",
             Invariant::Backups => "backups",
             Invariant::Restores => "restores",
+            Invariant::Overwrite => "overwrite",
             Invariant::NoSnapshotsLeft => "no-snapshots-left",
             Invariant::Replay => "replay",
         }

@@ -96,6 +96,24 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
     }
 }
 
+/// The check a failure message names: an invariant's name (`invariant loads broke: ...`), else
+/// `panic` (an assertion in node or simulator code), `nondeterminism` or `other`.
+pub fn caught_by(failure: &str) -> String {
+    if let Some(rest) = failure.split("invariant ").nth(2).or_else(|| failure.split("invariant ").nth(1))
+        && let Some((name, _)) = rest.split_once(" broke")
+        && !name.contains(' ')
+    {
+        return name.to_string();
+    }
+    if failure.starts_with("panic") || failure.starts_with("seed thread panicked") {
+        "panic".to_string()
+    } else if failure.starts_with("nondeterminism") {
+        "nondeterminism".to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
 /// Runs one seed twice and compares the traces.
 pub fn run_seed_checked(seed: u64, options: &RunOptions) -> SeedResult {
     let first = run_seed(seed, options);
@@ -152,4 +170,18 @@ pub fn run_seeds(seeds: &[u64], jobs: usize, check_determinism: bool, options: &
 /// Wall-clock stopwatch for the summary (the runner is outside the simulation).
 pub fn stopwatch() -> Instant {
     Instant::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caught_by;
+
+    #[test]
+    fn a_failure_names_the_check_that_caught_it() {
+        assert_eq!(caught_by("invariant violated: invariant loads broke: row 7 twice"), "loads");
+        assert_eq!(caught_by("invariant violated: invariant no-snapshots-left broke: x"), "no-snapshots-left");
+        assert_eq!(caught_by("panic: assertion failed"), "panic");
+        assert_eq!(caught_by("nondeterminism: two runs differ"), "nondeterminism");
+        assert_eq!(caught_by("something else"), "other");
+    }
 }

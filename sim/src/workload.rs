@@ -51,16 +51,10 @@ impl InjectedBug {
     }
 
     /// What the trace says when the bug is on.
-    fn event(self) -> &'static str {
+    fn event(self) -> String {
         match self {
-            InjectedBug::LyingFsync => "injected bug: every disk lies about fsync",
-            InjectedBug::Node(Bug::BackupLeaksSnapshots) => "injected bug: backup jobs never release their snapshots",
-            InjectedBug::Node(Bug::RestoreForgetsVersions) => {
-                "injected bug: restored partitions enter the catalog at version 1"
-            }
-            InjectedBug::Node(Bug::LoadSkipsEmptyRowsets) => {
-                "injected bug: loads skip the empty rowsets of tablets without rows"
-            }
+            InjectedBug::LyingFsync => "injected bug: every disk lies about fsync".to_string(),
+            InjectedBug::Node(bug) => format!("injected bug: {}", bug.description()),
         }
     }
 }
@@ -101,7 +95,7 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     if clean_disks.fsync_lies {
         cluster.event(InjectedBug::LyingFsync.event());
     }
-    for bug in [Bug::BackupLeaksSnapshots, Bug::RestoreForgetsVersions, Bug::LoadSkipsEmptyRowsets] {
+    for bug in Bug::ALL {
         if options.bugs.contains(&InjectedBug::Node(bug)) {
             palo_buggify::inject_bug(bug);
             cluster.event(InjectedBug::Node(bug).event());
@@ -177,6 +171,7 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     let backups = crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await;
     Invariant::Backups.check(backups)?;
     Invariant::Restores.check(crate::workloads::restores::check(&cluster, &mut restore_model).await)?;
+    Invariant::Overwrite.check(crate::workloads::overwrite::check(&cluster, &mut restore_model).await)?;
     Invariant::NoSnapshotsLeft.check(crate::workloads::backups::check_no_snapshots(&cluster).await)?;
 
     Invariant::Replay.check(check_replay(&mut cluster, &last).await)

@@ -90,16 +90,72 @@ pub enum Bug {
     BackupLeaksSnapshots,
     /// Restored partitions enter the catalog at version 1 instead of the backed-up version.
     RestoreForgetsVersions,
+    /// The journal: a checkpoint's image is the state before the record it claims to cover, so
+    /// a restart from that image loses the record.
+    CheckpointMissesLastRecord,
+    /// Snapshots: a backend's snapshot of a tablet leaves out its newest rowset.
+    SnapshotMissesNewestRowset,
+    /// Uploads: the last byte of every file is lost on the way, and the size is not checked.
+    UploadDropsLastByte,
+    /// Downloads: the last chunk of every file is not written to the landing file.
+    DownloadDropsLastChunk,
+    /// The restore commit: a partition it overwrites keeps its old tablets (at the new version).
+    RestoreCommitKeepsOldTablets,
+    /// Restore cancels: the tables and partitions a cancelled restore created stay.
+    RestoreCancelKeepsTables,
+    /// Loads: a load whose rows could not all be written is acknowledged anyway.
+    LoadAcksFailedWrites,
+    /// FE restarts: jobs replayed from the journal are never driven again.
+    FeForgetsReplayedJobs,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 3] = [Bug::LoadSkipsEmptyRowsets, Bug::BackupLeaksSnapshots, Bug::RestoreForgetsVersions];
+    pub const ALL: [Bug; 11] = [
+        Bug::LoadSkipsEmptyRowsets,
+        Bug::BackupLeaksSnapshots,
+        Bug::RestoreForgetsVersions,
+        Bug::CheckpointMissesLastRecord,
+        Bug::SnapshotMissesNewestRowset,
+        Bug::UploadDropsLastByte,
+        Bug::DownloadDropsLastChunk,
+        Bug::RestoreCommitKeepsOldTablets,
+        Bug::RestoreCancelKeepsTables,
+        Bug::LoadAcksFailedWrites,
+        Bug::FeForgetsReplayedJobs,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Bug::LoadSkipsEmptyRowsets => "load-skips-empty-rowsets",
             Bug::BackupLeaksSnapshots => "backup-leaks-snapshots",
             Bug::RestoreForgetsVersions => "restore-forgets-versions",
+            Bug::CheckpointMissesLastRecord => "checkpoint-misses-last-record",
+            Bug::SnapshotMissesNewestRowset => "snapshot-misses-newest-rowset",
+            Bug::UploadDropsLastByte => "upload-drops-last-byte",
+            Bug::DownloadDropsLastChunk => "download-drops-last-chunk",
+            Bug::RestoreCommitKeepsOldTablets => "restore-commit-keeps-old-tablets",
+            Bug::RestoreCancelKeepsTables => "restore-cancel-keeps-tables",
+            Bug::LoadAcksFailedWrites => "load-acks-failed-writes",
+            Bug::FeForgetsReplayedJobs => "fe-forgets-replayed-jobs",
+        }
+    }
+
+    /// What a trace says when the bug is on.
+    pub fn description(self) -> &'static str {
+        match self {
+            Bug::LoadSkipsEmptyRowsets => "loads skip the empty rowsets of tablets without rows",
+            Bug::BackupLeaksSnapshots => "backup jobs never release their snapshots",
+            Bug::RestoreForgetsVersions => "restored partitions enter the catalog at version 1",
+            Bug::CheckpointMissesLastRecord => "a checkpoint's image misses the last record it covers",
+            Bug::SnapshotMissesNewestRowset => "snapshots leave out each tablet's newest rowset",
+            Bug::UploadDropsLastByte => "uploads lose the last byte of every file",
+            Bug::DownloadDropsLastChunk => "downloads lose the last chunk of every file",
+            Bug::RestoreCommitKeepsOldTablets => {
+                "a restore's commit leaves overwritten partitions on their old tablets"
+            }
+            Bug::RestoreCancelKeepsTables => "a cancelled restore keeps the tables and partitions it created",
+            Bug::LoadAcksFailedWrites => "a load whose writes failed is acknowledged",
+            Bug::FeForgetsReplayedJobs => "an FE never resumes the jobs it replays",
         }
     }
 

@@ -326,7 +326,10 @@ async fn fetch_into(
                 }
             },
         };
-        disk.write_at(part, written, &out).await.map_err(disk_err(format!("writing {}", part.display())))?;
+        // The simulator's deliberate bug: the last chunk counts as written but never reaches the disk.
+        if !(palo_buggify::injected_bug(palo_buggify::Bug::DownloadDropsLastChunk) && offset >= file.size) {
+            disk.write_at(part, written, &out).await.map_err(disk_err(format!("writing {}", part.display())))?;
+        }
         written += out.len() as u64;
     }
     if !store.get_range(remote, file.size, 1).await.map_err(repo_err(format!("reading {remote}")))?.is_empty() {

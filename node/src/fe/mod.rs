@@ -293,6 +293,9 @@ impl Fe {
             }
         };
         assert_eq!(lsn, durable.last_lsn + 1, "journal lsn out of step with the FE");
+        // The simulator can make a checkpoint write the state from before this record.
+        let before =
+            palo_buggify::injected_bug(palo_buggify::Bug::CheckpointMissesLastRecord).then(|| durable.state.clone());
         Arc::make_mut(&mut durable.state).apply(&edit);
         durable.last_lsn = lsn;
         durable.records_since_checkpoint += 1;
@@ -300,7 +303,8 @@ impl Fe {
         let log_is_a_share =
             durable.bytes_since_checkpoint.saturating_mul(CHECKPOINT_LOG_SHARE) >= durable.last_image_bytes;
         if durable.records_since_checkpoint >= self.config.checkpoint_every_records && log_is_a_share {
-            let image = FeImageRef { format_version: IMAGE_FORMAT_VERSION, state: &durable.state };
+            let image =
+                FeImageRef { format_version: IMAGE_FORMAT_VERSION, state: before.as_ref().unwrap_or(&durable.state) };
             // The state is plain data; failing to encode it is a bug (a map with non-string keys,
             // say), never an input problem, and it would silently stop every checkpoint.
             let bytes = serde_json::to_vec(&image).unwrap_or_else(|e| panic!("the FE state does not encode: {e}"));

@@ -48,11 +48,13 @@ mod sim_main {
         /// Run every seed twice and fail if the two traces differ.
         #[arg(long)]
         check_determinism: bool,
-        /// Inject a deliberate bug, to see the simulator catch it: lying-fsync (every disk
-        /// acknowledges fsync without persisting), load-skips-empty-rowsets (tablets without rows
-        /// of a load never reach its version), backup-leaks-snapshots (backups never release their
-        /// snapshots), restore-forgets-versions (restored partitions enter the catalog at version
-        /// 1, not the backed-up one).
+        /// Inject a deliberate bug, to see the simulator catch it (the run then prints the share of
+        /// seeds that caught it, and by which check): lying-fsync (disks acknowledge fsync without
+        /// persisting), load-skips-empty-rowsets, load-acks-failed-writes, backup-leaks-snapshots,
+        /// snapshot-misses-newest-rowset, upload-drops-last-byte, download-drops-last-chunk,
+        /// restore-forgets-versions, restore-commit-keeps-old-tablets, restore-cancel-keeps-tables,
+        /// checkpoint-misses-last-record, fe-forgets-replayed-jobs (`palo_buggify::Bug` says what
+        /// each does).
         #[arg(long = "fault", value_name = "NAME")]
         faults: Vec<String>,
         /// Simulated seconds of faults per seed.
@@ -95,6 +97,24 @@ mod sim_main {
                 r.simulated.as_secs_f64()
             );
         }
+    }
+
+    /// With deliberate bugs on: the share of seeds that caught them, and by which check.
+    fn print_caught(bugs: &[InjectedBug], results: &[runner::SeedResult]) {
+        let mut by_check: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for failure in results.iter().filter_map(|r| r.failure.as_deref()) {
+            *by_check.entry(runner::caught_by(failure)).or_default() += 1;
+        }
+        let caught: usize = by_check.values().sum();
+        let names: Vec<&str> = bugs.iter().map(|b| b.name()).collect();
+        let checks: Vec<String> = by_check.iter().map(|(check, n)| format!("{check} {n}")).collect();
+        println!(
+            "simulate: {} caught by {caught} of {} seeds ({:.1}%){}",
+            names.join(" + "),
+            results.len(),
+            100.0 * caught as f64 / results.len().max(1) as f64,
+            if checks.is_empty() { String::new() } else { format!(": {}", checks.join(", ")) }
+        );
     }
 
     pub fn main() -> ExitCode {
@@ -192,6 +212,9 @@ mod sim_main {
         }
         if results.len() > 1 {
             print_slowest(&results);
+        }
+        if !options.bugs.is_empty() {
+            print_caught(&options.bugs, &results);
         }
         let mut coverage = Coverage::default();
         for r in &results {

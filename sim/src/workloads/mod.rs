@@ -7,6 +7,7 @@ pub mod backups;
 pub mod big_tables;
 pub mod loads;
 pub mod membership;
+pub mod overwrite;
 pub mod restores;
 
 use std::time::Duration;

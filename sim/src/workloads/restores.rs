@@ -96,7 +96,7 @@ async fn observe(
 }
 
 /// The timestamp of a snapshot, as SHOW SNAPSHOT gives it.
-async fn snapshot_timestamp(
+pub(crate) async fn snapshot_timestamp(
     client: &madsim::runtime::NodeHandle,
     fe_addr: &str,
     recorder: &Recorder,
@@ -333,7 +333,7 @@ async fn ended_jobs(cluster: &SimCluster, model: &mut RestoreModel) -> Result<Ve
 }
 
 /// Waits for the newest restore job of `rdb` to end; its state and status.
-async fn wait_newest(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(String, String), String> {
+pub(crate) async fn wait_newest(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(String, String), String> {
     let jobs = ended_jobs(cluster, model).await?;
     let newest = jobs.last().ok_or("no restore job is listed")?;
     Ok((newest.state.clone(), newest.status.clone()))
@@ -591,7 +591,7 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
 }
 
 /// Runs `statement` until it succeeds or fails with an error `accept` says is fine.
-async fn query_or_ok(cluster: &SimCluster, statement: &str, accept: &[&str]) -> Result<(), String> {
+pub(crate) async fn query_or_ok(cluster: &SimCluster, statement: &str, accept: &[&str]) -> Result<(), String> {
     let mut last = String::new();
     for _ in 0..60 {
         match sql(cluster, statement).await {
@@ -606,7 +606,7 @@ async fn query_or_ok(cluster: &SimCluster, statement: &str, accept: &[&str]) -> 
     Err(format!("`{statement}` did not succeed: {last}"))
 }
 
-async fn wait_backup(cluster: &SimCluster, label: &str) -> Result<(), String> {
+pub(crate) async fn wait_backup(cluster: &SimCluster, label: &str) -> Result<(), String> {
     let started = cluster.now();
     loop {
         let (columns, rows) =

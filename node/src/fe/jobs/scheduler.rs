@@ -25,6 +25,13 @@ impl Fe {
 /// all at shutdown.
 pub(crate) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
     let mut seen = fe.jobs_submitted.version();
+    // The simulator can make this FE forget the jobs it replayed (they are never driven again).
+    let forgotten: Vec<i64> = if palo_buggify::injected_bug(palo_buggify::Bug::FeForgetsReplayedJobs) {
+        let state = fe.state().await;
+        state.backup.jobs.keys().chain(state.restore.jobs.keys()).copied().collect()
+    } else {
+        Vec::new()
+    };
     loop {
         tokio::select! {
             biased;
@@ -42,6 +49,10 @@ pub(crate) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
                 state.restore.jobs.values().filter(|j| !j.state.is_done()).map(|j| j.id).collect(),
             )
         };
+        let (backups, restores): (Vec<i64>, Vec<i64>) = (
+            backups.into_iter().filter(|id| !forgotten.contains(id)).collect(),
+            restores.into_iter().filter(|id| !forgotten.contains(id)).collect(),
+        );
         let mut drivers = fe.job_drivers();
         drivers.retain(|_, handle| !handle.is_finished());
         for job_id in backups {

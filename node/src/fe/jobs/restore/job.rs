@@ -380,7 +380,9 @@ impl RestoreJob {
                     panic!("restore job {} commits into missing partition {}", self.id, p.partition_id)
                 });
                 assert_eq!(partition.tablets.len(), p.tablets.len(), "restore job {}: tablet counts differ", self.id);
-                partition.tablets = p.tablets.iter().map(|t| t.tablet.clone()).collect();
+                if !palo_buggify::injected_bug(palo_buggify::Bug::RestoreCommitKeepsOldTablets) {
+                    partition.tablets = p.tablets.iter().map(|t| t.tablet.clone()).collect();
+                }
                 partition.visible_version = catalog_version(p);
                 partition.visible_version_time_ms = time_ms;
                 partition.recent_txns.clear();
@@ -390,6 +392,9 @@ impl RestoreJob {
 
     /// Undoes [`RestoreJob::add_to_catalog`]: the tables and partitions the job created go.
     fn remove_from_catalog(&self, catalog: &mut Catalog) {
+        if palo_buggify::injected_bug(palo_buggify::Bug::RestoreCancelKeepsTables) {
+            return;
+        }
         let Some(db) = catalog.database_by_id_mut(self.db_id) else {
             panic!("restore job {} is cancelled in missing database {}", self.id, self.db_id)
         };
