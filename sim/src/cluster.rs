@@ -347,8 +347,13 @@ impl SimCluster {
         let node = self.node(role);
         if let Some(disk) = &node.disk {
             disk.set_faults(faults);
+            let full = if faults.capacity_bytes != SimDiskFaults::default().capacity_bytes {
+                format!(", full at {} bytes ({} used)", faults.capacity_bytes, disk.used_bytes())
+            } else {
+                String::new()
+            };
             self.event(format!(
-                "nemesis: disk of {}: eio {}ppm, slow {}ppm ({} ms)",
+                "nemesis: disk of {}: eio {}ppm, slow {}ppm ({} ms){full}",
                 node.name, faults.eio_per_million, faults.slow_per_million, faults.slow_ms
             ));
         }

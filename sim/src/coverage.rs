@@ -16,13 +16,15 @@ pub type Cell = (String, String, String);
 pub const REQUIRED_FAULTS: [&str; 7] =
     ["fe-crash", "be-crash", "broker-crash", "cut-link", "object-store", "task-failure", "cancel"];
 /// Other fault kinds the table shows.
-pub const OTHER_FAULTS: [&str; 3] = ["packet-loss", "disk-faults", "move-backend"];
+pub const OTHER_FAULTS: [&str; 4] = ["packet-loss", "disk-faults", "move-backend", "disk-full"];
 
 /// Seeds per cell, over a campaign.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Coverage {
     seeds: u64,
     struck: BTreeMap<Cell, u64>,
+    /// Invariant -> (seeds that checked something, items checked).
+    checked: BTreeMap<String, (u64, u64)>,
 }
 
 impl Coverage {
@@ -34,6 +36,25 @@ impl Coverage {
                 *self.struck.entry((kind.to_string(), state.to_string(), fault.to_string())).or_default() += 1;
             }
         }
+    }
+
+    /// Adds what one seed's invariants checked (`Invariant::checked`).
+    pub fn add_checked<'a>(&mut self, checked: impl IntoIterator<Item = (&'a str, u64)>) {
+        for (invariant, items) in checked {
+            let entry = self.checked.entry(invariant.to_string()).or_default();
+            entry.0 += u64::from(items > 0);
+            entry.1 += items;
+        }
+    }
+
+    /// Per invariant: the seeds that checked something, and the items checked in all.
+    pub fn invariants_table(&self) -> String {
+        let mut out = format!("invariants: seeds (of {}) that checked something, and the items checked\n", self.seeds);
+        for invariant in crate::invariants::Invariant::ALL {
+            let (seeds, items) = self.checked.get(invariant.name()).copied().unwrap_or((0, 0));
+            out.push_str(&format!("{:<26} {seeds:>8} seeds {items:>12} items\n", invariant.name()));
+        }
+        out
     }
 
     /// How many seeds struck `(kind, state, fault)`.

@@ -58,6 +58,23 @@ impl Invariant {
     pub fn check<T>(self, outcome: Result<T, String>) -> Result<T, String> {
         outcome.map_err(|e| format!("invariant {} broke: {e}", self.name()))
     }
+
+    /// Records that this check had `items` things to check in this seed (loads, jobs, reads..):
+    /// a campaign reports how often each invariant was checked with something to check.
+    pub fn checked(self, items: u64) {
+        CHECKED.with(|c| *c.borrow_mut().entry(self.name()).or_default() += items);
+    }
+}
+
+thread_local! {
+    /// Items each invariant checked in this thread's world (one world per thread).
+    static CHECKED: std::cell::RefCell<std::collections::BTreeMap<&'static str, u64>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// What each invariant checked in this thread's world; a fresh start for the next.
+pub fn take_checked() -> Vec<(&'static str, u64)> {
+    CHECKED.with(|c| std::mem::take(&mut *c.borrow_mut()).into_iter().collect())
 }
 
 #[cfg(test)]

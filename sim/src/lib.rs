@@ -22,6 +22,8 @@ pub mod runner;
 #[cfg(madsim)]
 pub mod scenario;
 #[cfg(madsim)]
+pub mod shrink;
+#[cfg(madsim)]
 pub mod workload;
 #[cfg(madsim)]
 pub mod workloads;

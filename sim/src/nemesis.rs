@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use madsim::rand::{Rng, thread_rng};
+use madsim::rand::{Rng, RngCore, thread_rng};
 use palo_node::fe::jobs::backup::job::BackupState;
 use palo_node::fe::jobs::restore::job::RestoreState;
 use palo_node::fe::jobs::state::JobState;
 
 use crate::cluster::{BE_PORT, Role, SimCluster};
-use crate::faults::{Aim, AimedFault, FaultKind, ROLL_RANGE};
+use crate::faults::{Aim, AimedFault, FaultEvent, FaultKind, ROLL_RANGE, ScheduledFault};
 use crate::sim_disk::SimDiskFaults;
 use crate::world::WorldProfile;
 
@@ -24,13 +24,36 @@ enum Undo {
     CleanDisk(Role),
 }
 
+/// The most room a full disk leaves (a few writes' worth).
+const MAX_DISK_FULL_HEADROOM_BYTES: u64 = 64 << 10;
+
 /// Limits of the nemesis, so every run ends and every fault is bounded.
 pub const MAX_PENDING_FAULTS: usize = 8;
 const MIN_STEP_MS: u64 = 200;
 const MAX_STEP_MS: u64 = 2_000;
 
-/// Injects faults into `cluster` for `duration` of simulated time, then returns with every
-/// fault still pending undone.
+/// How the nemesis picks its faults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Plan {
+    /// Rolled from the seed at every step.
+    #[default]
+    Random,
+    /// Exactly these faults at these moments (a schedule file, or a shrink's candidate).
+    Scripted(Vec<ScheduledFault>),
+}
+
+thread_local! {
+    /// The faults struck in this world (one world per thread), for the schedule of a run.
+    static STRUCK: std::cell::RefCell<Vec<ScheduledFault>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The faults the nemesis struck in this thread's world, in order; a fresh start for the next.
+pub fn take_schedule() -> Vec<ScheduledFault> {
+    STRUCK.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+/// Injects faults into `cluster` for `duration` of simulated time, as `plan` says, then returns
+/// with every fault still pending undone.
 /// `movable` are the backends that may come back on another port (when the world enables it).
 pub async fn run(
     cluster: &mut SimCluster,
@@ -38,6 +61,7 @@ pub async fn run(
     clean_disks: &SimDiskFaults,
     world: &WorldProfile,
     movable: &[Role],
+    plan: &Plan,
 ) {
     let end = cluster.now() + duration;
     let mut pending: Vec<(Duration, Undo)> = Vec::new();
@@ -46,11 +70,19 @@ pub async fn run(
     if let Some(aim) = &aim {
         hold(cluster, aim);
     }
+    // The nemesis draws from streams of its own (one draw of the seed's stream seeds them), so a
+    // run that strikes other faults wakes the nemesis at the same moments and leaves the rest of
+    // the world's random draws alone: a run's own schedule replays it exactly.
+    let mut streams = Streams::new(thread_rng().r#gen());
+    let mut script = match plan {
+        Plan::Random => None,
+        Plan::Scripted(faults) => Some(faults.iter().peekable()),
+    };
     // An aim not struck by the chaos's end (its job reached the state later) is waited for a
     // while longer, with no other fault, so the checks still start with every fault undone.
     let aim_end = end + AIM_GRACE;
     while cluster.now() < end || (aim.is_some() && cluster.now() < aim_end) {
-        let step = Duration::from_millis(thread_rng().gen_range(MIN_STEP_MS..=MAX_STEP_MS));
+        let step = Duration::from_millis(streams.steps.gen_range(MIN_STEP_MS..=MAX_STEP_MS));
         tokio::time::sleep(step).await;
 
         // Undo what is due, in the order it was scheduled.
@@ -65,63 +97,211 @@ pub async fn run(
         if let Some(target) = aim
             && palo_buggify::running_jobs().contains(&(target.kind, target.state))
         {
-            strike(cluster, &target, &roles, &mut pending);
+            strike(&mut streams.aims, cluster, &target, &roles, &mut pending);
             aim = None;
             continue;
         }
-        if cluster.now() >= end || pending.len() >= MAX_PENDING_FAULTS {
+        if cluster.now() >= end {
+            // The aim's grace has no other fault: no buggify either (delayed calls, store faults).
+            if madsim::buggify::is_enabled() {
+                madsim::buggify::disable();
+                cluster.event("nemesis: the chaos is over; buggify off while the aim waits");
+            }
             continue;
         }
-        let roll = thread_rng().gen_range(0..ROLL_RANGE);
-        let victim = roles[thread_rng().gen_range(0..roles.len())];
-        match FaultKind::of_roll(roll) {
-            Some(FaultKind::Kill) if cluster.node(victim).up => {
-                palo_buggify::struck(crash_of(victim));
-                cluster.kill(victim);
-                // One outage in ten outlasts the heartbeat failure threshold.
-                let outage_ms = if thread_rng().gen_bool(0.1) {
-                    thread_rng().gen_range(5_000..=12_000)
-                } else {
-                    thread_rng().gen_range(300..=4_000)
-                };
-                pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
+        match script.as_mut() {
+            Some(faults) => {
+                let now_ms = cluster.now().as_millis() as u64;
+                while let Some(fault) = faults.next_if(|f| f.at_ms <= now_ms) {
+                    if pending.len() < MAX_PENDING_FAULTS && applicable(cluster, &fault.event, world, movable) {
+                        apply(cluster, &fault.event, &mut pending, clean_disks);
+                    }
+                }
             }
-            Some(FaultKind::CutLink) if victim != Role::Fe => {
-                palo_buggify::struck(FaultKind::CutLink.name());
-                cluster.partition(Role::Fe, victim);
-                let ms = thread_rng().gen_range(1_000..=6_000);
-                pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
+            None if pending.len() >= MAX_PENDING_FAULTS => {}
+            None => {
+                if let Some(event) = roll(&mut streams.faults, cluster, &roles, world, movable)
+                    && applicable(cluster, &event, world, movable)
+                {
+                    apply(cluster, &event, &mut pending, clean_disks);
+                }
             }
-            Some(FaultKind::PacketLoss) => {
-                palo_buggify::struck(FaultKind::PacketLoss.name());
-                let rate = thread_rng().gen_range(5..=25) as f64 / 100.0;
-                cluster.set_packet_loss(rate);
-                let ms = thread_rng().gen_range(1_000..=4_000);
-                pending.push((cluster.now() + Duration::from_millis(ms), Undo::NoLoss));
-            }
-            Some(FaultKind::DiskFaults) => {
-                let faults = SimDiskFaults {
-                    eio_per_million: thread_rng().gen_range(0..=50_000),
-                    slow_per_million: thread_rng().gen_range(0..=200_000),
-                    slow_ms: thread_rng().gen_range(50..=1_500),
-                    ..*clean_disks
-                };
-                palo_buggify::struck(FaultKind::DiskFaults.name());
-                cluster.set_disk_faults(victim, faults);
-                let ms = thread_rng().gen_range(1_000..=5_000);
-                pending.push((cluster.now() + Duration::from_millis(ms), Undo::CleanDisk(victim)));
-            }
-            Some(FaultKind::MoveBackend)
-                if world.backend_moves && movable.contains(&victim) && cluster.node(victim).up =>
-            {
-                palo_buggify::struck(FaultKind::MoveBackend.name());
-                move_backend(cluster, victim);
-            }
-            _ => {}
         }
     }
     for (_, undo) in pending {
         apply_undo(cluster, undo, clean_disks);
+    }
+}
+
+/// A stream of the nemesis's own random draws (SplitMix64).
+pub struct Stream(u64);
+
+impl RngCore for Stream {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), madsim::rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// The nemesis's streams: when it wakes, which faults it rolls, whom an aimed fault strikes.
+struct Streams {
+    steps: Stream,
+    faults: Stream,
+    aims: Stream,
+}
+
+impl Streams {
+    fn new(seed: u64) -> Streams {
+        let mut root = Stream(seed);
+        Streams { steps: Stream(root.next_u64()), faults: Stream(root.next_u64()), aims: Stream(root.next_u64()) }
+    }
+}
+
+/// One roll of the random nemesis: the fault it strikes now, if any.
+fn roll(
+    rng: &mut Stream,
+    cluster: &SimCluster,
+    roles: &[Role],
+    world: &WorldProfile,
+    movable: &[Role],
+) -> Option<FaultEvent> {
+    let roll = rng.gen_range(0..ROLL_RANGE);
+    let victim = roles[rng.gen_range(0..roles.len())];
+    let node = cluster.node(victim).name.clone();
+    let kind = FaultKind::of_roll(roll).filter(|k| !world.faults_off.contains(k))?;
+    match kind {
+        FaultKind::Kill if cluster.node(victim).up => {
+            // One outage in ten outlasts the heartbeat failure threshold.
+            let outage_ms = if rng.gen_bool(0.1) { rng.gen_range(5_000..=12_000) } else { rng.gen_range(300..=4_000) };
+            Some(FaultEvent::Kill { node, outage_ms })
+        }
+        FaultKind::CutLink if victim != Role::Fe => {
+            Some(FaultEvent::CutLink { node, ms: rng.gen_range(1_000..=6_000) })
+        }
+        FaultKind::PacketLoss => {
+            let percent = rng.gen_range(5..=25);
+            Some(FaultEvent::PacketLoss { percent, ms: rng.gen_range(1_000..=4_000) })
+        }
+        FaultKind::DiskFaults => {
+            let eio_per_million = rng.gen_range(0..=50_000);
+            let slow_per_million = rng.gen_range(0..=200_000);
+            let slow_ms = rng.gen_range(50..=1_500);
+            let ms = rng.gen_range(1_000..=5_000);
+            Some(FaultEvent::DiskFaults { node, eio_per_million, slow_per_million, slow_ms, ms })
+        }
+        FaultKind::DiskFull => {
+            let headroom_bytes = rng.gen_range(0..=MAX_DISK_FULL_HEADROOM_BYTES);
+            Some(FaultEvent::DiskFull { node, headroom_bytes, ms: rng.gen_range(1_000..=5_000) })
+        }
+        FaultKind::MoveBackend if world.backend_moves && movable.contains(&victim) && cluster.node(victim).up => {
+            let from = cluster.node(victim).port;
+            let port = loop {
+                let port = BE_PORT + rng.gen_range(0..=9);
+                if port != from {
+                    break port;
+                }
+            };
+            Some(FaultEvent::MoveBackend { node, port, pause_ms: rng.gen_range(200..=3_000) })
+        }
+        _ => None,
+    }
+}
+
+/// The node a fault names, if this cluster has it.
+fn role_named(cluster: &SimCluster, name: &str) -> Option<Role> {
+    cluster.nodes.iter().find(|n| n.name == name).map(|n| n.role)
+}
+
+/// Whether `event` can strike now (a scripted one may name a node that is down or cannot move).
+fn applicable(cluster: &SimCluster, event: &FaultEvent, world: &WorldProfile, movable: &[Role]) -> bool {
+    let up = |name: &str| role_named(cluster, name).is_some_and(|r| cluster.node(r).up);
+    match event {
+        FaultEvent::Kill { node, .. } => up(node),
+        FaultEvent::CutLink { node, .. } => role_named(cluster, node).is_some_and(|r| r != Role::Fe),
+        FaultEvent::PacketLoss { .. } => true,
+        FaultEvent::DiskFaults { node, .. } | FaultEvent::DiskFull { node, .. } => {
+            role_named(cluster, node).is_some_and(|r| cluster.node(r).disk.is_some())
+        }
+        FaultEvent::MoveBackend { node, port, .. } => {
+            world.backend_moves
+                && up(node)
+                && role_named(cluster, node).is_some_and(|r| movable.contains(&r) && cluster.node(r).port != *port)
+        }
+    }
+}
+
+/// Strikes `event` now (it is [`applicable`]), records it, and schedules its undo.
+fn apply(
+    cluster: &mut SimCluster,
+    event: &FaultEvent,
+    pending: &mut Vec<(Duration, Undo)>,
+    clean_disks: &SimDiskFaults,
+) {
+    let at_ms = cluster.now().as_millis() as u64;
+    STRUCK.with(|s| s.borrow_mut().push(ScheduledFault { at_ms, event: event.clone() }));
+    let after = |cluster: &SimCluster, ms: u64| cluster.now() + Duration::from_millis(ms);
+    match event {
+        FaultEvent::Kill { node, outage_ms } => {
+            let Some(victim) = role_named(cluster, node) else { return };
+            palo_buggify::struck(crash_of(victim));
+            cluster.kill(victim);
+            pending.push((after(cluster, *outage_ms), Undo::Restart(victim)));
+        }
+        FaultEvent::CutLink { node, ms } => {
+            let Some(victim) = role_named(cluster, node) else { return };
+            palo_buggify::struck(FaultKind::CutLink.name());
+            cluster.partition(Role::Fe, victim);
+            pending.push((after(cluster, *ms), Undo::Heal(Role::Fe, victim)));
+        }
+        FaultEvent::PacketLoss { percent, ms } => {
+            palo_buggify::struck(FaultKind::PacketLoss.name());
+            cluster.set_packet_loss(f64::from(*percent) / 100.0);
+            pending.push((after(cluster, *ms), Undo::NoLoss));
+        }
+        FaultEvent::DiskFaults { node, eio_per_million, slow_per_million, slow_ms, ms } => {
+            let Some(victim) = role_named(cluster, node) else { return };
+            let faults = SimDiskFaults {
+                eio_per_million: *eio_per_million,
+                slow_per_million: *slow_per_million,
+                slow_ms: *slow_ms,
+                ..*clean_disks
+            };
+            palo_buggify::struck(FaultKind::DiskFaults.name());
+            cluster.set_disk_faults(victim, faults);
+            pending.push((after(cluster, *ms), Undo::CleanDisk(victim)));
+        }
+        FaultEvent::DiskFull { node, headroom_bytes, ms } => {
+            let Some(victim) = role_named(cluster, node) else { return };
+            let used = cluster.node(victim).disk.as_ref().map_or(0, |d| d.used_bytes());
+            let faults = SimDiskFaults { capacity_bytes: used + headroom_bytes, ..*clean_disks };
+            palo_buggify::struck(FaultKind::DiskFull.name());
+            cluster.set_disk_faults(victim, faults);
+            pending.push((after(cluster, *ms), Undo::CleanDisk(victim)));
+        }
+        FaultEvent::MoveBackend { node, port, pause_ms } => {
+            let Some(victim) = role_named(cluster, node) else { return };
+            palo_buggify::struck(FaultKind::MoveBackend.name());
+            move_backend(cluster, victim, *port, Duration::from_millis(*pause_ms));
+        }
     }
 }
 
@@ -145,11 +325,11 @@ fn hold(cluster: &SimCluster, aim: &Aim) {
 }
 
 /// Strikes the aimed fault now (a job is in the aimed state); what it breaks is undone later.
-fn strike(cluster: &mut SimCluster, aim: &Aim, roles: &[Role], pending: &mut Vec<(Duration, Undo)>) {
+fn strike(rng: &mut Stream, cluster: &mut SimCluster, aim: &Aim, roles: &[Role], pending: &mut Vec<(Duration, Undo)>) {
     cluster.event(format!("nemesis: aimed {} strikes {} {}", aim.fault.name(), aim.kind, aim.state));
-    let up = |cluster: &SimCluster, wanted: fn(&Role) -> bool| -> Option<Role> {
+    let mut up = |cluster: &SimCluster, wanted: fn(&Role) -> bool| -> Option<Role> {
         let candidates: Vec<Role> = roles.iter().copied().filter(|r| wanted(r) && cluster.node(*r).up).collect();
-        (!candidates.is_empty()).then(|| candidates[thread_rng().gen_range(0..candidates.len())])
+        (!candidates.is_empty()).then(|| candidates[rng.gen_range(0..candidates.len())])
     };
     let victim = match aim.fault {
         AimedFault::FeCrash => up(cluster, |r| *r == Role::Fe),
@@ -161,16 +341,25 @@ fn strike(cluster: &mut SimCluster, aim: &Aim, roles: &[Role], pending: &mut Vec
         (AimedFault::FeCrash | AimedFault::BeCrash | AimedFault::BrokerCrash, Some(victim)) => {
             palo_buggify::struck(crash_of(victim));
             cluster.kill(victim);
-            let outage_ms = thread_rng().gen_range(300..=4_000);
+            let outage_ms = rng.gen_range(300..=4_000);
             pending.push((cluster.now() + Duration::from_millis(outage_ms), Undo::Restart(victim)));
         }
         (AimedFault::CutLink, Some(victim)) => {
             palo_buggify::struck(FaultKind::CutLink.name());
             cluster.partition(Role::Fe, victim);
-            let ms = thread_rng().gen_range(1_000..=6_000);
+            let ms = rng.gen_range(1_000..=6_000);
             pending.push((cluster.now() + Duration::from_millis(ms), Undo::Heal(Role::Fe, victim)));
         }
-        (AimedFault::ObjectStore, _) => palo_buggify::force_faults("object-store", AIMED_STORE_FAULTS),
+        (AimedFault::ObjectStore, _) => {
+            palo_buggify::force_faults("object-store", AIMED_STORE_FAULTS);
+            // An operator looks at the repository meanwhile, so the store is used (and fails) while
+            // the job is in the state even when the state's own work does not touch it.
+            let statement = format!("SHOW SNAPSHOT ON {}", crate::workloads::backups::REPOSITORY);
+            let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
+            tokio::spawn(async move {
+                let _ = crate::client::sql_on(&client, fe_addr, recorder, statement).await;
+            });
+        }
         (AimedFault::Cancel, _) => {
             palo_buggify::struck_kind("cancel", aim.kind);
             let statement = match aim.kind {
@@ -197,21 +386,27 @@ fn crash_of(role: Role) -> &'static str {
     }
 }
 
-/// Restarts `role` on another port, then adds it again at its new address a moment later, as an
+/// How long the operator of one move keeps an eye on the address it added, at most.
+const OPERATOR_WATCH_SECS: u32 = 300;
+
+/// Restarts `role` on `port`, then adds it again at its new address `pause` later, as an
 /// operator (or `palo-node standalone`, which registers its backends at every start) would.
-fn move_backend(cluster: &mut SimCluster, role: Role) {
-    let from = cluster.node(role).port;
-    let port = loop {
-        let port = BE_PORT + thread_rng().gen_range(0..=9);
-        if port != from {
-            break port;
-        }
-    };
+///
+/// What the operator added can outlive the backend's stay there: added while the backend does
+/// not answer (down, cut off), the row is a new id at an address the FE has never heard the
+/// backend at, and when the backend comes back somewhere else before the FE finds it there, that
+/// row stays dead (the FE cannot tell it from a backend not started yet). The operator cleans up
+/// as a person would, from SHOW BACKENDS: once the backend has left the address and is shown
+/// alive at the one it is at now, a dead row of another id at the left address is the
+/// operator's, and is dropped. A row of the backend's own id (it reported the address, then
+/// moved on) is never dropped: the backend reports its next address itself, and dropping it
+/// would drop the backend, its id and its tablets.
+fn move_backend(cluster: &mut SimCluster, role: Role, port: u16, pause: Duration) {
     cluster.move_backend(role, port);
+    let ip = cluster.node(role).ip;
     let addr = cluster.node(role).addr();
     let statement = format!("ALTER SYSTEM ADD BACKEND \"{addr}\"");
     let (client, fe_addr, recorder) = (cluster.client.clone(), cluster.fe_addr(), cluster.recorder.clone());
-    let pause = Duration::from_millis(thread_rng().gen_range(200..=3_000));
     let now_at = cluster.port_of(role);
     tokio::spawn(async move {
         tokio::time::sleep(pause).await;
@@ -222,14 +417,61 @@ fn move_backend(cluster: &mut SimCluster, role: Role) {
         if !still_there() {
             return;
         }
+        // Whatever the answer (added, refused because the address is already the backend's,
+        // unknown), the rows are judged below by what SHOW BACKENDS shows.
         let _ = crate::client::sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await;
-        // It moved again while the statement ran (ADD BACKEND waits for an answer a while):
-        // the operator sees a dead backend at an address nobody serves and drops it.
-        if !still_there() {
-            let drop = format!("ALTER SYSTEM DROP BACKEND \"{addr}\"");
-            let _ = crate::client::sql_on(&client, fe_addr, recorder, drop).await;
+        for _ in 0..OPERATOR_WATCH_SECS {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if still_there() {
+                // The FE finds the backend here (its report, or a heartbeat it answers).
+                continue;
+            }
+            let here = format!("{ip}:{}", now_at.load(std::sync::atomic::Ordering::Relaxed));
+            let Some(rows) = backend_rows(&client, &fe_addr, &recorder).await else { continue };
+            match (rows.get(&here), rows.get(&addr)) {
+                // Nothing at the address any more (merged into the backend, moved, dropped).
+                (_, None) => return,
+                // The backend is alive where it is now, and the row it left is another id's.
+                (Some(backend), Some(left)) if backend.alive && !left.alive && left.id != backend.id => {
+                    if !still_there() {
+                        let drop = format!("ALTER SYSTEM DROP BACKEND \"{addr}\"");
+                        let _ = crate::client::sql_on(&client, fe_addr, recorder, drop).await;
+                    }
+                    return;
+                }
+                // Not shown alive at its new address yet (it has not reported, or is down).
+                _ => {}
+            }
         }
     });
+}
+
+/// One row of SHOW BACKENDS, as the operator reads it.
+struct BackendRow {
+    id: String,
+    alive: bool,
+}
+
+/// SHOW BACKENDS by address (`host:port`); `None` when the FE does not answer it.
+async fn backend_rows(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &crate::trace::Recorder,
+) -> Option<std::collections::BTreeMap<String, BackendRow>> {
+    use crate::client::col;
+    let shown = crate::client::sql_on(client, fe_addr.to_string(), recorder.clone(), "SHOW BACKENDS".to_string()).await;
+    let Ok(palo_node::fe::QueryOutput::Rows { columns, rows }) = shown else { return None };
+    let (id, host, port, alive) = (
+        col(&columns, "BackendId").ok()?,
+        col(&columns, "Host").ok()?,
+        col(&columns, "BePort").ok()?,
+        col(&columns, "Alive").ok()?,
+    );
+    let rows = rows.iter().map(|row| {
+        let cell = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        (format!("{}:{}", cell(host), cell(port)), BackendRow { id: cell(id), alive: cell(alive) == "true" })
+    });
+    Some(rows.collect())
 }
 
 fn apply_undo(cluster: &mut SimCluster, undo: Undo, clean_disks: &SimDiskFaults) {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::faults::ScheduledFault;
 use crate::trace::{Recorder, Trace};
 use crate::workload::{self, RunOptions};
 
@@ -26,6 +27,12 @@ pub struct SeedResult {
     pub lines: Vec<String>,
     /// (job kind, state, fault kind) struck in this seed, with counts (`crate::coverage`).
     pub coverage: Vec<((&'static str, &'static str, &'static str), u64)>,
+    /// The faults the nemesis struck, in order: the run's schedule.
+    pub schedule: Vec<ScheduledFault>,
+    /// The world it drew, as a `--world` spec that pins all of it.
+    pub world: String,
+    /// Items each invariant checked (`Invariant::checked`).
+    pub checked: Vec<(&'static str, u64)>,
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -55,6 +62,9 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             })
         }));
         let coverage = palo_buggify::take_coverage();
+        let schedule = crate::nemesis::take_schedule();
+        let world = crate::workload::take_world_spec();
+        let checked = crate::invariants::take_checked();
         let (failure, simulated) = match outcome {
             Ok((Ok(()), simulated)) => (None, simulated),
             Ok((Err(broken), simulated)) => (Some(format!("invariant violated: {broken}")), simulated),
@@ -69,6 +79,9 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             tail: trace.tail(FAILURE_TAIL_LINES),
             lines: trace.lines(),
             coverage,
+            schedule,
+            world,
+            checked,
         }
     });
     match thread.map(|t| t.join()) {
@@ -82,6 +95,9 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             tail: Vec::new(),
             lines: Vec::new(),
             coverage: Vec::new(),
+            schedule: Vec::new(),
+            world: String::new(),
+            checked: Vec::new(),
         },
         Err(e) => SeedResult {
             seed,
@@ -92,6 +108,9 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> SeedResult {
             tail: Vec::new(),
             lines: Vec::new(),
             coverage: Vec::new(),
+            schedule: Vec::new(),
+            world: String::new(),
+            checked: Vec::new(),
         },
     }
 }
@@ -134,21 +153,69 @@ pub fn run_seed_checked(seed: u64, options: &RunOptions) -> SeedResult {
     }
 }
 
-/// Runs `seeds`, `jobs` at a time. Results come back in seed order.
-pub fn run_seeds(seeds: &[u64], jobs: usize, check_determinism: bool, options: &RunOptions) -> Vec<SeedResult> {
+/// The longest campaign whose results keep every seed's trace.
+pub const MAX_SEEDS_WITH_TRACES: usize = 1_000;
+/// How often a long campaign says how far it is (on stderr).
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+/// A campaign's progress line, printed now and then.
+struct Progress {
+    started: Instant,
+    last: Instant,
+    total: usize,
+    done: usize,
+    failed: usize,
+}
+
+impl Progress {
+    fn tick(&mut self, failed: bool) {
+        self.done += 1;
+        self.failed += usize::from(failed);
+        let (done, failed) = (self.done, self.failed);
+        if self.last.elapsed() < PROGRESS_EVERY || done == self.total {
+            return;
+        }
+        self.last = Instant::now();
+        let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+        let left_s = (self.total - done) as f64 / rate.max(1e-9);
+        eprintln!(
+            "simulate: {done}/{} seeds, {failed} failed, {rate:.1} seeds/s, about {:.0} min left",
+            self.total,
+            left_s / 60.0
+        );
+    }
+}
+
+/// Runs `seeds`, `jobs` at a time; every `twice_every`-th of them (by position: 1 is every seed,
+/// 0 none) runs twice, and fails if the two traces differ. Results come back in seed order.
+pub fn run_seeds(seeds: &[u64], jobs: usize, twice_every: usize, options: &RunOptions) -> Vec<SeedResult> {
     assert!(jobs >= 1, "at least one job");
     let next = Arc::new(AtomicUsize::new(0));
     let results = Arc::new(Mutex::new(Vec::with_capacity(seeds.len())));
+    let now = Instant::now();
+    let progress = Arc::new(Mutex::new(Progress { started: now, last: now, total: seeds.len(), done: 0, failed: 0 }));
     let seeds: Arc<Vec<u64>> = Arc::new(seeds.to_vec());
     let workers: Vec<_> = (0..jobs.min(seeds.len().max(1)))
         .map(|_| {
             let (next, results, seeds, options) = (next.clone(), results.clone(), seeds.clone(), options.clone());
+            let progress = progress.clone();
             std::thread::spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = seeds.get(i) else { break };
-                    let result =
-                        if check_determinism { run_seed_checked(seed, &options) } else { run_seed(seed, &options) };
+                    let twice = twice_every > 0 && i % twice_every == 0;
+                    let result = if twice { run_seed_checked(seed, &options) } else { run_seed(seed, &options) };
+                    if let Ok(mut p) = progress.lock() {
+                        p.tick(result.failure.is_some());
+                    }
+                    // A long campaign keeps only the traces of the seeds that failed (and the first
+                    // line, the world, of the others): thousands of traces would be gigabytes.
+                    let mut result = result;
+                    if result.failure.is_none() && seeds.len() > MAX_SEEDS_WITH_TRACES {
+                        result.lines.truncate(1);
+                        result.lines.shrink_to_fit();
+                        result.tail = Vec::new();
+                    }
                     if let Ok(mut r) = results.lock() {
                         r.push(result);
                     }

@@ -16,13 +16,11 @@ use crate::invariants::Invariant;
 use crate::nemesis;
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::Recorder;
+use crate::workloads::LIVENESS_BOUND;
 use crate::workloads::membership::{
     ClientModel, Known, Member, backend_ids, client_changes, databases_until_ok, members_until_ok,
 };
 use crate::world::WorldProfile;
-
-/// Once faults stop, every member must be shown alive within this much simulated time.
-pub const LIVENESS_BOUND: Duration = Duration::from_secs(30);
 
 /// Test-only switches that break an invariant on purpose, to show the simulator catches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,12 +66,25 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Parts of every seed's world fixed instead of drawn.
     pub world: crate::world::WorldOverride,
+    /// How the nemesis picks its faults: rolled from the seed, or a given schedule.
+    pub plan: nemesis::Plan,
+}
+
+thread_local! {
+    /// The world this thread's run drew, as a `--world` spec (for the runner's report).
+    static WORLD_SPEC: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The world the last run on this thread drew, as a `--world` spec that pins all of it.
+pub fn take_world_spec() -> String {
+    WORLD_SPEC.with(|w| std::mem::take(&mut *w.borrow_mut()))
 }
 
 /// One seed's run. `Err` carries the invariant that broke, and the world it broke in.
 pub async fn run(options: RunOptions, recorder: Recorder) -> Result<(), String> {
     let world = options.world.apply(WorldProfile::draw());
     recorder.event(format!("world: {world}"));
+    WORLD_SPEC.with(|w| *w.borrow_mut() = world.spec());
     let result = run_in(options, recorder, &world).await.map_err(|e| format!("{e}\n    world: {world}"));
     crate::cluster::stop_world().await;
     result
@@ -144,7 +155,7 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         options.chaos,
         world.aimed_cancels,
     ));
-    nemesis::run(&mut cluster, options.chaos, &clean_disks, world, core_roles).await;
+    nemesis::run(&mut cluster, options.chaos, &clean_disks, world, core_roles, &options.plan).await;
     let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
     // The load and restore workloads' databases, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
@@ -161,9 +172,12 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     }
     cluster.heal_all(&clean_disks);
     let healed_at = cluster.now();
+    backup_model.healed_at = Some(healed_at);
+    restore_model.healed_at = Some(healed_at);
     cluster.event(format!("check: spare backend {spare} is {known:?} to the client"));
 
     let last = Invariant::Membership.check(check_membership(&cluster, &model, &spare, &core_ids, healed_at).await)?;
+    Invariant::Membership.checked(last.len() as u64);
 
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
     Invariant::Loads.check(crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await)?;
@@ -174,7 +188,9 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     Invariant::Overwrite.check(crate::workloads::overwrite::check(&cluster, &mut restore_model).await)?;
     Invariant::NoSnapshotsLeft.check(crate::workloads::backups::check_no_snapshots(&cluster).await)?;
 
-    Invariant::Replay.check(check_replay(&mut cluster, &last).await)
+    Invariant::Replay.check(check_replay(&mut cluster, &last).await)?;
+    Invariant::Replay.checked(1);
+    Ok(())
 }
 
 /// Setup, without faults: three core backends, the spare, the broker, the load table, the

@@ -7,7 +7,7 @@ use std::fmt;
 
 use madsim::rand::{Rng, thread_rng};
 
-use crate::faults::Aim;
+use crate::faults::{Aim, FaultKind};
 
 /// The longest `pad` value the wide-row table is loaded with: a STRING's maximum, less room for
 /// the rest of the row.
@@ -47,6 +47,9 @@ pub struct WorldProfile {
     pub compaction_interval_ms: u64,
     /// A fault the nemesis aims at a job state (`None`: only random faults).
     pub aim: Option<Aim>,
+    /// Kinds of random fault this world never strikes (swarm testing: with some kinds off, the
+    /// others' rare interleavings get room).
+    pub faults_off: Vec<FaultKind>,
 }
 
 impl WorldProfile {
@@ -87,63 +90,116 @@ impl WorldProfile {
                 let all = Aim::all();
                 rng.gen_ratio(3, 4).then(|| all[rng.gen_range(0..all.len())])
             },
+            faults_off: FaultKind::ALL.into_iter().filter(|_| rng.gen_ratio(1, 4)).collect(),
         }
     }
 }
 
 /// Parts of the world fixed by `--world` instead of drawn (to aim a campaign at one dimension,
-/// or to reproduce a failure with one dimension changed): `backends=N`, `loaders=N`, `wide=on|off`,
-/// `many=off|PxB` (partitions x buckets), `moves=on|off`, `aimed=on|off`,
-/// `aim=off|kind:STATE:fault`, `fsync_us=N`, `write_us=N`, comma-separated.
+/// or to reproduce a failure with one dimension changed), comma-separated: `backends=N`,
+/// `loaders=N`, `wide=on|off|W1/W2/..` (widths in bytes), `many=off|PxB` (partitions x buckets),
+/// `moves=on|off`, `aimed=on|off`, `aim=off|kind:STATE:fault`, `fsync_us=N`, `write_us=N`,
+/// `passes_ms=N`. [`WorldProfile::spec`] writes a whole world this way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorldOverride {
     pub backends: Option<usize>,
     pub loaders: Option<usize>,
-    pub wide: Option<bool>,
+    pub wide: Option<Wide>,
     pub many_tablets: Option<Option<(usize, usize)>>,
     pub backend_moves: Option<bool>,
     pub aimed_cancels: Option<bool>,
     pub sync_latency_us: Option<u64>,
     pub write_latency_us: Option<u64>,
+    pub compaction_interval_ms: Option<u64>,
     pub aim: Option<Option<Aim>>,
+    pub faults_off: Option<Vec<FaultKind>>,
+}
+
+/// `--world wide=`: none, some (widths drawn), or these widths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wide {
+    Off,
+    On,
+    Widths(Vec<usize>),
+}
+
+/// The keys `--world` takes.
+const KEYS: &str = "backends, loaders, wide, many, moves, aimed, aim, fsync_us, write_us, passes_ms, off";
+
+fn switch(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("--world {key}= takes on or off, not {value:?}")),
+    }
+}
+
+fn number_in<T: std::str::FromStr + PartialOrd + fmt::Display>(
+    key: &str,
+    value: &str,
+    min: T,
+    max: T,
+) -> Result<T, String> {
+    let n = value.parse::<T>().ok().filter(|n| *n >= min && *n <= max);
+    n.ok_or_else(|| format!("--world {key}= takes {min} to {max}, not {value:?}"))
+}
+
+fn parse_wide(value: &str) -> Result<Wide, String> {
+    match value {
+        "on" => Ok(Wide::On),
+        "off" => Ok(Wide::Off),
+        _ => {
+            let widths: Option<Vec<usize>> = value
+                .split('/')
+                .map(|w| w.parse::<usize>().ok().filter(|w| (1..=MAX_WIDE_ROW_BYTES).contains(w)))
+                .collect();
+            let widths = widths.ok_or_else(|| {
+                format!("--world wide= takes on, off or widths W1/W2/.. (1 to {MAX_WIDE_ROW_BYTES}), not {value:?}")
+            })?;
+            Ok(Wide::Widths(widths))
+        }
+    }
+}
+
+fn parse_off(value: &str) -> Result<Vec<FaultKind>, String> {
+    if value == "none" {
+        return Ok(Vec::new());
+    }
+    let mut kinds: Vec<FaultKind> = value
+        .split('+')
+        .map(|name| {
+            FaultKind::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                format!("--world off= takes none or kinds joined by + ({}), not {name:?}", names.join(", "))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    kinds.sort();
+    kinds.dedup();
+    Ok(kinds)
+}
+
+fn parse_many(value: &str) -> Result<Option<(usize, usize)>, String> {
+    if value == "off" {
+        return Ok(None);
+    }
+    let parsed = value
+        .split_once('x')
+        .and_then(|(p, b)| Some((p.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+        .filter(|(p, b)| (1..=64).contains(p) && (1..=1_024).contains(b));
+    parsed.map(Some).ok_or_else(|| format!("--world many= takes off or PxB (1-64 x 1-1024), not {value:?}"))
 }
 
 impl WorldOverride {
     pub fn parse(spec: &str) -> Result<WorldOverride, String> {
         let mut out = WorldOverride::default();
-        let switch = |key: &str, value: &str| match value {
-            "on" => Ok(true),
-            "off" => Ok(false),
-            _ => Err(format!("--world {key}= takes on or off, not {value:?}")),
-        };
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').ok_or_else(|| format!("--world: {part:?} is not key=value"))?;
             match key {
-                "backends" => {
-                    let n = value.parse().ok().filter(|n| (MIN_BACKENDS..=MAX_BACKENDS).contains(n));
-                    let range = format!("{MIN_BACKENDS} to {MAX_BACKENDS}");
-                    out.backends = Some(n.ok_or_else(|| format!("--world backends= takes {range}, not {value:?}"))?);
-                }
-                "loaders" => {
-                    let n: usize =
-                        value.parse().map_err(|_| format!("--world loaders= takes 1 to 16, not {value:?}"))?;
-                    if !(1..=16).contains(&n) {
-                        return Err(format!("--world loaders= takes 1 to 16, not {n}"));
-                    }
-                    out.loaders = Some(n);
-                }
-                "wide" => out.wide = Some(switch(key, value)?),
-                "many" if value == "off" => out.many_tablets = Some(None),
-                "many" => {
-                    let parsed = value
-                        .split_once('x')
-                        .and_then(|(p, b)| Some((p.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
-                        .filter(|(p, b)| (1..=64).contains(p) && (1..=1_024).contains(b));
-                    let Some(shape) = parsed else {
-                        return Err(format!("--world many= takes off or PxB (1-64 x 1-1024), not {value:?}"));
-                    };
-                    out.many_tablets = Some(Some(shape));
-                }
+                "backends" => out.backends = Some(number_in(key, value, MIN_BACKENDS, MAX_BACKENDS)?),
+                "loaders" => out.loaders = Some(number_in(key, value, 1, 16)?),
+                "wide" => out.wide = Some(parse_wide(value)?),
+                "many" => out.many_tablets = Some(parse_many(value)?),
                 "moves" => out.backend_moves = Some(switch(key, value)?),
                 "aimed" => out.aimed_cancels = Some(switch(key, value)?),
                 "aim" if value == "off" => out.aim = Some(None),
@@ -153,20 +209,11 @@ impl WorldOverride {
                     })?;
                     out.aim = Some(Some(aim));
                 }
-                "fsync_us" | "write_us" => {
-                    let us = value.parse().ok().filter(|us| *us <= 1_000_000);
-                    let us = Some(us.ok_or_else(|| format!("--world {key}= takes 0 to 1000000, not {value:?}"))?);
-                    if key == "fsync_us" {
-                        out.sync_latency_us = us;
-                    } else {
-                        out.write_latency_us = us;
-                    }
-                }
-                other => {
-                    return Err(format!(
-                        "--world: unknown key {other:?}; keys: backends, loaders, wide, many, moves, aimed, aim, fsync_us, write_us"
-                    ));
-                }
+                "fsync_us" => out.sync_latency_us = Some(number_in(key, value, 0, 1_000_000)?),
+                "write_us" => out.write_latency_us = Some(number_in(key, value, 0, 1_000_000)?),
+                "passes_ms" => out.compaction_interval_ms = Some(number_in(key, value, 10, 600_000)?),
+                "off" => out.faults_off = Some(parse_off(value)?),
+                other => return Err(format!("--world: unknown key {other:?}; keys: {KEYS}")),
             }
         }
         Ok(out)
@@ -181,12 +228,13 @@ impl WorldOverride {
         if let Some(n) = self.loaders {
             world.loaders = n;
         }
-        match self.wide {
-            Some(false) => world.wide_rows_bytes.clear(),
-            Some(true) if world.wide_rows_bytes.is_empty() => {
+        match &self.wide {
+            Some(Wide::Off) => world.wide_rows_bytes.clear(),
+            Some(Wide::On) if world.wide_rows_bytes.is_empty() => {
                 world.wide_rows_bytes = vec![48, 1_024, MAX_WIDE_ROW_BYTES];
             }
-            _ => {}
+            Some(Wide::Widths(widths)) => world.wide_rows_bytes.clone_from(widths),
+            Some(Wide::On) | None => {}
         }
         if let Some(many) = self.many_tablets {
             world.many_tablets = many;
@@ -203,10 +251,46 @@ impl WorldOverride {
         if let Some(us) = self.write_latency_us {
             world.write_latency_us = us;
         }
+        if let Some(ms) = self.compaction_interval_ms {
+            world.compaction_interval_ms = ms;
+        }
         if let Some(aim) = self.aim {
             world.aim = aim;
         }
+        if let Some(off) = &self.faults_off {
+            world.faults_off.clone_from(off);
+        }
         world
+    }
+}
+
+impl WorldProfile {
+    /// The whole world as a `--world` spec: parsed and applied to any world, it gives this one.
+    pub fn spec(&self) -> String {
+        let on = |b: bool| if b { "on" } else { "off" };
+        let wide = if self.wide_rows_bytes.is_empty() {
+            "off".to_string()
+        } else {
+            self.wide_rows_bytes.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("/")
+        };
+        let many = self.many_tablets.map_or("off".to_string(), |(p, b)| format!("{p}x{b}"));
+        let aim = self.aim.map_or("off".to_string(), |a| a.to_string());
+        let off = if self.faults_off.is_empty() {
+            "none".to_string()
+        } else {
+            self.faults_off.iter().map(|k| k.name()).collect::<Vec<_>>().join("+")
+        };
+        format!(
+            "backends={},loaders={},wide={wide},many={many},moves={},aimed={},aim={aim},fsync_us={},write_us={},\
+             passes_ms={},off={off}",
+            self.backends,
+            self.loaders,
+            on(self.backend_moves),
+            on(self.aimed_cancels),
+            self.sync_latency_us,
+            self.write_latency_us,
+            self.compaction_interval_ms
+        )
     }
 }
 
@@ -228,10 +312,54 @@ impl fmt::Display for WorldProfile {
         if let Some(aim) = self.aim {
             write!(f, ", {} aimed at {} {}", aim.fault.name(), aim.kind, aim.state)?;
         }
+        if !self.faults_off.is_empty() {
+            let names: Vec<&str> = self.faults_off.iter().map(|k| k.name()).collect();
+            write!(f, ", no {}", names.join("/"))?;
+        }
         write!(
             f,
             ", fsync {} us, write {} us, backend passes every {} ms",
             self.sync_latency_us, self.write_latency_us, self.compaction_interval_ms
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_pins_every_part_of_a_world() {
+        let world = WorldProfile {
+            backends: 5,
+            loaders: 3,
+            wide_rows_bytes: vec![48, 1_061, 977_079],
+            many_tablets: Some((3, 686)),
+            backend_moves: true,
+            aimed_cancels: false,
+            sync_latency_us: 548,
+            write_latency_us: 0,
+            compaction_interval_ms: 762,
+            aim: Aim::parse("backup:UPLOADING:be-crash"),
+            faults_off: vec![FaultKind::Kill, FaultKind::DiskFull],
+        };
+        let other = WorldProfile {
+            backends: 4,
+            loaders: 1,
+            wide_rows_bytes: Vec::new(),
+            many_tablets: None,
+            backend_moves: false,
+            aimed_cancels: true,
+            sync_latency_us: 0,
+            write_latency_us: 9,
+            compaction_interval_ms: 10_000,
+            aim: None,
+            faults_off: Vec::new(),
+        };
+        let spec = world.spec();
+        assert_eq!(WorldOverride::parse(&spec).expect("a spec parses").apply(other.clone()), world, "{spec}");
+        assert_eq!(WorldOverride::parse(&other.spec()).expect("a spec parses").apply(world), other);
+        assert!(WorldOverride::parse("wide=0").is_err());
+        assert!(WorldOverride::parse("passes_ms=5").is_err());
     }
 }

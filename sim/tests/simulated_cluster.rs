@@ -8,12 +8,18 @@ use palo_sim::runner;
 use palo_sim::workload::{InjectedBug, RunOptions};
 
 fn options(bugs: Vec<InjectedBug>) -> RunOptions {
-    RunOptions { chaos: Duration::from_secs(20), bugs, verbose: false, world: Default::default() }
+    RunOptions {
+        chaos: Duration::from_secs(20),
+        bugs,
+        verbose: false,
+        world: Default::default(),
+        plan: Default::default(),
+    }
 }
 
 #[test]
 fn seeds_pass_and_replay_identically() {
-    let results = runner::run_seeds(&[1, 2, 3, 4], 2, true, &options(Vec::new()));
+    let results = runner::run_seeds(&[1, 2, 3, 4], 2, 1, &options(Vec::new()));
     assert_eq!(results.len(), 4);
     for r in &results {
         assert!(r.failure.is_none(), "seed {} failed: {:?}\n{}", r.seed, r.failure, r.tail.join("\n"));
@@ -39,7 +45,7 @@ fn an_injected_restore_bug_is_caught_on_every_seed() {
     for r in runner::run_seeds(
         &[1, 2, 3],
         2,
-        false,
+        0,
         &options(vec![InjectedBug::Node(palo_buggify::Bug::RestoreForgetsVersions)]),
     ) {
         let failure = r.failure.unwrap_or_else(|| panic!("seed {}: the restore bug went unnoticed", r.seed));
@@ -60,7 +66,7 @@ fn every_injected_bug_is_caught_by_the_default_campaign() {
     let mut missed = Vec::new();
     for bug in InjectedBug::all() {
         let default = RunOptions { chaos: Duration::from_secs(30), ..options(vec![bug]) };
-        let results = runner::run_seeds(&seeds, 2, false, &default);
+        let results = runner::run_seeds(&seeds, 2, 0, &default);
         let caught: Vec<String> = results.iter().filter_map(|r| r.failure.as_deref()).map(runner::caught_by).collect();
         let mut by_check = std::collections::BTreeMap::new();
         for check in &caught {
@@ -73,4 +79,28 @@ fn every_injected_bug_is_caught_by_the_default_campaign() {
         assert!(caught.iter().all(|c| c != "nondeterminism" && c != "other"), "{}: {caught:?}", bug.name());
     }
     assert!(missed.is_empty(), "bugs no seed caught: {missed:?}");
+}
+
+/// A run replays exactly from its own schedule (the world pinned, the nemesis striking what it
+/// recorded): the trace is the same line for line, so a shrink's candidates differ from the
+/// original only by the faults they leave out.
+#[test]
+fn a_run_replays_exactly_from_its_own_schedule() {
+    for seed in [3, 5] {
+        let random = runner::run_seed(seed, &options(Vec::new()));
+        assert!(random.failure.is_none(), "seed {seed}: {:?}", random.failure);
+        assert!(!random.schedule.is_empty(), "seed {seed} struck no fault");
+        let schedule = palo_sim::shrink::Schedule {
+            seed,
+            bugs: Vec::new(),
+            chaos_secs: 20,
+            world: random.world.clone(),
+            expect: None,
+            faults: random.schedule.clone(),
+        };
+        let replayed = runner::run_seed(seed, &schedule.options(false).expect("the schedule's options"));
+        assert_eq!(replayed.failure, None);
+        assert_eq!(replayed.schedule, random.schedule, "seed {seed}: the replay struck other faults");
+        assert_eq!(replayed.trace_hash, random.trace_hash, "seed {seed}: the replay's trace differs");
+    }
 }

@@ -7,8 +7,11 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Seeds that `ci` runs through the simulator.
-const CI_SEEDS: u64 = 200;
+/// Seeds that `ci` runs through the simulator: enough that every (job state x fault) cell is
+/// struck (`--coverage-min 1`) and every deliberate bug is met hundreds of times.
+const CI_SEEDS: u64 = 10_000;
+/// Every this-many-th seed of the campaign runs twice (the determinism check of a sample).
+const CI_TWICE_EVERY: u64 = 25;
 
 /// Lint, then the normal tests, then the simulated tests, then the scenarios (if any).
 pub fn test() -> Result<(), String> {
@@ -106,7 +109,7 @@ pub fn fmt_check() -> Result<(), String> {
 
 /// Everything, in order, stopping at the first failure; then a table of what ran and how long.
 pub fn ci() -> Result<(), String> {
-    let simulate_name = format!("simulate ({CI_SEEDS} seeds, each run twice)");
+    let simulate_name = format!("simulate ({CI_SEEDS} seeds, one in {CI_TWICE_EVERY} twice)");
     type Step<'a> = (&'a str, fn() -> Result<(), String>);
     let steps: [Step; 5] = [
         ("fmt-check", fmt_check),
@@ -154,11 +157,16 @@ pub fn ci() -> Result<(), String> {
     }
 }
 
-/// `simulate --seeds 200 --jobs <cores>`, failing unless the simulator exits 0.
-/// The seeds, each run twice: two runs of one seed in one process (and, with several jobs, next
-/// to other seeds) must give the same trace, or a failing seed would not replay.
+/// `simulate --seeds 10000 --jobs <cores> --check-determinism-every 25 --coverage-min 1`, failing
+/// unless the simulator exits 0: no seed failed, the sampled seeds gave the same trace twice (two
+/// runs of one seed in one process, next to other seeds, or a failing seed would not replay),
+/// and every required coverage cell was struck.
 fn simulate_ci() -> Result<(), String> {
-    let args = SimulateArgs { check_determinism: true, coverage: true, ..SimulateArgs::with_seeds(CI_SEEDS) };
+    let args = SimulateArgs {
+        check_determinism_every: Some(CI_TWICE_EVERY),
+        coverage_min: Some(1),
+        ..SimulateArgs::with_seeds(CI_SEEDS)
+    };
     match simulate::run(&args)? {
         0 => Ok(()),
         code => Err(format!("the simulator exited with code {code}")),

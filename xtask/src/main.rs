@@ -94,11 +94,11 @@ enum Task {
                             `cargo xtask bench <load|backup|restore> --help` lists each one's flags.")]
     Bench(bench::BenchArgs),
 
-    /// Everything CI runs: fmt-check, clippy, test, then simulate 200 seeds twice each.
+    /// Everything CI runs: fmt-check, clippy, test, then simulate 10 000 seeds (one in 25 twice,
+    /// every coverage cell struck).
     #[command(long_about = "Run fmt-check, clippy (both worlds), test, then \
-                            simulate --seeds 200 --check-determinism --jobs <available cores>, \
-                            stopping at the \
-                            first failure. Prints each step's wall time and a summary table.")]
+                            simulate --seeds 10000 --check-determinism-every 25 --coverage-min 1 \
+                            --jobs <available cores>, stopping at the first failure. Prints each step's wall time and a summary table.")]
     Ci,
 }
 

@@ -27,6 +27,19 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub check_determinism: bool,
 
+    /// Run every N-th seed twice (a sample of a long campaign) and fail if the two runs differ.
+    #[arg(long, value_name = "N", conflicts_with = "check_determinism")]
+    pub check_determinism_every: Option<u64>,
+
+    /// Shrink this failing seed to the smallest schedule that still fails the same check, write
+    /// it to a file and print the line that replays it.
+    #[arg(long, value_name = "SEED", conflicts_with_all = ["seed", "schedule"])]
+    pub shrink: Option<u64>,
+
+    /// Replay a schedule file (what --shrink writes) exactly.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "shrink"])]
+    pub schedule: Option<String>,
+
     /// A fault for the simulator's nemesis, by name; repeat the flag for several faults. Passed
     /// through as-is: `target/sim/sim/simulate --help` lists the names it accepts.
     #[arg(long = "fault", value_name = "NAME")]
@@ -48,6 +61,10 @@ pub struct SimulateArgs {
     /// Print the coverage table at the end (job state x fault kind: the seeds that struck it).
     #[arg(long)]
     pub coverage: bool,
+
+    /// Fail when a required coverage cell was struck by fewer than N seeds (implies --coverage).
+    #[arg(long, value_name = "N")]
+    pub coverage_min: Option<u64>,
 }
 
 impl SimulateArgs {
@@ -59,24 +76,33 @@ impl SimulateArgs {
             first: 1,
             jobs: None,
             check_determinism: false,
+            check_determinism_every: None,
+            shrink: None,
+            schedule: None,
             faults: Vec::new(),
             duration_secs: None,
             verbose: false,
             world: None,
             coverage: false,
+            coverage_min: None,
         }
     }
 
     /// The arguments for the simulator binary.
     fn simulator_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        match self.seed {
-            Some(seed) => {
+        let jobs = self.jobs.unwrap_or(cmd::available_cores() as u64);
+        match (self.seed, self.shrink, &self.schedule) {
+            (_, Some(seed), _) => {
+                args.extend(["--shrink".into(), seed.to_string()]);
+                args.extend(["--jobs".into(), jobs.to_string()]);
+            }
+            (_, _, Some(file)) => args.extend(["--schedule".into(), file.clone()]),
+            (Some(seed), _, _) => {
                 args.extend(["--seed".into(), seed.to_string()]);
                 args.extend(["--count".into(), "1".into()]);
             }
-            None => {
-                let jobs = self.jobs.unwrap_or(cmd::available_cores() as u64);
+            (None, None, None) => {
                 args.extend(["--first".into(), self.first.to_string()]);
                 args.extend(["--count".into(), self.seeds.to_string()]);
                 args.extend(["--jobs".into(), jobs.to_string()]);
@@ -84,6 +110,9 @@ impl SimulateArgs {
         }
         if self.check_determinism {
             args.push("--check-determinism".into());
+        }
+        if let Some(n) = self.check_determinism_every {
+            args.extend(["--check-determinism-every".into(), n.to_string()]);
         }
         for fault in &self.faults {
             args.extend(["--fault".into(), fault.clone()]);
@@ -99,6 +128,9 @@ impl SimulateArgs {
         }
         if self.coverage {
             args.push("--coverage".into());
+        }
+        if let Some(n) = self.coverage_min {
+            args.extend(["--coverage-min".into(), n.to_string()]);
         }
         args
     }
@@ -172,6 +204,21 @@ mod tests {
                 "--verbose"
             ]
         );
+    }
+
+    #[test]
+    fn shrink_schedule_and_samples() {
+        let args = parse(&["--shrink", "17", "--jobs", "2", "--fault", "lying-fsync"]).simulator_args();
+        assert_eq!(args, ["--shrink", "17", "--jobs", "2", "--fault", "lying-fsync"]);
+        let args = parse(&["--schedule", "s.schedule"]).simulator_args();
+        assert_eq!(args, ["--schedule", "s.schedule"]);
+        let args = parse(&["--seeds", "100", "--jobs", "2", "--check-determinism-every", "10", "--coverage-min", "1"])
+            .simulator_args();
+        assert_eq!(
+            args,
+            ["--first", "1", "--count", "100", "--jobs", "2", "--check-determinism-every", "10", "--coverage-min", "1"]
+        );
+        assert!(Wrapper::try_parse_from(["simulate", "--shrink", "1", "--seed", "2"]).is_err());
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //! was; the FE keeps it if its catalog still has that replica there (a drop by mistake) and
 //! drops it again (back into the trash) otherwise.
 //!
-//! Crash safety: a drop is one rename followed by syncs of both parents, so after a crash the
-//! tablet is in `tablets/` (still a tablet; the FE drops it again) or in the trash, never in
-//! between. An entry half deleted by a crash is deleted again at the next sweep.
+//! Crash safety: a drop is one rename followed by syncs of both parents, the trash's first, so
+//! after a crash the tablet is in `tablets/` (still a tablet; the FE drops it again) or in the
+//! trash, never in between and never in neither. The rename is the move: once it happened the
+//! directory is the trash's, in memory too, even if a sync after it fails ([`PutError`]). An
+//! entry half deleted by a crash is deleted again at the next sweep.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,27 @@ struct Entry {
     dropped_at_ms: u64,
     tablet_id: i64,
     size_bytes: u64,
+}
+
+/// What [`Trash::put`] failed at. Whether the rename happened decides what the caller's memory
+/// must say: a directory renamed away is not where it was, whatever the syncs after it did.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// The rename failed: the directory is where it was.
+    #[error("{0}")]
+    NotMoved(DiskError),
+    /// The rename happened (the directory is in the trash, and counted there) but a sync after it
+    /// failed: a crash may still bring the directory back where it was.
+    #[error("moved to {} but not durably: {source}", to.display())]
+    NotDurable { to: PathBuf, source: DiskError },
+}
+
+impl PutError {
+    pub fn into_disk_error(self) -> DiskError {
+        match self {
+            PutError::NotMoved(e) | PutError::NotDurable { source: e, .. } => e,
+        }
+    }
 }
 
 /// What a sweep or a clean removed.
@@ -83,14 +106,24 @@ impl Trash {
     }
 
     /// Moves the directory `from` (a tablet's, whose parent is `tablets/`) into the trash, durably.
-    pub async fn put(&self, from: &Path, tablet_id: i64, size_bytes: u64) -> Result<PathBuf, DiskError> {
+    /// Once the rename happened the entry is counted here, even if a sync after it fails
+    /// ([`PutError::NotDurable`]).
+    pub async fn put(&self, from: &Path, tablet_id: i64, size_bytes: u64) -> Result<PathBuf, PutError> {
+        let parent = disk::parent_of(from).map_err(PutError::NotMoved)?;
         let now_ms = crate::clock::now_ms();
         let name = format!("{now_ms}.{tablet_id}.{}", self.next_suffix.fetch_add(1, Ordering::Relaxed));
         let to = self.dir.join(&name);
-        self.disk.rename(from, &to).await?;
-        self.disk.sync_dir(disk::parent_of(from)?).await?;
-        self.disk.sync_dir(&self.dir).await?;
+        self.disk.rename(from, &to).await.map_err(PutError::NotMoved)?;
         locked(&self.entries).insert(name, Entry { dropped_at_ms: now_ms, tablet_id, size_bytes });
+        // The new name first: a crash between the two syncs leaves the directory named twice (fsck
+        // keeps one), never unnamed, as syncing `tablets/` first would.
+        let synced = match self.disk.sync_dir(&self.dir).await {
+            Ok(()) => self.disk.sync_dir(parent).await,
+            Err(e) => Err(e),
+        };
+        if let Err(source) = synced {
+            return Err(PutError::NotDurable { to, source });
+        }
         tracing::info!(tablet_id, trash = %to.display(), "be: tablet moved to the trash");
         Ok(to)
     }

@@ -1,7 +1,9 @@
 //! The simulator's object-store faults (`mem://` only, buggify only): calls that fail as an
-//! unreachable store does, calls that take seconds, and reads whose bytes come back with a bit
-//! flipped. Readers must verify what they read (md5 in file names, JSON that decodes) and
-//! writers must retry: this layer makes the simulator check that they do. Outside the simulator
+//! unreachable store does, calls that take seconds, reads whose bytes come back with a bit
+//! flipped, writes torn part way (the call fails and leaves a zero-byte or partial object under
+//! the name), and streamed writes that lose a part and still publish. Readers must verify what
+//! they read (md5 in file names, JSON that decodes) and writers must check what they published
+//! and retry: this layer makes the simulator check that they do. Outside the simulator
 //! every fault point is off and the layer is never built.
 
 use std::sync::Arc;
@@ -15,6 +17,10 @@ use super::{RepoEntry, RepoError, RepoStore, RepoWriter};
 const FAIL_PROBABILITY: f64 = 0.03;
 const SLOW_PROBABILITY: f64 = 0.05;
 const CORRUPT_PROBABILITY: f64 = 0.01;
+/// Chance that a put is torn (fails, leaving nothing or its first half under the name).
+const TORN_PROBABILITY: f64 = 0.01;
+/// Chance that a part of a streamed write is lost (the write still publishes what arrived).
+const LOST_PART_PROBABILITY: f64 = 0.005;
 const SLOW_MS: u64 = 1_500;
 
 pub(super) struct FaultyStore {
@@ -47,6 +53,15 @@ fn maybe_corrupt(mut bytes: Vec<u8>) -> Vec<u8> {
 impl RepoStore for FaultyStore {
     async fn put(&self, path: &str, data: Vec<u8>) -> Result<(), RepoError> {
         before("put", path).await?;
+        if !data.is_empty() && palo_buggify::buggify_with_prob(TORN_PROBABILITY) {
+            palo_buggify::struck("object-store");
+            // The store failed part way and left what it had: nothing, or the first half.
+            let kept = if palo_buggify::buggify_with_prob(0.5) { 0 } else { data.len() / 2 };
+            let _ = self.inner.put(path, data[..kept].to_vec()).await;
+            return Err(RepoError::Unreachable(format!(
+                "injected fault: put of {path} torn after {kept} bytes (simulation)"
+            )));
+        }
         self.inner.put(path, data).await
     }
 
@@ -87,6 +102,31 @@ impl RepoStore for FaultyStore {
 
     async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError> {
         before("write", path).await?;
-        self.inner.writer(path).await
+        Ok(Box::new(FaultyWriter { inner: self.inner.writer(path).await? }))
+    }
+}
+
+/// A streamed write whose parts may be lost on the way: the write still publishes what arrived,
+/// as a multipart upload completed without one of its parts would.
+struct FaultyWriter {
+    inner: Box<dyn RepoWriter>,
+}
+
+#[async_trait]
+impl RepoWriter for FaultyWriter {
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), RepoError> {
+        if !chunk.is_empty() && palo_buggify::buggify_with_prob(LOST_PART_PROBABILITY) {
+            palo_buggify::struck("object-store");
+            return Ok(());
+        }
+        self.inner.write(chunk).await
+    }
+
+    async fn finish(self: Box<Self>) -> Result<u64, RepoError> {
+        self.inner.finish().await
+    }
+
+    async fn abort(self: Box<Self>) {
+        self.inner.abort().await
     }
 }

@@ -48,6 +48,10 @@ mod sim_main {
         /// Run every seed twice and fail if the two traces differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Run every N-th seed twice (the first, the N+1-th, ...) and fail if the two traces
+        /// differ: a determinism check of a sample of a long campaign.
+        #[arg(long, value_name = "N", conflicts_with = "check_determinism")]
+        check_determinism_every: Option<usize>,
         /// Inject a deliberate bug, to see the simulator catch it (the run then prints the share of
         /// seeds that caught it, and by which check): lying-fsync (disks acknowledge fsync without
         /// persisting), load-skips-empty-rowsets, load-acks-failed-writes, backup-leaks-snapshots,
@@ -65,7 +69,8 @@ mod sim_main {
         verbose: bool,
         /// Fix parts of every seed's world instead of drawing them: comma-separated
         /// backends=N (4-6, the spare among them), loaders=N (loader sessions at once),
-        /// wide=on|off (rows up to the maximum width), many=off|PxB (a table of P partitions x B buckets), moves=on|off (backends that come
+        /// wide=on|off|W1/W2/.. (rows up to the maximum width), off=none|kill+cut-link+..
+        /// (random fault kinds this world never strikes), passes_ms=N, many=off|PxB (a table of P partitions x B buckets), moves=on|off (backends that come
         /// back on another port), aimed=on|off (restore cancels aimed at tablet creation),
         /// fsync_us=N and write_us=N (the latency of every fsync and every other change).
         #[arg(long, value_name = "SPEC", default_value = "")]
@@ -74,6 +79,17 @@ mod sim_main {
         /// seeds struck a job in that state with that fault.
         #[arg(long)]
         coverage: bool,
+        /// Shrink this failing seed: turn parts of its world off and remove faults while it still
+        /// fails the same check, then write the smallest schedule found (see --schedule-out) and
+        /// print the line that replays it.
+        #[arg(long, value_name = "SEED", conflicts_with_all = ["schedule", "check_determinism"])]
+        shrink: Option<u64>,
+        /// Where --shrink writes the schedule [default: target/sim/shrink-SEED.schedule].
+        #[arg(long, value_name = "FILE", requires = "shrink")]
+        schedule_out: Option<std::path::PathBuf>,
+        /// Replay a schedule file exactly (its seed, bugs, world and faults; what --shrink writes).
+        #[arg(long, value_name = "FILE")]
+        schedule: Option<std::path::PathBuf>,
         /// Fail the run when a cell of (every working state of backup and restore) x (fe-crash,
         /// be-crash, broker-crash, cut-link, object-store, task-failure, cancel) was struck by
         /// fewer than N seeds (implies --coverage).
@@ -83,6 +99,24 @@ mod sim_main {
 
     /// Seeds listed as the slowest at the end of a campaign.
     const SLOWEST_SHOWN: usize = 3;
+
+    /// Where a campaign's wall time went: the seeds with each costly dimension of the world.
+    fn print_time_by_world(results: &[runner::SeedResult]) {
+        let total: f64 = results.iter().map(|r| r.wall.as_secs_f64()).sum();
+        let share = |has: &dyn Fn(&str) -> bool| {
+            let chosen: Vec<&runner::SeedResult> = results.iter().filter(|r| has(&r.world)).collect();
+            let wall: f64 = chosen.iter().map(|r| r.wall.as_secs_f64()).sum();
+            (chosen.len(), wall, 100.0 * wall / total.max(1e-9))
+        };
+        let many = share(&|w: &str| !w.contains("many=off"));
+        let wide = share(&|w: &str| !w.contains("wide=off"));
+        let plain = share(&|w: &str| w.contains("many=off") && w.contains("wide=off"));
+        println!(
+            "  time: {:.0} s of runs; {} seeds with many tablets {:.0} s ({:.0}%), {} with wide rows {:.0} s ({:.0}%), \
+             {} with neither {:.0} s ({:.0}%)",
+            total, many.0, many.1, many.2, wide.0, wide.1, wide.2, plain.0, plain.1, plain.2
+        );
+    }
 
     /// The slowest seeds of a campaign with their worlds: where its wall time went.
     fn print_slowest(results: &[runner::SeedResult]) {
@@ -117,6 +151,79 @@ mod sim_main {
         );
     }
 
+    /// `--shrink SEED`.
+    fn shrink(seed: u64, options: &RunOptions, jobs: usize, out: Option<std::path::PathBuf>) -> ExitCode {
+        eprintln!("simulate: shrinking seed {seed} ({jobs} runs at a time)");
+        let shrunk = match palo_sim::shrink::shrink(seed, options, jobs) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("simulate: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let path = out.unwrap_or_else(|| format!("target/sim/shrink-{seed}.schedule").into());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let text = shrunk.smallest.to_text();
+        if let Err(e) = std::fs::write(&path, &text) {
+            eprintln!("simulate: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        print!("{text}");
+        println!(
+            "simulate: seed {seed} shrunk from {} faults to {} in {:.1} s ({} runs); it still fails {}",
+            shrunk.original.faults.len(),
+            shrunk.smallest.faults.len(),
+            shrunk.wall.as_secs_f64(),
+            shrunk.runs,
+            shrunk.smallest.expect.as_deref().unwrap_or("?")
+        );
+        println!("  replay: cargo xtask simulate --schedule {} --verbose", path.display());
+        ExitCode::SUCCESS
+    }
+
+    /// `--schedule FILE`.
+    fn replay(path: &std::path::Path, verbose: bool) -> ExitCode {
+        let schedule = match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| palo_sim::shrink::Schedule::parse(&text))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("simulate: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        };
+        let options = match schedule.options(verbose) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("simulate: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        };
+        let r = runner::run_seed(schedule.seed, &options);
+        let caught = r.failure.as_deref().map(runner::caught_by);
+        match &r.failure {
+            Some(failure) => {
+                println!("FAIL seed {} (schedule {}): {failure}", schedule.seed, path.display());
+                for line in &r.tail {
+                    println!("    {line}");
+                }
+            }
+            None => {
+                println!("seed {} (schedule {}): ok, trace hash {:016x}", schedule.seed, path.display(), r.trace_hash)
+            }
+        }
+        println!(
+            "simulate: replayed {} faults; expected {}, got {}",
+            schedule.faults.len(),
+            schedule.expect.as_deref().unwrap_or("a pass"),
+            caught.as_deref().unwrap_or("a pass")
+        );
+        if caught == schedule.expect { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
+
     pub fn main() -> ExitCode {
         let args = Args::parse();
         if std::env::var_os("RUST_LOG").is_some() {
@@ -149,12 +256,25 @@ mod sim_main {
                 return ExitCode::from(2);
             }
         };
-        let options = RunOptions { chaos: Duration::from_secs(args.duration_secs), bugs, verbose: args.verbose, world };
+        let options = RunOptions {
+            chaos: Duration::from_secs(args.duration_secs),
+            bugs,
+            verbose: args.verbose,
+            world,
+            plan: Default::default(),
+        };
+        if let Some(seed) = args.shrink {
+            return shrink(seed, &options, args.jobs, args.schedule_out.clone());
+        }
+        if let Some(path) = &args.schedule {
+            return replay(path, args.verbose);
+        }
         let (first, count) = match args.seed {
             Some(seed) => (seed, 1),
             None => (args.first, args.count),
         };
         let seeds: Vec<u64> = (first..first.saturating_add(count)).collect();
+        let twice_every = if args.check_determinism { 1 } else { args.check_determinism_every.unwrap_or(0) };
         let repro_flags = {
             let mut flags = String::new();
             for bug in &options.bugs {
@@ -173,12 +293,16 @@ mod sim_main {
             first + count - 1,
             seeds.len(),
             args.jobs,
-            if args.check_determinism { ", each run twice to check determinism" } else { "" },
+            match twice_every {
+                0 => String::new(),
+                1 => ", each run twice to check determinism".to_string(),
+                n => format!(", every {n}th run twice to check determinism"),
+            },
             if repro_flags.is_empty() { String::new() } else { format!(", extra:{repro_flags}") },
         );
 
         let started = runner::stopwatch();
-        let results = runner::run_seeds(&seeds, args.jobs, args.check_determinism, &options);
+        let results = runner::run_seeds(&seeds, args.jobs, twice_every, &options);
         let wall = started.elapsed();
         let failed: Vec<_> = results.iter().filter(|r| r.failure.is_some()).collect();
         for r in &failed {
@@ -195,23 +319,25 @@ mod sim_main {
             && failed.is_empty()
             && let Some(r) = results.first()
         {
-            println!("seed {}: ok, trace hash {:016x}, {} trace lines", r.seed, r.trace_hash, r.lines.len());
+            println!("seed {}: ok, trace hash {:016x}", r.seed, r.trace_hash);
         }
         let simulated: f64 = results.iter().map(|r| r.simulated.as_secs_f64()).sum();
-        let runs = if args.check_determinism { 2 * results.len() } else { results.len() };
+        let twice = if twice_every == 0 { 0 } else { results.len().div_ceil(twice_every) };
+        let runs = results.len() + twice;
         println!(
             "simulate: {} seeds, {} failed, {simulated:.1} s simulated, {:.1} s wall, {:.1} seeds/s{}",
             results.len(),
             failed.len(),
             wall.as_secs_f64(),
             runs as f64 / wall.as_secs_f64().max(1e-9),
-            if args.check_determinism { " (determinism checked: two runs per seed)" } else { "" }
+            if twice > 0 { format!(" (determinism checked: {twice} seeds run twice)") } else { String::new() }
         );
         for r in &failed {
             println!("  repro: cargo xtask simulate --seed {}{repro_flags}", r.seed);
         }
         if results.len() > 1 {
             print_slowest(&results);
+            print_time_by_world(&results);
         }
         if !options.bugs.is_empty() {
             print_caught(&options.bugs, &results);
@@ -219,9 +345,11 @@ mod sim_main {
         let mut coverage = Coverage::default();
         for r in &results {
             coverage.add_seed(r.coverage.iter().copied());
+            coverage.add_checked(r.checked.iter().copied());
         }
         if args.coverage || args.coverage_min.is_some() {
             print!("{}", coverage.table());
+            print!("{}", coverage.invariants_table());
         }
         let mut ok = failed.is_empty();
         if let Some(min) = args.coverage_min {

@@ -31,7 +31,7 @@ use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
 use crate::workloads::loads::{LoadLog, LoadModel};
-use crate::workloads::{END_BOUND, JOB_TIMEOUT_S, legal_sequence, read_checked};
+use crate::workloads::{JOB_TIMEOUT_S, PROGRESS_BOUND, legal_sequence, read_checked};
 
 pub const REPOSITORY: &str = "wrepo";
 pub const LOCATION: &str = "mem://sim/backups";
@@ -47,6 +47,8 @@ pub struct BackupModel {
     pub finished_seen_at: BTreeMap<String, Duration>,
     pub violations: Vec<String>,
     pub cancels_sent: usize,
+    /// When every fault was healed (set by the run before the checks).
+    pub healed_at: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -215,8 +217,8 @@ pub async fn check(
     loads: &LoadModel,
     log: &Arc<Mutex<LoadLog>>,
 ) -> Result<(), String> {
-    // 2: every job ends.
-    let started = cluster.now();
+    // 2: every job ends, soon after the heal: nothing is left for it to wait on.
+    let since = model.healed_at.unwrap_or_else(|| cluster.now());
     let final_rows = loop {
         observe(&cluster.client, &cluster.fe_addr(), &cluster.recorder, model).await;
         let (columns, rows) = query_until_ok(cluster, "SHOW BACKUP FROM w").await?;
@@ -231,10 +233,11 @@ pub async fn check(
         if jobs.iter().all(|(_, state, _)| state == "FINISHED" || state == "CANCELLED") {
             break jobs;
         }
-        if cluster.now() - started > END_BOUND {
+        if cluster.now() - since > PROGRESS_BOUND {
             return Err(format!(
-                "backup jobs still running {}s after the faults stopped: {jobs:?}",
-                END_BOUND.as_secs()
+                "backup jobs still running {}s after the faults stopped (they make no progress; their timeout is \
+                 {JOB_TIMEOUT_S}s): {jobs:?}",
+                PROGRESS_BOUND.as_secs()
             ));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -302,6 +305,7 @@ pub async fn check(
             }
         }
     }
+    crate::invariants::Invariant::Backups.checked((finished + cancelled) as u64);
     cluster.event(format!(
         "check: {} backups sent, {finished} finished with whole loads and verified files, {cancelled} cancelled and \
          never shown, {} cancels sent",
@@ -344,6 +348,7 @@ pub async fn check_no_snapshots(cluster: &SimCluster) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    crate::invariants::Invariant::NoSnapshotsLeft.checked(members.len() as u64);
     cluster.event("check: no backend holds a snapshot");
     Ok(())
 }

@@ -401,6 +401,7 @@ pub async fn check(cluster: &SimCluster, model: &mut LoadModel, sessions: usize)
         return Err(format!("rows of load {stray} are visible, which the client never sent"));
     }
     let unknown_applied = model.unknown.keys().filter(|l| per_load.contains_key(l)).count();
+    crate::invariants::Invariant::Loads.checked((model.acked.len() + model.failed.len() + model.unknown.len()) as u64);
     cluster.event(format!(
         "check: {} acknowledged loads visible exactly once, {} failed loads absent, {} of {} unknown loads applied \
          whole; {} rows",

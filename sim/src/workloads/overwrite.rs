@@ -92,6 +92,7 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
         ));
     }
     let count = |s: Seen| seen.iter().filter(|(x, _)| *x == s).count();
+    crate::invariants::Invariant::Overwrite.checked(seen.len() as u64);
     cluster.event(format!(
         "check: a restore over {TARGET_DB}.{TABLE} answered {} reads with the old rows, then {} with the new, {} \
          errors, never a mix",

@@ -32,7 +32,7 @@ use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
 use crate::workloads::backups::{LOCATION, REPOSITORY};
-use crate::workloads::{END_BOUND, JOB_TIMEOUT_S, legal_sequence, read_checked};
+use crate::workloads::{JOB_TIMEOUT_S, PROGRESS_BOUND, legal_sequence, read_checked};
 
 pub const TARGET_DB: &str = "rdb";
 /// The table every other restore overwrites (or creates the first time).
@@ -50,6 +50,8 @@ pub struct RestoreModel {
     pub violations: Vec<String>,
     pub sent: usize,
     pub cancels_sent: usize,
+    /// When every fault was healed (set by the run before the checks).
+    pub healed_at: Option<Duration>,
 }
 
 /// One SHOW RESTORE FROM rdb: records states and checks invariant 1 on it. Whether a job was
@@ -290,8 +292,9 @@ struct EndedJob {
     partitions: Vec<String>,
 }
 
-async fn ended_jobs(cluster: &SimCluster, model: &mut RestoreModel) -> Result<Vec<EndedJob>, String> {
-    let started = cluster.now();
+/// Every restore job of `rdb` once all have ended, each within [`PROGRESS_BOUND`] of `since` (the
+/// heal, or when the newest was sent).
+async fn ended_jobs(cluster: &SimCluster, model: &mut RestoreModel, since: Duration) -> Result<Vec<EndedJob>, String> {
     loop {
         observe(&cluster.client, &cluster.fe_addr(), &cluster.recorder, model).await;
         let (columns, rows) = query_until_ok(cluster, &format!("SHOW RESTORE FROM {TARGET_DB}")).await?;
@@ -322,10 +325,11 @@ async fn ended_jobs(cluster: &SimCluster, model: &mut RestoreModel) -> Result<Ve
             jobs.sort_by_key(|j| j.id);
             return Ok(jobs);
         }
-        if cluster.now() - started > END_BOUND {
+        if cluster.now() - since > PROGRESS_BOUND {
             return Err(format!(
-                "restore jobs still running {}s after the faults stopped: {jobs:?}",
-                END_BOUND.as_secs()
+                "restore jobs still running {}s after the faults stopped (they make no progress; their timeout is \
+                 {JOB_TIMEOUT_S}s): {jobs:?}",
+                PROGRESS_BOUND.as_secs()
             ));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -334,7 +338,7 @@ async fn ended_jobs(cluster: &SimCluster, model: &mut RestoreModel) -> Result<Ve
 
 /// Waits for the newest restore job of `rdb` to end; its state and status.
 pub(crate) async fn wait_newest(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(String, String), String> {
-    let jobs = ended_jobs(cluster, model).await?;
+    let jobs = ended_jobs(cluster, model, cluster.now()).await?;
     let newest = jobs.last().ok_or("no restore job is listed")?;
     Ok((newest.state.clone(), newest.status.clone()))
 }
@@ -507,8 +511,9 @@ async fn check_no_leftover_tablets(cluster: &SimCluster) -> Result<usize, String
 
 /// The restore invariants, once faults have stopped and the backup checks passed.
 pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(), String> {
-    // 2: every job ends; 1 held throughout.
-    let jobs = ended_jobs(cluster, model).await?;
+    // 2: every job ends, soon after the heal; 1 held throughout.
+    let since = model.healed_at.unwrap_or_else(|| cluster.now());
+    let jobs = ended_jobs(cluster, model, since).await?;
     if let Some(v) = model.violations.first() {
         return Err(format!("restore invariant: {v}"));
     }
@@ -523,6 +528,7 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
             if job.status == "[OK]" {
                 return Err(format!("cancelled restore job {} has status [OK]", job.id));
             }
+            check_bad_data_was_bad(store.as_ref(), job).await?;
             continue;
         }
         finished += 1;
@@ -581,6 +587,8 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
     }
 
     let tablets = check_no_leftover_tablets(cluster).await?;
+    // The chaos's jobs, and the restore of the quiet backup.
+    crate::invariants::Invariant::Restores.checked(jobs.len() as u64 + 1);
     cluster.event(format!(
         "check: {} restores sent in the chaos, {finished} finished equal to their backups, {cancelled} cancelled and \
          left nothing, {} cancels sent; the restore of a quiet backup equals the load table; {tablets} tablets, none \
@@ -588,6 +596,21 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
         model.sent, model.cancels_sent
     ));
     Ok(())
+}
+
+/// A restore cancelled for bad data (BAD_FILE, a damaged snapshot) must have met bad bytes in
+/// the repository, not bytes damaged on the way (a flipped bit in flight is read again).
+async fn check_bad_data_was_bad(store: &dyn RepoStore, job: &EndedJob) -> Result<(), String> {
+    if !(job.status.contains("BAD_FILE") || job.status.contains("damaged")) {
+        return Ok(());
+    }
+    match snapshot_partitions(store, &job.label).await {
+        Ok(_) => Err(format!(
+            "restore job {} was cancelled for bad data ({}), but every file of snapshot {} reads back with its md5",
+            job.id, job.status, job.label
+        )),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Runs `statement` until it succeeds or fails with an error `accept` says is fine.
@@ -624,8 +647,11 @@ pub(crate) async fn wait_backup(cluster: &SimCluster, label: &str) -> Result<(),
                 _ => {}
             }
         }
-        if cluster.now() - started > END_BOUND {
-            return Err(format!("backup {label} did not finish"));
+        if cluster.now() - started > PROGRESS_BOUND {
+            return Err(format!(
+                "backup {label}, sent after the faults stopped, did not finish in {}s",
+                PROGRESS_BOUND.as_secs()
+            ));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock, RwLockWriteGuard};
 
 use super::rowset::{self, RowsetError, RowsetHeader, RowsetWriter};
-use super::trash::Trash;
+use super::trash::{PutError, Trash};
 use crate::disk::{self, Disk, DiskError};
 use crate::row_codec;
 use crate::rpc::proto;
@@ -266,7 +266,11 @@ impl TabletStore {
                     tablet_id = id,
                     "be: a tablet directory without a meta (a create was cut) goes to the trash"
                 );
-                store.trash.put(&path, id, 0).await.map_err(disk_error("moving a stray tablet directory away"))?;
+                store
+                    .trash
+                    .put(&path, id, 0)
+                    .await
+                    .map_err(|e| disk_error("moving a stray tablet directory away")(e.into_disk_error()))?;
                 continue;
             };
             store.clean_tablet_dir(&meta).await?;
@@ -553,7 +557,10 @@ impl TabletStore {
         let disk = self.disk.as_ref();
         // Leftovers that are not a tablet (no meta in memory) go to the trash, never deleted.
         if disk.metadata(&dir).await.map_err(disk_error(format!("creating tablet {tablet_id}")))?.is_some() {
-            self.trash.put(&dir, tablet_id, 0).await.map_err(disk_error(format!("creating tablet {tablet_id}")))?;
+            self.trash
+                .put(&dir, tablet_id, 0)
+                .await
+                .map_err(|e| disk_error(format!("creating tablet {tablet_id}"))(e.into_disk_error()))?;
         }
         let meta = TabletMeta {
             tablet_id,
@@ -589,17 +596,26 @@ impl TabletStore {
         };
         let mut state = handle.state.write().await;
         let size_bytes = state.meta.info().data_size_bytes;
-        // One rename: after it the tablet is gone from tablets/, whatever a crash does next.
-        self.trash
-            .put(&handle.dir, tablet_id, size_bytes)
-            .await
-            .map_err(disk_error(format!("dropping tablet {tablet_id}")))?;
+        // One rename: after it the tablet is gone from tablets/, whatever a crash does next. So
+        // once the rename happened the tablet is gone from memory too, even if a sync after it
+        // failed (a crash may then bring the directory back: a tablet again, which the FE drops
+        // again). A handle kept would name a directory that is not there: every later drop, and
+        // every restore replacing the tablet, would fail on it with NotFound until a restart.
+        let not_durable = match self.trash.put(&handle.dir, tablet_id, size_bytes).await {
+            Ok(_) => None,
+            Err(PutError::NotMoved(e)) => return Err(disk_error(format!("dropping tablet {tablet_id}"))(e)),
+            Err(e) => Some(e),
+        };
         state.dropped = true;
         locked(&self.tablets).remove(&tablet_id);
         // Its pending rowsets went with it: forget them (their files are in the trash).
         let keys: Vec<(i64, i64)> = locked(&self.pending).keys().filter(|(_, t)| *t == tablet_id).copied().collect();
         for (txn_id, _) in keys {
             self.forget_pending(txn_id, tablet_id).await?;
+        }
+        if let Some(e) = not_durable {
+            tracing::warn!(tablet_id, error = %e, "be: tablet dropped, not durably yet (a crash may bring it back)");
+            return Err(disk_error(format!("dropping tablet {tablet_id}"))(e.into_disk_error()));
         }
         tracing::info!(tablet_id, "be: tablet dropped");
         Ok(())

@@ -225,6 +225,111 @@ async fn create_and_drop_are_idempotent() {
     temp.remove().await;
 }
 
+/// A disk whose fsyncs of one directory fail while it is armed, as a failing disk's do (the
+/// simulator's disks inject EIO into syncs, reads and writes, never into renames).
+struct FailingDirSync {
+    inner: Arc<dyn Disk>,
+    dir: PathBuf,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Disk for FailingDirSync {
+    async fn create_dir_all(&self, path: &Path) -> disk::DiskResult<()> {
+        self.inner.create_dir_all(path).await
+    }
+    async fn create_new(&self, path: &Path) -> disk::DiskResult<()> {
+        self.inner.create_new(path).await
+    }
+    async fn write_at(&self, path: &Path, offset_bytes: u64, data: &[u8]) -> disk::DiskResult<()> {
+        self.inner.write_at(path, offset_bytes, data).await
+    }
+    async fn append(&self, path: &Path, data: &[u8]) -> disk::DiskResult<u64> {
+        self.inner.append(path, data).await
+    }
+    async fn read_at(&self, path: &Path, offset_bytes: u64, len_bytes: u64) -> disk::DiskResult<Vec<u8>> {
+        self.inner.read_at(path, offset_bytes, len_bytes).await
+    }
+    async fn read_all(&self, path: &Path) -> disk::DiskResult<Vec<u8>> {
+        self.inner.read_all(path).await
+    }
+    async fn truncate(&self, path: &Path, len_bytes: u64) -> disk::DiskResult<()> {
+        self.inner.truncate(path, len_bytes).await
+    }
+    async fn sync(&self, path: &Path) -> disk::DiskResult<()> {
+        self.inner.sync(path).await
+    }
+    async fn sync_dir(&self, dir: &Path) -> disk::DiskResult<()> {
+        if dir == self.dir.as_path() && self.armed.load(Ordering::Relaxed) {
+            return Err(DiskError::Io { path: dir.to_path_buf(), detail: "injected".into() });
+        }
+        self.inner.sync_dir(dir).await
+    }
+    async fn rename(&self, from: &Path, to: &Path) -> disk::DiskResult<()> {
+        self.inner.rename(from, to).await
+    }
+    async fn hard_link(&self, original: &Path, link: &Path) -> disk::DiskResult<()> {
+        self.inner.hard_link(original, link).await
+    }
+    async fn remove_file(&self, path: &Path) -> disk::DiskResult<()> {
+        self.inner.remove_file(path).await
+    }
+    async fn remove_dir_all(&self, path: &Path) -> disk::DiskResult<()> {
+        self.inner.remove_dir_all(path).await
+    }
+    async fn read_dir(&self, path: &Path) -> disk::DiskResult<Vec<disk::DirEntry>> {
+        self.inner.read_dir(path).await
+    }
+    async fn metadata(&self, path: &Path) -> disk::DiskResult<Option<disk::Metadata>> {
+        self.inner.metadata(path).await
+    }
+    async fn available_bytes(&self) -> disk::DiskResult<u64> {
+        self.inner.available_bytes().await
+    }
+    async fn capacity_bytes(&self) -> disk::DiskResult<u64> {
+        self.inner.capacity_bytes().await
+    }
+    async fn lock_dir(&self, dir: &Path) -> disk::DiskResult<Box<dyn disk::DirLock>> {
+        self.inner.lock_dir(dir).await
+    }
+}
+
+#[tokio::test]
+async fn a_drop_whose_sync_fails_after_its_rename_still_forgets_the_tablet() {
+    // Seeds 6466 and 9062: a drop renamed the tablet into the trash, a sync after the rename
+    // failed, and the tablet stayed in memory with no directory; every later drop, and the
+    // restore that replaced the stale tablet, failed with NotFound until a restart.
+    let temp = TempDisk::new("tablet-drop-unsynced").await;
+    let failing = Arc::new(FailingDirSync {
+        inner: temp.disk(),
+        dir: temp.path("trash"),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let store = TabletStore::open(failing.clone(), temp.root()).await.expect("opens");
+    let schema = kv_schema(KeysType::Duplicate);
+    store.create_tablet(20, schema.clone(), 1).await.unwrap();
+    load(&store, 7, 20, &[kv(1, "x")], 1).await;
+
+    failing.armed.store(true, Ordering::Relaxed);
+    let err = store.drop_tablet(20).await.expect_err("the trash's sync failed");
+    failing.armed.store(false, Ordering::Relaxed);
+    assert!(matches!(err, TabletError::Disk { .. }), "{err}");
+    // The rename happened: the directory is in the trash, and counted there ...
+    assert!(!exists(&temp, "tablets/20").await);
+    assert_eq!(store.trash.tablets(), vec![20]);
+    // ... and memory agrees: no tablet, no pending load, and a second drop has nothing to do.
+    assert!(matches!(store.tablet_meta(20).await, Err(TabletError::NotFound(_))));
+    assert!(store.tablet_infos().is_empty());
+    assert!(locked(&store.pending).is_empty());
+    store.drop_tablet(20).await.expect("nothing left to drop");
+    // A restore given the id again creates its tablet afresh.
+    store.create_restore_tablet(20, schema, 5, 77).await.expect("the restore creates its tablet");
+    let meta = store.tablet_meta(20).await.unwrap();
+    assert_eq!((meta.restore_job_id, meta.base_version, meta.restore_pending), (Some(77), 5, true));
+    assert!(exists(&temp, "tablets/20/meta.json").await);
+    temp.remove().await;
+}
+
 #[tokio::test]
 async fn reopen_keeps_published_data_and_sealed_loads_and_removes_garbage() {
     let temp = TempDisk::new("tablet-reopen").await;

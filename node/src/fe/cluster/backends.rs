@@ -10,11 +10,13 @@
 //! - A heartbeat answered by another backend than the one asked for is a failure that says
 //!   which backend answered; if the asked one was added while unreachable and never answered,
 //!   and the one answering is a member that moved there, the two are merged (the stale id is
-//!   dropped: it never held a tablet).
+//!   dropped: it never held a tablet). The answer is as old as the round that asked: the member
+//!   moves to that address only if its record is still the one the round asked with (a report
+//!   that came meanwhile is newer, or may be: the member stays where it reported).
 
 use crate::error::SqlError;
 use crate::fe::catalog::ReplicaRecord;
-use crate::fe::catalog::membership::{BackendRecord, MAX_BACKENDS, MembershipEdit};
+use crate::fe::catalog::membership::{BackendRecord, MAX_BACKENDS, Membership, MembershipEdit};
 use crate::fe::{Fe, FeEdit, QueryOutput};
 use crate::rpc::proto;
 use crate::sql::ast::HostPort;
@@ -26,16 +28,17 @@ pub(crate) enum Learned {
     /// its storage root was replaced).
     Token { backend_id: i64, token: String },
     /// The address of `asked` (added while unreachable, never answered) is where member
-    /// `answering` listens now.
-    Merge { asked: i64, answering: i64 },
+    /// `answering` listened when the round asked, its record then being `answering_was`.
+    Merge { asked: i64, answering: i64, answering_was: BackendRecord },
 }
 
-/// Judges one backend's heartbeat answer against its record: `Ok` with what to journal (if
-/// anything), or `Err` with the failure to show (another backend answered).
+/// Judges one backend's heartbeat answer against its record and `members`, the membership the
+/// round asked with: `Ok` with what to journal (if anything), or `Err` with the failure to show
+/// (another backend answered).
 pub(crate) fn judge_answer(
     record: &BackendRecord,
     answer: &proto::BackendHeartbeatResponse,
-    members: &crate::fe::catalog::membership::Membership,
+    members: &Membership,
     holds_replicas: impl Fn(i64) -> bool,
 ) -> Result<Option<Learned>, (String, Option<Learned>)> {
     let token = answer.token.clone();
@@ -54,7 +57,7 @@ pub(crate) fn judge_answer(
     let learned = match members.backends.get(&other) {
         // Added while unreachable, never answered, holds nothing: the same backend as `other`.
         Some(moved) if record.token.is_empty() && moved.token == token && !holds_replicas(record.id) => {
-            Some(Learned::Merge { asked: record.id, answering: other })
+            Some(Learned::Merge { asked: record.id, answering: other, answering_was: moved.clone() })
         }
         // `other` was dropped: this is it, added again; with its token the backend takes the id.
         None if record.token.is_empty() && members.backend_by_token(&token).is_none() => {
@@ -63,6 +66,38 @@ pub(crate) fn judge_answer(
         _ => None,
     };
     Err((shown, learned))
+}
+
+/// The edits of a merge, checked against `members` (the membership now): `asked` goes (it was
+/// `answering` all along: added at an address where `answering` answered, it never answered
+/// itself and holds nothing), and `answering` moves to `asked`'s address only if its record is
+/// still `answering_was`, the one the round asked with. A member whose record changed since (it
+/// reported another address, which may be newer than the answer: the FE cannot tell) stays
+/// where it is; a backend reports where it listens whenever it starts. `None`: nothing to do.
+pub(crate) fn merge_edits(
+    members: &Membership,
+    asked: i64,
+    answering: i64,
+    answering_was: &BackendRecord,
+    holds_replicas: impl Fn(i64) -> bool,
+) -> Option<Vec<MembershipEdit>> {
+    let (Some(stale), Some(moved)) = (members.backends.get(&asked), members.backends.get(&answering)) else {
+        return None;
+    };
+    if holds_replicas(asked) || !stale.token.is_empty() {
+        return None;
+    }
+    let mut edits = vec![MembershipEdit::DropBackend { id: asked }];
+    if moved == answering_was {
+        edits.push(MembershipEdit::MoveBackend {
+            id: answering,
+            host: stale.host.clone(),
+            port: stale.port,
+            token: moved.token.clone(),
+            displaced: None,
+        });
+    }
+    Some(edits)
 }
 
 impl Fe {
@@ -240,7 +275,8 @@ impl Fe {
         Ok(format!("moved from {}", record.addr()))
     }
 
-    /// Journals what heartbeats learned (tokens, merges); each is checked again under the lock.
+    /// Journals what heartbeats learned (tokens, merges); each is checked again under the lock,
+    /// against the membership now (a round's answers are as old as the round).
     pub(crate) async fn apply_learned(&self, learned: Vec<Learned>) {
         for item in learned {
             let mut durable = self.durable.lock().await;
@@ -248,6 +284,8 @@ impl Fe {
             let members = &state.membership;
             let edits = match &item {
                 Learned::Token { backend_id, token } => match members.backends.get(backend_id) {
+                    // Another member holds that token now: the storage is that member's.
+                    _ if members.backend_by_token(token).is_some_and(|b| b.id != *backend_id) => continue,
                     Some(b) if b.token != *token => {
                         if !b.token.is_empty() {
                             tracing::warn!(
@@ -260,31 +298,30 @@ impl Fe {
                     }
                     _ => continue,
                 },
-                Learned::Merge { asked, answering } => {
-                    let holds = state.catalog.replicas().any(|(_, _, _, r)| r.backend_id == *asked);
-                    let (Some(stale), Some(moved)) = (members.backends.get(asked), members.backends.get(answering))
-                    else {
+                Learned::Merge { asked, answering, answering_was } => {
+                    let holds = |id: i64| state.catalog.replicas().any(|(_, _, _, r)| r.backend_id == id);
+                    let Some(edits) = merge_edits(members, *asked, *answering, answering_was, holds) else {
                         continue;
                     };
-                    if holds || !stale.token.is_empty() {
-                        continue;
+                    let addr = members.backends.get(asked).map(BackendRecord::addr).unwrap_or_default();
+                    if edits.len() == 2 {
+                        tracing::info!(
+                            stale = asked,
+                            backend_id = answering,
+                            %addr,
+                            "fe: a backend added at the address of a member that moved there is that member"
+                        );
+                    } else {
+                        tracing::info!(
+                            stale = asked,
+                            backend_id = answering,
+                            %addr,
+                            now_at = %members.backends.get(answering).map(BackendRecord::addr).unwrap_or_default(),
+                            "fe: a backend added at an address where a member answered was that member; the member \
+                             reported another address since and stays there"
+                        );
                     }
-                    tracing::info!(
-                        stale = asked,
-                        backend_id = answering,
-                        addr = %stale.addr(),
-                        "fe: a backend added at the address of a member that moved there is that member"
-                    );
-                    vec![
-                        MembershipEdit::DropBackend { id: *asked },
-                        MembershipEdit::MoveBackend {
-                            id: *answering,
-                            host: stale.host.clone(),
-                            port: stale.port,
-                            token: moved.token.clone(),
-                            displaced: None,
-                        },
-                    ]
+                    edits
                 }
             };
             if let Err(e) = self.commit_locked(&mut durable, FeEdit::Membership { edits }).await {
@@ -405,7 +442,6 @@ fn last_copies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fe::catalog::membership::Membership;
 
     fn member(id: i64, port: u16, token: &str) -> BackendRecord {
         BackendRecord { id, host: "h".into(), port, token: token.into() }
@@ -446,9 +482,45 @@ mod tests {
     fn a_backend_added_while_down_at_a_moved_members_address_merges_into_it() {
         let m = members(&[member(10_001, 1, "t1"), member(10_005, 9, "")]);
         let (_, learned) = judge_answer(&m.backends[&10_005], &answer(10_001, "t1"), &m, |_| false).expect_err("other");
-        assert_eq!(learned, Some(Learned::Merge { asked: 10_005, answering: 10_001 }));
+        let was = m.backends[&10_001].clone();
+        assert_eq!(learned, Some(Learned::Merge { asked: 10_005, answering: 10_001, answering_was: was.clone() }));
         let (_, learned) = judge_answer(&m.backends[&10_005], &answer(10_001, "t1"), &m, |_| true).expect_err("other");
         assert_eq!(learned, None, "never when the new id holds replicas");
+        let mut now = m.clone();
+        for edit in merge_edits(&m, 10_005, 10_001, &was, |_| false).expect("merges") {
+            now.apply(&edit);
+        }
+        assert!(!now.backends.contains_key(&10_005), "the stale id goes");
+        assert_eq!(now.backends[&10_001].addr(), "h:9", "the member is where it answered");
+        assert_eq!(merge_edits(&m, 10_005, 10_001, &was, |_| true), None, "never when the new id holds replicas");
+    }
+
+    /// Seed 1016: backend 10001 answers at port 8 (where 10005 was added while it was
+    /// unreachable), then restarts on port 3 and reports it while the round still waits for a
+    /// slow backend; the round's answer must not move it back to port 8, where nothing listens
+    /// any more (it would stay dead: a backend reports its address only when it starts).
+    #[test]
+    fn an_answer_older_than_a_report_does_not_move_the_member_back() {
+        let asked_with = members(&[member(10_001, 1, "t1"), member(10_005, 8, "")]);
+        let (_, learned) = judge_answer(&asked_with.backends[&10_005], &answer(10_001, "t1"), &asked_with, |_| false)
+            .expect_err("another backend answered");
+        let Some(Learned::Merge { asked, answering, answering_was }) = learned else {
+            panic!("a stale id answered for by a member with its token is a merge");
+        };
+        let mut now = asked_with.clone();
+        now.apply(&MembershipEdit::MoveBackend {
+            id: 10_001,
+            host: "h".into(),
+            port: 3,
+            token: "t1".into(),
+            displaced: None,
+        });
+        let edits = merge_edits(&now, asked, answering, &answering_was, |_| false).expect("the stale id still goes");
+        for edit in &edits {
+            now.apply(edit);
+        }
+        assert!(!now.backends.contains_key(&10_005), "10005 was 10001 all along");
+        assert_eq!(now.backends[&10_001].addr(), "h:3", "10001 stays where it reported, not where it answered before");
     }
 
     #[test]

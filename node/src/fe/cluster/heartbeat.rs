@@ -9,7 +9,7 @@ use std::time::Duration;
 use tonic::transport::Channel;
 
 use crate::fe::Fe;
-use crate::fe::catalog::membership::BrokerRecord;
+use crate::fe::catalog::membership::{BackendRecord, BrokerRecord};
 use crate::rpc::{self, RpcTimeouts, proto};
 use crate::shutdown::Shutdown;
 
@@ -165,10 +165,16 @@ pub(crate) async fn run(fe: Arc<Fe>, mut shutdown: Shutdown) {
     }
 }
 
-async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
-    let state = fe.state().await;
-    let asked_epoch = fe.replicas().epoch();
-    let fe_addr = fe.config.advertise_addr();
+/// What one round's heartbeats brought back: every member called at once, each answer awaited
+/// (each call bounded by the control RPC timeouts).
+type BackendAnswers = Vec<(BackendRecord, Result<proto::BackendHeartbeatResponse, String>)>;
+
+async fn call_members(
+    state: &crate::fe::FeState,
+    fe_addr: &str,
+    channels: &mut Channels,
+) -> (BackendAnswers, Vec<(BrokerRecord, Beat)>) {
+    let fe_addr = fe_addr.to_string();
     let backend_calls: Vec<_> = state
         .membership
         .backends
@@ -205,6 +211,14 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
         let beat = call.await.unwrap_or_else(|e| Beat::Failed(format!("ping task failed: {e}")));
         broker_beats.push((broker, beat));
     }
+    (backend_answers, broker_beats)
+}
+
+async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
+    let state = fe.state().await;
+    let asked_epoch = fe.replicas().epoch();
+    let fe_addr = fe.config.advertise_addr();
+    let (backend_answers, broker_beats) = call_members(&state, &fe_addr, channels).await;
 
     // Members dropped while the round ran are forgotten, and their answers ignored.
     let after = fe.state().await;
@@ -223,9 +237,12 @@ async fn round(fe: &Arc<Fe>, channels: &mut Channels) {
     let placed: std::collections::BTreeSet<i64> = after.catalog.replicas().map(|(_, _, _, r)| r.backend_id).collect();
     for (asked, answer) in backend_answers {
         let id = asked.id;
-        // A backend moved or changed meanwhile is judged at the next round.
+        // A backend moved or changed meanwhile is judged at the next round. An answer is judged
+        // against the membership the round asked with: it is as old as the question, and a
+        // member that reported another address while the round waited (for a backend that does
+        // not answer, up to the control timeout) must not be moved back by it (`merge_edits`).
         if members.backends.get(&id) == Some(&asked) {
-            let mut beat = backend_beat(&asked, answer, members, |b| placed.contains(&b), &mut learned);
+            let mut beat = backend_beat(&asked, answer, &state.membership, |b| placed.contains(&b), &mut learned);
             if let Beat::OkWithTablets(_, tablets, jobs) = &mut beat {
                 reports.push((id, std::mem::take(tablets)));
                 let ended = crate::fe::state::ended_jobs(&after, jobs);

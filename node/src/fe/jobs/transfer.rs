@@ -84,6 +84,13 @@ pub(crate) struct Queued<T> {
     ready_at: tokio::time::Instant,
 }
 
+impl<T> Queued<T> {
+    /// A task not tried yet, ready at `ready_at`.
+    pub(crate) fn new(task: T, ready_at: tokio::time::Instant) -> Queued<T> {
+        Queued { task, attempts: 0, failures: BTreeMap::new(), ready_at }
+    }
+}
+
 /// One kind of transfer.
 pub(crate) trait Transfer {
     type Task;
@@ -139,10 +146,7 @@ impl Fe {
     ) -> Result<Vec<(K::Task, i64, K::Output)>, StepError> {
         let job_id = kind.job_id();
         let start = crate::clock::monotonic();
-        let mut queue: Vec<Queued<K::Task>> = tasks
-            .into_iter()
-            .map(|task| Queued { task, attempts: 0, failures: BTreeMap::new(), ready_at: start })
-            .collect();
+        let mut queue: Vec<Queued<K::Task>> = tasks.into_iter().map(|task| Queued::new(task, start)).collect();
         let total = queue.len();
         let mut done = Vec::with_capacity(total);
         let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();

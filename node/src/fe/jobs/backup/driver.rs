@@ -10,7 +10,9 @@
 //! - UPLOAD_SNAPSHOT: nothing left to prepare; moves on.
 //! - UPLOADING: one upload task per tablet, at most [`MAX_TRANSFERS_PER_BACKEND`] per backend (the transfer pump);
 //!   failed tasks are retried with backoff, preferring another replica, at most
-//!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved.
+//!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved. A
+//!   tablet whose every snapshot is on a backend dropped from the cluster fails the job (as a
+//!   restore's download onto a dropped backend does): nothing can upload it any more.
 //! - SAVE_META: checks that `__meta` and `__info` render, then releases the snapshots.
 //! - UPLOAD_INFO: checks the label is still ours and every file is in the repository, writes
 //!   `__meta` then `__info_<ts>` (the snapshot exists for SHOW SNAPSHOT and RESTORE only once
@@ -77,13 +79,25 @@ impl Transfer for Uploads {
         task.copies.first().map_or(0, |c| c.backend_id)
     }
 
-    /// The snapshot on an alive backend with room, the one that failed least first.
+    /// The snapshot on an alive backend with room, the one that failed least first. A tablet
+    /// none of whose snapshots is on a member any more fails the job: a dropped backend never
+    /// comes back (ids are not reused), so the task would wait until the job's timeout.
     fn place(
         &self,
         view: &ClusterView,
         queued: &Queued<UploadTask>,
         busy: &dyn Fn(i64) -> bool,
     ) -> Result<Option<(i64, String)>, StepError> {
+        let copies = &queued.task.copies;
+        if !copies.iter().any(|c| view.members.contains_key(&c.backend_id)) {
+            let on: Vec<String> = copies.iter().map(|c| c.backend_id.to_string()).collect();
+            return Err(fail(format!(
+                "the snapshots of tablet {} were on backend(s) {}, dropped from the cluster during the backup; run \
+                 the backup again",
+                queued.task.tablet_id,
+                on.join(", ")
+            )));
+        }
         let choice = queued
             .task
             .copies
@@ -273,6 +287,15 @@ impl Fe {
         let mut attempts: BTreeMap<i64, u32> = BTreeMap::new();
         let mut round = 0u32;
         loop {
+            let state = self.state().await;
+            // A snapshot on a backend dropped from the cluster since it was made (a round's calls
+            // go to the backends alive when it starts) can never be uploaded: it does not count,
+            // and its tablet is taken again from its other replicas.
+            let members = &state.membership.backends;
+            taken.retain(|_, copies| {
+                copies.retain(|c| members.contains_key(&c.backend_id));
+                !copies.is_empty()
+            });
             let todo: Vec<&(i64, u64, Vec<i64>)> = tablets.iter().filter(|t| !taken.contains_key(&t.0)).collect();
             self.with_runtime(job.id, |r| {
                 r.unfinished = todo.iter().map(|t| (t.0, t.2.first().copied().unwrap_or(0))).collect();
@@ -280,7 +303,14 @@ impl Fe {
             if todo.is_empty() {
                 break;
             }
-            let state = self.state().await;
+            // A tablet whose every replica the job planned on is on a dropped backend is never
+            // called, so its attempts never count: without this the job waits for its timeout.
+            if let Some((tablet, _, backends)) = todo.iter().find(|t| !t.2.iter().any(|b| members.contains_key(b))) {
+                return Err(fail(format!(
+                    "every replica of tablet {tablet} the backup planned on ({backends:?}) is on a backend dropped \
+                     from the cluster since; run the backup again"
+                )));
+            }
             let alive: BTreeMap<i64, String> =
                 self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
             let calls: Vec<(i64, u64, i64, String)> = todo
@@ -585,6 +615,44 @@ mod tests {
     fn backoff_doubles_and_is_capped() {
         let ms: Vec<u128> = (1..=8).map(|a| backoff(a).as_millis()).collect();
         assert_eq!(ms, vec![1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    }
+
+    fn view(members: &[i64], alive: &[i64]) -> ClusterView {
+        ClusterView {
+            members: members.iter().map(|id| (*id, format!("10.0.1.{}:9060", id - 10_000))).collect(),
+            alive: alive.iter().copied().collect(),
+        }
+    }
+
+    fn upload_of(tablet_id: i64, on: &[i64]) -> Queued<UploadTask> {
+        let copies = on
+            .iter()
+            .map(|b| ReplicaSnapshot { backend_id: *b, path: format!("snapshot/{b}"), files: vec!["7.hdr".into()] })
+            .collect();
+        Queued::new(UploadTask { tablet_id, remote_dir: String::new(), copies }, crate::clock::monotonic())
+    }
+
+    /// Seeds 10463, 10173 and 11671: a tablet's only snapshot was on the spare backend, dropped
+    /// (ALTER SYSTEM DROP BACKEND) while the backup ran. `place` left the upload queued (`Ok(None)`)
+    /// at every round, and the job sat in UPLOADING, calling nobody, until its 900 s timeout.
+    #[test]
+    fn an_upload_whose_snapshots_are_all_on_dropped_backends_fails_the_job() {
+        let uploads = Uploads { job_id: 28_750 };
+        let idle = |_: i64| false;
+        let all_up = view(&[10_001, 10_002, 10_003], &[10_001, 10_002, 10_003]);
+        match uploads.place(&all_up, &upload_of(20_012, &[10_004]), &idle) {
+            Err(StepError::Fail(status)) => {
+                assert_eq!(status.code, StatusCode::CommonError);
+                assert!(status.message.contains("tablet 20012") && status.message.contains("10004"), "{status}");
+            }
+            other => panic!("the job must fail, not wait for a dropped backend: {other:?}"),
+        }
+        // A member that is down may come back: the upload waits for it.
+        let spread = upload_of(20_008, &[10_002, 10_004]);
+        assert!(matches!(uploads.place(&view(&[10_001, 10_002], &[10_001]), &spread, &idle), Ok(None)));
+        // A copy on an alive member is used, whatever became of the others.
+        let placed = uploads.place(&view(&[10_001, 10_002], &[10_001, 10_002]), &spread, &idle).expect("placed");
+        assert_eq!(placed, Some((10_002, "10.0.1.2:9060".to_string())));
     }
 
     #[test]

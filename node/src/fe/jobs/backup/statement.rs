@@ -369,7 +369,7 @@ impl Fe {
         };
         match (snapshot, timestamp) {
             (Some(label), Some(ts)) => {
-                let cancelled = cancelled_here(&state, repo.id, &label);
+                let cancelled = cancelled_owner_here(store.as_ref(), &state, repo, &label).await;
                 let (database, details, status) = match layout::read_info(store.as_ref(), &repo.name, &label, &ts).await
                 {
                     _ if cancelled.is_some() => (
@@ -407,19 +407,18 @@ impl Fe {
                         });
                     }
                 }
-                let rows = snapshots
-                    .into_iter()
-                    .map(|(label, infos)| {
-                        if let Some(job) = cancelled_here(&state, repo.id, &label) {
-                            let why = format!("ERROR: backup job {job} of this cluster was cancelled");
-                            vec![Some(label), None, Some(why)]
-                        } else if infos.is_empty() {
-                            vec![Some(label), None, Some("ERROR: No info file found".to_string())]
-                        } else {
-                            vec![Some(label), Some(infos.join("\n")), Some("OK".to_string())]
-                        }
-                    })
-                    .collect();
+                let mut rows = Vec::with_capacity(snapshots.len());
+                for (label, infos) in snapshots {
+                    let cancelled = cancelled_owner_here(store.as_ref(), &state, repo, &label).await;
+                    rows.push(if let Some(job) = cancelled {
+                        let why = format!("ERROR: backup job {job} of this cluster was cancelled");
+                        vec![Some(label), None, Some(why)]
+                    } else if infos.is_empty() {
+                        vec![Some(label), None, Some("ERROR: No info file found".to_string())]
+                    } else {
+                        vec![Some(label), Some(infos.join("\n")), Some("OK".to_string())]
+                    });
+                }
                 Ok(QueryOutput::Rows { columns: ["Snapshot", "Timestamp", "Status"].map(String::from).to_vec(), rows })
             }
         }
@@ -435,6 +434,33 @@ pub(crate) fn cancelled_here(state: &FeState, repo_id: i64, label: &str) -> Opti
         .values()
         .find(|j| j.repo_id == repo_id && j.label == label && j.state == BackupState::Cancelled)
         .map(|j| j.id)
+}
+
+/// The cancelled backup job of this cluster that owns `label` in `repo` (its `__owner` names it):
+/// whatever of the label is in the repository is that job's leftovers, not a snapshot. A job of
+/// this cluster that lost the label to another job (of another cluster sharing the repository)
+/// wrote nothing there: the winner's snapshot is shown as it is. When the owner cannot be read,
+/// the label is shown as this cluster's cancelled job (never OK on a guess).
+pub(crate) async fn cancelled_owner_here(
+    store: &dyn RepoStore,
+    state: &FeState,
+    repo: &crate::fe::catalog::RepositoryRecord,
+    label: &str,
+) -> Option<i64> {
+    let job = cancelled_here(state, repo.id, label)?;
+    let owner = store.get(&layout::owner_path(&repo.name, label)).await.ok();
+    match owner.and_then(|bytes| serde_json::from_slice::<layout::LabelOwner>(&bytes).ok()) {
+        // Ours lost the label: the owner decides (another cluster's job, or another of ours).
+        Some(owner) if owner.cluster_id != state.cluster_id || owner.job_id != job => {
+            (owner.cluster_id == state.cluster_id).then(|| cancelled_here_by_id(state, owner.job_id)).flatten()
+        }
+        _ => Some(job),
+    }
+}
+
+/// `job_id` if it is a cancelled backup job of this cluster.
+fn cancelled_here_by_id(state: &FeState, job_id: i64) -> Option<i64> {
+    state.backup.jobs.get(&job_id).filter(|j| j.state == BackupState::Cancelled).map(|j| j.id)
 }
 
 /// Why a cancel did not happen.
