@@ -22,6 +22,10 @@ pub enum Invariant {
     /// A restore over a table being read: its old rows until the commit, the backup's after it,
     /// never a mix or an error that lasts (`workloads/overwrite.rs`).
     Overwrite,
+    /// The second cluster sharing the repository (in worlds with one): its loads and backups hold;
+    /// at most one job per label finishes across the clusters; the loser of a label sees and
+    /// restores the winner's snapshot (`workloads/second_cluster.rs`).
+    SecondCluster,
     /// No backend holds a snapshot once every job has ended.
     NoSnapshotsLeft,
     /// Journal replay reproduces the state: after one more FE power loss, membership, databases,
@@ -30,13 +34,14 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Invariant::Membership,
         Invariant::Loads,
         Invariant::BigTables,
         Invariant::Backups,
         Invariant::Restores,
         Invariant::Overwrite,
+        Invariant::SecondCluster,
         Invariant::NoSnapshotsLeft,
         Invariant::Replay,
     ];
@@ -49,6 +54,7 @@ impl Invariant {
             Invariant::Backups => "backups",
             Invariant::Restores => "restores",
             Invariant::Overwrite => "overwrite",
+            Invariant::SecondCluster => "second-cluster",
             Invariant::NoSnapshotsLeft => "no-snapshots-left",
             Invariant::Replay => "replay",
         }

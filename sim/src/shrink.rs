@@ -137,7 +137,8 @@ fn first_failing(candidates: &[Schedule], jobs: usize, runs: &mut usize) -> Opti
 }
 
 /// World dimensions a shrink tries to turn off, most costly first.
-const WORLD_CUTS: [&str; 7] = ["many=off", "wide=off", "aim=off", "moves=off", "aimed=off", "loaders=1", "fsync_us=0"];
+const WORLD_CUTS: [&str; 8] =
+    ["many=off", "wide=off", "second=off", "aim=off", "moves=off", "aimed=off", "loaders=1", "fsync_us=0"];
 
 /// Shrinks `seed` (which must fail under `options`): first the world, then the faults (ddmin),
 /// `jobs` runs at a time. `Err` when the seed passes or its schedule does not replay the failure.

@@ -17,9 +17,11 @@ use crate::nemesis;
 use crate::sim_disk::SimDiskFaults;
 use crate::trace::Recorder;
 use crate::workloads::LIVENESS_BOUND;
+use crate::workloads::backups::{SentLabels, finished_labels};
 use crate::workloads::membership::{
     ClientModel, Known, Member, backend_ids, client_changes, databases_until_ok, members_until_ok,
 };
+use crate::workloads::second_cluster;
 use crate::world::WorldProfile;
 
 /// Test-only switches that break an invariant on purpose, to show the simulator catches it.
@@ -125,47 +127,23 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
         madsim::buggify::enable();
         cluster.event("buggify: on");
     }
-    let client_task = tokio::spawn(client_changes(
-        cluster.client.clone(),
-        cluster.fe_addr(),
-        recorder.clone(),
-        spare.clone(),
-        options.chaos,
-    ));
-    let load_log = std::sync::Arc::new(std::sync::Mutex::new(crate::workloads::loads::LoadLog::default()));
-    let loads_task = tokio::spawn(crate::workloads::loads::client_loads(
-        cluster.client.clone(),
-        cluster.fe_addr(),
-        recorder.clone(),
-        options.chaos,
-        load_log.clone(),
-        world.loaders,
-    ));
-    let backups_task = tokio::spawn(crate::workloads::backups::client_backups(
-        cluster.client.clone(),
-        cluster.fe_addr(),
-        recorder.clone(),
-        options.chaos,
-        load_log.clone(),
-    ));
-    let restores_task = tokio::spawn(crate::workloads::restores::client_restores(
-        cluster.client.clone(),
-        cluster.fe_addr(),
-        recorder.clone(),
-        options.chaos,
-        world.aimed_cancels,
-    ));
+    let sent = SentLabels::default();
+    let client = spawn_client(&cluster, &recorder, &spare, options.chaos, world, sent.clone());
+    let second = match world.second_cluster {
+        true => Some(second_cluster::start(recorder.clone(), options.chaos, sent).await?),
+        false => None,
+    };
     nemesis::run(&mut cluster, options.chaos, &clean_disks, world, core_roles, &options.plan).await;
-    let mut model = client_task.await.map_err(|e| format!("the client's task failed: {e}"))?;
+    let mut model = client.changes.await.map_err(|e| format!("the client's task failed: {e}"))?;
     // The load and restore workloads' databases, created (and acknowledged) at setup.
     model.databases_acked.insert("w".to_string());
     model.databases_acked.insert(crate::workloads::restores::TARGET_DB.to_string());
     if !crate::workloads::big_tables::create_statements(world).is_empty() {
         model.databases_acked.insert(crate::workloads::big_tables::DATABASE.to_string());
     }
-    let mut load_model = loads_task.await.map_err(|e| format!("the client's load task failed: {e}"))?;
-    let mut backup_model = backups_task.await.map_err(|e| format!("the client's backup task failed: {e}"))?;
-    let mut restore_model = restores_task.await.map_err(|e| format!("the client's restore task failed: {e}"))?;
+    let mut load_model = client.loads.await.map_err(|e| format!("the client's load task failed: {e}"))?;
+    let mut backup_model = client.backups.await.map_err(|e| format!("the client's backup task failed: {e}"))?;
+    let mut restore_model = client.restores.await.map_err(|e| format!("the client's restore task failed: {e}"))?;
     let known = model.spare;
     if buggify {
         madsim::buggify::disable();
@@ -182,8 +160,18 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     // Invariants 5-7: loads exactly once and atomic, replicas converge and agree, DDL survives.
     Invariant::Loads.check(crate::workloads::loads::check(&cluster, &mut load_model, world.loaders).await)?;
     Invariant::BigTables.check(crate::workloads::big_tables::check(&cluster, world).await)?;
-    let backups = crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &load_log).await;
+    let ended = Invariant::Backups.check(crate::workloads::backups::wait_ended(&cluster, &mut backup_model).await)?;
+    let second = match second {
+        Some(second) => Some(Invariant::SecondCluster.check(second_cluster::join(second, healed_at).await)?),
+        None => None,
+    };
+    let others = second.as_ref().map(|b| finished_labels(&b.ended)).unwrap_or_default();
+    let backups =
+        crate::workloads::backups::check(&cluster, &mut backup_model, &load_model, &client.log, &ended, &others).await;
     Invariant::Backups.check(backups)?;
+    if let Some(second) = second {
+        Invariant::SecondCluster.check(second_cluster::check(&cluster, &ended, second).await)?;
+    }
     Invariant::Restores.check(crate::workloads::restores::check(&cluster, &mut restore_model).await)?;
     Invariant::Overwrite.check(crate::workloads::overwrite::check(&cluster, &mut restore_model).await)?;
     Invariant::NoSnapshotsLeft.check(crate::workloads::backups::check_no_snapshots(&cluster).await)?;
@@ -191,6 +179,57 @@ async fn run_in(options: RunOptions, recorder: Recorder, world: &WorldProfile) -
     Invariant::Replay.check(check_replay(&mut cluster, &last).await)?;
     Invariant::Replay.checked(1);
     Ok(())
+}
+
+/// The client's work during the chaos: a task per kind, and the log the loads and backups share.
+struct Client {
+    changes: tokio::task::JoinHandle<ClientModel>,
+    loads: tokio::task::JoinHandle<crate::workloads::loads::LoadModel>,
+    backups: tokio::task::JoinHandle<crate::workloads::backups::BackupModel>,
+    restores: tokio::task::JoinHandle<crate::workloads::restores::RestoreModel>,
+    log: std::sync::Arc<std::sync::Mutex<crate::workloads::loads::LoadLog>>,
+}
+
+/// Starts the client's membership changes, loads, backups (publishing their labels to `sent`)
+/// and restores, for `chaos`.
+fn spawn_client(
+    cluster: &SimCluster,
+    recorder: &Recorder,
+    spare: &str,
+    chaos: Duration,
+    world: &WorldProfile,
+    sent: SentLabels,
+) -> Client {
+    let (client, fe) = (cluster.client.clone(), cluster.fe_addr());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(crate::workloads::loads::LoadLog::default()));
+    Client {
+        changes: tokio::spawn(client_changes(client.clone(), fe.clone(), recorder.clone(), spare.to_string(), chaos)),
+        loads: tokio::spawn(crate::workloads::loads::client_loads(
+            client.clone(),
+            fe.clone(),
+            recorder.clone(),
+            chaos,
+            log.clone(),
+            world.loaders,
+        )),
+        backups: tokio::spawn(crate::workloads::backups::client_backups(
+            client.clone(),
+            fe.clone(),
+            recorder.clone(),
+            chaos,
+            log.clone(),
+            sent,
+            world.second_cluster.then(|| cluster.node(Role::Fe).handle.id()),
+        )),
+        restores: tokio::spawn(crate::workloads::restores::client_restores(
+            client,
+            fe,
+            recorder.clone(),
+            chaos,
+            world.aimed_cancels,
+        )),
+        log,
+    }
 }
 
 /// Setup, without faults: three core backends, the spare, the broker, the load table, the
@@ -217,6 +256,11 @@ async fn setup(
     // The load table (needs three alive backends: retried until heartbeats have run).
     until_ok(cluster, "CREATE DATABASE w", &["database exists"]).await?;
     until_ok(cluster, crate::workloads::loads::CREATE_TABLE, &["already exists"]).await?;
+    until_ok(cluster, crate::workloads::loads::CREATE_DIMS, &["already exists"]).await?;
+    for load in crate::workloads::loads::DIMS_LOADS {
+        // Loads of UNIQUE keys: run again after an unknown outcome, they give the same rows.
+        until_ok(cluster, load, &[]).await?;
+    }
     // The restore workload's target database.
     until_ok(cluster, &format!("CREATE DATABASE {}", crate::workloads::restores::TARGET_DB), &["database exists"])
         .await?;

@@ -47,6 +47,8 @@ pub struct WorldProfile {
     pub compaction_interval_ms: u64,
     /// A fault the nemesis aims at a job state (`None`: only random faults).
     pub aim: Option<Aim>,
+    /// A second cluster shares the repository and races the first for its backup labels.
+    pub second_cluster: bool,
     /// Kinds of random fault this world never strikes (swarm testing: with some kinds off, the
     /// others' rare interleavings get room).
     pub faults_off: Vec<FaultKind>,
@@ -91,6 +93,7 @@ impl WorldProfile {
                 rng.gen_ratio(3, 4).then(|| all[rng.gen_range(0..all.len())])
             },
             faults_off: FaultKind::ALL.into_iter().filter(|_| rng.gen_ratio(1, 4)).collect(),
+            second_cluster: rng.gen_ratio(1, 3),
         }
     }
 }
@@ -113,6 +116,7 @@ pub struct WorldOverride {
     pub compaction_interval_ms: Option<u64>,
     pub aim: Option<Option<Aim>>,
     pub faults_off: Option<Vec<FaultKind>>,
+    pub second_cluster: Option<bool>,
 }
 
 /// `--world wide=`: none, some (widths drawn), or these widths.
@@ -124,7 +128,7 @@ pub enum Wide {
 }
 
 /// The keys `--world` takes.
-const KEYS: &str = "backends, loaders, wide, many, moves, aimed, aim, fsync_us, write_us, passes_ms, off";
+const KEYS: &str = "backends, loaders, wide, many, moves, aimed, aim, fsync_us, write_us, passes_ms, off, second";
 
 fn switch(key: &str, value: &str) -> Result<bool, String> {
     match value {
@@ -213,6 +217,7 @@ impl WorldOverride {
                 "write_us" => out.write_latency_us = Some(number_in(key, value, 0, 1_000_000)?),
                 "passes_ms" => out.compaction_interval_ms = Some(number_in(key, value, 10, 600_000)?),
                 "off" => out.faults_off = Some(parse_off(value)?),
+                "second" => out.second_cluster = Some(switch(key, value)?),
                 other => return Err(format!("--world: unknown key {other:?}; keys: {KEYS}")),
             }
         }
@@ -260,6 +265,9 @@ impl WorldOverride {
         if let Some(off) = &self.faults_off {
             world.faults_off.clone_from(off);
         }
+        if let Some(on) = self.second_cluster {
+            world.second_cluster = on;
+        }
         world
     }
 }
@@ -282,14 +290,15 @@ impl WorldProfile {
         };
         format!(
             "backends={},loaders={},wide={wide},many={many},moves={},aimed={},aim={aim},fsync_us={},write_us={},\
-             passes_ms={},off={off}",
+             passes_ms={},off={off},second={}",
             self.backends,
             self.loaders,
             on(self.backend_moves),
             on(self.aimed_cancels),
             self.sync_latency_us,
             self.write_latency_us,
-            self.compaction_interval_ms
+            self.compaction_interval_ms,
+            on(self.second_cluster)
         )
     }
 }
@@ -315,6 +324,9 @@ impl fmt::Display for WorldProfile {
         if !self.faults_off.is_empty() {
             let names: Vec<&str> = self.faults_off.iter().map(|k| k.name()).collect();
             write!(f, ", no {}", names.join("/"))?;
+        }
+        if self.second_cluster {
+            write!(f, ", a second cluster racing for labels")?;
         }
         write!(
             f,
@@ -342,6 +354,7 @@ mod tests {
             compaction_interval_ms: 762,
             aim: Aim::parse("backup:UPLOADING:be-crash"),
             faults_off: vec![FaultKind::Kill, FaultKind::DiskFull],
+            second_cluster: true,
         };
         let other = WorldProfile {
             backends: 4,
@@ -355,6 +368,7 @@ mod tests {
             compaction_interval_ms: 10_000,
             aim: None,
             faults_off: Vec::new(),
+            second_cluster: false,
         };
         let spec = world.spec();
         assert_eq!(WorldOverride::parse(&spec).expect("a spec parses").apply(other.clone()), world, "{spec}");

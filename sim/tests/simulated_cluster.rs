@@ -104,3 +104,39 @@ fn a_run_replays_exactly_from_its_own_schedule() {
         assert_eq!(replayed.trace_hash, random.trace_hash, "seed {seed}: the replay's trace differs");
     }
 }
+
+/// A deliberate bug's failing seed shrinks to a handful of faults, and the schedule it writes
+/// replays the same failure (the line `simulate --shrink` prints is `--schedule FILE`).
+#[test]
+fn a_failing_seed_shrinks_to_a_few_faults_that_replay_the_failure() {
+    let bug = InjectedBug::Node(palo_buggify::Bug::LoadAcksFailedWrites);
+    let default = RunOptions { chaos: Duration::from_secs(30), ..options(vec![bug]) };
+    let seed = (1..=10)
+        .find(|s| runner::run_seed(*s, &default).failure.is_some())
+        .expect("the bug is caught by one of the first ten seeds");
+    let shrunk = palo_sim::shrink::shrink(seed, &default, 2).expect("a failing seed shrinks");
+    assert!(shrunk.smallest.faults.len() <= 10, "{}", shrunk.smallest.to_text());
+    assert!(shrunk.smallest.faults.len() <= shrunk.original.faults.len());
+    let text = shrunk.smallest.to_text();
+    let replayed = palo_sim::shrink::Schedule::parse(&text).expect("the schedule file reads back");
+    let result = runner::run_seed(replayed.seed, &replayed.options(false).expect("options"));
+    let caught = result.failure.as_deref().map(runner::caught_by);
+    assert_eq!(caught, shrunk.smallest.expect, "the schedule replays the failure:\n{text}");
+}
+
+/// Every schedule in `sim/schedules/` once failed a check (its header says which and why) and
+/// replays to the outcome it states now (a pass, when it has no `expect` line).
+#[test]
+fn regression_schedules_replay_to_their_stated_outcome() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schedules");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("sim/schedules").flatten().map(|e| e.path()).collect();
+    files.sort();
+    assert!(!files.is_empty(), "no schedule in {}", dir.display());
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("a schedule file");
+        let schedule = palo_sim::shrink::Schedule::parse(&text).expect("the schedule parses");
+        let result = runner::run_seed(schedule.seed, &schedule.options(false).expect("options"));
+        let caught = result.failure.as_deref().map(runner::caught_by);
+        assert_eq!(caught, schedule.expect, "{}: {:?}\n{}", path.display(), result.failure, result.tail.join("\n"));
+    }
+}

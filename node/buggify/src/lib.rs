@@ -107,10 +107,12 @@ pub enum Bug {
     LoadAcksFailedWrites,
     /// FE restarts: jobs replayed from the journal are never driven again.
     FeForgetsReplayedJobs,
+    /// Labels: a backup whose label another job claimed in the repository goes on with it.
+    LabelOwnerIgnored,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 12] = [
         Bug::LoadSkipsEmptyRowsets,
         Bug::BackupLeaksSnapshots,
         Bug::RestoreForgetsVersions,
@@ -122,6 +124,7 @@ impl Bug {
         Bug::RestoreCancelKeepsTables,
         Bug::LoadAcksFailedWrites,
         Bug::FeForgetsReplayedJobs,
+        Bug::LabelOwnerIgnored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -137,6 +140,7 @@ impl Bug {
             Bug::RestoreCancelKeepsTables => "restore-cancel-keeps-tables",
             Bug::LoadAcksFailedWrites => "load-acks-failed-writes",
             Bug::FeForgetsReplayedJobs => "fe-forgets-replayed-jobs",
+            Bug::LabelOwnerIgnored => "label-owner-ignored",
         }
     }
 
@@ -156,6 +160,7 @@ impl Bug {
             Bug::RestoreCancelKeepsTables => "a cancelled restore keeps the tables and partitions it created",
             Bug::LoadAcksFailedWrites => "a load whose writes failed is acknowledged",
             Bug::FeForgetsReplayedJobs => "an FE never resumes the jobs it replays",
+            Bug::LabelOwnerIgnored => "a backup goes on with a label another job claimed",
         }
     }
 

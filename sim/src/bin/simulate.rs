@@ -57,7 +57,8 @@ mod sim_main {
         /// persisting), load-skips-empty-rowsets, load-acks-failed-writes, backup-leaks-snapshots,
         /// snapshot-misses-newest-rowset, upload-drops-last-byte, download-drops-last-chunk,
         /// restore-forgets-versions, restore-commit-keeps-old-tablets, restore-cancel-keeps-tables,
-        /// checkpoint-misses-last-record, fe-forgets-replayed-jobs (`palo_buggify::Bug` says what
+        /// checkpoint-misses-last-record, fe-forgets-replayed-jobs, label-owner-ignored
+        /// (`palo_buggify::Bug` says what
         /// each does).
         #[arg(long = "fault", value_name = "NAME")]
         faults: Vec<String>,

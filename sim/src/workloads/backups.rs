@@ -56,6 +56,58 @@ pub struct Submitted {
     pub sent_at: Duration,
     pub acked_before: BTreeSet<u64>,
     pub acked: bool,
+    pub scope: Scope,
+}
+
+/// What a BACKUP of database `w` takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole database: `events` and `dims`.
+    Database,
+    /// `ON (events)`.
+    Events,
+    /// `ON (events PARTITION (p))`.
+    Partition(&'static str),
+    /// `EXCLUDE (dims)`: `events` only.
+    ExcludeDims,
+}
+
+impl Scope {
+    /// One of the scopes, drawn.
+    pub fn draw() -> Scope {
+        match thread_rng().gen_range(0..5) {
+            0 | 1 => Scope::Database,
+            2 => Scope::Events,
+            3 => Scope::Partition(if thread_rng().gen_bool(0.5) { "p0" } else { "p1" }),
+            _ => Scope::ExcludeDims,
+        }
+    }
+
+    fn clause(&self) -> String {
+        match self {
+            Scope::Database => String::new(),
+            Scope::Events => " ON (events)".to_string(),
+            Scope::Partition(p) => format!(" ON (events PARTITION ({p}))"),
+            Scope::ExcludeDims => " EXCLUDE (dims)".to_string(),
+        }
+    }
+
+    /// The tables the snapshot holds.
+    fn tables(&self) -> BTreeSet<String> {
+        let mut tables = BTreeSet::from(["events".to_string()]);
+        if *self == Scope::Database {
+            tables.insert("dims".to_string());
+        }
+        tables
+    }
+
+    /// The partition of `events` the snapshot holds alone, if it is a partition subset.
+    fn partition(&self) -> Option<&'static str> {
+        match self {
+            Scope::Partition(p) => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// One SHOW BACKUP FROM w: records states and checks invariant 1 on it.
@@ -103,12 +155,17 @@ pub async fn observe(
 }
 
 /// The client's backups during the chaos phase.
+/// Labels the first cluster sent BACKUPs with, in order (a second cluster races it for them).
+pub type SentLabels = Arc<Mutex<Vec<String>>>;
+
 pub async fn client_backups(
     client: madsim::runtime::NodeHandle,
     fe_addr: String,
     recorder: Recorder,
     duration: Duration,
     log: Arc<Mutex<LoadLog>>,
+    sent: SentLabels,
+    race_fe: Option<madsim::task::NodeId>,
 ) -> BackupModel {
     let mut model = BackupModel::default();
     let end = recorder.now() + duration;
@@ -121,12 +178,15 @@ pub async fn client_backups(
         }
         let label = format!("b{n}");
         n += 1;
-        let acked_before: BTreeSet<u64> = lock(&log).acked_at.keys().copied().collect();
-        let sent_at = recorder.now();
-        let statement =
-            format!("BACKUP SNAPSHOT w.{label} TO {REPOSITORY} PROPERTIES (\"timeout\" = \"{JOB_TIMEOUT_S}\")");
-        let acked = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await.is_ok();
-        model.submitted.insert(label.clone(), Submitted { sent_at, acked_before, acked });
+        lock(&sent).push(label.clone());
+        // With a second cluster racing for the label: half the time this cluster's job waits in
+        // PENDING (one failure of its step) before it claims the label, so the other's can win.
+        if let Some(fe) = race_fe
+            && thread_rng().gen_bool(0.5)
+        {
+            palo_buggify::inject_task_failure(fe, "backup_pending", 1);
+        }
+        let acked = submit(&client, &fe_addr, &recorder, &log, &mut model, &label).await;
         if acked && thread_rng().gen_ratio(1, 4) {
             tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(0..=4_000))).await;
             model.cancels_sent += 1;
@@ -137,9 +197,42 @@ pub async fn client_backups(
     model
 }
 
-/// The rows (by load) of a FINISHED snapshot read back from the repository, checking every file's
-/// md5 and the agreement of `__meta` and `__info`.
-async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u64, u64>, String> {
+/// Sends `BACKUP SNAPSHOT w.<label>`, recording it in `model`; whether it was acknowledged.
+pub async fn submit(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &Recorder,
+    log: &Arc<Mutex<LoadLog>>,
+    model: &mut BackupModel,
+    label: &str,
+) -> bool {
+    let acked_before: BTreeSet<u64> = lock(log).acked_at.keys().copied().collect();
+    let sent_at = recorder.now();
+    let scope = Scope::draw();
+    let statement = format!(
+        "BACKUP SNAPSHOT w.{label} TO {REPOSITORY}{} PROPERTIES (\"timeout\" = \"{JOB_TIMEOUT_S}\")",
+        scope.clause()
+    );
+    let acked = sql_on(client, fe_addr.to_string(), recorder.clone(), statement).await.is_ok();
+    model.submitted.insert(label.to_string(), Submitted { sent_at, acked_before, acked, scope });
+    acked
+}
+
+/// What a FINISHED snapshot holds, read back from the repository.
+#[derive(Debug, Default)]
+struct SnapshotContent {
+    /// Rows of `events` by load.
+    per_load: BTreeMap<u64, u64>,
+    tables: BTreeSet<String>,
+    /// Partitions of `events`.
+    partitions: BTreeSet<String>,
+    /// Rows of `dims` by key, merged as its UNIQUE keys are (the newest rowset's row wins).
+    dims: BTreeMap<i64, String>,
+}
+
+/// The content of a FINISHED snapshot read back from the repository, checking every file's md5
+/// and the agreement of `__meta` and `__info`.
+async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<SnapshotContent, String> {
     let dir = layout::snapshot_dir(REPOSITORY, label);
     let infos = store.list(&format!("{dir}/__info_")).await.map_err(|e| e.to_string())?;
     let [info_entry] = infos.as_slice() else {
@@ -157,11 +250,15 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
     };
     let meta_bytes = read_checked(store, &meta_entry.path).await?;
     let meta = BackupMeta::decode(&meta_bytes).map_err(|e| e.to_string())?;
-    let mut per_load: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut content = SnapshotContent::default();
     for table in &meta.tables {
+        content.tables.insert(table.name.clone());
         let t_info =
             info.backup_objects.get(&table.name).ok_or_else(|| format!("{label}: {} not in __info", table.name))?;
         for p in &table.partitions {
+            if table.name == "events" {
+                content.partitions.insert(p.name.clone());
+            }
             let p_info =
                 t_info.partitions.get(&p.name).ok_or_else(|| format!("{label}: partition {} not in __info", p.name))?;
             if p_info.version != p.visible_version {
@@ -197,29 +294,65 @@ async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<u
                         .map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
                     let rows = file.rows(&header.schema).map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
                     for row in rows {
-                        let load = match row.get(1) {
-                            Some(palo_node::schema::Value::Int(l)) => u64::try_from(*l).unwrap_or(u64::MAX),
-                            other => return Err(format!("{label}: a row without a load number: {other:?}")),
-                        };
-                        *per_load.entry(load).or_default() += 1;
+                        content.add_row(&table.name, &row).map_err(|e| format!("{label}: {e}"))?;
                     }
                 }
             }
         }
     }
-    Ok(per_load)
+    Ok(content)
 }
 
-/// Invariants 2 to 5, once faults have stopped (and loads have been checked).
-pub async fn check(
-    cluster: &SimCluster,
-    model: &mut BackupModel,
-    loads: &LoadModel,
-    log: &Arc<Mutex<LoadLog>>,
-) -> Result<(), String> {
-    // 2: every job ends, soon after the heal: nothing is left for it to wait on.
+impl SnapshotContent {
+    fn add_row(&mut self, table: &str, row: &[palo_node::schema::Value]) -> Result<(), String> {
+        use palo_node::schema::Value;
+        match (table, row) {
+            ("events", [_, Value::Int(load), ..]) => {
+                *self.per_load.entry(u64::try_from(*load).unwrap_or(u64::MAX)).or_default() += 1;
+            }
+            ("dims", [Value::Int(id), Value::Str(v)]) => {
+                self.dims.insert(i64::try_from(*id).unwrap_or(-1), v.clone());
+            }
+            _ => return Err(format!("a row of {table} of an unexpected shape: {row:?}")),
+        }
+        Ok(())
+    }
+
+    /// The snapshot holds what `scope` takes: its tables, its partition, `dims`' rows.
+    fn check_scope(&mut self, label: &str, scope: &Scope) -> Result<(), String> {
+        if self.tables != scope.tables() {
+            return Err(format!("backup {label} of {scope:?} holds tables {:?}", self.tables));
+        }
+        if let Some(p) = scope.partition()
+            && self.partitions != BTreeSet::from([p.to_string()])
+        {
+            return Err(format!("backup {label} of {scope:?} holds partitions {:?}", self.partitions));
+        }
+        let want: BTreeMap<i64, String> = if self.tables.contains("dims") {
+            crate::workloads::loads::DIMS_ROWS.iter().map(|(id, v)| (*id, v.to_string())).collect()
+        } else {
+            BTreeMap::new()
+        };
+        if self.dims != want {
+            return Err(format!("backup {label} holds dims rows {:?}, the table {want:?}", self.dims));
+        }
+        Ok(())
+    }
+}
+
+/// A backup job as SHOW BACKUP shows it once ended: (label, state, status).
+pub type EndedBackup = (String, String, String);
+
+/// The labels of the FINISHED jobs among `ended`.
+pub fn finished_labels(ended: &[EndedBackup]) -> BTreeSet<String> {
+    ended.iter().filter(|(_, state, _)| state == "FINISHED").map(|(label, _, _)| label.clone()).collect()
+}
+
+/// Invariant 2, once faults have stopped: every job ends, soon after the heal (nothing is left
+/// for it to wait on). The jobs as they ended.
+pub async fn wait_ended(cluster: &SimCluster, model: &mut BackupModel) -> Result<Vec<EndedBackup>, String> {
     let since = model.healed_at.unwrap_or_else(|| cluster.now());
-    let final_rows = loop {
+    loop {
         observe(&cluster.client, &cluster.fe_addr(), &cluster.recorder, model).await;
         let (columns, rows) = query_until_ok(cluster, "SHOW BACKUP FROM w").await?;
         let (l, s, st) = (col(&columns, "SnapshotName")?, col(&columns, "State")?, col(&columns, "Status")?);
@@ -231,7 +364,7 @@ pub async fn check(
             })
             .collect();
         if jobs.iter().all(|(_, state, _)| state == "FINISHED" || state == "CANCELLED") {
-            break jobs;
+            return Ok(jobs);
         }
         if cluster.now() - since > PROGRESS_BOUND {
             return Err(format!(
@@ -241,7 +374,20 @@ pub async fn check(
             ));
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-    };
+    }
+}
+
+/// Invariants 1 and 3 to 4 on the jobs as they ended (and loads have been checked).
+/// `others_finished`: the labels another cluster sharing the repository finished; a job of this
+/// cluster that lost one of them is cancelled, and sees the other's snapshot OK.
+pub async fn check(
+    cluster: &SimCluster,
+    model: &mut BackupModel,
+    loads: &LoadModel,
+    log: &Arc<Mutex<LoadLog>>,
+    final_rows: &[EndedBackup],
+    others_finished: &BTreeSet<String>,
+) -> Result<(), String> {
     if let Some(v) = model.violations.first() {
         return Err(format!("backup invariant: {v}"));
     }
@@ -256,15 +402,15 @@ pub async fn check(
 
     let store = repository::open_direct(LOCATION, &BTreeMap::new()).map_err(|e| e.to_string())?;
     let (mut finished, mut cancelled) = (0, 0);
-    for (label, state, status) in &final_rows {
+    for (label, state, status) in final_rows {
         let shown =
             query_until_ok(cluster, &format!("SHOW SNAPSHOT ON {REPOSITORY} WHERE SNAPSHOT = \"{label}\"")).await?;
         let snapshot_ok = shown.1.iter().any(|r| r.get(2).cloned().flatten().as_deref() == Some("OK"));
         match state.as_str() {
             "CANCELLED" => {
                 cancelled += 1;
-                // 4: never shown as a snapshot.
-                if snapshot_ok {
+                // 4: never shown as a snapshot (unless the label is another cluster's snapshot).
+                if snapshot_ok && !others_finished.contains(label) {
                     return Err(format!("cancelled backup {label} ({status}) is shown OK by SHOW SNAPSHOT"));
                 }
             }
@@ -273,14 +419,18 @@ pub async fn check(
                 if status != "[OK]" || !snapshot_ok {
                     return Err(format!("finished backup {label} has status {status}, SHOW SNAPSHOT {shown:?}"));
                 }
-                // 3: the content is whole loads, and the right ones.
-                let per_load = snapshot_loads(store.as_ref(), label).await?;
+                // 3: the content is what the scope takes, whole loads, and the right ones.
                 let submitted = model.submitted.get(label).ok_or_else(|| format!("backup {label} was never sent"))?;
+                let mut content = snapshot_loads(store.as_ref(), label).await?;
+                content.check_scope(label, &submitted.scope)?;
+                let partition = submitted.scope.partition();
+                let per_load = content.per_load;
                 let log = lock(log);
                 for (load, rows) in &per_load {
                     let expected = loads.acked.get(load).or_else(|| loads.unknown.get(load));
+                    let expected = expected.map(|n| crate::workloads::loads::rows_in(*load, *n, partition));
                     match expected {
-                        Some(n) if n == rows => {}
+                        Some(n) if n == *rows => {}
                         Some(n) => {
                             return Err(format!("backup {label} holds {rows} rows of load {load}, which wrote {n}"));
                         }
@@ -297,7 +447,11 @@ pub async fn check(
                         ));
                     }
                 }
-                if let Some(missing) = submitted.acked_before.iter().find(|l| !per_load.contains_key(l)) {
+                let has_rows = |l: &u64| {
+                    loads.acked.get(l).is_some_and(|n| crate::workloads::loads::rows_in(*l, *n, partition) > 0)
+                };
+                if let Some(missing) = submitted.acked_before.iter().find(|l| has_rows(l) && !per_load.contains_key(l))
+                {
                     return Err(format!(
                         "backup {label} lacks load {missing}, acknowledged before the BACKUP was sent"
                     ));

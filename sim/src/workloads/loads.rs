@@ -26,7 +26,32 @@ use crate::trace::Recorder;
 
 pub const MAX_ROWS_PER_LOAD: u64 = 20;
 /// Ids below this land in the first two partitions; partitions added during the run start here.
-const ID_LIMIT: u64 = 2_000_000;
+pub const ID_LIMIT: u64 = 2_000_000;
+/// Ids below this are partition p0's, the rest (below [`ID_LIMIT`]) p1's.
+pub const P0_LIMIT: u64 = 1_000_000;
+
+/// A second table of database `w`, of UNIQUE keys, loaded at setup (the second load replaces a
+/// row and adds one): whole-database backups take it, `EXCLUDE (dims)` leaves it out.
+pub const CREATE_DIMS: &str = "CREATE TABLE w.dims (id BIGINT NOT NULL, v VARCHAR(16)) UNIQUE KEY(id) \
+     DISTRIBUTED BY HASH(id) BUCKETS 2 PROPERTIES (\"replication_num\" = \"3\")";
+pub const DIMS_LOADS: [&str; 2] = [
+    "INSERT INTO w.dims VALUES (1, 'one'), (2, 'two'), (3, 'three')",
+    "INSERT INTO w.dims VALUES (2, 'deux'), (4, 'four')",
+];
+/// What `w.dims` holds after its loads: the newest row per key.
+pub const DIMS_ROWS: [(i64, &str); 4] = [(1, "one"), (2, "deux"), (3, "three"), (4, "four")];
+
+/// The rows of load `load` (of `rows` rows) whose ids fall in partition `p0` or `p1`, or in
+/// every partition (`None`).
+pub fn rows_in(load: u64, rows: u64, partition: Option<&str>) -> u64 {
+    let in_partition = |id: u64| match partition {
+        None => true,
+        Some("p0") => id < P0_LIMIT,
+        Some("p1") => (P0_LIMIT..ID_LIMIT).contains(&id),
+        Some(_) => false,
+    };
+    (0..rows).filter(|i| in_partition((load * MAX_ROWS_PER_LOAD + i) % ID_LIMIT)).count() as u64
+}
 /// Once faults stop, replicas must converge within this much simulated time.
 pub const CONVERGENCE_BOUND: Duration = Duration::from_secs(90);
 

@@ -9,6 +9,7 @@ pub mod loads;
 pub mod membership;
 pub mod overwrite;
 pub mod restores;
+pub mod second_cluster;
 
 use std::time::Duration;
 

@@ -140,8 +140,14 @@ fn restore_statement(label: &str, ts: &str, n: usize) -> String {
     } else {
         (format!("r_{label}_{n}"), thread_rng().gen_range(2..=3))
     };
+    // One restore in three takes one partition (refused if the snapshot lacks it).
+    let partition = match thread_rng().gen_range(0..6) {
+        0 => " PARTITION (p0)",
+        1 => " PARTITION (p1)",
+        _ => "",
+    };
     format!(
-        "RESTORE SNAPSHOT {TARGET_DB}.{label} FROM {REPOSITORY} ON (events AS {target}) PROPERTIES \
+        "RESTORE SNAPSHOT {TARGET_DB}.{label} FROM {REPOSITORY} ON (events{partition} AS {target}) PROPERTIES \
          (\"backup_timestamp\" = \"{ts}\", \"replication_num\" = \"{replicas}\", \"timeout\" = \"{JOB_TIMEOUT_S}\")"
     )
 }
@@ -215,7 +221,10 @@ type Row = (i64, i64, String);
 
 /// The rows of each partition of the snapshot's `events` table, read back from the repository
 /// (md5 checked), with each partition's version.
-async fn snapshot_partitions(store: &dyn RepoStore, label: &str) -> Result<BTreeMap<String, (u64, Vec<Row>)>, String> {
+pub(crate) async fn snapshot_partitions(
+    store: &dyn RepoStore,
+    label: &str,
+) -> Result<BTreeMap<String, (u64, Vec<Row>)>, String> {
     let dir = layout::snapshot_dir(REPOSITORY, label);
     let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
     let [meta_entry] = metas.as_slice() else {
@@ -545,9 +554,11 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
     }
     check_target(cluster, &expected).await?;
     // 2: no table is left refusing queries; 5: restored tables take loads.
-    for table in expected.keys() {
+    for (table, partitions) in &expected {
         query_until_ok(cluster, &format!("SELECT count(*) FROM {TARGET_DB}.{table}")).await?;
-        query_or_ok(cluster, &format!("INSERT INTO {TARGET_DB}.{table} VALUES (1, 0, 'after')"), &[]).await?;
+        // A row of a partition the table has (a restore of one partition makes a table of one).
+        let id = if partitions.contains_key("p0") { 1 } else { crate::workloads::loads::P0_LIMIT + 1 };
+        query_or_ok(cluster, &format!("INSERT INTO {TARGET_DB}.{table} VALUES ({id}, 0, 'after')"), &[]).await?;
         let (_, rows) =
             query_until_ok(cluster, &format!("SELECT id FROM {TARGET_DB}.{table} WHERE v = 'after'")).await?;
         if rows.is_empty() {
@@ -610,6 +621,26 @@ async fn check_bad_data_was_bad(store: &dyn RepoStore, job: &EndedJob) -> Result
             job.id, job.status, job.label
         )),
         Err(_) => Ok(()),
+    }
+}
+
+/// Waits until the newest restore of database `db` has ended: its state and status.
+pub(crate) async fn wait_restore_in(cluster: &SimCluster, db: &str) -> Result<(String, String), String> {
+    let started = cluster.now();
+    loop {
+        let (columns, rows) = query_until_ok(cluster, &format!("SHOW RESTORE FROM {db}")).await?;
+        let (state, status) = (col(&columns, "State")?, col(&columns, "Status")?);
+        let newest = rows.last().map(|r| {
+            let c = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            (c(state), c(status))
+        });
+        if let Some((state, status)) = newest.clone().filter(|(s, _)| s == "FINISHED" || s == "CANCELLED") {
+            return Ok((state, status));
+        }
+        if cluster.now() - started > crate::workloads::PROGRESS_BOUND {
+            return Err(format!("the restore into {db} did not end: {newest:?}"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
