@@ -165,6 +165,8 @@ impl SimCluster {
             })
             .build();
         remember(&fe);
+        let (traced, name) = (recorder.clone(), fe_name.clone());
+        palo_buggify::trace_jobs_of(fe.id(), Box::new(move |line| traced.event(format!("{name}: {line}"))));
         nodes.push(SimNode {
             role: Role::Fe,
             name: fe_name,

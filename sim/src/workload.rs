@@ -257,6 +257,7 @@ async fn setup(
     until_ok(cluster, "CREATE DATABASE w", &["database exists"]).await?;
     until_ok(cluster, crate::workloads::loads::CREATE_TABLE, &["already exists"]).await?;
     until_ok(cluster, crate::workloads::loads::CREATE_DIMS, &["already exists"]).await?;
+    until_ok(cluster, crate::workloads::loads::CREATE_TOTALS, &["already exists"]).await?;
     for load in crate::workloads::loads::DIMS_LOADS {
         // Loads of UNIQUE keys: run again after an unknown outcome, they give the same rows.
         until_ok(cluster, load, &[]).await?;

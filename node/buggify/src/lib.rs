@@ -274,15 +274,24 @@ mod bugs {
 /// Coverage (simulation only): the FE tells the simulator the state of a job at every journal
 /// record of it it applies (at commit and at replay), so the simulator can count which job states
 /// each fault struck. No effect on behaviour, and none outside the simulator.
-pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, ended: bool) {
+pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, order: usize, ended: bool) {
     #[cfg(madsim)]
     {
         coverage::job_state(kind, job_id, state, ended);
+        coverage::trace_job(kind, job_id, state, order);
     }
     #[cfg(not(madsim))]
     {
-        let _ = (kind, job_id, state, ended);
+        let _ = (kind, job_id, state, order, ended);
     }
+}
+
+/// Trace (simulation only): every state a job of the FE on `node` reaches is passed to `sink`
+/// as a line (`backup job 10023 SNAPSHOTING -> UPLOAD_SNAPSHOT`), once: a restarted FE replaying
+/// its journal goes through the states again, and those are not new.
+#[cfg(madsim)]
+pub fn trace_jobs_of(node: madsim::task::NodeId, sink: Box<dyn Fn(String)>) {
+    coverage::trace_jobs_of(node, sink);
 }
 
 /// Coverage (simulation only): a fault of kind `fault` struck now; counts it against the state
@@ -351,12 +360,47 @@ mod coverage {
     use std::collections::BTreeMap;
 
     type Cell = (&'static str, &'static str, &'static str);
+    /// Where the job states of one FE go.
+    type Sink = Box<dyn Fn(String)>;
+    /// (FE node, job kind, job id).
+    type JobKey = (madsim::task::NodeId, &'static str, i64);
 
     thread_local! {
         /// Every job not ended: id -> (kind, state).
         static RUNNING: RefCell<BTreeMap<i64, (&'static str, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
         static STRUCK: RefCell<BTreeMap<Cell, u64>> = const { RefCell::new(BTreeMap::new()) };
         static FORCED: RefCell<BTreeMap<&'static str, u32>> = const { RefCell::new(BTreeMap::new()) };
+        /// FE node -> where its jobs' states go.
+        static SINKS: RefCell<BTreeMap<madsim::task::NodeId, Sink>> = RefCell::new(BTreeMap::new());
+        /// (FE node, kind, job) -> the furthest state traced: (its order, its name).
+        static TRACED: RefCell<BTreeMap<JobKey, (usize, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
+    }
+
+    pub fn trace_jobs_of(node: madsim::task::NodeId, sink: Sink) {
+        SINKS.with(|s| s.borrow_mut().insert(node, sink));
+    }
+
+    pub fn trace_job(kind: &'static str, job_id: i64, state: &'static str, order: usize) {
+        let node = madsim::plugin::node();
+        let from = TRACED.with(|t| {
+            let mut traced = t.borrow_mut();
+            let key = (node, kind, job_id);
+            match traced.get(&key) {
+                Some((furthest, _)) if *furthest >= order => None,
+                before => {
+                    let from = before.map_or("new", |(_, name)| *name);
+                    traced.insert(key, (order, state));
+                    Some(from)
+                }
+            }
+        });
+        if let Some(from) = from {
+            SINKS.with(|s| {
+                if let Some(sink) = s.borrow().get(&node) {
+                    sink(format!("{kind} job {job_id} {from} -> {state}"));
+                }
+            });
+        }
     }
 
     pub fn running() -> Vec<(&'static str, &'static str)> {
@@ -408,6 +452,8 @@ mod coverage {
     pub fn take() -> Vec<(Cell, u64)> {
         RUNNING.with(|r| r.borrow_mut().clear());
         FORCED.with(|f| f.borrow_mut().clear());
+        SINKS.with(|s| s.borrow_mut().clear());
+        TRACED.with(|t| t.borrow_mut().clear());
         STRUCK.with(|s| std::mem::take(&mut *s.borrow_mut()).into_iter().collect())
     }
 }

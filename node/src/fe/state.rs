@@ -88,7 +88,13 @@ impl FeState {
                 self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
                 let restoring = self.restore.running_in(job.db_id).is_some();
                 self.backup.apply(job, restoring);
-                palo_buggify::job_state(BackupState::KIND, job.id, job.state.name(), job.state.is_done());
+                palo_buggify::job_state(
+                    BackupState::KIND,
+                    job.id,
+                    job.state.name(),
+                    job.state.order(),
+                    job.state.is_done(),
+                );
             }
             FeEdit::RestoreJob { job } => {
                 assert!(
@@ -99,7 +105,13 @@ impl FeState {
                 self.catalog.next_id = self.catalog.next_id.max(job.id + 1);
                 let backing_up = self.backup.running_in(job.db_id).is_some();
                 self.restore.apply(job, &mut self.catalog, backing_up);
-                palo_buggify::job_state(RestoreState::KIND, job.id, job.state.name(), job.state.is_done());
+                palo_buggify::job_state(
+                    RestoreState::KIND,
+                    job.id,
+                    job.state.name(),
+                    job.state.order(),
+                    job.state.is_done(),
+                );
             }
         }
     }

@@ -30,7 +30,7 @@ use crate::client::{col, lock, query_until_ok};
 use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
-use crate::workloads::loads::{LoadLog, LoadModel};
+use crate::workloads::loads::{LoadLog, LoadModel, Outcomes};
 use crate::workloads::{JOB_TIMEOUT_S, PROGRESS_BOUND, legal_sequence, read_checked};
 
 pub const REPOSITORY: &str = "wrepo";
@@ -55,6 +55,8 @@ pub struct BackupModel {
 pub struct Submitted {
     pub sent_at: Duration,
     pub acked_before: BTreeSet<u64>,
+    /// Aggregate loads acknowledged before the BACKUP was sent.
+    pub totals_acked_before: BTreeSet<u64>,
     pub acked: bool,
     pub scope: Scope,
 }
@@ -62,13 +64,13 @@ pub struct Submitted {
 /// What a BACKUP of database `w` takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// The whole database: `events` and `dims`.
+    /// The whole database: `events`, `dims` and `totals`.
     Database,
     /// `ON (events)`.
     Events,
     /// `ON (events PARTITION (p))`.
     Partition(&'static str),
-    /// `EXCLUDE (dims)`: `events` only.
+    /// `EXCLUDE (dims)`: `events` and `totals`.
     ExcludeDims,
 }
 
@@ -97,6 +99,9 @@ impl Scope {
         let mut tables = BTreeSet::from(["events".to_string()]);
         if *self == Scope::Database {
             tables.insert("dims".to_string());
+        }
+        if matches!(self, Scope::Database | Scope::ExcludeDims) {
+            tables.insert("totals".to_string());
         }
         tables
     }
@@ -206,7 +211,10 @@ pub async fn submit(
     model: &mut BackupModel,
     label: &str,
 ) -> bool {
-    let acked_before: BTreeSet<u64> = lock(log).acked_at.keys().copied().collect();
+    let (acked_before, totals_acked_before) = {
+        let log = lock(log);
+        (log.acked_at.keys().copied().collect(), log.totals_acked.clone())
+    };
     let sent_at = recorder.now();
     let scope = Scope::draw();
     let statement = format!(
@@ -214,7 +222,7 @@ pub async fn submit(
         scope.clause()
     );
     let acked = sql_on(client, fe_addr.to_string(), recorder.clone(), statement).await.is_ok();
-    model.submitted.insert(label.to_string(), Submitted { sent_at, acked_before, acked, scope });
+    model.submitted.insert(label.to_string(), Submitted { sent_at, acked_before, totals_acked_before, acked, scope });
     acked
 }
 
@@ -228,6 +236,8 @@ struct SnapshotContent {
     partitions: BTreeSet<String>,
     /// Rows of `dims` by key, merged as its UNIQUE keys are (the newest rowset's row wins).
     dims: BTreeMap<i64, String>,
+    /// Sums of `totals` by key, merged as its AGGREGATE keys are.
+    totals: BTreeMap<u64, i128>,
 }
 
 /// The content of a FINISHED snapshot read back from the repository, checking every file's md5
@@ -313,6 +323,9 @@ impl SnapshotContent {
             ("dims", [Value::Int(id), Value::Str(v)]) => {
                 self.dims.insert(i64::try_from(*id).unwrap_or(-1), v.clone());
             }
+            ("totals", [Value::Int(k), Value::Int(bits)]) => {
+                *self.totals.entry(u64::try_from(*k).unwrap_or(u64::MAX)).or_default() += bits;
+            }
             _ => return Err(format!("a row of {table} of an unexpected shape: {row:?}")),
         }
         Ok(())
@@ -335,6 +348,25 @@ impl SnapshotContent {
         };
         if self.dims != want {
             return Err(format!("backup {label} holds dims rows {:?}, the table {want:?}", self.dims));
+        }
+        Ok(())
+    }
+}
+
+impl SnapshotContent {
+    /// The snapshot's sums of `totals` hold whole aggregate loads, each once, none that failed,
+    /// and every one acknowledged before the BACKUP was sent.
+    fn check_totals(&self, label: &str, submitted: &Submitted, totals: &Outcomes) -> Result<(), String> {
+        if !self.tables.contains("totals") {
+            return Ok(());
+        }
+        let applied =
+            crate::workloads::loads::totals_applied(&self.totals).map_err(|e| format!("backup {label}: {e}"))?;
+        if let Some(n) = applied.iter().find(|n| !totals.acked.contains(n) && !totals.unknown.contains(n)) {
+            return Err(format!("backup {label} holds aggregate load {n}, which failed or was never sent"));
+        }
+        if let Some(n) = submitted.totals_acked_before.iter().find(|n| !applied.contains(n)) {
+            return Err(format!("backup {label} lacks aggregate load {n}, acknowledged before the BACKUP was sent"));
         }
         Ok(())
     }
@@ -423,6 +455,7 @@ pub async fn check(
                 let submitted = model.submitted.get(label).ok_or_else(|| format!("backup {label} was never sent"))?;
                 let mut content = snapshot_loads(store.as_ref(), label).await?;
                 content.check_scope(label, &submitted.scope)?;
+                content.check_totals(label, submitted, &loads.totals)?;
                 let partition = submitted.scope.partition();
                 let per_load = content.per_load;
                 let log = lock(log);

@@ -41,6 +41,56 @@ pub const DIMS_LOADS: [&str; 2] = [
 /// What `w.dims` holds after its loads: the newest row per key.
 pub const DIMS_ROWS: [(i64, &str); 4] = [(1, "one"), (2, "deux"), (3, "three"), (4, "four")];
 
+/// A third table of database `w`, of AGGREGATE keys (`bits` is summed), loaded during the chaos
+/// by every loader session. Aggregate load `n` adds `1 << (2 * (n % TOTALS_LOADS_PER_KEY))` to
+/// key `n / TOTALS_LOADS_PER_KEY` and to its mirror key (`+ TOTALS_MIRROR`): the sum read back
+/// says which loads were applied (a set even bit), whether one was applied twice (a carry into an
+/// odd bit, which no load sets) and whether a load was applied whole (both keys agree).
+pub const CREATE_TOTALS: &str = "CREATE TABLE w.totals (k BIGINT NOT NULL, bits LARGEINT SUM NOT NULL) \
+     AGGREGATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 3 PROPERTIES (\"replication_num\" = \"3\")";
+/// Aggregate loads per key: their bits (two each) fit a LARGEINT's 127.
+pub const TOTALS_LOADS_PER_KEY: u64 = 63;
+/// Each aggregate load writes its key and this much more.
+pub const TOTALS_MIRROR: u64 = 1_000_000;
+
+/// The statement of aggregate load `n`.
+pub fn totals_statement(n: u64) -> String {
+    let (key, bit) = (n / TOTALS_LOADS_PER_KEY, 2 * (n % TOTALS_LOADS_PER_KEY));
+    let value = 1i128 << bit;
+    format!("INSERT INTO w.totals VALUES ({key}, {value}), ({}, {value})", key + TOTALS_MIRROR)
+}
+
+/// The aggregate loads whose bits `sums` (key -> summed bits, mirror keys included) hold, after
+/// checking that no load was applied twice or in part.
+pub fn totals_applied(sums: &BTreeMap<u64, i128>) -> Result<BTreeSet<u64>, String> {
+    const ODD_BITS: i128 = 0x2aaa_aaaa_aaaa_aaaa_aaaa_aaaa_aaaa_aaaa;
+    let mut applied = BTreeSet::new();
+    for (&key, &bits) in sums {
+        if key >= TOTALS_MIRROR {
+            let base = sums.get(&(key - TOTALS_MIRROR)).copied().unwrap_or(0);
+            if base != bits {
+                return Err(format!(
+                    "aggregate key {key} sums to {bits:#x} but key {} to {base:#x}: a load applied in part",
+                    key - TOTALS_MIRROR
+                ));
+            }
+            continue;
+        }
+        if bits < 0 || bits & ODD_BITS != 0 {
+            return Err(format!("aggregate key {key} sums to {bits:#x}: a load was applied more than once"));
+        }
+        if !sums.contains_key(&(key + TOTALS_MIRROR)) && bits != 0 {
+            return Err(format!("aggregate key {key} has no mirror key: a load applied in part"));
+        }
+        for slot in 0..TOTALS_LOADS_PER_KEY {
+            if bits & (1i128 << (2 * slot)) != 0 {
+                applied.insert(key * TOTALS_LOADS_PER_KEY + slot);
+            }
+        }
+    }
+    Ok(applied)
+}
+
 /// The rows of load `load` (of `rows` rows) whose ids fall in partition `p0` or `p1`, or in
 /// every partition (`None`).
 pub fn rows_in(load: u64, rows: u64, partition: Option<&str>) -> u64 {
@@ -68,6 +118,36 @@ pub struct LoadModel {
     pub failed: BTreeMap<u64, u64>,
     pub unknown: BTreeMap<u64, u64>,
     pub partitions_acked: BTreeSet<String>,
+    /// Aggregate loads (into `w.totals`) by what the client was told.
+    pub totals: Outcomes,
+}
+
+/// What the client was told of its numbered statements.
+#[derive(Debug, Default)]
+pub struct Outcomes {
+    pub acked: BTreeSet<u64>,
+    pub failed: BTreeSet<u64>,
+    pub unknown: BTreeSet<u64>,
+}
+
+impl Outcomes {
+    fn extend(&mut self, other: Outcomes) {
+        self.acked.extend(other.acked);
+        self.failed.extend(other.failed);
+        self.unknown.extend(other.unknown);
+    }
+
+    pub(crate) fn record(&mut self, n: u64, outcome: &Result<palo_node::fe::QueryOutput, ClientError>) {
+        match outcome {
+            Ok(_) => self.acked.insert(n),
+            Err(e) if definite_failure(e) => self.failed.insert(n),
+            Err(_) => self.unknown.insert(n),
+        };
+    }
+
+    fn sent(&self) -> usize {
+        self.acked.len() + self.failed.len() + self.unknown.len()
+    }
 }
 
 /// When the client sent each load and when it was acknowledged (simulated time), shared with the
@@ -76,6 +156,8 @@ pub struct LoadModel {
 pub struct LoadLog {
     pub sent_at: BTreeMap<u64, Duration>,
     pub acked_at: BTreeMap<u64, Duration>,
+    /// Aggregate loads acknowledged.
+    pub totals_acked: BTreeSet<u64>,
 }
 
 /// Whether an error means the statement certainly changed nothing.
@@ -111,6 +193,7 @@ pub async fn client_loads(
         model.failed.extend(session.failed);
         model.unknown.extend(session.unknown);
         model.partitions_acked.extend(session.partitions_acked);
+        model.totals.extend(session.totals);
     }
     model
 }
@@ -129,8 +212,18 @@ async fn session_loads(
     let end = recorder.now() + duration;
     let mut load = session as u64 + 1;
     let mut next_partition = 2u64;
+    let mut totals_load = session as u64;
     while recorder.now() < end {
         tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(100..=1_500))).await;
+        if thread_rng().gen_ratio(1, 5) {
+            let outcome = sql_on(&client, fe_addr.clone(), recorder.clone(), totals_statement(totals_load)).await;
+            if outcome.is_ok() {
+                lock(&log).totals_acked.insert(totals_load);
+            }
+            model.totals.record(totals_load, &outcome);
+            totals_load += sessions as u64;
+            continue;
+        }
         if session == 0 && thread_rng().gen_ratio(1, 10) {
             let name = format!("p{next_partition}");
             let statement = format!(
@@ -437,6 +530,8 @@ pub async fn check(cluster: &SimCluster, model: &mut LoadModel, sessions: usize)
         rows.len()
     ));
 
+    check_totals(cluster, model).await?;
+
     // Invariant 3: acknowledged partitions exist.
     let (pcols, prows) = query_until_ok(cluster, "SHOW PARTITIONS FROM w.events").await?;
     let name = col(&pcols, "PartitionName")?;
@@ -444,6 +539,43 @@ pub async fn check(cluster: &SimCluster, model: &mut LoadModel, sessions: usize)
     if let Some(lost) = model.partitions_acked.difference(&present).next() {
         return Err(format!("acknowledged partition {lost} is missing: {present:?}"));
     }
+    Ok(())
+}
+
+/// Invariant 1 on the aggregate table: every acknowledged aggregate load summed exactly once, a
+/// failed one not at all, one of unknown outcome whole or not at all.
+async fn check_totals(cluster: &SimCluster, model: &LoadModel) -> Result<(), String> {
+    let (columns, rows) = query_until_ok(cluster, "SELECT k, bits FROM w.totals").await?;
+    let (k, bits) = (col(&columns, "k")?, col(&columns, "bits")?);
+    let mut sums = BTreeMap::new();
+    for row in &rows {
+        let cell = |i: usize| row.get(i).cloned().flatten();
+        let (Some(key), Some(sum)) =
+            (cell(k).and_then(|v| v.parse::<u64>().ok()), cell(bits).and_then(|v| v.parse::<i128>().ok()))
+        else {
+            return Err(format!("a row of w.totals that does not read: {row:?}"));
+        };
+        if sums.insert(key, sum).is_some() {
+            return Err(format!("aggregate key {key} is listed twice: its rows were not merged"));
+        }
+    }
+    let applied = totals_applied(&sums)?;
+    let totals = &model.totals;
+    if let Some(n) = totals.acked.iter().find(|n| !applied.contains(n)) {
+        return Err(format!("acknowledged aggregate load {n} is not in the sums of w.totals"));
+    }
+    if let Some(n) = applied.iter().find(|n| !totals.acked.contains(n) && !totals.unknown.contains(n)) {
+        let why = if totals.failed.contains(n) { "failed with an error" } else { "was never sent" };
+        return Err(format!("aggregate load {n} is in the sums of w.totals but {why}"));
+    }
+    crate::invariants::Invariant::Loads.checked(totals.sent() as u64);
+    cluster.event(format!(
+        "check: {} acknowledged aggregate loads summed exactly once, {} failed ones absent, {} of {} unknown applied",
+        totals.acked.len(),
+        totals.failed.len(),
+        totals.unknown.iter().filter(|n| applied.contains(n)).count(),
+        totals.unknown.len()
+    ));
     Ok(())
 }
 
@@ -460,4 +592,37 @@ pub async fn fingerprint(cluster: &SimCluster) -> Result<String, String> {
     let jobs: Vec<Vec<Option<String>>> =
         jobs.into_iter().map(|r| keep.iter().map(|&i| r.get(i).cloned().flatten()).collect()).collect();
     Ok(format!("{create:?}\n{parts:?}\n{count:?}\n{jobs:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sums(loads: &[u64]) -> BTreeMap<u64, i128> {
+        let mut sums = BTreeMap::new();
+        for &n in loads {
+            let (key, bit) = (n / TOTALS_LOADS_PER_KEY, 2 * (n % TOTALS_LOADS_PER_KEY));
+            for k in [key, key + TOTALS_MIRROR] {
+                *sums.entry(k).or_insert(0i128) += 1i128 << bit;
+            }
+        }
+        sums
+    }
+
+    #[test]
+    fn aggregate_sums_say_which_loads_were_applied() {
+        let loads = [0, 5, 62, 63, 200];
+        assert_eq!(totals_applied(&sums(&loads)), Ok(loads.into_iter().collect()));
+        assert!(totals_statement(62).contains(&format!("(0, {})", 1i128 << 124)));
+        assert!(totals_statement(63).contains("(1, 1), (1000001, 1)"));
+    }
+
+    #[test]
+    fn a_load_summed_twice_or_in_part_is_caught() {
+        let twice = sums(&[7, 7]);
+        assert!(totals_applied(&twice).unwrap_err().contains("more than once"), "{twice:?}");
+        let mut part = sums(&[7, 9]);
+        *part.get_mut(&TOTALS_MIRROR).expect("the mirror key") -= 1 << 18;
+        assert!(totals_applied(&part).unwrap_err().contains("in part"));
+    }
 }

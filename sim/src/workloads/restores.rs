@@ -52,6 +52,16 @@ pub struct RestoreModel {
     pub cancels_sent: usize,
     /// When every fault was healed (set by the run before the checks).
     pub healed_at: Option<Duration>,
+    /// Loads sent into each table a restore created with `allow_load`, while it ran.
+    pub during: BTreeMap<String, DuringLoads>,
+}
+
+/// Loads into one table a restore created with `allow_load`, sent while it ran.
+#[derive(Debug, Default)]
+pub struct DuringLoads {
+    pub outcomes: crate::workloads::loads::Outcomes,
+    /// Load -> its rows.
+    rows: BTreeMap<u64, Vec<Row>>,
 }
 
 /// One SHOW RESTORE FROM rdb: records states and checks invariant 1 on it. Whether a job was
@@ -131,25 +141,75 @@ async fn finished_backups(client: &madsim::runtime::NodeHandle, fe_addr: &str, r
         .collect()
 }
 
+/// A RESTORE the client sends.
+struct RestoreSent {
+    statement: String,
+    target: String,
+    /// The one partition it takes, if it takes one.
+    partition: Option<&'static str>,
+    /// It creates its table and takes loads into it while it runs (`allow_load`).
+    allow_load: bool,
+}
+
 /// A RESTORE of `label` into `rdb`: into the shared table (three replicas, as it was created),
 /// or into a new table `r_<label>_<n>` with two or three replicas (not one: the client drops the
-/// spare backend now and then, which loses a tablet's only replica).
-fn restore_statement(label: &str, ts: &str, n: usize) -> String {
-    let (target, replicas) = if thread_rng().gen_bool(0.5) {
-        (SHARED_TABLE.to_string(), 3)
+/// spare backend now and then, which loses a tablet's only replica), half of these taking loads
+/// while they run.
+fn restore_statement(label: &str, ts: &str, n: usize) -> RestoreSent {
+    let (target, replicas, allow_load) = if thread_rng().gen_bool(0.5) {
+        (SHARED_TABLE.to_string(), 3, false)
     } else {
-        (format!("r_{label}_{n}"), thread_rng().gen_range(2..=3))
+        (format!("r_{label}_{n}"), thread_rng().gen_range(2..=3), thread_rng().gen_bool(0.5))
     };
     // One restore in three takes one partition (refused if the snapshot lacks it).
     let partition = match thread_rng().gen_range(0..6) {
-        0 => " PARTITION (p0)",
-        1 => " PARTITION (p1)",
-        _ => "",
+        0 => Some("p0"),
+        1 => Some("p1"),
+        _ => None,
     };
-    format!(
-        "RESTORE SNAPSHOT {TARGET_DB}.{label} FROM {REPOSITORY} ON (events{partition} AS {target}) PROPERTIES \
-         (\"backup_timestamp\" = \"{ts}\", \"replication_num\" = \"{replicas}\", \"timeout\" = \"{JOB_TIMEOUT_S}\")"
-    )
+    let clause = partition.map(|p| format!(" PARTITION ({p})")).unwrap_or_default();
+    let statement = format!(
+        "RESTORE SNAPSHOT {TARGET_DB}.{label} FROM {REPOSITORY} ON (events{clause} AS {target}) PROPERTIES \
+         (\"backup_timestamp\" = \"{ts}\", \"replication_num\" = \"{replicas}\", \"timeout\" = \"{JOB_TIMEOUT_S}\", \
+         \"allow_load\" = \"{allow_load}\")"
+    );
+    RestoreSent { statement, target, partition, allow_load }
+}
+
+/// Loads into a table a restore creates with `allow_load`, sent while it runs.
+const LOADS_WHILE_RESTORING: u64 = 4;
+/// The `load` column of those rows: `DURING_LOAD + n`, apart from the load table's loads.
+const DURING_LOAD: i64 = 1_000_000;
+
+/// The rows of load `n` into a restored table taking partition `partition` (or both): ids high
+/// in p0's or p1's range, apart from the load table's ids.
+fn during_rows(n: u64, partition: Option<&str>) -> Vec<Row> {
+    let base = match (partition, n % 2) {
+        (Some("p1"), _) | (None, 1) => crate::workloads::loads::ID_LIMIT - 50_000,
+        _ => crate::workloads::loads::P0_LIMIT - 50_000,
+    };
+    (0..3).map(|i| ((base + n * 10 + i) as i64, DURING_LOAD + n as i64, "during".to_string())).collect()
+}
+
+/// While the restore into `sent.target` runs, loads into it (each its own rows), recorded by
+/// what the client was told.
+async fn loads_while_restoring(
+    client: &madsim::runtime::NodeHandle,
+    fe_addr: &str,
+    recorder: &Recorder,
+    model: &mut RestoreModel,
+    sent: &RestoreSent,
+) {
+    let during = model.during.entry(sent.target.clone()).or_default();
+    for n in 0..LOADS_WHILE_RESTORING {
+        tokio::time::sleep(Duration::from_millis(thread_rng().gen_range(200..=1_500))).await;
+        let rows = during_rows(n, sent.partition);
+        let values: Vec<String> = rows.iter().map(|(id, load, v)| format!("({id}, {load}, '{v}')")).collect();
+        let statement = format!("INSERT INTO {TARGET_DB}.{} VALUES {}", sent.target, values.join(", "));
+        let outcome = sql_on(client, fe_addr.to_string(), recorder.clone(), statement).await;
+        during.outcomes.record(n, &outcome);
+        during.rows.insert(n, rows);
+    }
 }
 
 /// Polls SHOW RESTORE until the newest job is in `state` (or past it), for a bounded time.
@@ -198,8 +258,11 @@ pub async fn client_restores(
         let label = labels[thread_rng().gen_range(0..labels.len())].clone();
         let Some(ts) = snapshot_timestamp(&client, &fe_addr, &recorder, &label).await else { continue };
         model.sent += 1;
-        let statement = restore_statement(&label, &ts, model.sent);
-        let acked = sql_on(&client, fe_addr.clone(), recorder.clone(), statement).await.is_ok();
+        let sent = restore_statement(&label, &ts, model.sent);
+        let acked = sql_on(&client, fe_addr.clone(), recorder.clone(), sent.statement.clone()).await.is_ok();
+        if acked && sent.allow_load {
+            loads_while_restoring(&client, &fe_addr, &recorder, &mut model, &sent).await;
+        }
         if acked && thread_rng().gen_ratio(1, 4) {
             if aimed_cancels && thread_rng().gen_bool(0.5) {
                 // Aimed at the job creating its tablets: the cancel races the creates.
@@ -446,6 +509,48 @@ async fn check_target(cluster: &SimCluster, expected: &Expected) -> Result<(), S
     Ok(())
 }
 
+/// Adds to `expected` the loads each finished `allow_load` restore took while it ran: every
+/// acknowledged one, and each of unknown outcome that shows (whole, as `check_target` then
+/// checks), one version each; a load that failed must not show. How many were applied.
+async fn add_loads_while_restoring(
+    cluster: &SimCluster,
+    model: &RestoreModel,
+    jobs: &[EndedJob],
+    expected: &mut Expected,
+) -> Result<usize, String> {
+    let mut applied_in_all = 0;
+    for (table, during) in &model.during {
+        let Some(partitions) = expected.get_mut(table) else { continue };
+        if !jobs.iter().any(|j| &j.target == table && j.state == "FINISHED") {
+            continue;
+        }
+        let (sent, during) = (&during.rows, &during.outcomes);
+        let statement = format!("SELECT load FROM {TARGET_DB}.{table} WHERE v = 'during'");
+        let (_, rows) = query_until_ok(cluster, &statement).await?;
+        let shown: BTreeSet<u64> = rows
+            .iter()
+            .filter_map(|r| r.first().cloned().flatten()?.parse::<i64>().ok())
+            .filter_map(|load| u64::try_from(load - DURING_LOAD).ok())
+            .collect();
+        if let Some(n) = shown.iter().find(|n| during.failed.contains(n)) {
+            return Err(format!("load {n} into {TARGET_DB}.{table} failed with an error, yet its rows show"));
+        }
+        for n in during.acked.iter().chain(during.unknown.iter().filter(|n| shown.contains(n))) {
+            let rows = sent.get(n).cloned().unwrap_or_default();
+            let p =
+                if rows.first().is_some_and(|r| r.0 < crate::workloads::loads::P0_LIMIT as i64) { "p0" } else { "p1" };
+            let (version, content) = partitions
+                .get_mut(p)
+                .ok_or_else(|| format!("load {n} into {TARGET_DB}.{table} went to partition {p}, which it lacks"))?;
+            *version += 1;
+            content.extend(rows);
+            content.sort();
+            applied_in_all += 1;
+        }
+    }
+    Ok(applied_in_all)
+}
+
 /// What backends hold that nobody does: tablets the catalog does not have, tablets still waiting
 /// for a restore; with the number of tablets the catalog has.
 pub async fn leftover_tablets(cluster: &SimCluster) -> Result<(usize, Vec<String>), String> {
@@ -552,6 +657,7 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
             table.insert(p.clone(), content.clone());
         }
     }
+    let during_applied = add_loads_while_restoring(cluster, model, &jobs, &mut expected).await?;
     check_target(cluster, &expected).await?;
     // 2: no table is left refusing queries; 5: restored tables take loads.
     for (table, partitions) in &expected {
@@ -599,11 +705,11 @@ pub async fn check(cluster: &SimCluster, model: &mut RestoreModel) -> Result<(),
 
     let tablets = check_no_leftover_tablets(cluster).await?;
     // The chaos's jobs, and the restore of the quiet backup.
-    crate::invariants::Invariant::Restores.checked(jobs.len() as u64 + 1);
+    crate::invariants::Invariant::Restores.checked(jobs.len() as u64 + 1 + during_applied as u64);
     cluster.event(format!(
-        "check: {} restores sent in the chaos, {finished} finished equal to their backups, {cancelled} cancelled and \
-         left nothing, {} cancels sent; the restore of a quiet backup equals the load table; {tablets} tablets, none \
-         left behind",
+        "check: {} restores sent in the chaos, {finished} finished equal to their backups (and the {during_applied} \
+         loads they took while running), {cancelled} cancelled and left nothing, {} cancels sent; the restore of a \
+         quiet backup equals the load table; {tablets} tablets, none left behind",
         model.sent, model.cancels_sent
     ));
     Ok(())

@@ -72,9 +72,10 @@ async fn setup(cluster: &SimCluster) -> Result<(), String> {
         loads::CREATE_TABLE.replace("\"replication_num\" = \"3\"", &format!("\"replication_num\" = \"{BACKENDS}\""));
     assert_ne!(create_table, loads::CREATE_TABLE, "the load table names its replica count");
     until_ok(cluster, &create_table, &["already exists"]).await?;
-    let create_dims =
-        loads::CREATE_DIMS.replace("\"replication_num\" = \"3\"", &format!("\"replication_num\" = \"{BACKENDS}\""));
-    until_ok(cluster, &create_dims, &["already exists"]).await?;
+    for create in [loads::CREATE_DIMS, loads::CREATE_TOTALS] {
+        let ours = create.replace("\"replication_num\" = \"3\"", &format!("\"replication_num\" = \"{BACKENDS}\""));
+        until_ok(cluster, &ours, &["already exists"]).await?;
+    }
     for load in loads::DIMS_LOADS {
         until_ok(cluster, load, &[]).await?;
     }
