@@ -171,6 +171,7 @@ impl BrokerStore {
                 data.len()
             )));
         }
+        let data_len = data.len();
         let header = proto::BrokerWriteRequest { last: data.is_empty(), ..self.header(path, if_absent) };
         // The header, then the data in chunks cut one at a time as the stream is polled; the
         // final message says `last`.
@@ -189,7 +190,16 @@ impl BrokerStore {
             };
             Some((message, (None, data, end)))
         });
+        let sent_bytes = data_len as u64;
         let response = self.client()?.broker_write(chunks).await.map_err(|s| self.error(s, path))?.into_inner();
+        // A store can publish less than it was given (a multipart write that lost a part): what
+        // the broker published must be what was sent, or the write failed (seed 2356).
+        if response.created && response.size_bytes != sent_bytes {
+            return Err(RepoError::Unreachable(format!(
+                "broker {}: {path}: the broker wrote {} bytes, {sent_bytes} were sent",
+                self.addr, response.size_bytes
+            )));
+        }
         Ok(response.created)
     }
 }
