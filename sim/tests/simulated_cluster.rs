@@ -25,6 +25,11 @@ fn seeds_pass_and_replay_identically() {
         assert!(r.failure.is_none(), "seed {} failed: {:?}\n{}", r.seed, r.failure, r.tail.join("\n"));
         assert!(r.lines.iter().any(|l| l.contains("nemesis:")), "seed {} injected no fault", r.seed);
         assert!(r.lines.iter().any(|l| l.contains("survived an FE restart")), "seed {} skipped a check", r.seed);
+        // The trace shows what the FE's jobs did: their states, and their tasks' outcomes.
+        let traced = |pattern: &[&str]| r.lines.iter().any(|l| pattern.iter().all(|p| l.contains(p)));
+        assert!(traced(&["fe: backup job", "UPLOADING -> SAVE_META"]), "seed {}: no backup state traced", r.seed);
+        assert!(traced(&["fe: backup job", "UPLOADING: ", "uploads done on"]), "seed {}: no uploads traced", r.seed);
+        assert!(traced(&["fe: restore job", "DOWNLOADING: ", "downloads done on"]), "seed {}: no downloads", r.seed);
     }
 }
 

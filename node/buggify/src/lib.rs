@@ -294,6 +294,20 @@ pub fn trace_jobs_of(node: madsim::task::NodeId, sink: Box<dyn Fn(String)>) {
     coverage::trace_jobs_of(node, sink);
 }
 
+/// Trace (simulation only): what the tasks of job `job_id` on this FE did (`what`: "upload of
+/// tablet 10023 to backend 10002 failed: ...", "12 uploads done"), passed to the FE's sink with
+/// the job's kind and furthest state. `what` is only called in the simulator.
+pub fn job_tasks(job_id: i64, what: impl FnOnce() -> String) {
+    #[cfg(madsim)]
+    {
+        coverage::trace_tasks(job_id, what);
+    }
+    #[cfg(not(madsim))]
+    {
+        let _ = (job_id, what);
+    }
+}
+
 /// Coverage (simulation only): a fault of kind `fault` struck now; counts it against the state
 /// every running job is in.
 pub fn struck(fault: &'static str) {
@@ -374,6 +388,8 @@ mod coverage {
         static SINKS: RefCell<BTreeMap<madsim::task::NodeId, Sink>> = RefCell::new(BTreeMap::new());
         /// (FE node, kind, job) -> the furthest state traced: (its order, its name).
         static TRACED: RefCell<BTreeMap<JobKey, (usize, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
+        /// (FE node, kind, job) -> task lines it traced.
+        static TASK_LINES: RefCell<BTreeMap<JobKey, u32>> = const { RefCell::new(BTreeMap::new()) };
     }
 
     pub fn trace_jobs_of(node: madsim::task::NodeId, sink: Sink) {
@@ -421,6 +437,42 @@ mod coverage {
         })
     }
 
+    /// Task lines one job puts in the trace at most (a job of thousands of tablets on a backend
+    /// that keeps failing would otherwise fill it).
+    const MAX_TASK_LINES_PER_JOB: u32 = 64;
+
+    pub fn trace_tasks(job_id: i64, what: impl FnOnce() -> String) {
+        let node = madsim::plugin::node();
+        let job = TRACED.with(|t| {
+            let traced = t.borrow();
+            traced
+                .iter()
+                .find(|((n, _, id), _)| *n == node && *id == job_id)
+                .map(|((_, kind, _), (_, state))| (*kind, *state))
+        });
+        let Some((kind, state)) = job else {
+            return;
+        };
+        let lines = TASK_LINES.with(|t| {
+            let mut counts = t.borrow_mut();
+            let n = counts.entry((node, kind, job_id)).or_default();
+            *n = n.saturating_add(1);
+            *n
+        });
+        let line = match lines {
+            n if n < MAX_TASK_LINES_PER_JOB => format!("{kind} job {job_id} {state}: {}", what()),
+            n if n == MAX_TASK_LINES_PER_JOB => {
+                format!("{kind} job {job_id} {state}: (its further task lines not traced)")
+            }
+            _ => return,
+        };
+        SINKS.with(|s| {
+            if let Some(sink) = s.borrow().get(&node) {
+                sink(line);
+            }
+        });
+    }
+
     pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, ended: bool) {
         RUNNING.with(|r| {
             let mut running = r.borrow_mut();
@@ -454,6 +506,7 @@ mod coverage {
         FORCED.with(|f| f.borrow_mut().clear());
         SINKS.with(|s| s.borrow_mut().clear());
         TRACED.with(|t| t.borrow_mut().clear());
+        TASK_LINES.with(|t| t.borrow_mut().clear());
         STRUCK.with(|s| std::mem::take(&mut *s.borrow_mut()).into_iter().collect())
     }
 }

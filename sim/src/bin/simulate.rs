@@ -6,7 +6,24 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[cfg(madsim)]
+unsafe extern "C" {
+    /// mimalloc's `mi_option_set` (its `include/mimalloc.h`; the crate links the library).
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+
+/// mimalloc's `mi_option_purge_delay` (the v3 header's `mi_option_e`; the crate builds v3).
+#[cfg(madsim)]
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+#[cfg(madsim)]
 fn main() -> std::process::ExitCode {
+    // Each seed runs on a fresh thread and frees its whole world at the end; by default mimalloc
+    // hands that memory back to the OS, and the next seed faults it in again, zeroed page by page
+    // (a sixth of the run's time in the kernel). Never purging ran a campaign 1.3x faster (40
+    // seeds: 12.9 s against 17.0 s wall, side by side) for a resident size that stays at the
+    // largest world's.
+    // SAFETY: sets an integer option before any seed runs; mimalloc reads options atomically.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     sim_main::main()
 }
 

@@ -26,8 +26,10 @@ use async_trait::async_trait;
 
 use palo_node::disk::{DirEntry, Disk, DiskError, DiskResult, Metadata};
 
+mod file;
 mod state;
 
+use file::FileInode;
 use state::*;
 
 /// Faults a [`SimDisk`] injects, each drawn from the disk's seeded PRNG.
@@ -203,7 +205,7 @@ impl SimDisk {
             }
         }
         match state.dirs.get(&id)?.durable.get(name)? {
-            Entry::File(file) => state.files.get(file).map(|f| f.durable.clone()),
+            Entry::File(file) => state.files.get(file).map(|f| f.durable_bytes().to_vec()),
             Entry::Dir(_) => None,
         }
     }
@@ -222,7 +224,7 @@ impl SimDisk {
             .walk(Side::Durable)
             .into_iter()
             .filter_map(|(path, entry)| match entry {
-                Entry::File(id) => state.files.get(&id).map(|file| (path, file.durable.clone())),
+                Entry::File(id) => state.files.get(&id).map(|file| (path, file.durable_bytes().to_vec())),
                 Entry::Dir(_) => None,
             })
             .collect()

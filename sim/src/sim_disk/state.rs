@@ -55,26 +55,6 @@ pub(super) enum Side {
     Durable,
 }
 
-#[derive(Debug)]
-pub(super) struct FileInode {
-    pub(super) current: Vec<u8>,
-    pub(super) durable: Vec<u8>,
-    /// The last write since the last sync: at a crash a prefix of it may land on `durable`.
-    pub(super) unsynced: Option<UnsyncedWrite>,
-    /// Names in the current namespace that refer to this inode. Its bytes count as used while
-    /// this is positive.
-    pub(super) links: u32,
-    /// Written or truncated since its last sync (`current` may differ from `durable`), so a
-    /// crash touches only what changed.
-    pub(super) dirty: bool,
-}
-
-#[derive(Debug)]
-pub(super) struct UnsyncedWrite {
-    pub(super) offset: usize,
-    pub(super) bytes: Vec<u8>,
-}
-
 #[derive(Debug, Default)]
 pub(super) struct DirInode {
     pub(super) current: BTreeMap<String, Entry>,
@@ -261,23 +241,16 @@ impl State {
     pub(super) fn crash_now(&mut self) {
         for file in self.files.values_mut() {
             if !file.dirty {
-                debug_assert!(file.unsynced.is_none() && (!cfg!(test) || file.current == file.durable));
+                debug_assert!(file.unsynced.is_none() && (!cfg!(test) || file.current == file.durable_bytes()));
                 continue;
             }
-            file.dirty = false;
-            if let Some(write) = file.unsynced.take()
+            let mut landed = 0;
+            if let Some(write) = &file.unsynced
                 && self.rng.below(2) == 1
             {
-                let landed = self.rng.below(write.bytes.len() as u64 + 1) as usize;
-                if landed > 0 {
-                    let end = write.offset + landed;
-                    if file.durable.len() < end {
-                        file.durable.resize(end, 0);
-                    }
-                    file.durable[write.offset..end].copy_from_slice(&write.bytes[..landed]);
-                }
+                landed = self.rng.below(write.len as u64 + 1) as usize;
             }
-            file.current.clone_from(&file.durable);
+            file.crash(landed);
         }
         for dir in self.dirs.values_mut() {
             dir.revert();
@@ -547,7 +520,7 @@ impl State {
 
     pub(super) fn new_file(&mut self, parent: InodeId, name: &str, path: &Path) -> DiskResult<InodeId> {
         let id = self.new_inode_id();
-        let file = FileInode { current: Vec::new(), durable: Vec::new(), unsynced: None, links: 0, dirty: false };
+        let file = FileInode::new();
         self.files.insert(id, file);
         self.link(parent, name, Entry::File(id), path)?;
         Ok(id)
@@ -583,12 +556,7 @@ impl State {
         let file = self.file_mut(id, path)?;
         debug_assert!(file.links > 0, "written file has no name");
         if !data.is_empty() {
-            if file.current.len() < end {
-                file.current.resize(end, 0);
-            }
-            file.current[offset..end].copy_from_slice(data);
-            file.unsynced = Some(UnsyncedWrite { offset, bytes: data.to_vec() });
-            file.dirty = true;
+            file.write(offset, data);
         }
         debug_assert_eq!(file.current.len(), new_len);
         self.used_bytes += (new_len - old_len) as u64;
@@ -605,9 +573,7 @@ impl State {
         let new_len = usize::try_from(len_bytes).map_err(|_| invalid(path, "length too large"))?;
         let old_len = self.file(id, path)?.current.len();
         self.reserve(path, old_len, new_len)?;
-        let file = self.file_mut(id, path)?;
-        file.current.resize(new_len, 0);
-        file.dirty = true;
+        self.file_mut(id, path)?.truncate(new_len);
         self.used_bytes = self.used_bytes - old_len as u64 + new_len as u64;
         Ok(())
     }
@@ -619,10 +585,7 @@ impl State {
             None => Err(not_found(path)),
             Some(Entry::Dir(id)) => self.sync_dir_inode(id, path),
             Some(Entry::File(id)) => {
-                let file = self.file_mut(id, path)?;
-                file.durable.clone_from(&file.current);
-                file.unsynced = None;
-                file.dirty = false;
+                self.file_mut(id, path)?.sync();
                 Ok(())
             }
         }

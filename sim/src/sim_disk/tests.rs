@@ -200,6 +200,44 @@ async fn torn_write_is_absent_or_a_prefix_never_garbage() {
 }
 
 #[tokio::test]
+async fn a_truncate_below_the_synced_length_is_undone_by_crash() {
+    for seed in 0..16 {
+        let disk = SimDisk::new(seed);
+        durable_file(&disk, "/f", b"synced bytes").await;
+        disk.truncate(p("/f"), 3).await.unwrap();
+        disk.append(p("/f"), b"xy").await.unwrap();
+        assert_eq!(disk.read_all(p("/f")).await.unwrap(), b"synxy");
+        disk.crash();
+        // The last write (at offset 3) may land a prefix over the synced bytes; the truncate never.
+        let content = disk.read_all(p("/f")).await.unwrap();
+        assert_eq!(content.len(), 12, "seed {seed}: {content:?}");
+        assert_eq!(&content[..3], b"syn", "seed {seed}");
+        let landed = content[3..5].iter().zip(b"xy").take_while(|(a, b)| a == b).count();
+        assert_eq!(&content[3 + landed..], &b"synced bytes"[3 + landed..], "seed {seed}: {content:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_write_a_truncate_cut_can_still_land_at_a_crash() {
+    let written: Vec<u8> = (1..=32).collect();
+    let mut landed_some = 0;
+    for seed in 0..64 {
+        let disk = SimDisk::new(seed);
+        durable_file(&disk, "/f", b"base-").await;
+        disk.append(p("/f"), &written).await.unwrap();
+        disk.truncate(p("/f"), 2).await.unwrap();
+        disk.crash();
+        // The truncate was not synced: the file is the synced bytes with a prefix of the write
+        // (its own bytes, not what the truncate left) after them.
+        let content = disk.read_all(p("/f")).await.unwrap();
+        assert_eq!(&content[..5], b"base-", "seed {seed}: {content:?}");
+        assert!(is_prefix(&content[5..], &written), "seed {seed}: garbage {content:?}");
+        landed_some += usize::from(content.len() > 5);
+    }
+    assert!(landed_some > 0, "no seed landed any of the cut write");
+}
+
+#[tokio::test]
 async fn crash_after_ops_stops_the_sequence_at_exactly_the_nth_op() {
     let disk = SimDisk::new(9);
     durable_file(&disk, "/log", b"").await;

@@ -19,10 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use madsim::rand::{Rng, thread_rng};
-use palo_node::be::tablet::snapshot::SnapshotHeader;
 use palo_node::fe::QueryOutput;
 use palo_node::fe::jobs::backup::job::BackupState;
-use palo_node::fe::jobs::backup::layout::{self, BackupMeta};
 use palo_node::fe::jobs::state::JobState;
 use palo_node::repository::{self, RepoStore};
 
@@ -31,7 +29,8 @@ use crate::client::{sql, sql_on};
 use crate::cluster::SimCluster;
 use crate::trace::Recorder;
 use crate::workloads::loads::{LoadLog, LoadModel, Outcomes};
-use crate::workloads::{JOB_TIMEOUT_S, PROGRESS_BOUND, legal_sequence, read_checked};
+use crate::workloads::snapshot::read_snapshot;
+use crate::workloads::{JOB_TIMEOUT_S, PROGRESS_BOUND, legal_sequence};
 
 pub const REPOSITORY: &str = "wrepo";
 pub const LOCATION: &str = "mem://sim/backups";
@@ -159,10 +158,10 @@ pub async fn observe(
     }
 }
 
-/// The client's backups during the chaos phase.
 /// Labels the first cluster sent BACKUPs with, in order (a second cluster races it for them).
 pub type SentLabels = Arc<Mutex<Vec<String>>>;
 
+/// The client's backups during the chaos phase.
 pub async fn client_backups(
     client: madsim::runtime::NodeHandle,
     fe_addr: String,
@@ -240,73 +239,17 @@ struct SnapshotContent {
     totals: BTreeMap<u64, i128>,
 }
 
-/// The content of a FINISHED snapshot read back from the repository, checking every file's md5
-/// and the agreement of `__meta` and `__info`.
+/// The content of a FINISHED snapshot read back from the repository (md5s and versions checked).
 async fn snapshot_loads(store: &dyn RepoStore, label: &str) -> Result<SnapshotContent, String> {
-    let dir = layout::snapshot_dir(REPOSITORY, label);
-    let infos = store.list(&format!("{dir}/__info_")).await.map_err(|e| e.to_string())?;
-    let [info_entry] = infos.as_slice() else {
-        return Err(format!("{label}: expected one __info file, found {infos:?}"));
-    };
-    let ts = info_entry
-        .path
-        .strip_prefix(&format!("{dir}/__info_"))
-        .and_then(|rest| repository::split_md5(rest).map(|(ts, _)| ts.to_string()))
-        .ok_or_else(|| format!("{label}: bad info file name {}", info_entry.path))?;
-    let info = layout::read_info(store, REPOSITORY, label, &ts).await.map_err(|e| e.to_string())?;
-    let metas = store.list(&format!("{dir}/__meta.")).await.map_err(|e| e.to_string())?;
-    let [meta_entry] = metas.as_slice() else {
-        return Err(format!("{label}: expected one __meta file, found {metas:?}"));
-    };
-    let meta_bytes = read_checked(store, &meta_entry.path).await?;
-    let meta = BackupMeta::decode(&meta_bytes).map_err(|e| e.to_string())?;
     let mut content = SnapshotContent::default();
-    for table in &meta.tables {
+    for table in read_snapshot(store, REPOSITORY, label).await? {
         content.tables.insert(table.name.clone());
-        let t_info =
-            info.backup_objects.get(&table.name).ok_or_else(|| format!("{label}: {} not in __info", table.name))?;
         for p in &table.partitions {
             if table.name == "events" {
                 content.partitions.insert(p.name.clone());
             }
-            let p_info =
-                t_info.partitions.get(&p.name).ok_or_else(|| format!("{label}: partition {} not in __info", p.name))?;
-            if p_info.version != p.visible_version {
-                return Err(format!("{label}: __meta and __info disagree on the version of {}", p.name));
-            }
-            let index = p_info.indexes.get(&table.name).ok_or_else(|| format!("{label}: no index {}", table.name))?;
-            for tablet in &p.tablets {
-                let files = index
-                    .tablets
-                    .get(&tablet.id.to_string())
-                    .ok_or_else(|| format!("{label}: no tablet {}", tablet.id))?;
-                let tdir = layout::tablet_dir(REPOSITORY, label, info.id, table.id, p.id, tablet.id);
-                let mut contents = BTreeMap::new();
-                for file in files {
-                    let (name, _) = repository::split_md5(file).ok_or_else(|| format!("{label}: {file} has no md5"))?;
-                    contents.insert(name.to_string(), read_checked(store, &format!("{tdir}/{file}")).await?);
-                }
-                let header_name = palo_node::be::tablet::snapshot::header_file_name(tablet.id);
-                let header: SnapshotHeader = serde_json::from_slice(
-                    contents.get(&header_name).ok_or_else(|| format!("{label}: tablet {} has no header", tablet.id))?,
-                )
-                .map_err(|e| format!("{label}: header of tablet {} does not decode: {e}", tablet.id))?;
-                if header.version != p.visible_version {
-                    return Err(format!(
-                        "{label}: tablet {} holds version {}, not {}",
-                        tablet.id, header.version, p.visible_version
-                    ));
-                }
-                for r in &header.rowsets {
-                    let bytes =
-                        contents.get(&r.file_name).ok_or_else(|| format!("{label}: {} missing", r.file_name))?;
-                    let file = palo_node::be::rowset::parse_rowset(bytes.clone(), std::path::Path::new(&r.file_name))
-                        .map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
-                    let rows = file.rows(&header.schema).map_err(|e| format!("{label}: {}: {e}", r.file_name))?;
-                    for row in rows {
-                        content.add_row(&table.name, &row).map_err(|e| format!("{label}: {e}"))?;
-                    }
-                }
+            for row in &p.rows {
+                content.add_row(&table.name, row).map_err(|e| format!("{label}: {e}"))?;
             }
         }
     }
@@ -351,9 +294,7 @@ impl SnapshotContent {
         }
         Ok(())
     }
-}
 
-impl SnapshotContent {
     /// The snapshot's sums of `totals` hold whole aggregate loads, each once, none that failed,
     /// and every one acknowledged before the BACKUP was sent.
     fn check_totals(&self, label: &str, submitted: &Submitted, totals: &Outcomes) -> Result<(), String> {

@@ -10,6 +10,7 @@ pub mod membership;
 pub mod overwrite;
 pub mod restores;
 pub mod second_cluster;
+pub mod snapshot;
 
 use std::time::Duration;
 

@@ -75,6 +75,7 @@ pub(crate) async fn drive<J: DrivenJob>(fe: Arc<Fe>, job_id: i64) {
                 let what = format!("{}: {message}", job.state_name());
                 tracing::info!(job_id, attempt = failures, "fe: {} step failed: {what}", J::KIND);
                 fe.with_runtime(job_id, |r| r.note_error(what.clone()));
+                palo_buggify::job_tasks(job_id, || format!("step failed (attempt {failures}): {message}"));
                 if !job.retries_forever() && failures >= MAX_TASK_ATTEMPTS {
                     let status =
                         JobStatus::error(StatusCode::CommonError, format!("{what} (after {failures} attempts)"));

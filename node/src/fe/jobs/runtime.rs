@@ -102,6 +102,13 @@ impl Fe {
         f(self.job_runtime().entry(job_id).or_default());
     }
 
+    /// A task of job `job_id` failed: shown by SHOW BACKUP/RESTORE's TaskErrMsg, and in the
+    /// simulator's trace.
+    pub(crate) fn note_task_error(&self, job_id: i64, message: &str) {
+        self.with_runtime(job_id, |r| r.note_error(message.to_string()));
+        palo_buggify::job_tasks(job_id, || format!("failed: {message}"));
+    }
+
     /// Returns once the backup or restore job `job_id` has ended (or is gone). Both kinds take
     /// ids from one counter, so an id names one job of one kind.
     pub(crate) async fn wait_job_done(&self, job_id: i64) {

@@ -224,10 +224,8 @@ impl Fe {
                         failure.message
                     );
                     tracing::info!(job_id, "fe: {message}");
-                    self.with_runtime(job_id, |r| {
-                        r.note_error(message.clone());
-                        kind.failed(r, backend_id);
-                    });
+                    self.note_task_error(job_id, &message);
+                    self.with_runtime(job_id, |r| kind.failed(r, backend_id));
                     if failure.counts {
                         queued.attempts += 1;
                         if queued.attempts >= MAX_TASK_ATTEMPTS {
@@ -240,6 +238,10 @@ impl Fe {
                 }
             }
         }
+        palo_buggify::job_tasks(job_id, || {
+            let backends: BTreeSet<i64> = done.iter().map(|d| d.1).collect();
+            format!("{total} {}s done on {} backend(s)", K::VERB, backends.len())
+        });
         Ok(done)
     }
 

@@ -344,7 +344,7 @@ impl Fe {
                     }
                     Err(e) => {
                         let message = format!("snapshot of tablet {tablet} at version {version} on backend {be}: {e}");
-                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                        self.note_task_error(job.id, &message);
                         last_error.insert(tablet, message);
                     }
                 }
@@ -365,6 +365,10 @@ impl Fe {
         for copies in taken.values_mut() {
             copies.sort_by_key(|c| c.backend_id);
         }
+        palo_buggify::job_tasks(job.id, || {
+            let replicas: usize = taken.values().map(Vec::len).sum();
+            format!("snapshots of {} tablet(s) taken on {replicas} replica(s)", taken.len())
+        });
         let now = crate::clock::now_ms();
         self.move_to_next(job, move |_, moved| {
             moved.snapshots = taken;

@@ -315,7 +315,7 @@ impl Fe {
                     Err(e) => {
                         let message =
                             format!("{what} of tablet {} on backend {}: {e}", task.tablet_id, task.backend_id);
-                        self.with_runtime(job.id, |r| r.note_error(message.clone()));
+                        self.note_task_error(job.id, &message);
                         task.attempts += 1;
                         if task.attempts >= MAX_TASK_ATTEMPTS {
                             return Err(fail(format!("{message} (after {} attempts)", task.attempts)));
@@ -331,6 +331,7 @@ impl Fe {
             }
         }
         self.with_runtime(job.id, |r| r.unfinished.clear());
+        palo_buggify::job_tasks(job.id, || format!("{} replica task(s) done", done.len()));
         Ok(done)
     }
 
