@@ -322,14 +322,22 @@ async fn check_membership(
         databases.len() - model.databases_acked.len()
     ));
 
-    // Invariant 2: every member is shown alive within the bound (and every core backend where it
-    // listens now: one that just came back on another port is still shown alive at its old
-    // address until heartbeats notice, and has its new one once its report arrives).
+    // Invariant 2: every member is shown alive within the bound, having answered a heartbeat
+    // sent after the faults stopped (and every core backend where it listens now: one that just
+    // came back on another port is still shown alive at its old address until heartbeats
+    // notice, and has its new one once its report arrives). Alive on older answers is not
+    // enough: a heartbeat sent into a partition fails when it times out, after the heal, and
+    // the third such failure shows the member dead for a second (seed 7112: every load of the
+    // quiet phase refused).
+    let since_heal_ms = u64::try_from((cluster.now() - healed_at).as_millis()).unwrap_or(u64::MAX);
+    let heard_after = palo_node::clock::format_datetime(
+        palo_node::clock::now_ms().saturating_sub(since_heal_ms).div_ceil(1_000) * 1_000,
+    );
     let mut last = seen;
     loop {
         let listed: BTreeSet<&str> = last.iter().map(|m| m.addr.as_str()).collect();
         let all_listed = core_ids.iter().all(|(role, _)| listed.contains(cluster.node(*role).addr().as_str()));
-        if all_listed && last.iter().all(|m| m.alive) {
+        if all_listed && last.iter().all(|m| m.alive && m.answered >= heard_after) {
             cluster.event(format!(
                 "check: all {} members alive {:.1}s after the faults stopped",
                 last.len(),
@@ -338,8 +346,12 @@ async fn check_membership(
             break;
         }
         if cluster.now() - healed_at > LIVENESS_BOUND {
-            let dead: Vec<&str> = last.iter().filter(|m| !m.alive).map(|m| m.key.as_str()).collect();
-            return Err(format!("members not alive {}s after the faults stopped: {dead:?}", LIVENESS_BOUND.as_secs()));
+            let dead: Vec<&str> =
+                last.iter().filter(|m| !m.alive || m.answered < heard_after).map(|m| m.key.as_str()).collect();
+            return Err(format!(
+                "members not alive, or not heard from since the faults stopped at {heard_after}, {}s after: {dead:?}",
+                LIVENESS_BOUND.as_secs()
+            ));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
         last = members_until_ok(cluster).await?;

@@ -28,6 +28,8 @@ pub(crate) struct Member {
     pub(crate) key: String,
     pub(crate) addr: String,
     pub(crate) alive: bool,
+    /// When the FE last heard from it (`LastHeartbeat`, `LastUpdateTime`): `YYYY-MM-DD hh:mm:ss`.
+    pub(crate) answered: String,
 }
 
 pub(crate) async fn members(cluster: &SimCluster) -> Result<Vec<Member>, ClientError> {
@@ -39,10 +41,12 @@ pub(crate) async fn members(cluster: &SimCluster) -> Result<Vec<Member>, ClientE
         let broken = |e: String| ClientError::Unreachable { addr: cluster.fe_addr(), detail: e };
         let host = col(&columns, "Host").map_err(broken)?;
         let alive = col(&columns, "Alive").map_err(broken)?;
-        let (first, port) = if statement == "SHOW BACKENDS" {
-            (col(&columns, "BackendId").map_err(broken)?, col(&columns, "BePort").map_err(broken)?)
+        let (first, port, answered) = if statement == "SHOW BACKENDS" {
+            let id = col(&columns, "BackendId").map_err(broken)?;
+            (id, col(&columns, "BePort").map_err(broken)?, col(&columns, "LastHeartbeat").map_err(broken)?)
         } else {
-            (col(&columns, "Name").map_err(broken)?, col(&columns, "Port").map_err(broken)?)
+            let name = col(&columns, "Name").map_err(broken)?;
+            (name, col(&columns, "Port").map_err(broken)?, col(&columns, "LastUpdateTime").map_err(broken)?)
         };
         let kind = if statement == "SHOW BACKENDS" { "backend" } else { "broker" };
         for row in rows {
@@ -51,6 +55,7 @@ pub(crate) async fn members(cluster: &SimCluster) -> Result<Vec<Member>, ClientE
                 key: format!("{kind}:{}:{}:{}", cell(first), cell(host), cell(port)),
                 addr: format!("{}:{}", cell(host), cell(port)),
                 alive: cell(alive) == "true",
+                answered: cell(answered),
             });
         }
     }

@@ -15,7 +15,6 @@
 //!   that came meanwhile is newer, or may be: the member stays where it reported).
 
 use crate::error::SqlError;
-use crate::fe::catalog::ReplicaRecord;
 use crate::fe::catalog::membership::{BackendRecord, MAX_BACKENDS, Membership, MembershipEdit};
 use crate::fe::{Fe, FeEdit, QueryOutput};
 use crate::rpc::proto;
@@ -400,43 +399,71 @@ fn sql_status(e: SqlError) -> tonic::Status {
     tonic::Status::unavailable(e.message)
 }
 
-/// The (backend, tablet) pairs where a backend of `dropping` holds a replica that is, or may be
-/// (the FE has not heard of it since it started), at its partition's visible version, and no
-/// replica on a backend that stays is known to be. One pass over the catalog.
+/// The (backend, tablet) pairs where a backend of `dropping` holds the newest copy of a tablet:
+/// no replica on a backend that stays is known to be at its partition's visible version, and
+/// the leaving replica is, or may be (the FE has not heard of it since it started), newer than
+/// every staying one. A replica behind the visible version still counts: a load's version is
+/// visible at its commit, before the replicas' publish answers say they hold it (seed 875: a
+/// restored table's only replica, at version 1 by the FE's count while a load was publishing
+/// version 2, was let go). One pass over the catalog.
 fn last_copies(
     state: &crate::fe::FeState,
     replicas: &crate::fe::cluster::replicas::Replicas,
     dropping: &[i64],
 ) -> Vec<(i64, i64)> {
-    let current = |tablet_id: i64, backend_id: i64, visible: u64| {
-        let s = replicas.get(tablet_id, backend_id);
-        s.version >= visible && s.last_failed_version == 0
-    };
     let mut out = Vec::new();
     for db in state.catalog.databases.values() {
         for table in db.tables.values() {
             for p in &table.partitions {
                 for t in &p.tablets {
-                    let (leaving, staying): (Vec<&ReplicaRecord>, Vec<&ReplicaRecord>) =
-                        t.replicas.iter().partition(|r| dropping.contains(&r.backend_id));
-                    let kept = staying.iter().any(|r| {
-                        state.membership.backends.contains_key(&r.backend_id)
-                            && current(t.id, r.backend_id, p.visible_version)
+                    let copies = t.replicas.iter().map(|r| Copy {
+                        backend_id: r.backend_id,
+                        leaving: dropping.contains(&r.backend_id),
+                        member: state.membership.backends.contains_key(&r.backend_id),
+                        heard: replicas.known(t.id, r.backend_id).then(|| replicas.get(t.id, r.backend_id)),
                     });
-                    if kept {
-                        continue;
-                    }
-                    let may_be_current = |r: &&&ReplicaRecord| {
-                        !replicas.known(t.id, r.backend_id) || current(t.id, r.backend_id, p.visible_version)
-                    };
-                    if let Some(r) = leaving.iter().find(may_be_current) {
-                        out.push((r.backend_id, t.id));
+                    if let Some(backend_id) = newest_leaving(copies, p.visible_version) {
+                        out.push((backend_id, t.id));
                     }
                 }
             }
         }
     }
     out
+}
+
+/// One replica of a tablet, as [`newest_leaving`] weighs it.
+struct Copy {
+    backend_id: i64,
+    /// Its backend is being dropped.
+    leaving: bool,
+    /// Its backend is a member of the cluster.
+    member: bool,
+    /// What the FE heard of it since it started; `None`: nothing yet.
+    heard: Option<crate::fe::cluster::replicas::ReplicaState>,
+}
+
+/// The leaving replica whose drop would lose the tablet's newest data, if any.
+fn newest_leaving(copies: impl Iterator<Item = Copy>, visible_version: u64) -> Option<i64> {
+    let mut staying_version = 0;
+    let mut leaving: Option<(u64, i64)> = None;
+    for c in copies {
+        if c.leaving {
+            // Not heard of yet: it may hold anything.
+            let version = c.heard.as_ref().map_or(u64::MAX, |s| s.version);
+            if leaving.is_none_or(|(v, _)| version > v) {
+                leaving = Some((version, c.backend_id));
+            }
+        } else if c.member
+            && let Some(s) = &c.heard
+        {
+            if s.version >= visible_version && s.last_failed_version == 0 {
+                return None;
+            }
+            staying_version = staying_version.max(s.version);
+        }
+    }
+    leaving.filter(|&(version, _)| version > staying_version).map(|(_, backend_id)| backend_id)
 }
 
 #[cfg(test)]
@@ -457,6 +484,38 @@ mod tests {
 
     fn answer(backend_id: i64, token: &str) -> proto::BackendHeartbeatResponse {
         proto::BackendHeartbeatResponse { identity_backend_id: backend_id, token: token.into(), ..Default::default() }
+    }
+
+    fn copy(backend_id: i64, leaving: bool, version: Option<u64>, last_failed_version: u64) -> Copy {
+        let heard = version.map(|version| {
+            let mut s = crate::fe::cluster::replicas::ReplicaState::default();
+            s.version = version;
+            s.last_failed_version = last_failed_version;
+            s
+        });
+        Copy { backend_id, leaving, member: true, heard }
+    }
+
+    #[test]
+    fn a_leaving_replica_is_kept_while_it_is_the_newest_copy() {
+        // Seed 875: the only replica, at version 1 by the FE's count while a load that made
+        // version 2 visible was still publishing.
+        assert_eq!(newest_leaving([copy(1, true, Some(1), 0)].into_iter(), 2), Some(1));
+        // Ahead of every staying replica, though behind the visible version.
+        let copies = [copy(1, true, Some(4), 0), copy(2, false, Some(3), 0), copy(3, false, Some(3), 4)];
+        assert_eq!(newest_leaving(copies.into_iter(), 5), Some(1));
+        // Not heard of since the FE started: it may be the newest.
+        assert_eq!(newest_leaving([copy(1, true, None, 0), copy(2, false, Some(4), 5)].into_iter(), 5), Some(1));
+        // A staying replica on a backend that is not a member holds nothing the cluster can use.
+        let gone = Copy { member: false, ..copy(2, false, Some(5), 0) };
+        assert_eq!(newest_leaving([copy(1, true, Some(5), 0), gone].into_iter(), 5), Some(1));
+    }
+
+    #[test]
+    fn a_leaving_replica_goes_when_a_staying_one_is_as_new() {
+        assert_eq!(newest_leaving([copy(1, true, None, 0), copy(2, false, Some(5), 0)].into_iter(), 5), None);
+        assert_eq!(newest_leaving([copy(1, true, Some(4), 0), copy(2, false, Some(4), 5)].into_iter(), 5), None);
+        assert_eq!(newest_leaving([copy(1, true, Some(0), 0), copy(2, false, None, 0)].into_iter(), 5), None);
     }
 
     #[test]
