@@ -118,6 +118,11 @@ impl Cluster {
         &self.data
     }
 
+    /// The cluster's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The CPU time (user + system, every thread) the cluster's process has used so far.
     pub fn cpu_time(&self) -> Option<Duration> {
         super::cpu::of_process(self.child.id())

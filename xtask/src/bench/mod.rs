@@ -6,6 +6,8 @@
 //!   `cp -al` (`cargo xtask bench backup`).
 //! - [`restore`]: RESTORE of the backup bench's part-1 snapshot next to `cp -r` of its files in
 //!   the repository (`cargo xtask bench restore`).
+//! - [`scale`]: BACKUP and RESTORE of nearly empty tables of 2 048 to 32 768 tablets: how a job's
+//!   cost grows with tablets (`cargo xtask bench scale`).
 //!
 //! The pieces a benchmark needs are shared: [`setup`] starts the cluster the backup and restore
 //! benchmarks use, creates the repository, and loads and backs up part 1's table; [`cluster`]
@@ -21,6 +23,7 @@ pub mod cpu;
 pub mod files;
 pub mod load;
 pub mod restore;
+pub mod scale;
 pub mod setup;
 
 #[derive(clap::Args, Debug)]
@@ -44,6 +47,9 @@ enum Which {
     /// RESTORE throughput (of the backup bench's part-1 snapshot) next to `cp -r` of its files.
     #[command(long_about = restore::ABOUT)]
     Restore(restore::RestoreArgs),
+    /// BACKUP and RESTORE of nearly empty tables of many tablets: time per tablet as they grow.
+    #[command(long_about = scale::ABOUT)]
+    Scale(scale::ScaleArgs),
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
@@ -52,5 +58,6 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         Some(Which::Load(load)) => load::run(load),
         Some(Which::Backup(backup)) => backup::run(backup),
         Some(Which::Restore(restore)) => restore::run(restore),
+        Some(Which::Scale(scale)) => scale::run(scale),
     }
 }

@@ -10,7 +10,7 @@
 //! Cost: each round reads only the job's repository and the backends (never a copy of the whole
 //! FE state), so a job's FE work grows linearly with its tablets.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 
@@ -146,20 +146,36 @@ impl Fe {
     ) -> Result<Vec<(K::Task, i64, K::Output)>, StepError> {
         let job_id = kind.job_id();
         let start = crate::clock::monotonic();
-        let mut queue: Vec<Queued<K::Task>> = tasks.into_iter().map(|task| Queued::new(task, start)).collect();
+        let mut queue: VecDeque<Queued<K::Task>> = tasks.into_iter().map(|task| Queued::new(task, start)).collect();
         let total = queue.len();
         let mut done = Vec::with_capacity(total);
         let mut per_backend: BTreeMap<i64, usize> = BTreeMap::new();
         let dead_backends = Signal::new(BTreeSet::<i64>::new());
         let mut in_flight = FuturesUnordered::new();
-        self.with_runtime(job_id, |r| kind.begin(r, &queue));
+        // Every task is unfinished from now until it is done (a failed one keeps its entry).
+        self.with_runtime(job_id, |r| {
+            kind.begin(r, queue.make_contiguous());
+            for queued in &queue {
+                r.unfinished.entry(K::tablet_id(&queued.task)).or_insert(K::shown_backend(&queued.task));
+            }
+        });
         let mut next_poll = crate::clock::monotonic() + Duration::from_millis(TRANSFER_TICK_MS);
         while done.len() < total {
             let (route, view) = self.transfer_view(repo_id).await?;
             dead_backends.set(per_backend.keys().filter(|b| !view.alive.contains(b)).copied().collect());
             let now = crate::clock::monotonic();
             let mut i = 0;
-            while i < queue.len() && in_flight.len() < MAX_TRANSFERS_IN_FLIGHT {
+            // The scan ends when every alive backend has its share in flight: it must not walk
+            // the whole queue after each finished task (a job of 10^4 tablets would be
+            // quadratic). With none alive it walks it, so a task whose backends were all dropped
+            // fails the job (in `place`) instead of waiting for its timeout.
+            let busy = |per_backend: &BTreeMap<i64, usize>, b: i64| {
+                per_backend.get(&b).copied().unwrap_or(0) >= MAX_TRANSFERS_PER_BACKEND
+            };
+            while i < queue.len()
+                && in_flight.len() < MAX_TRANSFERS_IN_FLIGHT
+                && (view.alive.is_empty() || view.alive.iter().any(|b| !busy(&per_backend, *b)))
+            {
                 let broker_addr = match &route.broker_addr {
                     Ok(addr) => addr.clone(),
                     Err(e) => {
@@ -167,13 +183,12 @@ impl Fe {
                         break;
                     }
                 };
-                let busy = |b: i64| per_backend.get(&b).copied().unwrap_or(0) >= MAX_TRANSFERS_PER_BACKEND;
-                let placed = kind.place(&view, &queue[i], &busy)?;
+                let placed = kind.place(&view, &queue[i], &|b| busy(&per_backend, b))?;
                 let (Some((backend_id, addr)), true) = (placed, queue[i].ready_at <= now) else {
                     i += 1;
                     continue;
                 };
-                let queued = queue.remove(i);
+                let queued = queue.remove(i).expect("a task at a scanned index");
                 *per_backend.entry(backend_id).or_default() += 1;
                 let request = kind.request(&route, broker_addr, &queued.task, backend_id);
                 self.with_runtime(job_id, |r| {
@@ -181,11 +196,6 @@ impl Fe {
                     kind.started(r, backend_id);
                 });
                 in_flight.push(self.fly::<K>(queued, backend_id, addr, request, dead_backends.clone()));
-            }
-            for queued in &queue {
-                self.with_runtime(job_id, |r| {
-                    r.unfinished.entry(K::tablet_id(&queued.task)).or_insert(K::shown_backend(&queued.task));
-                });
             }
             let finished = tokio::select! {
                 biased;
@@ -234,7 +244,7 @@ impl Fe {
                     }
                     *queued.failures.entry(backend_id).or_default() += 1;
                     queued.ready_at = crate::clock::monotonic() + backoff(queued.attempts.max(1));
-                    queue.push(queued);
+                    queue.push_back(queued);
                 }
             }
         }

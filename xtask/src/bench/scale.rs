@@ -1,0 +1,249 @@
+//! `cargo xtask bench scale`: BACKUP and RESTORE of nearly empty tables of many tablets, to see
+//! how a job's cost grows with tablets (it should grow linearly: the time per tablet the same at
+//! every size). A measurement, not a test: it fails only on errors (a job cancelled, a snapshot
+//! missing, a restored table without its rows), never on a number.
+//!
+//! For each size N of `--tablets`: a table of P range partitions x B buckets = N tablets (B at
+//! most 1 024), one replica each, holding `--rows` rows; BACKUP of it, then RESTORE of that
+//! snapshot into a new table; each timed from the statement to FINISHED with the time in each
+//! state and the CPU palo-node used. Then a summary: time and CPU per tablet at each size, and
+//! how the time per tablet grew from the smallest size to the largest.
+
+use std::time::{Duration, Instant};
+
+use super::cluster::{self, Watched, field, parse_vertical};
+use super::setup::{self, Bench, DB, REPO, Start};
+
+pub const ABOUT: &str = "Build palo-node and palo in release mode and start a local cluster \
+    (palo-node standalone: one FE, three BEs, a broker; compaction held off) in a temporary \
+    directory, which also holds a file:// repository (WITH BROKER local_broker); it is removed at \
+    the end.\n\n\
+    For each size N of --tablets (in order): CREATE TABLE of P range partitions x B buckets = N \
+    tablets (B = N / P with P the fewest partitions that keep B <= 1024; N must split so), \
+    replication_num = 1, and --rows rows in one INSERT (spread over the partitions); BACKUP \
+    SNAPSHOT ON that table, timed from the statement to FINISHED (SHOW BACKUP polled every \
+    --poll-ms), with the time in each state and palo-node's busy cores; then RESTORE SNAPSHOT of \
+    it into a new table (replication_num = 1), timed the same way, and the restored table's row \
+    count checked by SELECT count(*).\n\n\
+    Prints, for each size: backup and restore time, time and CPU per tablet, palo-node's resident \
+    memory after the restore; and the growth of the time per tablet from the smallest size to \
+    the largest (1.0 is linear growth of a job's cost with tablets). A measurement, not a test: \
+    it fails only on errors, never on a number.";
+
+/// Buckets of one partition at most (as `CREATE TABLE` allows).
+const MAX_BUCKETS: u32 = 1_024;
+/// Rows of each range partition's key range.
+const PARTITION_SPAN: u64 = 1_000_000;
+
+#[derive(clap::Args, Debug)]
+pub struct ScaleArgs {
+    /// Table sizes, in tablets (comma-separated; each a multiple of its partition count).
+    #[arg(long, value_delimiter = ',', default_values_t = [2_048u32, 8_192, 32_768])]
+    tablets: Vec<u32>,
+    /// Rows loaded into each table (one INSERT), spread over its partitions.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    rows: u64,
+    /// Milliseconds between two polls of SHOW BACKUP / SHOW RESTORE.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    poll_ms: u64,
+    /// Port offset for the local cluster (9020, 9030, 9060.., 8000 plus this).
+    #[arg(long, default_value_t = 840)]
+    port_offset: u16,
+    /// Keep the temporary directory (cluster data, repository) instead of removing it.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// One size's results.
+struct Measured {
+    tablets: u32,
+    backup: Timed,
+    restore: Timed,
+    rss_kib: Option<u64>,
+}
+
+/// A job's wall time and palo-node's CPU time meanwhile.
+#[derive(Clone, Copy)]
+struct Timed {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Timed {
+    fn per_tablet_ms(&self, tablets: u32) -> f64 {
+        self.wall.as_secs_f64() * 1e3 / f64::from(tablets)
+    }
+
+    fn cpu_per_tablet_ms(&self, tablets: u32) -> String {
+        self.cpu.map_or("?".into(), |c| format!("{:.2}", c.as_secs_f64() * 1e3 / f64::from(tablets)))
+    }
+}
+
+pub fn run(args: &ScaleArgs) -> Result<(), String> {
+    let shapes: Vec<(u32, u32)> = args.tablets.iter().map(|&n| shape(n)).collect::<Result<_, _>>()?;
+    setup::with_cluster("scale", args.port_offset, args.keep, |bench| {
+        bench.prepare()?;
+        let mut measured = Vec::new();
+        for &(partitions, buckets) in &shapes {
+            measured.push(one_size(bench, args, partitions, buckets)?);
+        }
+        summary(&measured);
+        Ok(())
+    })
+}
+
+/// (partitions, buckets) of a table of `tablets` tablets: the fewest partitions of at most
+/// [`MAX_BUCKETS`] buckets each.
+fn shape(tablets: u32) -> Result<(u32, u32), String> {
+    if tablets == 0 {
+        return Err("--tablets: a table has at least one tablet".into());
+    }
+    let partitions = tablets.div_ceil(MAX_BUCKETS);
+    if !tablets.is_multiple_of(partitions) {
+        return Err(format!(
+            "--tablets {tablets}: needs {partitions} partitions of at most {MAX_BUCKETS} buckets, and {tablets} is \
+             not a multiple of {partitions}; pick a multiple"
+        ));
+    }
+    Ok((partitions, tablets / partitions))
+}
+
+fn one_size(bench: &mut Bench, args: &ScaleArgs, partitions: u32, buckets: u32) -> Result<Measured, String> {
+    let tablets = partitions * buckets;
+    let table = format!("t{tablets}");
+    println!();
+    println!("bench scale: {tablets} tablets ({partitions} partitions x {buckets} buckets), {} rows", args.rows);
+    let created = Instant::now();
+    let ranges: Vec<String> = (0..u64::from(partitions))
+        .map(|p| format!("PARTITION p{p} VALUES [(\"{}\"), (\"{}\"))", p * PARTITION_SPAN, (p + 1) * PARTITION_SPAN))
+        .collect();
+    bench.sql(&format!(
+        "CREATE TABLE {DB}.{table} (id BIGINT NOT NULL, v VARCHAR(16)) DUPLICATE KEY(id) PARTITION BY RANGE(id) \
+         ({}) DISTRIBUTED BY HASH(id) BUCKETS {buckets} PROPERTIES (\"replication_num\" = \"1\");",
+        ranges.join(", ")
+    ))?;
+    let values: Vec<String> =
+        (0..args.rows).map(|i| format!("({}, 'r{i}')", (i % u64::from(partitions)) * PARTITION_SPAN + i)).collect();
+    bench.sql(&format!("INSERT INTO {DB}.{table} VALUES {};", values.join(", ")))?;
+    println!("  CREATE TABLE and INSERT: {:.2} s", created.elapsed().as_secs_f64());
+
+    let label = format!("scale_{tablets}");
+    println!("  BACKUP SNAPSHOT {DB}.{label} ON ({table}):");
+    let (start, watched) = bench.backup(&label, &table, args.poll_ms)?;
+    let backup = finished(&start, &watched, "BACKUP")?;
+    let timestamp = snapshot_timestamp(bench, &label)?;
+
+    let restored = format!("{table}_r");
+    let statement = format!(
+        "RESTORE SNAPSHOT {DB}.{label} FROM {REPO} ON ({table} AS {restored}) PROPERTIES (\"backup_timestamp\" = \
+         \"{timestamp}\", \"replication_num\" = \"1\");"
+    );
+    println!("  {statement}");
+    let cluster = bench.cluster;
+    let start = bench.start();
+    bench.sql(&statement)?;
+    let every = Duration::from_millis(args.poll_ms);
+    let watched = cluster::watch_restore(&mut bench.session, DB, &label, every, &|| cluster.cpu_time())?;
+    println!("    states first seen (polled every {} ms): {}", args.poll_ms, watched.timeline(start.at));
+    setup::print_phases(&watched, &start);
+    let restore = finished(&start, &watched, "RESTORE")?;
+    let count = bench.sql(&format!("SELECT count(*) FROM {DB}.{restored}\\G"))?;
+    let rows = parse_vertical(&count);
+    let got = rows.first().and_then(|r| field(r, "count(*)")).unwrap_or("?");
+    if got != args.rows.to_string() {
+        return Err(format!("the restored table {restored} holds {got} rows, not the {} loaded", args.rows));
+    }
+    let rss_kib = resident_kib(cluster.pid());
+    println!(
+        "  {tablets} tablets: BACKUP {:.2} s ({:.3} ms/tablet), RESTORE {:.2} s ({:.3} ms/tablet); restored rows \
+         checked; palo-node resident {}",
+        backup.wall.as_secs_f64(),
+        backup.per_tablet_ms(tablets),
+        restore.wall.as_secs_f64(),
+        restore.per_tablet_ms(tablets),
+        rss_kib.map_or("?".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
+    );
+    Ok(Measured { tablets, backup, restore, rss_kib })
+}
+
+/// The job's time from the statement to the poll that first showed FINISHED, and the CPU
+/// palo-node used meanwhile.
+fn finished(start: &Start, watched: &Watched, what: &str) -> Result<Timed, String> {
+    let Some(at) = watched.seen("FINISHED") else {
+        return Err(format!("{what} did not finish: states seen {}", watched.timeline(start.at)));
+    };
+    let cpu = watched.states.last().and_then(|s| s.cpu).zip(start.cpu).map(|(end, begin)| end.saturating_sub(begin));
+    Ok(Timed { wall: at.duration_since(start.at), cpu })
+}
+
+/// SHOW SNAPSHOT's timestamp of `label` (what RESTORE's `backup_timestamp` names).
+fn snapshot_timestamp(bench: &mut Bench, label: &str) -> Result<String, String> {
+    let out = bench.sql(&format!("SHOW SNAPSHOT ON {REPO} WHERE SNAPSHOT = \"{label}\"\\G"))?;
+    let rows = parse_vertical(&out);
+    let row = rows.first().ok_or_else(|| format!("SHOW SNAPSHOT ON {REPO} does not show {label}:\n{out}"))?;
+    match (field(row, "Status"), field(row, "Timestamp")) {
+        (Some("OK"), Some(ts)) => Ok(ts.to_string()),
+        (status, _) => Err(format!("SHOW SNAPSHOT ON {REPO} says {status:?} for {label}:\n{out}")),
+    }
+}
+
+/// The resident memory of process `pid` (VmRSS), off Linux `None`.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn summary(measured: &[Measured]) {
+    println!();
+    println!("bench scale: summary (one replica per tablet; palo-node's CPU per tablet in brackets)");
+    println!(
+        "  {:>8}  {:>10}  {:>16}  {:>10}  {:>16}  {:>9}",
+        "tablets", "backup s", "ms/tablet", "restore s", "ms/tablet", "RSS MiB"
+    );
+    for m in measured {
+        println!(
+            "  {:>8}  {:>10.2}  {:>7.3} [{:>6}]  {:>10.2}  {:>7.3} [{:>6}]  {:>9}",
+            m.tablets,
+            m.backup.wall.as_secs_f64(),
+            m.backup.per_tablet_ms(m.tablets),
+            m.backup.cpu_per_tablet_ms(m.tablets),
+            m.restore.wall.as_secs_f64(),
+            m.restore.per_tablet_ms(m.tablets),
+            m.restore.cpu_per_tablet_ms(m.tablets),
+            m.rss_kib.map_or("?".into(), |k| format!("{:.0}", k as f64 / 1024.0)),
+        );
+    }
+    let (Some(small), Some(large)) =
+        (measured.iter().min_by_key(|m| m.tablets), measured.iter().max_by_key(|m| m.tablets))
+    else {
+        return;
+    };
+    if large.tablets > small.tablets {
+        let growth = |f: fn(&Measured) -> Timed| {
+            f(large).per_tablet_ms(large.tablets) / f(small).per_tablet_ms(small.tablets).max(1e-9)
+        };
+        println!(
+            "  time per tablet from {} to {} tablets: backup x{:.2}, restore x{:.2} (1.0: cost linear in tablets)",
+            small.tablets,
+            large.tablets,
+            growth(|m| m.backup),
+            growth(|m| m.restore),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_splits_into_the_fewest_partitions_of_at_most_1024_buckets() {
+        assert_eq!(shape(256), Ok((1, 256)));
+        assert_eq!(shape(1024), Ok((1, 1024)));
+        assert_eq!(shape(20_480), Ok((20, 1024)));
+        assert_eq!(shape(3_000), Ok((3, 1000)));
+        assert!(shape(1025).unwrap_err().contains("pick a multiple"));
+        assert!(shape(0).is_err());
+    }
+}
