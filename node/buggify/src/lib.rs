@@ -380,8 +380,9 @@ mod coverage {
     type JobKey = (madsim::task::NodeId, &'static str, i64);
 
     thread_local! {
-        /// Every job not ended: id -> (kind, state).
-        static RUNNING: RefCell<BTreeMap<i64, (&'static str, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
+        /// Every job not ended: (FE node, kind, id) -> (kind, state). Two clusters of one world
+        /// number their jobs alike: the FE node tells them apart.
+        static RUNNING: RefCell<BTreeMap<JobKey, (&'static str, &'static str)>> = const { RefCell::new(BTreeMap::new()) };
         static STRUCK: RefCell<BTreeMap<Cell, u64>> = const { RefCell::new(BTreeMap::new()) };
         static FORCED: RefCell<BTreeMap<&'static str, u32>> = const { RefCell::new(BTreeMap::new()) };
         /// FE node -> where its jobs' states go.
@@ -474,12 +475,13 @@ mod coverage {
     }
 
     pub fn job_state(kind: &'static str, job_id: i64, state: &'static str, ended: bool) {
+        let key = (madsim::plugin::node(), kind, job_id);
         RUNNING.with(|r| {
             let mut running = r.borrow_mut();
             if ended {
-                running.remove(&job_id);
+                running.remove(&key);
             } else {
-                running.insert(job_id, (kind, state));
+                running.insert(key, (kind, state));
             }
         });
     }
