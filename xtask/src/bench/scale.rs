@@ -41,7 +41,7 @@ pub struct ScaleArgs {
     #[arg(long, value_delimiter = ',', default_values_t = [2_048u32, 8_192, 32_768])]
     tablets: Vec<u32>,
     /// Rows loaded into each table (one INSERT), spread over its partitions.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     rows: u64,
     /// Milliseconds between two polls of SHOW BACKUP / SHOW RESTORE.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
@@ -129,6 +129,7 @@ fn one_size(bench: &mut Bench, args: &ScaleArgs, partitions: u32, buckets: u32) 
 
     let label = format!("scale_{tablets}");
     println!("  BACKUP SNAPSHOT {DB}.{label} ON ({table}):");
+    bench.drop_caches();
     let (start, watched) = bench.backup(&label, &table, args.poll_ms)?;
     let backup = finished(&start, &watched, "BACKUP")?;
     let timestamp = snapshot_timestamp(bench, &label)?;
@@ -139,6 +140,7 @@ fn one_size(bench: &mut Bench, args: &ScaleArgs, partitions: u32, buckets: u32) 
          \"{timestamp}\", \"replication_num\" = \"1\");"
     );
     println!("  {statement}");
+    bench.drop_caches();
     let cluster = bench.cluster;
     let start = bench.start();
     bench.sql(&statement)?;

@@ -127,14 +127,14 @@ impl<'a> Bench<'a> {
              uploads one replica per tablet anyway)"
         );
         println!(
-            "bench {name}: cluster data, repository file://{} and the cp copies share one disk, under {}",
+            "bench {name}: cluster data, repository file://{} and any cp copies share one disk, under {}",
             repo_dir.display(),
             self.temp.path().display()
         );
         println!(
             "bench {name}: page cache {}",
             if self.caches_droppable {
-                "dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before each timed job and cp"
+                "dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before each timed job (and cp)"
             } else {
                 "NOT dropped (writing /proc/sys/vm/drop_caches is not permitted here): jobs and cps read \
                  files that may be cached alike"
