@@ -1,8 +1,8 @@
 //! The backend (BE): holds tablet files on its disk and answers the FE: heartbeats (with every
 //! tablet's version and size), tablet creation and removal, loads (WriteRows, PublishVersion,
 //! AbortTxn), scans, replica repair (CloneTablet, which pulls another BE's FetchTablet stream),
-//! BACKUP (MakeSnapshot, UploadSnapshot, ReleaseSnapshot) and RESTORE (CreateTablet pending a
-//! restore, a landing MakeSnapshot, DownloadSnapshot, MoveRestoredTablet). The tablets themselves
+//! BACKUP (MakeSnapshot, UploadSnapshots, ReleaseSnapshot) and RESTORE (CreateTablet pending a
+//! restore, a landing MakeSnapshot, DownloadSnapshots, MoveRestoredTablet). The tablets themselves
 //! live in [`tablet::TabletStore`]; this module opens them, runs background compaction and
 //! remembers which cluster it joined; `service.rs` answers the RPCs (errors as gRPC codes,
 //! streamed results).
@@ -105,11 +105,13 @@ const MAX_CONCURRENT_SCANS: usize = 16;
 const MAX_CONCURRENT_FETCHES: usize = 8;
 /// Clones running at once; more are refused (the FE retries).
 const MAX_CONCURRENT_CLONES: usize = 4;
-/// Snapshot uploads running at once; more wait for a slot (at most
+/// Tablet uploads running at once; more wait for a slot (at most
 /// [`transfer::MAX_TRACKED_TRANSFERS`] wait; more are refused and the FE retries).
-pub const MAX_CONCURRENT_UPLOADS: usize = 2;
-/// Snapshot downloads running at once; more wait for a slot, as uploads do.
-pub const MAX_CONCURRENT_DOWNLOADS: usize = 2;
+pub const MAX_CONCURRENT_UPLOADS: usize = 4;
+/// Tablet downloads running at once; more wait for a slot, as uploads do.
+pub const MAX_CONCURRENT_DOWNLOADS: usize = 4;
+/// Tablets one UploadSnapshots or DownloadSnapshots batch may name.
+pub const MAX_TRANSFER_BATCH_ITEMS: usize = 512;
 /// A scan's rows are sent in chunks of about this many encoded bytes.
 const SCAN_CHUNK_BYTES: usize = 1 << 20;
 /// Connecting to a clone's source and waiting for its stream to start.
@@ -557,25 +559,43 @@ mod tests {
             .into_inner();
         assert_eq!(made.files.len(), 2);
         let location = format!("mem://be-rpc-{}/repo", std::process::id());
-        let upload = proto::UploadSnapshotRequest {
-            job_id: 1,
-            snapshot_path: made.path.clone(),
+        let item = proto::UploadItem {
             tablet_id: 3,
+            snapshot_path: made.path.clone(),
+            remote_dir: "__palo_repository_r/__ss_s/__ss_content/__3".into(),
+        };
+        let upload = |items: Vec<proto::UploadItem>| proto::UploadSnapshotsRequest {
+            job_id: 1,
             location: location.clone(),
             properties: Default::default(),
             broker_addr: String::new(),
-            remote_dir: "__palo_repository_r/__ss_s/__ss_content/__3".into(),
+            items,
         };
-        let uploaded = be.upload_snapshot(upload.clone()).await.unwrap().into_inner();
+        let code = |r: &proto::UploadItemResult| r.result.as_ref().map(|t| (t.tablet_id, t.code));
+        // A batch whose second item names a tablet with no snapshot there: the first is uploaded
+        // all the same, the second fails alone, with the code a call of its own would get.
+        let missing = proto::UploadItem { tablet_id: 5, ..item.clone() };
+        let results = be.upload_snapshots(upload(vec![item.clone(), missing])).await.unwrap().into_inner().results;
+        assert_eq!(
+            results.iter().map(code).collect::<Vec<_>>(),
+            [Some((3, 0)), Some((5, tonic::Code::NotFound as i32))]
+        );
+        let uploaded = &results[0];
         assert_eq!((uploaded.files.len(), uploaded.files_uploaded), (2, 2));
-        let again = be.upload_snapshot(upload.clone()).await.unwrap().into_inner();
-        assert_eq!((again.files, again.files_uploaded), (uploaded.files, 0));
+        // Tried again, the batch resumes: the files already there are not sent again.
+        let again = be.upload_snapshots(upload(vec![item.clone()])).await.unwrap().into_inner().results;
+        assert_eq!((&again[0].files, again[0].files_uploaded), (&uploaded.files, 0));
         let progress = be.get_upload_progress(proto::GetTransferProgressRequest { job_id: 1 }).await.unwrap();
         assert_eq!(progress.into_inner().running, 0);
+        let twice = be.upload_snapshots(upload(vec![item.clone(), item.clone()])).await.unwrap_err();
+        assert_eq!(twice.code(), tonic::Code::InvalidArgument, "{twice:?}");
+        let empty = be.upload_snapshots(upload(Vec::new())).await.unwrap_err();
+        assert_eq!(empty.code(), tonic::Code::InvalidArgument, "{empty:?}");
 
         be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path.clone(), job_id: 0 }).await.unwrap();
         be.release_snapshot(proto::ReleaseSnapshotRequest { path: made.path, job_id: 0 }).await.unwrap();
-        assert_eq!(be.upload_snapshot(upload).await.unwrap_err().code(), tonic::Code::NotFound);
+        let released = be.upload_snapshots(upload(vec![item])).await.unwrap().into_inner().results;
+        assert_eq!(code(&released[0]), Some((3, tonic::Code::NotFound as i32)));
         let outside = proto::ReleaseSnapshotRequest { path: "tablets/3".into(), job_id: 0 };
         assert_eq!(be.release_snapshot(outside).await.unwrap_err().code(), tonic::Code::InvalidArgument);
 
@@ -632,16 +652,15 @@ mod tests {
         let backup = be.make_snapshot(backup).await.unwrap().into_inner();
         let location = format!("mem://be-restore-rpc-{}/repo", std::process::id());
         let remote_dir = "__palo_repository_r/__ss_s/__ss_content/__3".to_string();
-        let upload = proto::UploadSnapshotRequest {
+        let upload = proto::UploadSnapshotsRequest {
             job_id: 41,
-            snapshot_path: backup.path,
-            tablet_id: 3,
             location: location.clone(),
             properties: Default::default(),
             broker_addr: String::new(),
-            remote_dir: remote_dir.clone(),
+            items: vec![proto::UploadItem { tablet_id: 3, snapshot_path: backup.path, remote_dir: remote_dir.clone() }],
         };
-        let files = be.upload_snapshot(upload).await.unwrap().into_inner().files;
+        let mut uploaded = be.upload_snapshots(upload).await.unwrap().into_inner().results;
+        let files = uploaded.remove(0).files;
 
         // The restore: tablet 4, pending at version 2, with a landing snapshot for job 50.
         be.create_tablet(create(4, true)).await.unwrap();
@@ -655,21 +674,24 @@ mod tests {
         let landing = proto::MakeSnapshotRequest { tablet_id: 4, version: 2, timeout_s: 0, job_id: 50 };
         let landing = be.make_snapshot(landing).await.unwrap().into_inner();
         assert_eq!(landing.files, ["4.hdr"]);
-        let download = proto::DownloadSnapshotRequest {
+        let download = proto::DownloadSnapshotsRequest {
             job_id: 50,
-            snapshot_path: landing.path.clone(),
-            tablet_id: 4,
-            source_tablet_id: 3,
             location,
             properties: Default::default(),
             broker_addr: String::new(),
-            remote_dir,
-            files,
+            items: vec![proto::DownloadItem {
+                snapshot_path: landing.path.clone(),
+                tablet_id: 4,
+                source_tablet_id: 3,
+                remote_dir,
+                files,
+            }],
         };
-        let downloaded = be.download_snapshot(download.clone()).await.unwrap().into_inner();
-        assert_eq!(downloaded.files_downloaded, 2);
-        let again = be.download_snapshot(download.clone()).await.unwrap().into_inner();
-        assert_eq!(again.files_downloaded, 0);
+        let outcome = |r: &proto::DownloadItemResult| (r.result.as_ref().map(|t| t.code), r.files_downloaded);
+        let downloaded = be.download_snapshots(download.clone()).await.unwrap().into_inner().results;
+        assert_eq!(downloaded.iter().map(outcome).collect::<Vec<_>>(), [(Some(0), 2)]);
+        let again = be.download_snapshots(download.clone()).await.unwrap().into_inner().results;
+        assert_eq!(again.iter().map(outcome).collect::<Vec<_>>(), [(Some(0), 0)], "resumed: nothing fetched again");
         let progress = be.get_download_progress(proto::GetTransferProgressRequest { job_id: 50 }).await.unwrap();
         assert_eq!(progress.into_inner().running, 0);
 
@@ -681,7 +703,8 @@ mod tests {
 
         let release = proto::ReleaseSnapshotRequest { path: String::new(), job_id: 50 };
         assert_eq!(be.release_snapshot(release).await.unwrap().into_inner().released, 1);
-        assert_eq!(be.download_snapshot(download).await.unwrap_err().code(), tonic::Code::NotFound);
+        let released = be.download_snapshots(download).await.unwrap().into_inner().results;
+        assert_eq!(released.iter().map(outcome).collect::<Vec<_>>(), [(Some(tonic::Code::NotFound as i32), 0)]);
         assert_eq!(scan(&mut be, 4, 2).await.unwrap(), rows);
         stop.trigger();
         temp.remove().await;

@@ -89,6 +89,42 @@ fn task_result(tablet_id: i64, outcome: Result<u64, TabletError>) -> proto::Task
     }
 }
 
+/// Works on a transfer batch's items, as many at once as the backend has slots for them (each
+/// item still waits for a slot, which other jobs' items share); the results in the items' order.
+async fn transfer_items<T, R, F, Fut>(items: Vec<T>, work: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    use futures_util::StreamExt;
+    const _: () = assert!(MAX_CONCURRENT_UPLOADS == MAX_CONCURRENT_DOWNLOADS);
+    futures_util::stream::iter(items).map(work).buffered(MAX_CONCURRENT_UPLOADS).collect().await
+}
+
+/// One item's outcome in a batch answer, as a call of the item alone would have answered.
+fn status_result(tablet_id: i64, outcome: Result<(), Status>) -> proto::TaskResult {
+    match outcome {
+        Ok(()) => proto::TaskResult { tablet_id, code: 0, message: String::new(), version: 0 },
+        Err(status) => proto::TaskResult {
+            tablet_id,
+            code: status.code() as i32,
+            message: status.message().to_string(),
+            version: 0,
+        },
+    }
+}
+
+/// Refuses a transfer batch of no items, of more than [`MAX_TRANSFER_BATCH_ITEMS`], or one that
+/// names a tablet twice.
+fn check_transfer_batch(items: usize, tablet_ids: impl Iterator<Item = i64>) -> Result<(), Status> {
+    if items == 0 || items > MAX_TRANSFER_BATCH_ITEMS {
+        return Err(Status::invalid_argument(format!(
+            "a transfer batch holds 1 to {MAX_TRANSFER_BATCH_ITEMS} tablets, not {items}"
+        )));
+    }
+    check_distinct(tablet_ids)
+}
+
 /// Refuses a batch that names a tablet twice (its parts would race each other).
 fn check_distinct(tablet_ids: impl Iterator<Item = i64>) -> Result<(), Status> {
     let mut seen = std::collections::BTreeSet::new();
@@ -466,22 +502,40 @@ impl proto::backend_server::Backend for BackendService {
         .await
     }
 
-    async fn upload_snapshot(
+    async fn upload_snapshots(
         &self,
-        request: Request<proto::UploadSnapshotRequest>,
-    ) -> Result<Response<proto::UploadSnapshotResponse>, Status> {
-        if palo_buggify::fail_task(palo_buggify::Task::UploadSnapshot) {
-            return Err(Status::unavailable("injected failure of upload_snapshot (simulation)"));
-        }
+        request: Request<proto::UploadSnapshotsRequest>,
+    ) -> Result<Response<proto::UploadSnapshotsResponse>, Status> {
         let r = request.into_inner();
+        check_transfer_batch(r.items.len(), r.items.iter().map(|i| i.tablet_id))?;
         let store = open_store(&r.location, r.properties, &r.broker_addr)?;
-        let report =
-            self.be.upload_snapshot(r.job_id, r.tablet_id, &r.snapshot_path, store.as_ref(), &r.remote_dir).await?;
-        Ok(Response::new(proto::UploadSnapshotResponse {
-            files: report.files,
-            files_uploaded: report.files_uploaded,
-            bytes_uploaded: report.bytes_uploaded,
-        }))
+        let be = &self.be;
+        let job_id = r.job_id;
+        let results = transfer_items(r.items, |item| {
+            let store = store.clone();
+            async move {
+                let outcome = if palo_buggify::fail_task(palo_buggify::Task::UploadSnapshot) {
+                    Err(Status::unavailable("injected failure of upload_snapshot (simulation)"))
+                } else {
+                    be.upload_snapshot(job_id, item.tablet_id, &item.snapshot_path, store.as_ref(), &item.remote_dir)
+                        .await
+                };
+                match outcome {
+                    Ok(report) => proto::UploadItemResult {
+                        result: Some(status_result(item.tablet_id, Ok(()))),
+                        files: report.files,
+                        files_uploaded: report.files_uploaded,
+                        bytes_uploaded: report.bytes_uploaded,
+                    },
+                    Err(e) => proto::UploadItemResult {
+                        result: Some(status_result(item.tablet_id, Err(e))),
+                        ..Default::default()
+                    },
+                }
+            }
+        })
+        .await;
+        Ok(Response::new(proto::UploadSnapshotsResponse { results }))
     }
 
     async fn get_upload_progress(
@@ -492,24 +546,47 @@ impl proto::backend_server::Backend for BackendService {
         Ok(Response::new(progress_response(running, counts)))
     }
 
-    async fn download_snapshot(
+    async fn download_snapshots(
         &self,
-        request: Request<proto::DownloadSnapshotRequest>,
-    ) -> Result<Response<proto::DownloadSnapshotResponse>, Status> {
-        if palo_buggify::fail_task(palo_buggify::Task::DownloadSnapshot) {
-            return Err(Status::unavailable("injected failure of download_snapshot (simulation)"));
-        }
+        request: Request<proto::DownloadSnapshotsRequest>,
+    ) -> Result<Response<proto::DownloadSnapshotsResponse>, Status> {
         let r = request.into_inner();
+        check_transfer_batch(r.items.len(), r.items.iter().map(|i| i.tablet_id))?;
         let store = open_store(&r.location, r.properties, &r.broker_addr)?;
-        let retag = Retag { source_tablet_id: r.source_tablet_id, new_tablet_id: r.tablet_id };
-        let report = self
-            .be
-            .download_snapshot(r.job_id, &r.snapshot_path, store.as_ref(), &r.remote_dir, &r.files, retag)
-            .await?;
-        Ok(Response::new(proto::DownloadSnapshotResponse {
-            files_downloaded: report.files_downloaded,
-            bytes_downloaded: report.bytes_downloaded,
-        }))
+        let be = &self.be;
+        let job_id = r.job_id;
+        let results = transfer_items(r.items, |item| {
+            let store = store.clone();
+            async move {
+                let retag = Retag { source_tablet_id: item.source_tablet_id, new_tablet_id: item.tablet_id };
+                let outcome = if palo_buggify::fail_task(palo_buggify::Task::DownloadSnapshot) {
+                    Err(Status::unavailable("injected failure of download_snapshot (simulation)"))
+                } else {
+                    be.download_snapshot(
+                        job_id,
+                        &item.snapshot_path,
+                        store.as_ref(),
+                        &item.remote_dir,
+                        &item.files,
+                        retag,
+                    )
+                    .await
+                };
+                match outcome {
+                    Ok(report) => proto::DownloadItemResult {
+                        result: Some(status_result(item.tablet_id, Ok(()))),
+                        files_downloaded: report.files_downloaded,
+                        bytes_downloaded: report.bytes_downloaded,
+                    },
+                    Err(e) => proto::DownloadItemResult {
+                        result: Some(status_result(item.tablet_id, Err(e))),
+                        ..Default::default()
+                    },
+                }
+            }
+        })
+        .await;
+        Ok(Response::new(proto::DownloadSnapshotsResponse { results }))
     }
 
     async fn get_download_progress(

@@ -89,6 +89,27 @@ pub fn task_outcome(addr: &str, result: &proto::TaskResult) -> Result<u64, Agent
     })
 }
 
+/// A transfer batch's answer as one outcome per item: the item's result, or why it failed. The
+/// answer must hold one result, with its status, per item asked for.
+fn item_outcomes<R>(
+    addr: &str,
+    asked: usize,
+    results: Vec<R>,
+    status: impl Fn(&R) -> Option<&proto::TaskResult>,
+) -> Result<Vec<Result<R, AgentError>>, AgentError> {
+    let bad = |message: String| AgentError::BadAnswer { addr: addr.to_string(), message };
+    if results.len() != asked {
+        return Err(bad(format!("{} results for a batch of {asked}", results.len())));
+    }
+    results
+        .into_iter()
+        .map(|r| match status(&r) {
+            Some(s) => Ok(task_outcome(addr, s).map(|_| r)),
+            None => Err(bad("an item's result without its status".to_string())),
+        })
+        .collect()
+}
+
 /// A request must fit in a gRPC message (the simulator does not check sizes; this does, in
 /// both worlds).
 fn check_size(addr: &str, request: &impl prost::Message) -> Result<(), AgentError> {
@@ -145,7 +166,7 @@ impl Agent {
     }
 
     /// Creates a tablet empty at `version`; with `restore_pending`, one that waits for a restore's
-    /// rowsets up to `version` (DownloadSnapshot, then MoveRestoredTablet) and refuses reads until.
+    /// rowsets up to `version` (DownloadSnapshots, then MoveRestoredTablet) and refuses reads until.
     pub async fn create_tablet(
         &self,
         addr: &str,
@@ -343,15 +364,18 @@ impl Agent {
         Ok(response.released)
     }
 
-    /// Uploads one tablet of a snapshot to a repository; runs until the upload is done.
-    pub async fn upload_snapshot(
+    /// Uploads a batch of tablets' snapshots to a repository; runs until every item ended. One
+    /// result per item, in order: what it uploaded, or why it failed.
+    pub async fn upload_snapshots(
         &self,
         addr: &str,
-        request: proto::UploadSnapshotRequest,
-    ) -> Result<proto::UploadSnapshotResponse, AgentError> {
+        request: proto::UploadSnapshotsRequest,
+    ) -> Result<Vec<Result<proto::UploadItemResult, AgentError>>, AgentError> {
+        let asked = request.items.len();
+        check_size(addr, &request)?;
         let response =
-            self.unary(addr, TRANSFER_TIMEOUTS, |mut c| async move { c.upload_snapshot(request).await }).await?;
-        Ok(response)
+            self.unary(addr, TRANSFER_TIMEOUTS, |mut c| async move { c.upload_snapshots(request).await }).await?;
+        item_outcomes(addr, asked, response.results, |r| r.result.as_ref())
     }
 
     /// The counters of `job_id`'s uploads running on the backend.
@@ -368,16 +392,18 @@ impl Agent {
         Ok(response)
     }
 
-    /// Downloads one backed-up tablet from a repository into a landing snapshot; runs until the
-    /// download is done.
-    pub async fn download_snapshot(
+    /// Downloads a batch of backed-up tablets from a repository into their landing snapshots;
+    /// runs until every item ended. One result per item, in order.
+    pub async fn download_snapshots(
         &self,
         addr: &str,
-        request: proto::DownloadSnapshotRequest,
-    ) -> Result<proto::DownloadSnapshotResponse, AgentError> {
+        request: proto::DownloadSnapshotsRequest,
+    ) -> Result<Vec<Result<proto::DownloadItemResult, AgentError>>, AgentError> {
+        let asked = request.items.len();
+        check_size(addr, &request)?;
         let response =
-            self.unary(addr, TRANSFER_TIMEOUTS, |mut c| async move { c.download_snapshot(request).await }).await?;
-        Ok(response)
+            self.unary(addr, TRANSFER_TIMEOUTS, |mut c| async move { c.download_snapshots(request).await }).await?;
+        item_outcomes(addr, asked, response.results, |r| r.result.as_ref())
     }
 
     /// The counters of `job_id`'s downloads running on the backend.

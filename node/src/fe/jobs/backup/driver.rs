@@ -8,7 +8,7 @@
 //!   version (hard links: O(files)). One snapshot per tablet is enough; the others are spares, so
 //!   an upload whose backend dies moves to another replica at once, at the same version.
 //! - UPLOAD_SNAPSHOT: nothing left to prepare; moves on.
-//! - UPLOADING: one upload task per tablet, at most [`MAX_TRANSFERS_PER_BACKEND`] per backend (the transfer pump);
+//! - UPLOADING: one upload task per tablet, sent in batches, at most [`MAX_BATCHES_PER_BACKEND`] per backend (the transfer pump);
 //!   failed tasks are retried with backoff, preferring another replica, at most
 //!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved. A
 //!   tablet whose every snapshot is on a backend dropped from the cluster fails the job (as a
@@ -30,6 +30,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use crate::fe::catalog::TableRecord;
+use crate::fe::cluster::agent::AgentError;
 use crate::fe::jobs::backup::job::{BackupJob, BackupState, ReplicaSnapshot};
 use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, LabelOwner};
 use crate::fe::jobs::backup::statement::{CancelError, MAX_TABLETS_PER_JOB};
@@ -62,7 +63,8 @@ struct Uploads {
 
 impl Transfer for Uploads {
     type Task = UploadTask;
-    type Request = proto::UploadSnapshotRequest;
+    type Item = proto::UploadItem;
+    type Batch = proto::UploadSnapshotsRequest;
     type Output = Vec<String>;
     const VERB: &'static str = "upload";
     const PREPOSITION: &'static str = "from";
@@ -75,11 +77,16 @@ impl Transfer for Uploads {
         task.tablet_id
     }
 
+    fn files(&self, task: &UploadTask) -> usize {
+        task.copies.first().map_or(1, |c| c.files.len())
+    }
+
     fn shown_backend(task: &UploadTask) -> i64 {
         task.copies.first().map_or(0, |c| c.backend_id)
     }
 
-    /// The snapshot on an alive backend with room, the one that failed least first. A tablet
+    /// The snapshot on an alive backend with room, the one that failed least first, then the one
+    /// on the least loaded backend. A tablet
     /// none of whose snapshots is on a member any more fails the job: a dropped backend never
     /// comes back (ids are not reused), so the task would wait until the job's timeout.
     fn place(
@@ -87,6 +94,7 @@ impl Transfer for Uploads {
         view: &ClusterView,
         queued: &Queued<UploadTask>,
         busy: &dyn Fn(i64) -> bool,
+        load: &dyn Fn(i64) -> usize,
     ) -> Result<Option<(i64, String)>, StepError> {
         let copies = &queued.task.copies;
         if !copies.iter().any(|c| view.members.contains_key(&c.backend_id)) {
@@ -103,31 +111,42 @@ impl Transfer for Uploads {
             .copies
             .iter()
             .filter(|c| view.alive_addr(c.backend_id).is_some() && !busy(c.backend_id))
-            .min_by_key(|c| (queued.failures.get(&c.backend_id).copied().unwrap_or(0), c.backend_id));
+            .min_by_key(|c| {
+                (queued.failures.get(&c.backend_id).copied().unwrap_or(0), load(c.backend_id), c.backend_id)
+            });
         Ok(choice.and_then(|c| view.alive_addr(c.backend_id).map(|addr| (c.backend_id, addr.clone()))))
     }
 
-    fn request(&self, route: &Route, broker_addr: String, task: &UploadTask, backend_id: i64) -> Self::Request {
+    fn item(&self, task: &UploadTask, backend_id: i64) -> proto::UploadItem {
         let copy = task.copies.iter().find(|c| c.backend_id == backend_id);
-        proto::UploadSnapshotRequest {
-            job_id: self.job_id,
-            snapshot_path: copy.map(|c| c.path.clone()).unwrap_or_default(),
+        proto::UploadItem {
             tablet_id: task.tablet_id,
-            location: route.repo.location.clone(),
-            properties: route.properties.clone().into_iter().collect(),
-            broker_addr,
+            snapshot_path: copy.map(|c| c.path.clone()).unwrap_or_default(),
             remote_dir: task.remote_dir.clone(),
         }
     }
 
-    async fn call(fe: &Fe, addr: String, request: Self::Request) -> Result<Vec<String>, TaskFailure> {
+    fn batch(&self, route: &Route, broker_addr: String, items: Vec<proto::UploadItem>) -> Self::Batch {
+        proto::UploadSnapshotsRequest {
+            job_id: self.job_id,
+            location: route.repo.location.clone(),
+            properties: route.properties.clone().into_iter().collect(),
+            broker_addr,
+            items,
+        }
+    }
+
+    async fn call(
+        fe: &Fe,
+        addr: String,
+        batch: Self::Batch,
+    ) -> Result<Vec<Result<Vec<String>, TaskFailure>>, TaskFailure> {
         // An upload of this tablet still running there (an earlier attempt) is no failure of the
         // tablet: it counts against that backend only.
-        fe.agent.upload_snapshot(&addr, request).await.map(|r| r.files).map_err(|e| TaskFailure {
-            message: e.to_string(),
-            counts: !e.is_already_running(),
-            damaged: false,
-        })
+        let failure =
+            |e: AgentError| TaskFailure { message: e.to_string(), counts: !e.is_already_running(), damaged: false };
+        let outcomes = fe.agent.upload_snapshots(&addr, batch).await.map_err(failure)?;
+        Ok(outcomes.into_iter().map(|o| o.map(|r| r.files).map_err(failure)).collect())
     }
 
     fn backend_dead(backend_id: i64) -> TaskFailure {
@@ -647,8 +666,9 @@ mod tests {
     fn an_upload_whose_snapshots_are_all_on_dropped_backends_fails_the_job() {
         let uploads = Uploads { job_id: 28_750 };
         let idle = |_: i64| false;
+        let unloaded = |_: i64| 0;
         let all_up = view(&[10_001, 10_002, 10_003], &[10_001, 10_002, 10_003]);
-        match uploads.place(&all_up, &upload_of(20_012, &[10_004]), &idle) {
+        match uploads.place(&all_up, &upload_of(20_012, &[10_004]), &idle, &unloaded) {
             Err(StepError::Fail(status)) => {
                 assert_eq!(status.code, StatusCode::CommonError);
                 assert!(status.message.contains("tablet 20012") && status.message.contains("10004"), "{status}");
@@ -657,10 +677,32 @@ mod tests {
         }
         // A member that is down may come back: the upload waits for it.
         let spread = upload_of(20_008, &[10_002, 10_004]);
-        assert!(matches!(uploads.place(&view(&[10_001, 10_002], &[10_001]), &spread, &idle), Ok(None)));
+        assert!(matches!(uploads.place(&view(&[10_001, 10_002], &[10_001]), &spread, &idle, &unloaded), Ok(None)));
         // A copy on an alive member is used, whatever became of the others.
-        let placed = uploads.place(&view(&[10_001, 10_002], &[10_001, 10_002]), &spread, &idle).expect("placed");
+        let placed =
+            uploads.place(&view(&[10_001, 10_002], &[10_001, 10_002]), &spread, &idle, &unloaded).expect("placed");
         assert_eq!(placed, Some((10_002, "10.0.1.2:9060".to_string())));
+    }
+
+    /// Batches fill one backend at a time: the copy on the backend with the fewest tasks in
+    /// flight is taken, so a table's uploads spread over its replicas' backends.
+    #[test]
+    fn an_upload_goes_to_its_least_loaded_backend() {
+        let uploads = Uploads { job_id: 1 };
+        let idle = |_: i64| false;
+        let all_up = view(&[10_001, 10_002, 10_003], &[10_001, 10_002, 10_003]);
+        let task = upload_of(20_001, &[10_001, 10_002, 10_003]);
+        let loaded = |b: i64| if b == 10_002 { 3 } else { 64 };
+        let placed = uploads.place(&all_up, &task, &idle, &loaded).expect("placed");
+        assert_eq!(placed.map(|p| p.0), Some(10_002));
+        // A copy that failed before still goes last, however idle its backend.
+        let mut failed = upload_of(20_001, &[10_001, 10_002, 10_003]);
+        failed.failures.insert(10_002, 1);
+        let placed = uploads.place(&all_up, &failed, &idle, &loaded).expect("placed");
+        assert_eq!(placed.map(|p| p.0), Some(10_001));
+        let busy = |b: i64| b != 10_003;
+        let placed = uploads.place(&all_up, &failed, &busy, &loaded).expect("placed");
+        assert_eq!(placed.map(|p| p.0), Some(10_003));
     }
 
     #[test]

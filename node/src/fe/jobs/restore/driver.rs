@@ -10,7 +10,7 @@
 //!   landing directory its files are downloaded into.
 //! - DOWNLOAD: nothing left to prepare; moves on.
 //! - DOWNLOADING: every replica downloads its backed-up tablet's files (at most
-//!   [`MAX_TRANSFERS_PER_BACKEND`] per backend, by the transfer pump); the backend checks each file's md5 and skips
+//!   [`MAX_BATCHES_PER_BACKEND`] batches of tablets per backend, by the transfer pump); the backend checks each file's md5 and skips
 //!   files it already holds verified, so a download redone after a crash or a retry sends only
 //!   what is missing.
 //! - COMMIT: nothing left to prepare; moves on.
@@ -32,6 +32,7 @@ use futures_util::StreamExt;
 
 use crate::fe::catalog::TabletRecord;
 use crate::fe::catalog::placement::current_load;
+use crate::fe::cluster::agent::AgentError;
 use crate::fe::jobs::driver::MAX_TASK_ATTEMPTS;
 use crate::fe::jobs::driver::StepError;
 use crate::fe::jobs::driver::backoff;
@@ -92,7 +93,8 @@ struct Downloads<'a> {
 
 impl Transfer for Downloads<'_> {
     type Task = DownloadTask;
-    type Request = proto::DownloadSnapshotRequest;
+    type Item = proto::DownloadItem;
+    type Batch = proto::DownloadSnapshotsRequest;
     type Output = ();
     const VERB: &'static str = "download";
     const PREPOSITION: &'static str = "on";
@@ -105,6 +107,10 @@ impl Transfer for Downloads<'_> {
         task.tablet_id
     }
 
+    fn files(&self, task: &DownloadTask) -> usize {
+        self.tablets.get(&task.tablet_id).map_or(1, |t| t.files.len())
+    }
+
     fn shown_backend(task: &DownloadTask) -> i64 {
         task.backend_id
     }
@@ -115,6 +121,7 @@ impl Transfer for Downloads<'_> {
         view: &ClusterView,
         queued: &Queued<DownloadTask>,
         busy: &dyn Fn(i64) -> bool,
+        _load: &dyn Fn(i64) -> usize,
     ) -> Result<Option<(i64, String)>, StepError> {
         let task = &queued.task;
         Ok(match reach(view, task.tablet_id, task.backend_id)? {
@@ -123,30 +130,38 @@ impl Transfer for Downloads<'_> {
         })
     }
 
-    fn request(&self, route: &Route, broker_addr: String, task: &DownloadTask, _backend_id: i64) -> Self::Request {
+    fn item(&self, task: &DownloadTask, _backend_id: i64) -> proto::DownloadItem {
         let landing = self.landing_of[&(task.tablet_id, task.backend_id)];
         let info = &self.tablets[&task.tablet_id];
-        proto::DownloadSnapshotRequest {
-            job_id: self.job_id,
+        proto::DownloadItem {
             snapshot_path: landing.path.clone(),
             tablet_id: task.tablet_id,
             source_tablet_id: info.source_tablet_id,
-            location: route.repo.location.clone(),
-            properties: route.properties.clone().into_iter().collect(),
-            broker_addr,
             remote_dir: info.remote_dir.to_string(),
             files: info.files.to_vec(),
         }
     }
 
-    async fn call(fe: &Fe, addr: String, request: Self::Request) -> Result<(), TaskFailure> {
+    fn batch(&self, route: &Route, broker_addr: String, items: Vec<proto::DownloadItem>) -> Self::Batch {
+        proto::DownloadSnapshotsRequest {
+            job_id: self.job_id,
+            location: route.repo.location.clone(),
+            properties: route.properties.clone().into_iter().collect(),
+            broker_addr,
+            items,
+        }
+    }
+
+    async fn call(fe: &Fe, addr: String, batch: Self::Batch) -> Result<Vec<Result<(), TaskFailure>>, TaskFailure> {
         // A download of this replica still running there (an earlier attempt) is waited for, not
         // counted as a failure.
-        fe.agent.download_snapshot(&addr, request).await.map(|_| ()).map_err(|e| TaskFailure {
+        let failure = |e: AgentError| TaskFailure {
             message: e.to_string(),
             counts: !e.is_already_running(),
             damaged: e.is_data_loss(),
-        })
+        };
+        let outcomes = fe.agent.download_snapshots(&addr, batch).await.map_err(failure)?;
+        Ok(outcomes.into_iter().map(|o| o.map(|_| ()).map_err(failure)).collect())
     }
 
     fn backend_dead(backend_id: i64) -> TaskFailure {
