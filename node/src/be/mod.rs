@@ -447,6 +447,39 @@ mod tests {
         panic!("the BE at {addr} never answered");
     }
 
+    /// One tablet's snapshot through MakeSnapshots: the item's result, or its code.
+    async fn snapshot(
+        be: &mut proto::backend_client::BackendClient<tonic::transport::Channel>,
+        tablet_id: i64,
+        version: u64,
+        job_id: i64,
+    ) -> Result<proto::SnapshotItemResult, tonic::Code> {
+        let items = vec![proto::SnapshotItem { tablet_id, version }];
+        let request = proto::MakeSnapshotsRequest { job_id, timeout_s: 0, items };
+        let mut results = be.make_snapshots(request).await.map_err(|s| s.code())?.into_inner().results;
+        assert_eq!(results.len(), 1, "one result per item");
+        let made = results.remove(0);
+        match made.result.as_ref().map(|r| r.code) {
+            Some(0) => Ok(made),
+            Some(code) => Err(tonic::Code::from_i32(code)),
+            None => panic!("an item's result without its status"),
+        }
+    }
+
+    /// One restored tablet moved through MoveRestoredTablets: its version, or the item's code.
+    async fn move_restored(
+        be: &mut proto::backend_client::BackendClient<tonic::transport::Channel>,
+        item: proto::MoveItem,
+    ) -> Result<u64, tonic::Code> {
+        let request = proto::MoveRestoredTabletsRequest { job_id: 50, items: vec![item] };
+        let results = be.move_restored_tablets(request).await.map_err(|s| s.code())?.into_inner().results;
+        match results.as_slice() {
+            [r] if r.code == 0 => Ok(r.version),
+            [r] => Err(tonic::Code::from_i32(r.code)),
+            other => panic!("{} results for one item", other.len()),
+        }
+    }
+
     async fn scan(
         client: &mut proto::backend_client::BackendClient<tonic::transport::Channel>,
         tablet_id: i64,
@@ -550,13 +583,8 @@ mod tests {
         be.write_rows(write).await.unwrap();
         be.publish_version(proto::PublishVersionRequest { txn_id: 9, tablet_id: 3, version: 2 }).await.unwrap();
 
-        let bad = proto::MakeSnapshotRequest { tablet_id: 3, version: 3, timeout_s: 0, job_id: 0 };
-        assert_eq!(be.make_snapshot(bad).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
-        let made = be
-            .make_snapshot(proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 41 })
-            .await
-            .unwrap()
-            .into_inner();
+        assert_eq!(snapshot(&mut be, 3, 3, 0).await.unwrap_err(), tonic::Code::FailedPrecondition);
+        let made = snapshot(&mut be, 3, 2, 41).await.unwrap();
         assert_eq!(made.files.len(), 2);
         let location = format!("mem://be-rpc-{}/repo", std::process::id());
         let item = proto::UploadItem {
@@ -601,8 +629,7 @@ mod tests {
 
         // A job's snapshots: reported by heartbeats, released together, and refused afterwards.
         for version in [1, 2] {
-            let job = proto::MakeSnapshotRequest { tablet_id: 3, version, timeout_s: 0, job_id: 42 };
-            be.make_snapshot(job).await.unwrap();
+            snapshot(&mut be, 3, version, 42).await.unwrap();
         }
         let beat = |be: &mut proto::backend_client::BackendClient<tonic::transport::Channel>| {
             let mut be = be.clone();
@@ -621,8 +648,7 @@ mod tests {
         assert_eq!(be.release_snapshot(release.clone()).await.unwrap().into_inner().released, 2);
         assert_eq!(be.release_snapshot(release).await.unwrap().into_inner().released, 0);
         assert!(beat(&mut be).await.is_empty());
-        let late = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 42 };
-        assert_eq!(be.make_snapshot(late).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
+        assert_eq!(snapshot(&mut be, 3, 2, 42).await.unwrap_err(), tonic::Code::FailedPrecondition);
         stop.trigger();
         temp.remove().await;
     }
@@ -648,8 +674,7 @@ mod tests {
         let write = proto::WriteRowsRequest { txn_id: 9, tablet_id: 3, seq: 0, rows: bytes, row_count: 10, last: true };
         be.write_rows(write).await.unwrap();
         be.publish_version(proto::PublishVersionRequest { txn_id: 9, tablet_id: 3, version: 2 }).await.unwrap();
-        let backup = proto::MakeSnapshotRequest { tablet_id: 3, version: 2, timeout_s: 0, job_id: 41 };
-        let backup = be.make_snapshot(backup).await.unwrap().into_inner();
+        let backup = snapshot(&mut be, 3, 2, 41).await.unwrap();
         let location = format!("mem://be-restore-rpc-{}/repo", std::process::id());
         let remote_dir = "__palo_repository_r/__ss_s/__ss_content/__3".to_string();
         let upload = proto::UploadSnapshotsRequest {
@@ -665,14 +690,25 @@ mod tests {
         // The restore: tablet 4, pending at version 2, with a landing snapshot for job 50.
         be.create_tablet(create(4, true)).await.unwrap();
         be.create_tablet(create(4, true)).await.expect("creating it again is fine");
+        // A batch of them, as a restore's SNAPSHOTING makes them: pending for the job, each with
+        // its result; one already made by the job is left as it is.
+        let batch = |tablet_ids: Vec<i64>| proto::CreateTabletsRequest {
+            tablet_ids,
+            schema_json: schema_json.clone(),
+            version: 2,
+            restore_job_id: 77,
+        };
+        let created = be.create_tablets(batch(vec![5, 4])).await.unwrap().into_inner().results;
+        assert_eq!(created.iter().map(|r| (r.tablet_id, r.code)).collect::<Vec<_>>(), [(5, 0), (4, 0)]);
+        let twice = be.create_tablets(batch(vec![6, 6])).await.unwrap_err();
+        assert_eq!(twice.code(), tonic::Code::InvalidArgument);
         assert_eq!(scan(&mut be, 4, 2).await.unwrap_err().code(), tonic::Code::FailedPrecondition);
         let beat =
             proto::BackendHeartbeatRequest { fe_addr: "fe".into(), backend_id: 1, cluster_id: 7, token: String::new() };
         let beat = be.heartbeat(beat).await.unwrap().into_inner();
         let pending: Vec<(i64, bool)> = beat.tablets.iter().map(|t| (t.tablet_id, t.restore_pending)).collect();
-        assert_eq!(pending, [(3, false), (4, true)]);
-        let landing = proto::MakeSnapshotRequest { tablet_id: 4, version: 2, timeout_s: 0, job_id: 50 };
-        let landing = be.make_snapshot(landing).await.unwrap().into_inner();
+        assert_eq!(pending, [(3, false), (4, true), (5, true)]);
+        let landing = snapshot(&mut be, 4, 2, 50).await.unwrap();
         assert_eq!(landing.files, ["4.hdr"]);
         let download = proto::DownloadSnapshotsRequest {
             job_id: 50,
@@ -695,11 +731,10 @@ mod tests {
         let progress = be.get_download_progress(proto::GetTransferProgressRequest { job_id: 50 }).await.unwrap();
         assert_eq!(progress.into_inner().running, 0);
 
-        let request =
-            proto::MoveRestoredTabletRequest { job_id: 50, tablet_id: 4, snapshot_path: landing.path, version: 2 };
-        assert_eq!(be.move_restored_tablet(request.clone()).await.unwrap().into_inner().version, 2);
+        let request = proto::MoveItem { tablet_id: 4, snapshot_path: landing.path, version: 2 };
+        assert_eq!(move_restored(&mut be, request.clone()).await, Ok(2));
         assert_eq!(scan(&mut be, 4, 2).await.unwrap(), rows);
-        assert_eq!(be.move_restored_tablet(request).await.unwrap().into_inner().version, 2, "moved already");
+        assert_eq!(move_restored(&mut be, request).await, Ok(2), "moved already");
 
         let release = proto::ReleaseSnapshotRequest { path: String::new(), job_id: 50 };
         assert_eq!(be.release_snapshot(release).await.unwrap().into_inner().released, 1);

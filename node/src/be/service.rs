@@ -1,6 +1,8 @@
 //! The BE's gRPC service: each RPC of `proto::backend_server::Backend` checked, run on its own
 //! task (so a caller that gives up never cuts it half way), and its errors mapped to gRPC codes.
 
+use futures_util::StreamExt;
+
 use super::*;
 
 /// The gRPC status an upload error answers with.
@@ -69,7 +71,6 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = proto::TaskResult>,
 {
-    use futures_util::StreamExt;
     futures_util::stream::iter(parts).map(work).buffered(BATCH_CONCURRENCY).collect().await
 }
 
@@ -96,7 +97,6 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = R>,
 {
-    use futures_util::StreamExt;
     const _: () = assert!(MAX_CONCURRENT_UPLOADS == MAX_CONCURRENT_DOWNLOADS);
     futures_util::stream::iter(items).map(work).buffered(MAX_CONCURRENT_UPLOADS).collect().await
 }
@@ -123,6 +123,19 @@ fn check_transfer_batch(items: usize, tablet_ids: impl Iterator<Item = i64>) -> 
         )));
     }
     check_distinct(tablet_ids)
+}
+
+/// One item of a MakeSnapshots batch.
+async fn make_item_snapshot(
+    be: &Be,
+    item: proto::SnapshotItem,
+    timeout_s: u64,
+    job_id: i64,
+) -> Result<tablet::snapshot::SnapshotInfo, Status> {
+    if palo_buggify::fail_task(palo_buggify::Task::MakeSnapshot) {
+        return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
+    }
+    be.tablets.make_job_snapshot(item.tablet_id, item.version, timeout_s, job_id).await.map_err(status)
 }
 
 /// Refuses a batch that names a tablet twice (its parts would race each other).
@@ -243,7 +256,12 @@ impl proto::backend_server::Backend for BackendService {
             }
             let r = request.into_inner();
             let schema = parse_schema(&r.schema_json)?;
-            let outcomes = be.tablets.create_tablets(&r.tablet_ids, schema, r.version).await;
+            let outcomes = if r.restore_job_id == 0 {
+                be.tablets.create_tablets(&r.tablet_ids, schema, r.version).await
+            } else {
+                check_distinct(r.tablet_ids.iter().copied())?;
+                be.tablets.create_restore_tablets(&r.tablet_ids, schema, r.version, r.restore_job_id).await
+            };
             let results =
                 r.tablet_ids.iter().zip(outcomes).map(|(id, o)| task_result(*id, o.map(|()| r.version))).collect();
             Ok(Response::new(proto::CreateTabletsResponse { results }))
@@ -465,19 +483,35 @@ impl proto::backend_server::Backend for BackendService {
         Ok(Response::new(stream))
     }
 
-    async fn make_snapshot(
+    async fn make_snapshots(
         &self,
-        request: Request<proto::MakeSnapshotRequest>,
-    ) -> Result<Response<proto::MakeSnapshotResponse>, Status> {
+        request: Request<proto::MakeSnapshotsRequest>,
+    ) -> Result<Response<proto::MakeSnapshotsResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task(palo_buggify::Task::MakeSnapshot) {
-                return Err(Status::unavailable("injected failure of make_snapshot (simulation)"));
-            }
             let r = request.into_inner();
-            let info =
-                be.tablets.make_job_snapshot(r.tablet_id, r.version, r.timeout_s, r.job_id).await.map_err(status)?;
-            Ok(Response::new(proto::MakeSnapshotResponse { path: info.path, files: info.files }))
+            check_transfer_batch(r.items.len(), r.items.iter().map(|i| i.tablet_id))?;
+            let (job_id, timeout_s) = (r.job_id, r.timeout_s);
+            let snapshots = r.items.into_iter().map(|item| {
+                let be = be.clone();
+                async move { (item.tablet_id, make_item_snapshot(&be, item, timeout_s, job_id).await) }
+            });
+            let results =
+                futures_util::stream::iter(snapshots).buffered(BATCH_CONCURRENCY).map(|(tablet_id, outcome)| {
+                    match outcome {
+                        Ok(info) => proto::SnapshotItemResult {
+                            result: Some(status_result(tablet_id, Ok(()))),
+                            path: info.path,
+                            files: info.files,
+                        },
+                        Err(e) => proto::SnapshotItemResult {
+                            result: Some(status_result(tablet_id, Err(e))),
+                            ..Default::default()
+                        },
+                    }
+                });
+            let results = results.collect().await;
+            Ok(Response::new(proto::MakeSnapshotsResponse { results }))
         })
         .await
     }
@@ -597,19 +631,32 @@ impl proto::backend_server::Backend for BackendService {
         Ok(Response::new(progress_response(running, counts)))
     }
 
-    async fn move_restored_tablet(
+    async fn move_restored_tablets(
         &self,
-        request: Request<proto::MoveRestoredTabletRequest>,
-    ) -> Result<Response<proto::MoveRestoredTabletResponse>, Status> {
+        request: Request<proto::MoveRestoredTabletsRequest>,
+    ) -> Result<Response<proto::MoveRestoredTabletsResponse>, Status> {
         let be = self.be.clone();
         handle(async move {
-            if palo_buggify::fail_task(palo_buggify::Task::MoveRestoredTablet) {
-                return Err(Status::unavailable("injected failure of move_restored_tablet (simulation)"));
-            }
             let r = request.into_inner();
-            let version = be.tablets.move_restored(r.tablet_id, &r.snapshot_path, r.version).await.map_err(status)?;
-            tracing::info!(job_id = r.job_id, tablet_id = r.tablet_id, version, "be: restored tablet moved");
-            Ok(Response::new(proto::MoveRestoredTabletResponse { version }))
+            check_transfer_batch(r.items.len(), r.items.iter().map(|i| i.tablet_id))?;
+            let job_id = r.job_id;
+            let results = in_order(r.items, |item| {
+                let be = be.clone();
+                async move {
+                    if palo_buggify::fail_task(palo_buggify::Task::MoveRestoredTablet) {
+                        let injected =
+                            TabletError::Unavailable("injected failure of move_restored_tablet (simulation)".into());
+                        return task_result(item.tablet_id, Err(injected));
+                    }
+                    let outcome = be.tablets.move_restored(item.tablet_id, &item.snapshot_path, item.version).await;
+                    if let Ok(version) = outcome {
+                        tracing::info!(job_id, tablet_id = item.tablet_id, version, "be: restored tablet moved");
+                    }
+                    task_result(item.tablet_id, outcome)
+                }
+            })
+            .await;
+            Ok(Response::new(proto::MoveRestoredTabletsResponse { results }))
         })
         .await
     }

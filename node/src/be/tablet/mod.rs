@@ -451,18 +451,51 @@ impl TabletStore {
         version: u64,
         job_id: i64,
     ) -> Result<(), TabletError> {
-        // The FE journals a restore's tablet ids before it creates them, so a tablet of such an id
-        // that another job (or no job) made is something a crash left under an id that was never
-        // journaled (a CREATE TABLE cut before its record): garbage, replaced here.
-        if let Ok(handle) = self.handle(tablet_id) {
-            let owner = handle.state.read().await.meta.restore_job_id;
-            if owner == Some(job_id) {
-                return Ok(());
+        self.create_restore_tablets(&[tablet_id], schema, version, job_id).await.pop().expect("one result per tablet")
+    }
+
+    /// [`TabletStore::create_restore_tablet`] for many tablets of one schema: one result per id,
+    /// in order; the directory of all of them is synced once.
+    pub async fn create_restore_tablets(
+        &self,
+        tablet_ids: &[i64],
+        schema: Schema,
+        version: u64,
+        job_id: i64,
+    ) -> Vec<Result<(), TabletError>> {
+        let mut results: Vec<Option<Result<(), TabletError>>> = Vec::with_capacity(tablet_ids.len());
+        let (mut todo, mut todo_at) = (Vec::new(), Vec::new());
+        for (i, &tablet_id) in tablet_ids.iter().enumerate() {
+            results.push(None);
+            // The FE journals a restore's tablet ids before it creates them, so a tablet of such
+            // an id that another job (or no job) made is something a crash left under an id that
+            // was never journaled (a CREATE TABLE cut before its record): garbage, replaced here.
+            if let Ok(handle) = self.handle(tablet_id) {
+                let owner = handle.state.read().await.meta.restore_job_id;
+                if owner == Some(job_id) {
+                    results[i] = Some(Ok(()));
+                    continue;
+                }
+                tracing::warn!(
+                    tablet_id,
+                    job_id,
+                    ?owner,
+                    "be: replacing a stale tablet under the id of a restored one"
+                );
+                if let Err(e) = self.drop_tablet(tablet_id).await {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
             }
-            tracing::warn!(tablet_id, job_id, ?owner, "be: replacing a stale tablet under the id of a restored one");
-            self.drop_tablet(tablet_id).await?;
+            todo.push(tablet_id);
+            todo_at.push(i);
         }
-        self.create_many(&[tablet_id], schema, version, Some(job_id)).await.pop().expect("one result per tablet")
+        let made = self.create_many(&todo, schema, version, Some(job_id)).await;
+        assert_eq!(made.len(), todo_at.len(), "one result per tablet created");
+        for (i, outcome) in todo_at.into_iter().zip(made) {
+            results[i] = Some(outcome);
+        }
+        results.into_iter().map(|r| r.expect("every tablet has a result")).collect()
     }
 
     async fn create_many(

@@ -165,29 +165,6 @@ impl Agent {
         call(client).await.map(tonic::Response::into_inner).map_err(|s| AgentError::from_status(addr, s))
     }
 
-    /// Creates a tablet empty at `version`; with `restore_pending`, one that waits for a restore's
-    /// rowsets up to `version` (DownloadSnapshots, then MoveRestoredTablet) and refuses reads until.
-    pub async fn create_tablet(
-        &self,
-        addr: &str,
-        tablet_id: i64,
-        schema: &Schema,
-        version: u64,
-        restore_job: Option<i64>,
-    ) -> Result<(), AgentError> {
-        let schema_json = serde_json::to_vec(schema)
-            .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
-        let request = proto::CreateTabletRequest {
-            tablet_id,
-            schema_json,
-            version,
-            restore_pending: restore_job.is_some(),
-            restore_job_id: restore_job.unwrap_or(0),
-        };
-        self.unary(addr, RpcTimeouts::CONTROL, |mut c| async move { c.create_tablet(request).await }).await?;
-        Ok(())
-    }
-
     /// Who the backend at `addr` is (its cluster, backend id and token), without joining it.
     pub async fn identify(&self, addr: &str) -> Result<proto::IdentifyResponse, AgentError> {
         let answer = self
@@ -196,18 +173,21 @@ impl Agent {
         Ok(answer)
     }
 
-    /// Creates `tablet_ids` empty at `version` in one call; one result per tablet, in order.
+    /// Creates `tablet_ids` empty at `version` in one call (with `restore_job`, waiting for that
+    /// restore's rowsets up to `version`); one result per tablet, in order.
     pub async fn create_tablets(
         &self,
         addr: &str,
         tablet_ids: Vec<i64>,
         schema: &Schema,
         version: u64,
+        restore_job: Option<i64>,
     ) -> Result<Vec<proto::TaskResult>, AgentError> {
         let schema_json = serde_json::to_vec(schema)
             .map_err(|e| AgentError::BadAnswer { addr: addr.to_string(), message: e.to_string() })?;
         let asked = tablet_ids.len();
-        let request = proto::CreateTabletsRequest { tablet_ids, schema_json, version };
+        let request =
+            proto::CreateTabletsRequest { tablet_ids, schema_json, version, restore_job_id: restore_job.unwrap_or(0) };
         let answer = self.unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.create_tablets(request).await }).await?;
         one_result_each(addr, asked, answer.results)
     }
@@ -342,18 +322,20 @@ impl Agent {
         Ok(response.version)
     }
 
-    /// A snapshot of `tablet_id` at `version` for `job_id`, kept `timeout_s` seconds at most.
-    pub async fn make_snapshot(
+    /// Snapshots of `tablets` (id, version) for `job_id`, kept `timeout_s` seconds at most; one
+    /// outcome per tablet, in order.
+    pub async fn make_snapshots(
         &self,
         addr: &str,
-        tablet_id: i64,
-        version: u64,
-        timeout_s: u64,
         job_id: i64,
-    ) -> Result<proto::MakeSnapshotResponse, AgentError> {
-        let request = proto::MakeSnapshotRequest { tablet_id, version, timeout_s, job_id };
-        let response = self.unary(addr, DATA_TIMEOUTS, |mut c| async move { c.make_snapshot(request).await }).await?;
-        Ok(response)
+        timeout_s: u64,
+        tablets: &[(i64, u64)],
+    ) -> Result<Vec<Result<proto::SnapshotItemResult, AgentError>>, AgentError> {
+        let items =
+            tablets.iter().map(|(tablet_id, version)| proto::SnapshotItem { tablet_id: *tablet_id, version: *version });
+        let request = proto::MakeSnapshotsRequest { job_id, timeout_s, items: items.collect() };
+        let response = self.unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.make_snapshots(request).await }).await?;
+        item_outcomes(addr, tablets.len(), response.results, |r| r.result.as_ref())
     }
 
     /// Releases every snapshot of `job_id` on the backend; how many there were.
@@ -420,19 +402,19 @@ impl Agent {
         Ok(response)
     }
 
-    /// Installs the downloaded rowsets of a restore-pending tablet; the tablet's version after it.
-    pub async fn move_restored_tablet(
+    /// Installs the downloaded rowsets of restore-pending tablets; one outcome per item, in
+    /// order: the tablet's version after the move.
+    pub async fn move_restored_tablets(
         &self,
         addr: &str,
         job_id: i64,
-        tablet_id: i64,
-        snapshot_path: &str,
-        version: u64,
-    ) -> Result<u64, AgentError> {
-        let request =
-            proto::MoveRestoredTabletRequest { job_id, tablet_id, snapshot_path: snapshot_path.to_string(), version };
+        items: Vec<proto::MoveItem>,
+    ) -> Result<Vec<Result<u64, AgentError>>, AgentError> {
+        let asked = items.len();
+        let request = proto::MoveRestoredTabletsRequest { job_id, items };
         let response =
-            self.unary(addr, DATA_TIMEOUTS, |mut c| async move { c.move_restored_tablet(request).await }).await?;
-        Ok(response.version)
+            self.unary(addr, BATCH_TIMEOUTS, |mut c| async move { c.move_restored_tablets(request).await }).await?;
+        let results = one_result_each(addr, asked, response.results)?;
+        Ok(results.iter().map(|r| task_outcome(addr, r)).collect())
     }
 }

@@ -240,7 +240,7 @@ impl Fe {
             async move {
                 let mut outcomes = Vec::new();
                 for batch in tablet_ids.chunks(crate::fe::statements::load::BATCH_CHUNKS) {
-                    let outcome = self.agent.create_tablets(&addr, batch.to_vec(), schema, 1).await;
+                    let outcome = self.agent.create_tablets(&addr, batch.to_vec(), schema, 1, None).await;
                     let stop = outcome.is_err();
                     outcomes.push((batch.to_vec(), outcome));
                     if stop {

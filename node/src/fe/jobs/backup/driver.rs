@@ -5,10 +5,10 @@
 //! - PENDING: claims the label in the repository (a conditional create of `__owner`), then copies
 //!   the tables with each partition's visible version: the versions the backup holds.
 //! - SNAPSHOTING: asks every alive replica of every tablet for a snapshot at its partition's
-//!   version (hard links: O(files)). One snapshot per tablet is enough; the others are spares, so
+//!   version (hard links: O(files)), in batches per backend (MakeSnapshots). One snapshot per tablet is enough; the others are spares, so
 //!   an upload whose backend dies moves to another replica at once, at the same version.
 //! - UPLOAD_SNAPSHOT: nothing left to prepare; moves on.
-//! - UPLOADING: one upload task per tablet, sent in batches, at most [`MAX_BATCHES_PER_BACKEND`] per backend (the transfer pump);
+//! - UPLOADING: one upload task per tablet, sent in batches (the transfer pump, `jobs/transfer.rs`);
 //!   failed tasks are retried with backoff, preferring another replica, at most
 //!   [`MAX_TASK_ATTEMPTS`] times; a backend shown dead has its uploads abandoned and moved. A
 //!   tablet whose every snapshot is on a backend dropped from the cluster fails the job (as a
@@ -34,6 +34,7 @@ use crate::fe::cluster::agent::AgentError;
 use crate::fe::jobs::backup::job::{BackupJob, BackupState, ReplicaSnapshot};
 use crate::fe::jobs::backup::layout::{self, BackupJobInfo, BackupMeta, LabelOwner};
 use crate::fe::jobs::backup::statement::{CancelError, MAX_TABLETS_PER_JOB};
+use crate::fe::jobs::batches;
 use crate::fe::jobs::driver::{MAX_TASK_ATTEMPTS, StepError, backoff, fail};
 use crate::fe::jobs::runtime::JobRuntime;
 use crate::fe::jobs::state::JobState;
@@ -44,8 +45,6 @@ use crate::fe::{Fe, FeState};
 use crate::repository::{self, RepoStore};
 use crate::rpc::proto;
 
-/// MakeSnapshot calls in flight per job.
-pub const MAX_SNAPSHOT_CALLS_IN_FLIGHT: usize = 64;
 /// Tries at removing the `__info` of a backup cancelled in UPLOAD_INFO.
 pub const MAX_INFO_REMOVE_ATTEMPTS: u32 = 4;
 
@@ -336,35 +335,51 @@ impl Fe {
             }
             let alive: BTreeMap<i64, String> =
                 self.alive_backends(&state.membership).into_iter().map(|b| (b.id, b.addr())).collect();
-            let calls: Vec<(i64, u64, i64, String)> = todo
-                .iter()
-                .flat_map(|(tablet, version, backends)| {
-                    backends.iter().filter_map(|b| alive.get(b).map(|addr| (*tablet, *version, *b, addr.clone())))
-                })
-                .collect();
-            let called: BTreeSet<i64> = calls.iter().map(|c| c.0).collect();
-            let results: Vec<_> =
-                futures_util::stream::iter(calls.into_iter().map(|(tablet, version, be, addr)| async move {
-                    let result = self.agent.make_snapshot(&addr, tablet, version, timeout_s, job.id).await;
-                    (tablet, version, be, result)
-                }))
-                .buffer_unordered(MAX_SNAPSHOT_CALLS_IN_FLIGHT)
-                .collect()
-                .await;
-            let mut last_error: BTreeMap<i64, String> = BTreeMap::new();
-            for (tablet, version, be, result) in results {
-                match result {
-                    Ok(made) => {
-                        taken.entry(tablet).or_default().push(ReplicaSnapshot {
-                            backend_id: be,
-                            path: made.path,
-                            files: made.files,
-                        });
+            let mut per_backend: BTreeMap<i64, Vec<(i64, u64)>> = BTreeMap::new();
+            for (tablet, version, backends) in &todo {
+                for b in backends.iter().filter(|b| alive.contains_key(b)) {
+                    per_backend.entry(*b).or_default().push((*tablet, *version));
+                }
+            }
+            let called: BTreeSet<i64> = per_backend.values().flatten().map(|c| c.0).collect();
+            let calls =
+                batches::interleaved(per_backend, batches::MAX_TABLETS_PER_BATCH).into_iter().map(|(be, items)| {
+                    let addr = alive.get(&be).cloned().unwrap_or_default();
+                    async move {
+                        let result = self.agent.make_snapshots(&addr, job.id, timeout_s, &items).await;
+                        (be, items, result)
                     }
+                });
+            let results: Vec<_> =
+                futures_util::stream::iter(calls).buffer_unordered(batches::MAX_BATCHES_IN_FLIGHT).collect().await;
+            let mut last_error: BTreeMap<i64, String> = BTreeMap::new();
+            for (be, items, result) in results {
+                let outcomes = match result {
+                    Ok(outcomes) => outcomes,
                     Err(e) => {
-                        let message = format!("snapshot of tablet {tablet} at version {version} on backend {be}: {e}");
+                        let message = format!("snapshots of {} tablet(s) on backend {be}: {e}", items.len());
                         self.note_task_error(job.id, &message);
-                        last_error.insert(tablet, message);
+                        for (tablet, _) in &items {
+                            last_error.insert(*tablet, message.clone());
+                        }
+                        continue;
+                    }
+                };
+                for ((tablet, version), outcome) in items.into_iter().zip(outcomes) {
+                    match outcome {
+                        Ok(made) => {
+                            taken.entry(tablet).or_default().push(ReplicaSnapshot {
+                                backend_id: be,
+                                path: made.path,
+                                files: made.files,
+                            });
+                        }
+                        Err(e) => {
+                            let message =
+                                format!("snapshot of tablet {tablet} at version {version} on backend {be}: {e}");
+                            self.note_task_error(job.id, &message);
+                            last_error.insert(tablet, message);
+                        }
                     }
                 }
             }

@@ -7,14 +7,16 @@
 //!   the plan: the move to SNAPSHOTING adds the new tables and partitions to the catalog.
 //! - SNAPSHOTING: creates every new replica on its backend (empty, at the backed-up version,
 //!   marked as waiting for a restore) and an empty snapshot of it tagged with the job: the
-//!   landing directory its files are downloaded into.
+//!   landing directory its files are downloaded into. Both in batches per backend
+//!   (CreateTablets per table and version, then MakeSnapshots; see `jobs/batches.rs`).
 //! - DOWNLOAD: nothing left to prepare; moves on.
-//! - DOWNLOADING: every replica downloads its backed-up tablet's files (at most
-//!   [`MAX_BATCHES_PER_BACKEND`] batches of tablets per backend, by the transfer pump); the backend checks each file's md5 and skips
-//!   files it already holds verified, so a download redone after a crash or a retry sends only
-//!   what is missing.
+//! - DOWNLOADING: every replica downloads its backed-up tablet's files (in batches of tablets, by
+//!   the transfer pump, `jobs/transfer.rs`); the backend checks each file's md5 and skips files
+//!   it already holds verified, so a download redone after a crash or a retry sends only what is
+//!   missing.
 //! - COMMIT: nothing left to prepare; moves on.
-//! - COMMITTING: every replica moves its downloaded files into its new tablet (idempotent).
+//! - COMMITTING: every replica moves its downloaded files into its new tablet (idempotent), in
+//!   batches per backend (MoveRestoredTablets).
 //!   Then one journal record, the move to FINISHED, switches overwritten partitions to the new
 //!   tablets at the backed-up versions: the commit point.
 //!
@@ -32,7 +34,8 @@ use futures_util::StreamExt;
 
 use crate::fe::catalog::TabletRecord;
 use crate::fe::catalog::placement::current_load;
-use crate::fe::cluster::agent::AgentError;
+use crate::fe::cluster::agent::{AgentError, task_outcome};
+use crate::fe::jobs::batches;
 use crate::fe::jobs::driver::MAX_TASK_ATTEMPTS;
 use crate::fe::jobs::driver::StepError;
 use crate::fe::jobs::driver::backoff;
@@ -48,9 +51,6 @@ use crate::fe::jobs::transfer::{ClusterView, Queued, Route, TaskFailure, Transfe
 use crate::fe::{Fe, FeEdit, FeState};
 use crate::rpc::proto;
 use crate::schema::Schema;
-
-/// CreateTablet + MakeSnapshot, or MoveRestoredTablet, calls in flight per job.
-pub const MAX_REPLICA_CALLS_IN_FLIGHT: usize = 64;
 
 /// One replica's piece of work in SNAPSHOTING, DOWNLOADING or COMMITTING.
 #[derive(Debug, Clone)]
@@ -201,6 +201,7 @@ impl Transfer for Downloads<'_> {
 
 /// The new tablet of a plan, with its partition's version, its source and the table's schema.
 struct TabletInfo<'a> {
+    table_id: i64,
     version: u64,
     schema: &'a Schema,
     source_tablet_id: i64,
@@ -215,6 +216,7 @@ fn tablets_of(plan: &[TablePlan]) -> BTreeMap<i64, TabletInfo<'_>> {
                 (
                     tablet.tablet.id,
                     TabletInfo {
+                        table_id: t.table_id,
                         version: p.version,
                         schema: &t.definition.schema,
                         source_tablet_id: tablet.source_tablet_id,
@@ -292,10 +294,11 @@ impl Fe {
         .await
     }
 
-    /// Runs `call` on every replica task whose backend is alive, round after round with backoff,
-    /// until every task has succeeded; returns each task's answer. Tasks on a backend that is down
-    /// wait for it; one that fails [`MAX_TASK_ATTEMPTS`] times fails the job with `what` and its
-    /// last error.
+    /// Runs `call` on every replica task whose backend is alive, in batches per backend
+    /// ([`batches::MAX_TABLETS_PER_BATCH`] tasks, one backend each), round after round with
+    /// backoff, until every task has succeeded; returns each task's answer. Tasks on a backend
+    /// that is down wait for it; one that fails [`MAX_TASK_ATTEMPTS`] times fails the job with
+    /// `what` and its last error.
     async fn replica_rounds<T, F, Fut>(
         &self,
         job: &RestoreJob,
@@ -304,27 +307,32 @@ impl Fe {
         call: F,
     ) -> Result<Vec<(ReplicaTask, T)>, StepError>
     where
-        F: Fn(ReplicaTask, String) -> Fut,
-        Fut: std::future::Future<Output = (ReplicaTask, Result<T, String>)>,
+        F: Fn(Vec<ReplicaTask>, String) -> Fut,
+        Fut: std::future::Future<Output = Vec<(ReplicaTask, Result<T, String>)>>,
     {
         let mut done = Vec::with_capacity(todo.len());
         let mut round = 0u32;
         while !todo.is_empty() {
             self.with_runtime(job.id, |r| r.unfinished = todo.iter().map(|t| (t.tablet_id, t.backend_id)).collect());
             let view = self.cluster_view().await;
-            let mut calls = Vec::new();
+            let mut per_backend: BTreeMap<i64, Vec<ReplicaTask>> = BTreeMap::new();
+            let mut addrs: BTreeMap<i64, String> = BTreeMap::new();
             let mut waiting = Vec::new();
             for task in todo.drain(..) {
                 match reach(&view, task.tablet_id, task.backend_id)? {
-                    Reach::Alive(addr) => calls.push((task, addr)),
+                    Reach::Alive(addr) => {
+                        addrs.insert(task.backend_id, addr);
+                        per_backend.entry(task.backend_id).or_default().push(task);
+                    }
                     Reach::Down => waiting.push(task),
                 }
             }
-            let results: Vec<_> = futures_util::stream::iter(calls.into_iter().map(|(task, addr)| call(task, addr)))
-                .buffer_unordered(MAX_REPLICA_CALLS_IN_FLIGHT)
-                .collect()
-                .await;
-            for (mut task, result) in results {
+            let calls = batches::interleaved(per_backend, batches::MAX_TABLETS_PER_BATCH)
+                .into_iter()
+                .map(|(backend_id, tasks)| call(tasks, addrs.get(&backend_id).cloned().unwrap_or_default()));
+            let results: Vec<_> =
+                futures_util::stream::iter(calls).buffer_unordered(batches::MAX_BATCHES_IN_FLIGHT).collect().await;
+            for (mut task, result) in results.into_iter().flatten() {
                 match result {
                     Ok(answer) => done.push((task, answer)),
                     Err(e) => {
@@ -360,25 +368,20 @@ impl Fe {
             .flat_map(|(_, t)| t.tablet.replicas.iter().map(|r| (t.tablet.id, r.backend_id)))
             .map(|(tablet_id, backend_id)| ReplicaTask { tablet_id, backend_id, attempts: 0 })
             .collect();
+        let tablets = &tablets;
         let made = self
-            .replica_rounds(job, todo, "Failed to create replicas for restore: replica", |task, addr| {
-                let info = &tablets[&task.tablet_id];
-                async move {
-                    let result = async {
-                        self.agent
-                            .create_tablet(&addr, task.tablet_id, info.schema, info.version, Some(job.id))
-                            .await
-                            .map_err(|e| format!("creating it: {e}"))?;
-                        // It is at the backed-up version for loads (allow_load) from now on.
-                        self.replicas().reached(task.tablet_id, task.backend_id, info.version);
-                        self.agent
-                            .make_snapshot(&addr, task.tablet_id, info.version, timeout_s, job.id)
-                            .await
-                            .map_err(|e| format!("making its landing snapshot: {e}"))
-                    }
-                    .await;
-                    (task, result)
+            .replica_rounds(job, todo, "Failed to create replicas for restore: replica", |tasks, addr| async move {
+                let (created, mut failed) = self.create_restore_replicas(job.id, tablets, tasks, &addr).await;
+                let versions: Vec<(i64, u64)> =
+                    created.iter().map(|t| (t.tablet_id, tablets[&t.tablet_id].version)).collect();
+                let outcomes = match self.agent.make_snapshots(&addr, job.id, timeout_s, &versions).await {
+                    Ok(outcomes) => outcomes.into_iter().map(|o| o.map_err(|e| e.to_string())).collect(),
+                    Err(e) => created.iter().map(|_| Err(e.to_string())).collect::<Vec<_>>(),
+                };
+                for (task, outcome) in created.into_iter().zip(outcomes) {
+                    failed.push((task, outcome.map_err(|e| format!("making its landing snapshot: {e}"))));
                 }
+                failed
             })
             .await?;
         let mut landings: Vec<Landing> = made
@@ -393,6 +396,44 @@ impl Fe {
             Ok(())
         })
         .await
+    }
+
+    /// Creates the new replicas `tasks` on the backend at `addr`, empty at their backed-up
+    /// versions and waiting for the restore, one call per table and version: the ones created,
+    /// and the others with why.
+    async fn create_restore_replicas<T>(
+        &self,
+        job_id: i64,
+        tablets: &BTreeMap<i64, TabletInfo<'_>>,
+        tasks: Vec<ReplicaTask>,
+        addr: &str,
+    ) -> (Vec<ReplicaTask>, Vec<(ReplicaTask, Result<T, String>)>) {
+        let mut groups: BTreeMap<(i64, u64), Vec<ReplicaTask>> = BTreeMap::new();
+        for task in tasks {
+            let info = &tablets[&task.tablet_id];
+            groups.entry((info.table_id, info.version)).or_default().push(task);
+        }
+        let (mut created, mut failed) = (Vec::new(), Vec::new());
+        for ((_, version), group) in groups {
+            let schema = tablets[&group[0].tablet_id].schema;
+            let ids = group.iter().map(|t| t.tablet_id).collect();
+            match self.agent.create_tablets(addr, ids, schema, version, Some(job_id)).await {
+                Ok(results) => {
+                    for (task, result) in group.into_iter().zip(results) {
+                        match task_outcome(addr, &result) {
+                            Ok(_) => {
+                                // At the backed-up version for loads (allow_load) from now on.
+                                self.replicas().reached(task.tablet_id, task.backend_id, version);
+                                created.push(task);
+                            }
+                            Err(e) => failed.push((task, Err(format!("creating it: {e}")))),
+                        }
+                    }
+                }
+                Err(e) => failed.extend(group.into_iter().map(|t| (t, Err(format!("creating it: {e}"))))),
+            }
+        }
+        (created, failed)
     }
 
     async fn restore_downloading(&self, job: &RestoreJob) -> Result<(), StepError> {
@@ -421,17 +462,22 @@ impl Fe {
             .iter()
             .map(|l| ReplicaTask { tablet_id: l.tablet_id, backend_id: l.backend_id, attempts: 0 })
             .collect();
+        let (tablets, landing_of) = (&tablets, &landing_of);
         let moved = self
-            .replica_rounds(job, todo, "commit", |task, addr| {
-                let landing = landing_of[&(task.tablet_id, task.backend_id)];
-                let version = tablets[&task.tablet_id].version;
-                async move {
-                    let result = self
-                        .agent
-                        .move_restored_tablet(&addr, job.id, task.tablet_id, &landing.path, version)
-                        .await
-                        .map_err(|e| e.to_string());
-                    (task, result)
+            .replica_rounds(job, todo, "commit", |tasks, addr| async move {
+                let items = tasks
+                    .iter()
+                    .map(|t| proto::MoveItem {
+                        tablet_id: t.tablet_id,
+                        snapshot_path: landing_of[&(t.tablet_id, t.backend_id)].path.clone(),
+                        version: tablets[&t.tablet_id].version,
+                    })
+                    .collect();
+                match self.agent.move_restored_tablets(&addr, job.id, items).await {
+                    Ok(outcomes) => {
+                        tasks.into_iter().zip(outcomes).map(|(t, o)| (t, o.map_err(|e| e.to_string()))).collect()
+                    }
+                    Err(e) => tasks.into_iter().map(|t| (t, Err(e.to_string()))).collect(),
                 }
             })
             .await?;
