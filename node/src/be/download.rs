@@ -197,7 +197,9 @@ pub async fn download_snapshot(
         remove_if_exists(disk, &local_dir.join(&entry.name), entry.is_dir).await;
         report.files_removed += 1;
     }
-    if report.files_removed > 0 {
+    // One sync makes every name renamed or removed above durable: a file is synced before its
+    // rename, so a crash before this sync loses at most whole files, which a retry fetches again.
+    if report.files_removed > 0 || report.files_downloaded > 0 {
         disk.sync_dir(local_dir).await.map_err(disk_err(format!("syncing {}", local_dir.display())))?;
     }
     Ok(report)
@@ -254,7 +256,9 @@ fn plan(expected: &[String], retag: Retag) -> Result<Vec<Planned>, DownloadError
     Ok(planned)
 }
 
-/// Downloads one file to its final name through `<name>.part` (removed if anything fails).
+/// Downloads one file to its final name through `<name>.part` (removed if anything fails); the
+/// caller syncs the directory once its files are all in (the `.part` files of an earlier attempt
+/// are gone by then).
 async fn download_file(
     disk: &dyn Disk,
     store: &dyn RepoStore,
@@ -266,15 +270,13 @@ async fn download_file(
     let part = local_dir.join(format!("{}{PART_SUFFIX}", file.local_name));
     let target = local_dir.join(&file.local_name);
     let context = || format!("downloading {remote} to {}", target.display());
-    remove_if_exists(disk, &part, false).await;
     disk.create_new(&part).await.map_err(disk_err(context()))?;
     if let Err(e) = fetch_into(disk, store, remote, file, &part, retag).await {
         remove_if_exists(disk, &part, false).await;
         return Err(e);
     }
     disk.sync(&part).await.map_err(disk_err(context()))?;
-    disk.rename(&part, &target).await.map_err(disk_err(context()))?;
-    disk.sync_dir(local_dir).await.map_err(disk_err(context()))
+    disk.rename(&part, &target).await.map_err(disk_err(context()))
 }
 
 /// Streams `remote` into `part`, checking its size and MD5 (and, for a rowset, its format).

@@ -96,7 +96,9 @@ impl TabletStore {
             linked.push(RowsetMeta { file_name: name, txn_id: None, md5: None, ..r.clone() });
             verify_landed(disk, tablet_id, &source, &target, r).await?;
         }
-        disk.sync_dir(&handle.rowsets_dir()).await.map_err(disk_error(context))?;
+        if !linked.is_empty() {
+            disk.sync_dir(&handle.rowsets_dir()).await.map_err(disk_error(context))?;
+        }
 
         let mut state = handle.state.write().await;
         handle.check_live(&state)?;

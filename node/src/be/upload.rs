@@ -7,7 +7,10 @@
 //! direct entries (files of an earlier attempt whose content differs, or whose upload was cut),
 //! so the directory holds exactly this snapshot, which is what a restore downloads.
 //!
-//! No file is ever held in memory whole. Each file is read through [`Disk`] in chunks of
+//! A file of at most [`UPLOAD_READ_CHUNK_BYTES`] (a header; the rowsets of small loads) is read
+//! once, in one read that asks for one byte more (a file that grew is refused), hashed (checked
+//! against the MD5 its header recorded, if any) and sent from memory in one write. No larger
+//! file is ever held in memory whole. Each is read through [`Disk`] in chunks of
 //! [`UPLOAD_READ_CHUNK_BYTES`] to compute its MD5 (the remote name needs it before anything is
 //! sent); a file that must be sent is then read again, chunk by chunk, into
 //! [`RepoStore::writer`], which holds at most one part. The second read is hashed too: if its MD5
@@ -110,15 +113,27 @@ pub async fn upload_snapshot(
             .get(name)
             .map(|c| c.iter().filter(|(_, s)| s == size).map(|(md5, _)| md5.as_str()).collect())
             .unwrap_or_default();
-        // Rowset files are hashed as they are written (their MD5 is in the snapshot's header):
-        // then the file is read once, when it is sent, and hashed again there to catch a change.
-        let md5 = match known_md5.get(name).filter(|m| is_md5(m)) {
-            Some(md5) => md5.to_ascii_lowercase(),
-            None => file_md5(disk, &path, *size).await?,
+        // A small file (a header, most rowsets of a table of many small loads) is read once,
+        // hashed and sent from memory. Rowset files are hashed as they are written (their MD5 is
+        // in the snapshot's header): a large one is read once, when it is sent, and hashed again
+        // there to catch a change.
+        let known = known_md5.get(name).filter(|m| is_md5(m)).map(|m| m.to_ascii_lowercase());
+        let small = match *size <= UPLOAD_READ_CHUNK_BYTES {
+            true => Some(read_small(disk, &path, *size, known.as_deref()).await?),
+            false => None,
+        };
+        let md5 = match (known, &small) {
+            (Some(md5), _) => md5,
+            (None, Some(bytes)) => hex(&Md5::digest(bytes)),
+            (None, None) => file_md5(disk, &path, *size).await?,
         };
         let remote_name = repository::with_md5(name, &md5);
         if !candidates.contains(&md5.as_str()) {
-            send_file(disk, &path, *size, &md5, store, &format!("{prefix}{remote_name}")).await?;
+            let target = format!("{prefix}{remote_name}");
+            match small {
+                Some(bytes) => put_file(&path, bytes, store, &target).await?,
+                None => send_file(disk, &path, *size, &md5, store, &target).await?,
+            }
             report.files_uploaded += 1;
             report.bytes_uploaded += size;
         }
@@ -224,6 +239,38 @@ async fn file_md5(disk: &dyn Disk, path: &Path, size: u64) -> Result<String, Upl
     Ok(hex(&hasher.finalize()))
 }
 
+/// The `size` bytes of a small file, in one read (one more byte asked for, to catch a file that
+/// grew since it was measured); checked against its `known` MD5, if any.
+async fn read_small(disk: &dyn Disk, path: &Path, size: u64, known: Option<&str>) -> Result<Vec<u8>, UploadError> {
+    let bytes = disk.read_at(path, 0, size + 1).await.map_err(disk_err(format!("reading {}", path.display())))?;
+    let read = bytes.len() as u64;
+    if read != size {
+        let how = if read > size { "grew" } else { "shrank" };
+        return Err(UploadError::Invalid(format!("{} {how} while being uploaded", path.display())));
+    }
+    if let Some(md5) = known {
+        let again = hex(&Md5::digest(&bytes));
+        if again != md5 {
+            return Err(UploadError::Invalid(format!(
+                "{} changed while being uploaded: its MD5 was {md5} when written, {again} when read to be sent",
+                path.display()
+            )));
+        }
+    }
+    Ok(bytes)
+}
+
+/// Sends a small file's bytes to `target` in one write, then checks the remote size.
+async fn put_file(path: &Path, mut bytes: Vec<u8>, store: &dyn RepoStore, target: &str) -> Result<(), UploadError> {
+    let size = bytes.len() as u64;
+    if palo_buggify::injected_bug(palo_buggify::Bug::UploadDropsLastByte) {
+        bytes.pop();
+    }
+    let context = format!("uploading {} to {target}", path.display());
+    store.put(target, bytes).await.map_err(repo_err(context))?;
+    check_remote_size(path, size, store, target).await
+}
+
 /// Streams `path` (`size` bytes whose MD5 is `md5`) to `target`, then checks the remote size.
 async fn send_file(
     disk: &dyn Disk,
@@ -240,6 +287,11 @@ async fn send_file(
         return Err(e);
     }
     writer.finish().await.map_err(repo_err(context()))?;
+    check_remote_size(path, size, store, target).await
+}
+
+/// Checks that `target`, just written from `path`, holds `size` bytes.
+async fn check_remote_size(path: &Path, size: u64, store: &dyn RepoStore, target: &str) -> Result<(), UploadError> {
     let remote = store.size_bytes(target).await.map_err(repo_err(format!("checking {target} after uploading it")))?;
     if remote != size && !palo_buggify::injected_bug(palo_buggify::Bug::UploadDropsLastByte) {
         // Not left under a name that promises this content (a retry sends it again anyway, as
