@@ -65,14 +65,19 @@ async fn handle<T: Send + 'static>(
 /// Parts of one batch worked on at once.
 const BATCH_CONCURRENCY: usize = 16;
 
-/// Works on a batch's parts, [`BATCH_CONCURRENCY`] at a time; the results in the parts' order.
-async fn in_order<T, F, Fut>(parts: Vec<T>, work: F) -> Vec<proto::TaskResult>
+/// Works on a batch's parts, `at_once` at a time; the results in the parts' order.
+async fn in_order<T, R, F, Fut>(parts: Vec<T>, at_once: usize, work: F) -> Vec<R>
 where
     F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = proto::TaskResult>,
+    Fut: std::future::Future<Output = R>,
 {
-    futures_util::stream::iter(parts).map(work).buffered(BATCH_CONCURRENCY).collect().await
+    futures_util::stream::iter(parts).map(work).buffered(at_once).collect().await
 }
+
+/// Items of one transfer batch worked on at once: as many as the backend has slots for (each
+/// item still waits for a slot, which other jobs' items share).
+const TRANSFER_ITEMS_AT_ONCE: usize = MAX_CONCURRENT_UPLOADS;
+const _: () = assert!(MAX_CONCURRENT_UPLOADS == MAX_CONCURRENT_DOWNLOADS);
 
 /// One tablet's outcome in a batch answer.
 fn task_result(tablet_id: i64, outcome: Result<u64, TabletError>) -> proto::TaskResult {
@@ -88,17 +93,6 @@ fn task_result(tablet_id: i64, outcome: Result<u64, TabletError>) -> proto::Task
             }
         }
     }
-}
-
-/// Works on a transfer batch's items, as many at once as the backend has slots for them (each
-/// item still waits for a slot, which other jobs' items share); the results in the items' order.
-async fn transfer_items<T, R, F, Fut>(items: Vec<T>, work: F) -> Vec<R>
-where
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = R>,
-{
-    const _: () = assert!(MAX_CONCURRENT_UPLOADS == MAX_CONCURRENT_DOWNLOADS);
-    futures_util::stream::iter(items).map(work).buffered(MAX_CONCURRENT_UPLOADS).collect().await
 }
 
 /// One item's outcome in a batch answer, as a call of the item alone would have answered.
@@ -281,7 +275,7 @@ impl proto::backend_server::Backend for BackendService {
             let r = request.into_inner();
             check_distinct(r.chunks.iter().map(|c| c.tablet_id))?;
             let txn_id = r.txn_id;
-            let results = in_order(r.chunks, |c| {
+            let results = in_order(r.chunks, BATCH_CONCURRENCY, |c| {
                 let be = be.clone();
                 async move {
                     let outcome = be.tablets.write_rows(txn_id, c.tablet_id, c.seq, &c.rows, c.row_count, c.last).await;
@@ -306,7 +300,7 @@ impl proto::backend_server::Backend for BackendService {
             let r = request.into_inner();
             check_distinct(r.tablets.iter().map(|t| t.tablet_id))?;
             let txn_id = r.txn_id;
-            let results = in_order(r.tablets, |t| {
+            let results = in_order(r.tablets, BATCH_CONCURRENCY, |t| {
                 let be = be.clone();
                 async move { task_result(t.tablet_id, be.tablets.publish(txn_id, t.tablet_id, t.version).await) }
             })
@@ -492,13 +486,11 @@ impl proto::backend_server::Backend for BackendService {
             let r = request.into_inner();
             check_transfer_batch(r.items.len(), r.items.iter().map(|i| i.tablet_id))?;
             let (job_id, timeout_s) = (r.job_id, r.timeout_s);
-            let snapshots = r.items.into_iter().map(|item| {
+            let results = in_order(r.items, BATCH_CONCURRENCY, |item| {
                 let be = be.clone();
-                async move { (item.tablet_id, make_item_snapshot(&be, item, timeout_s, job_id).await) }
-            });
-            let results =
-                futures_util::stream::iter(snapshots).buffered(BATCH_CONCURRENCY).map(|(tablet_id, outcome)| {
-                    match outcome {
+                async move {
+                    let tablet_id = item.tablet_id;
+                    match make_item_snapshot(&be, item, timeout_s, job_id).await {
                         Ok(info) => proto::SnapshotItemResult {
                             result: Some(status_result(tablet_id, Ok(()))),
                             path: info.path,
@@ -509,8 +501,9 @@ impl proto::backend_server::Backend for BackendService {
                             ..Default::default()
                         },
                     }
-                });
-            let results = results.collect().await;
+                }
+            })
+            .await;
             Ok(Response::new(proto::MakeSnapshotsResponse { results }))
         })
         .await
@@ -545,7 +538,7 @@ impl proto::backend_server::Backend for BackendService {
         let store = open_store(&r.location, r.properties, &r.broker_addr)?;
         let be = &self.be;
         let job_id = r.job_id;
-        let results = transfer_items(r.items, |item| {
+        let results = in_order(r.items, TRANSFER_ITEMS_AT_ONCE, |item| {
             let store = store.clone();
             async move {
                 let outcome = if palo_buggify::fail_task(palo_buggify::Task::UploadSnapshot) {
@@ -589,7 +582,7 @@ impl proto::backend_server::Backend for BackendService {
         let store = open_store(&r.location, r.properties, &r.broker_addr)?;
         let be = &self.be;
         let job_id = r.job_id;
-        let results = transfer_items(r.items, |item| {
+        let results = in_order(r.items, TRANSFER_ITEMS_AT_ONCE, |item| {
             let store = store.clone();
             async move {
                 let retag = Retag { source_tablet_id: item.source_tablet_id, new_tablet_id: item.tablet_id };
@@ -640,7 +633,7 @@ impl proto::backend_server::Backend for BackendService {
             let r = request.into_inner();
             check_transfer_batch(r.items.len(), r.items.iter().map(|i| i.tablet_id))?;
             let job_id = r.job_id;
-            let results = in_order(r.items, |item| {
+            let results = in_order(r.items, BATCH_CONCURRENCY, |item| {
                 let be = be.clone();
                 async move {
                     if palo_buggify::fail_task(palo_buggify::Task::MoveRestoredTablet) {
