@@ -9,6 +9,14 @@
 //! - `image.<lsn>`: a checkpoint of the whole state after record `lsn`, written atomically
 //!   (`image` frame: `magic | lsn | len | crc32c | payload`).
 //!
+//! A record larger than a piece ([`MAX_PIECE_BYTES`]) is written as a group of frames, one per
+//! piece, in one append and one fsync: every frame's payload but the last starts with
+//! [`MORE_FOLLOWS`], the last with [`LAST_PIECE`] (as does a small record whose own first byte
+//! is one of the two markers); any other payload is a whole record. A group has one LSN per
+//! frame; replay hands it back as one record under its last frame's LSN. A group cut short at
+//! the end of the log is a torn append and is cut like a torn frame; one cut short anywhere else
+//! is damage.
+//!
 //! Invariants:
 //! - LSNs are dense: record `n + 1` follows record `n`; the first record is 1.
 //! - Only the tail of the last segment can be torn (a crash mid-append); open cuts it and says
@@ -23,8 +31,17 @@ use crate::disk::{self, Disk, DiskError};
 const FRAME_HEADER_BYTES: usize = 16;
 const IMAGE_MAGIC: &[u8; 8] = b"PALOIMG1";
 const IMAGE_HEADER_BYTES: usize = 8 + 8 + 8 + 4;
-/// No single record may exceed this: a length above it is a torn or corrupt frame.
-pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+/// No frame may exceed this: a length above it is a torn or corrupt frame.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// The largest piece of a record one frame carries (a bigger record is split).
+pub const MAX_PIECE_BYTES: usize = 8 * 1024 * 1024;
+/// No record may exceed this, in all its pieces (a job's record grows with its tablets; see
+/// `docs/jobs.md` for what keeps a job under it).
+pub const MAX_RECORD_BYTES: usize = 1024 * 1024 * 1024;
+/// First byte of a frame whose record goes on in the next frame.
+pub const MORE_FOLLOWS: u8 = 0x00;
+/// First byte of the last frame of a group.
+pub const LAST_PIECE: u8 = 0x01;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -56,6 +73,39 @@ pub struct Journal {
     segment_len_bytes: u64,
     next_lsn: u64,
     poisoned: bool,
+    /// The largest piece of a record one frame carries ([`MAX_PIECE_BYTES`]; tests make it small).
+    piece_bytes: usize,
+}
+
+/// The frames of one record beginning at `first_lsn`, and how many they are: one frame, or a
+/// group of pieces of at most `piece_bytes` (see the module's header).
+fn encode_record(first_lsn: u64, payload: &[u8], piece_bytes: usize) -> (Vec<u8>, u64) {
+    assert!(piece_bytes > 0 && piece_bytes <= MAX_PIECE_BYTES, "piece of {piece_bytes} bytes");
+    let marked = matches!(payload.first(), Some(&(MORE_FOLLOWS | LAST_PIECE)));
+    if payload.len() <= piece_bytes && !marked {
+        return (encode_frame(first_lsn, payload), 1);
+    }
+    let pieces: Vec<&[u8]> = payload.chunks(piece_bytes).collect();
+    let mut out = Vec::with_capacity(payload.len() + pieces.len() * (FRAME_HEADER_BYTES + 1));
+    let mut framed = Vec::with_capacity(piece_bytes + 1);
+    for (i, piece) in pieces.iter().enumerate() {
+        framed.clear();
+        framed.push(if i + 1 == pieces.len() { LAST_PIECE } else { MORE_FOLLOWS });
+        framed.extend_from_slice(piece);
+        out.extend_from_slice(&encode_frame(first_lsn + i as u64, &framed));
+    }
+    (out, pieces.len() as u64)
+}
+
+/// A record whose pieces are being gathered at replay.
+struct Group {
+    first_lsn: u64,
+    segment_index: usize,
+    path: PathBuf,
+    start_bytes: u64,
+    /// The good length of its segment.
+    segment_len_bytes: u64,
+    bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -102,35 +152,39 @@ pub fn encode_frame(lsn: u64, payload: &[u8]) -> Vec<u8> {
 /// The outcome of decoding a segment: the good records and where the good prefix ends.
 struct DecodedSegment {
     records: Vec<(u64, Vec<u8>)>,
+    /// Where each record's frame starts, in bytes.
+    starts: Vec<u64>,
     good_len_bytes: u64,
     bad_tail: bool,
 }
 
 fn decode_segment(bytes: &[u8]) -> DecodedSegment {
     let mut records = Vec::new();
+    let mut starts = Vec::new();
     let mut at = 0usize;
     loop {
         let rest = &bytes[at..];
         if rest.is_empty() {
-            return DecodedSegment { records, good_len_bytes: at as u64, bad_tail: false };
+            return DecodedSegment { records, starts, good_len_bytes: at as u64, bad_tail: false };
         }
-        let bad = DecodedSegment { records: Vec::new(), good_len_bytes: at as u64, bad_tail: true };
+        let bad = DecodedSegment { records: Vec::new(), starts: Vec::new(), good_len_bytes: at as u64, bad_tail: true };
         if rest.len() < FRAME_HEADER_BYTES {
-            return DecodedSegment { records, ..bad };
+            return DecodedSegment { records, starts, ..bad };
         }
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
         let mut lsn_bytes = [0u8; 8];
         lsn_bytes.copy_from_slice(&rest[8..16]);
         let lsn = u64::from_le_bytes(lsn_bytes);
-        if len > MAX_RECORD_BYTES || rest.len() < FRAME_HEADER_BYTES + len {
-            return DecodedSegment { records, ..bad };
+        if len > MAX_FRAME_BYTES || rest.len() < FRAME_HEADER_BYTES + len {
+            return DecodedSegment { records, starts, ..bad };
         }
         let payload = &rest[FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + len];
         if frame_crc(lsn, payload) != crc {
-            return DecodedSegment { records, ..bad };
+            return DecodedSegment { records, starts, ..bad };
         }
         records.push((lsn, payload.to_vec()));
+        starts.push(at as u64);
         at += FRAME_HEADER_BYTES + len;
     }
 }
@@ -171,28 +225,100 @@ fn decode_image(bytes: &[u8]) -> Option<(u64, Vec<u8>)> {
     Some((lsn, payload.to_vec()))
 }
 
+/// Where a frame read at replay lies.
+struct Frame<'a> {
+    lsn: u64,
+    segment_index: usize,
+    path: &'a Path,
+    start_bytes: u64,
+    /// The good length of its segment.
+    segment_len_bytes: u64,
+}
+
+/// Takes one frame's payload at replay: a whole record when it ends one (a plain frame, or a
+/// group's last piece), `None` while a group's pieces are gathered in `group`.
+fn gather(group: &mut Option<Group>, frame: Frame<'_>, payload: Vec<u8>) -> Result<Option<Vec<u8>>, JournalError> {
+    let spans = |g: &Group| JournalError::Corrupt(format!("the record at lsn {} spans segments", g.first_lsn));
+    match payload.first() {
+        Some(&MORE_FOLLOWS) => {
+            let g = group.get_or_insert_with(|| Group {
+                first_lsn: frame.lsn,
+                segment_index: frame.segment_index,
+                path: frame.path.to_path_buf(),
+                start_bytes: frame.start_bytes,
+                segment_len_bytes: frame.segment_len_bytes,
+                bytes: Vec::new(),
+            });
+            if g.segment_index != frame.segment_index {
+                return Err(spans(g));
+            }
+            g.bytes.extend_from_slice(&payload[1..]);
+            if g.bytes.len() > MAX_RECORD_BYTES {
+                return Err(JournalError::Corrupt(format!(
+                    "the record at lsn {} exceeds {MAX_RECORD_BYTES} bytes",
+                    g.first_lsn
+                )));
+            }
+            Ok(None)
+        }
+        Some(&LAST_PIECE) => {
+            let mut whole = match group.take() {
+                Some(g) if g.segment_index != frame.segment_index => return Err(spans(&g)),
+                Some(g) => g.bytes,
+                None => Vec::new(),
+            };
+            whole.extend_from_slice(&payload[1..]);
+            Ok(Some(whole))
+        }
+        _ => match group {
+            Some(g) => Err(JournalError::Corrupt(format!(
+                "the record at lsn {} is cut short by lsn {} in {}",
+                g.first_lsn,
+                frame.lsn,
+                frame.path.display()
+            ))),
+            None => Ok(Some(payload)),
+        },
+    }
+}
+
+/// Cuts the pieces of a record torn by a crash off the end of its segment; the bytes cut.
+async fn cut_group(disk: &dyn Disk, group: &Group) -> Result<u64, JournalError> {
+    let cut_bytes = group.segment_len_bytes - group.start_bytes;
+    tracing::warn!(segment = %group.path.display(), cut_bytes, "journal: cutting a record whose pieces were torn");
+    disk.truncate(&group.path, group.start_bytes).await?;
+    disk.sync(&group.path).await?;
+    Ok(cut_bytes)
+}
+
+/// The images (by LSN) and segments (by first LSN) in `dir`, sorted; a checkpoint's `.tmp` left
+/// by a crash before its rename (never published) is removed.
+async fn scan_dir(disk: &dyn Disk, dir: &Path) -> Result<(Vec<u64>, Vec<u64>), JournalError> {
+    let mut images = Vec::new();
+    let mut segments = Vec::new();
+    for entry in disk.read_dir(dir).await? {
+        if entry.is_dir {
+            continue;
+        }
+        if entry.name.ends_with(".tmp") {
+            disk.remove_file(&dir.join(&entry.name)).await?;
+        } else if let Some(lsn) = parse_numbered(&entry.name, "image.") {
+            images.push(lsn);
+        } else if let Some(first) = parse_numbered(&entry.name, "edits.") {
+            segments.push(first);
+        }
+    }
+    images.sort_unstable();
+    segments.sort_unstable();
+    Ok((images, segments))
+}
+
 impl Journal {
     /// Opens (or creates) the journal in `dir`, returning it ready to append together with
     /// everything a caller must replay.
     pub async fn open(disk: Arc<dyn Disk>, dir: &Path) -> Result<(Journal, Recovered), JournalError> {
         disk::create_dir_all_durable(disk.as_ref(), dir).await?;
-        let mut images = Vec::new();
-        let mut segments = Vec::new();
-        for entry in disk.read_dir(dir).await? {
-            if entry.is_dir {
-                continue;
-            }
-            if entry.name.ends_with(".tmp") {
-                // A checkpoint that crashed before its rename: never published, safe to drop.
-                disk.remove_file(&dir.join(&entry.name)).await?;
-            } else if let Some(lsn) = parse_numbered(&entry.name, "image.") {
-                images.push(lsn);
-            } else if let Some(first) = parse_numbered(&entry.name, "edits.") {
-                segments.push(first);
-            }
-        }
-        images.sort_unstable();
-        segments.sort_unstable();
+        let (images, segments) = scan_dir(disk.as_ref(), dir).await?;
 
         let mut recovered = Recovered::default();
         if let Some(&lsn) = images.last() {
@@ -209,6 +335,7 @@ impl Journal {
 
         let mut next_lsn = image_lsn + 1;
         let mut last_segment: Option<(PathBuf, u64)> = None;
+        let mut group: Option<Group> = None;
         let mut contents = Vec::with_capacity(segments.len());
         for &first in &segments {
             let path = dir.join(segment_name(first));
@@ -243,7 +370,8 @@ impl Journal {
                 disk.sync(&path).await?;
                 recovered.cut_bytes = cut;
             }
-            for (lsn, payload) in decoded.records {
+            let good_len_bytes = decoded.good_len_bytes;
+            for ((lsn, payload), start_bytes) in decoded.records.into_iter().zip(decoded.starts) {
                 if lsn <= image_lsn {
                     continue;
                 }
@@ -253,12 +381,31 @@ impl Journal {
                         segment_name(first)
                     )));
                 }
-                recovered.records.push((lsn, payload));
                 next_lsn += 1;
+                let frame =
+                    Frame { lsn, segment_index: index, path: &path, start_bytes, segment_len_bytes: good_len_bytes };
+                if let Some(whole) = gather(&mut group, frame, payload)? {
+                    recovered.records.push((lsn, whole));
+                }
             }
-            last_segment = Some((path, decoded.good_len_bytes));
+            last_segment = Some((path, good_len_bytes));
         }
-
+        if let Some(group) = group {
+            // The pieces of the last append, cut short by a crash: a torn append, cut like one.
+            if Some(group.segment_index) != torn_candidate {
+                return Err(JournalError::Corrupt(format!(
+                    "the record at lsn {} is cut short and is not at the end of the log",
+                    group.first_lsn
+                )));
+            }
+            recovered.cut_bytes += cut_group(disk.as_ref(), &group).await?;
+            next_lsn = group.first_lsn;
+            if let Some((last_path, last_len)) = &mut last_segment
+                && *last_path == group.path
+            {
+                *last_len = group.start_bytes;
+            }
+        }
         let (segment, segment_len_bytes) = match last_segment {
             Some(found) => found,
             None => {
@@ -269,7 +416,15 @@ impl Journal {
                 (path, 0)
             }
         };
-        let journal = Journal { disk, dir: dir.to_path_buf(), segment, segment_len_bytes, next_lsn, poisoned: false };
+        let journal = Journal {
+            disk,
+            dir: dir.to_path_buf(),
+            segment,
+            segment_len_bytes,
+            next_lsn,
+            poisoned: false,
+            piece_bytes: MAX_PIECE_BYTES,
+        };
         Ok((journal, recovered))
     }
 
@@ -283,7 +438,14 @@ impl Journal {
         self.next_lsn
     }
 
-    /// Appends one record and fsyncs it. Returns its LSN once it is durable.
+    /// Splits later records into pieces of at most `piece_bytes` (tests split small records).
+    pub fn set_piece_bytes(&mut self, piece_bytes: usize) {
+        assert!(piece_bytes > 0 && piece_bytes <= MAX_PIECE_BYTES, "piece of {piece_bytes} bytes");
+        self.piece_bytes = piece_bytes;
+    }
+
+    /// Appends one record (one frame, or a group of pieces) and fsyncs it. Returns its LSN (its
+    /// last frame's) once it is durable.
     pub async fn append(&mut self, payload: &[u8]) -> Result<u64, JournalError> {
         if self.poisoned {
             return Err(JournalError::Poisoned);
@@ -291,8 +453,8 @@ impl Journal {
         if payload.len() > MAX_RECORD_BYTES {
             return Err(JournalError::RecordTooLarge(payload.len()));
         }
-        let lsn = self.next_lsn;
-        let frame = encode_frame(lsn, payload);
+        let (frame, frames) = encode_record(self.next_lsn, payload, self.piece_bytes);
+        let lsn = self.next_lsn + frames - 1;
         let written = async {
             let new_len = self.disk.append(&self.segment, &frame).await?;
             if new_len != self.segment_len_bytes + frame.len() as u64 {
@@ -311,7 +473,7 @@ impl Journal {
         match written {
             Ok(new_len) => {
                 self.segment_len_bytes = new_len;
-                self.next_lsn += 1;
+                self.next_lsn = lsn + 1;
                 Ok(lsn)
             }
             Err(e) => {

@@ -43,7 +43,7 @@ enum Role {
 struct FeArgs {
     /// TOML file with any of: listen_host, advertise_host, grpc_port, query_port, meta_dir,
     /// heartbeat_interval_ms, heartbeat_max_failures, checkpoint_every_records, repair_interval_ms,
-    /// repository_check_interval_ms.
+    /// repository_check_interval_ms, journal_piece_bytes.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to bind the gRPC server to [default: 0.0.0.0].

@@ -53,6 +53,10 @@ impl SimNode {
     }
 }
 
+/// The FE journal's piece size in the simulator: a job's records (a few KiB) are split into
+/// several frames, so a crash in the middle of one exercises a group torn between its pieces.
+pub const SIM_JOURNAL_PIECE_BYTES: usize = 1_024;
+
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
     pub backends: usize,
@@ -138,18 +142,7 @@ impl SimCluster {
         let named = |name: &str| format!("{}{name}", spec.name_prefix);
         let fe_ip = Ipv4Addr::new(10, net, 0, 1);
         let fe_disk = Arc::new(SimDisk::with_faults(madsim::rand::random(), spec.disk_faults));
-        let fe_config = FeConfig {
-            listen_host: "0.0.0.0".into(),
-            advertise_host: fe_ip.to_string(),
-            grpc_port: FE_PORT,
-            query_port: 9030,
-            meta_dir: PathBuf::from("/fe/meta"),
-            heartbeat_interval_ms: 1_000,
-            heartbeat_max_failures: 3,
-            checkpoint_every_records: spec.checkpoint_every_records,
-            repair_interval_ms: 1_000,
-            repository_check_interval_ms: 5_000,
-        };
+        let fe_config = fe_config(spec, fe_ip);
         let disk = fe_disk.clone();
         let fe_name = named("fe");
         let supervised = fe_name.clone();
@@ -400,4 +393,22 @@ pub fn snapshot_dirs(cluster: &SimCluster) -> Vec<(String, String)> {
         }
     }
     held
+}
+
+/// The simulated FE's configuration, at `fe_ip`.
+fn fe_config(spec: &ClusterSpec, fe_ip: Ipv4Addr) -> FeConfig {
+    FeConfig {
+        listen_host: "0.0.0.0".into(),
+        advertise_host: fe_ip.to_string(),
+        grpc_port: FE_PORT,
+        query_port: 9030,
+        meta_dir: PathBuf::from("/fe/meta"),
+        heartbeat_interval_ms: 1_000,
+        heartbeat_max_failures: 3,
+        checkpoint_every_records: spec.checkpoint_every_records,
+        repair_interval_ms: 1_000,
+        repository_check_interval_ms: 5_000,
+        // Small pieces: a job's record is split into several frames, which crashes tear.
+        journal_piece_bytes: SIM_JOURNAL_PIECE_BYTES,
+    }
 }

@@ -52,14 +52,18 @@ pub struct FeConfig {
     pub heartbeat_interval_ms: u64,
     /// Consecutive failed heartbeats after which a node is shown dead.
     pub heartbeat_max_failures: u32,
-    /// Journal records between two image checkpoints, at least; a checkpoint also waits until
-    /// the records since the last image hold a quarter of its bytes, so a large catalog is not
-    /// written out again every few small records.
+    /// Journal records between two image checkpoints, at least (or 256 MiB of them, whichever
+    /// comes first); a checkpoint also waits until the records since the last image hold a
+    /// quarter of its bytes, so a large catalog is not written out again every few small records.
     pub checkpoint_every_records: u64,
     /// How often the repair loop looks for replicas behind their partition's version.
     pub repair_interval_ms: u64,
     /// How often every repository's `__repo_info` is checked (SHOW REPOSITORIES' ErrMsg).
     pub repository_check_interval_ms: u64,
+    /// The largest piece of a journal record one frame holds; a larger record is split into
+    /// pieces (`journal.rs`). 8 MiB; the simulator makes it small, so its jobs' records are split
+    /// and its crashes tear them.
+    pub journal_piece_bytes: usize,
 }
 
 impl Default for FeConfig {
@@ -75,6 +79,7 @@ impl Default for FeConfig {
             checkpoint_every_records: 1_000,
             repair_interval_ms: 2_000,
             repository_check_interval_ms: 60_000,
+            journal_piece_bytes: crate::journal::MAX_PIECE_BYTES,
         }
     }
 }
@@ -102,6 +107,12 @@ impl FeConfig {
         if self.checkpoint_every_records == 0 {
             return Err(NodeError::Config("checkpoint_every_records must be at least 1".into()));
         }
+        if !(64..=crate::journal::MAX_PIECE_BYTES).contains(&self.journal_piece_bytes) {
+            return Err(NodeError::Config(format!(
+                "journal_piece_bytes must be from 64 to {}",
+                crate::journal::MAX_PIECE_BYTES
+            )));
+        }
         Ok(())
     }
 
@@ -128,6 +139,10 @@ pub(crate) struct Durable {
 /// A checkpoint is taken once the journal since the last one holds at least this share (1/N)
 /// of the last image's bytes (and `checkpoint_every_records` records).
 const CHECKPOINT_LOG_SHARE: u64 = 4;
+
+/// Bytes of records after which a checkpoint is due even before `checkpoint_every_records`
+/// records (a job of many tablets journals records of tens of MiB each).
+const CHECKPOINT_LOG_BYTES: u64 = 256 * 1024 * 1024;
 
 /// A running FE. Shared by its gRPC service, its heartbeat loop and (in standalone) the launcher.
 pub struct Fe {
@@ -177,9 +192,10 @@ impl Fe {
             .map_err(|source| NodeError::Disk { context: "taking the meta directory".into(), source })?;
         let secrets = secrets::Secrets::open(disk.clone(), &config.meta_dir).await?;
         let journal_context = || format!("opening the journal in {}", config.meta_dir.display());
-        let (journal, recovered) = Journal::open(disk, &config.meta_dir)
+        let (mut journal, recovered) = Journal::open(disk, &config.meta_dir)
             .await
             .map_err(|source| NodeError::Journal { context: journal_context(), source })?;
+        journal.set_piece_bytes(config.journal_piece_bytes);
         let mut state = FeState {
             cluster_id: 0,
             membership: Membership::new(),
@@ -276,9 +292,13 @@ impl Fe {
     }
 
     async fn commit_locked(&self, durable: &mut Durable, edit: FeEdit) -> Result<(), SqlError> {
-        let payload =
-            serde_json::to_vec(&edit).map_err(|e| SqlError::doris(format!("cannot encode journal record: {e}")))?;
-        let lsn = match durable.journal.append(&payload).await {
+        let payload = encode_record(&edit)?;
+        self.commit_encoded(durable, &edit, &payload).await
+    }
+
+    /// [`Fe::commit_locked`] of a record already encoded (`payload` is `edit` encoded).
+    async fn commit_encoded(&self, durable: &mut Durable, edit: &FeEdit, payload: &[u8]) -> Result<(), SqlError> {
+        let lsn = match durable.journal.append(payload).await {
             Ok(lsn) => lsn,
             Err(e) if durable.journal.is_poisoned() => {
                 tracing::error!(error = %e, "fe: journal append failed and the journal is poisoned; stopping");
@@ -292,17 +312,21 @@ impl Fe {
                 return Err(SqlError::doris(format!("the change was not saved ({e}); it had no effect, retry it")));
             }
         };
-        assert_eq!(lsn, durable.last_lsn + 1, "journal lsn out of step with the FE");
+        // A record split into pieces takes one LSN per piece; `lsn` is its last.
+        assert!(lsn > durable.last_lsn, "journal lsn out of step with the FE");
+        assert_eq!(lsn + 1, durable.journal.next_lsn(), "journal lsn out of step with the FE");
         // The simulator can make a checkpoint write the state from before this record.
         let before =
             palo_buggify::injected_bug(palo_buggify::Bug::CheckpointMissesLastRecord).then(|| durable.state.clone());
-        Arc::make_mut(&mut durable.state).apply(&edit);
+        Arc::make_mut(&mut durable.state).apply(edit);
         durable.last_lsn = lsn;
         durable.records_since_checkpoint += 1;
         durable.bytes_since_checkpoint += payload.len() as u64;
         let log_is_a_share =
             durable.bytes_since_checkpoint.saturating_mul(CHECKPOINT_LOG_SHARE) >= durable.last_image_bytes;
-        if durable.records_since_checkpoint >= self.config.checkpoint_every_records && log_is_a_share {
+        let log_is_long = durable.records_since_checkpoint >= self.config.checkpoint_every_records
+            || durable.bytes_since_checkpoint >= CHECKPOINT_LOG_BYTES;
+        if log_is_long && log_is_a_share {
             let image =
                 FeImageRef { format_version: IMAGE_FORMAT_VERSION, state: before.as_ref().unwrap_or(&durable.state) };
             // The state is plain data; failing to encode it is a bug (a map with non-string keys,
@@ -373,6 +397,11 @@ impl Fe {
 const TXN_ID_BLOCK: i64 = 1_000;
 
 /// A cluster id from the moment and place of the first start (the simulator controls both).
+/// A journal record's bytes.
+pub(crate) fn encode_record(edit: &FeEdit) -> Result<Vec<u8>, SqlError> {
+    serde_json::to_vec(edit).map_err(|e| SqlError::doris(format!("cannot encode journal record: {e}")))
+}
+
 fn new_cluster_id(config: &FeConfig) -> u64 {
     let mut id = crate::clock::now_ms() ^ 0x9e37_79b9_7f4a_7c15;
     for byte in config.advertise_addr().bytes() {

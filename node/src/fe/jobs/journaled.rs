@@ -1,9 +1,10 @@
 //! What both job kinds are to the journal: a record that holds the whole job, moved to its next
 //! state under the journal lock, and the snapshots it holds on backends, released when it ends.
 
-use crate::fe::jobs::driver::StepError;
+use crate::fe::jobs::driver::{StepError, fail};
 use crate::fe::jobs::state::JobState;
 use crate::fe::{Fe, FeEdit, FeState};
+use crate::journal::MAX_RECORD_BYTES;
 
 /// A job kind as the journal holds it.
 pub(crate) trait JournaledJob: Clone + Sized {
@@ -44,8 +45,20 @@ impl Fe {
             }
         }
         update(&durable.state, &mut moved)?;
+        let record = moved.record();
+        let payload = crate::fe::encode_record(&record).map_err(|e| StepError::Retry(e.message))?;
+        // A job's record grows with its tablets and files; one past the journal's limit could
+        // never be saved, so the job fails (the statement's checks keep jobs well under it).
+        if payload.len() > MAX_RECORD_BYTES {
+            return Err(fail(format!(
+                "the job is too large to journal: its {} record is {} bytes, more than the limit of \
+                 {MAX_RECORD_BYTES}; run it on fewer tables or partitions at a time",
+                next.name(),
+                payload.len()
+            )));
+        }
         tracing::info!(job_id = job.id(), label = %job.label(), state = next.name(), "fe: {} moved", J::State::KIND);
-        self.commit_locked(&mut durable, moved.record()).await.map_err(|e| StepError::Retry(e.message))
+        self.commit_encoded(&mut durable, &record, &payload).await.map_err(|e| StepError::Retry(e.message))
     }
 
     /// The state, and the id of the database a job statement (SHOW, CANCEL) means.

@@ -183,12 +183,50 @@ impl BackupJob {
         }
     }
 
+    /// Refuses a job whose last record would not fit in `limit_bytes` (the journal's), checked
+    /// before it uploads: from UPLOAD_SNAPSHOT on a record holds every snapshot's file names,
+    /// and from SAVE_META on as many uploaded names (`name.<md5>`) again. Known only once the
+    /// snapshots list their files; the tablet limit (`MAX_TABLETS_PER_JOB`) keeps jobs of few
+    /// files per tablet far below it.
+    pub fn check_record_weight(&self, limit_bytes: usize) -> Result<(), String> {
+        let files: usize = self.snapshots.values().filter_map(|copies| copies.first()).map(|c| c.files.len()).sum();
+        // An uploaded name is a snapshot's file name and 33 bytes of md5, quoted.
+        let estimate = encoded_len(self) + encoded_len(&self.snapshots) + 40 * files;
+        if estimate > limit_bytes {
+            return Err(format!(
+                "the backup is too large for one job ({} tablets, {files} files: about {estimate} bytes of job record, \
+                 more than the journal's limit of {limit_bytes}); back up fewer tables or partitions at a time",
+                self.snapshots.len(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Keeps a task error (the newest [`MAX_TASK_ERRORS`]).
     pub fn note_task_error(&mut self, error: String) {
         if self.task_errors.len() >= MAX_TASK_ERRORS {
             self.task_errors.remove(0);
         }
         self.task_errors.push(error);
+    }
+}
+
+/// The bytes of `value` encoded as the journal encodes it (counted, not kept).
+fn encoded_len<T: Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -324,6 +362,25 @@ mod tests {
         let bytes = serde_json::to_vec(&edit).expect("encodes");
         let back: crate::fe::FeEdit = serde_json::from_slice(&bytes).expect("decodes");
         assert_eq!(back, edit);
+    }
+
+    /// A job whose snapshots list more file names than its records could hold is refused
+    /// before it uploads, with the sizes in the message.
+    #[test]
+    fn a_job_too_large_to_journal_is_refused_before_it_uploads() {
+        let mut j = job(1, 7, BackupState::Snapshoting);
+        let files: Vec<String> = (0..100).map(|i| format!("0200000000000000{i:04}_0.dat")).collect();
+        for tablet in 0..10 {
+            j.snapshots.insert(
+                20_000 + tablet,
+                vec![ReplicaSnapshot { backend_id: 10_001, path: "snapshot/x".into(), files: files.clone() }],
+            );
+        }
+        let weight = encoded_len(&j);
+        assert!(j.check_record_weight(weight * 4).is_ok());
+        let refused = j.check_record_weight(weight).expect_err("the uploaded names do not fit");
+        assert!(refused.contains("10 tablets, 1000 files"), "{refused}");
+        assert!(refused.contains("back up fewer tables or partitions"), "{refused}");
     }
 
     #[test]
