@@ -91,14 +91,17 @@ impl proto::broker_server::Broker for BrokerService {
     ) -> Result<Response<Self::BrokerListStream>, Status> {
         let r = request.into_inner();
         let store = self.store(&r.location, r.properties).await?;
-        let entries = store.list(&r.prefix).await.map_err(|e| status(&e))?;
+        let entries: Vec<proto::BrokerEntry> = if r.shallow {
+            let shallow = store.list_shallow(&r.prefix).await.map_err(|e| status(&e))?;
+            let dirs = shallow.dirs.into_iter().map(|path| proto::BrokerEntry { path, size_bytes: 0, is_dir: true });
+            shallow.files.into_iter().map(file_entry).chain(dirs).collect()
+        } else {
+            store.list(&r.prefix).await.map_err(|e| status(&e))?.into_iter().map(file_entry).collect()
+        };
         let (sender, stream) = ChannelStream::new();
         tokio::spawn(async move {
             for batch in entries.chunks(LIST_CHUNK_ENTRIES) {
-                let entries = batch
-                    .iter()
-                    .map(|e| proto::BrokerEntry { path: e.path.clone(), size_bytes: e.size_bytes })
-                    .collect();
+                let entries = batch.to_vec();
                 if sender.send(Ok(proto::BrokerListChunk { entries })).await.is_err() {
                     return; // the client went away
                 }
@@ -305,4 +308,8 @@ pub async fn run(config: BrokerConfig, mut shutdown: Shutdown) -> Result<(), Nod
         .serve_with_shutdown(addr, async move { shutdown.wait().await })
         .await
         .map_err(|e| NodeError::Serve { addr: addr.to_string(), detail: e.to_string() })
+}
+
+fn file_entry(e: crate::repository::RepoEntry) -> proto::BrokerEntry {
+    proto::BrokerEntry { path: e.path, size_bytes: e.size_bytes, is_dir: false }
 }

@@ -17,7 +17,7 @@ use tonic::{Code, Status};
 
 use super::{
     Location, MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_PUT_BYTES, MAX_PUT_IF_ABSENT_BYTES, MAX_RANGE_BYTES,
-    MAX_STREAM_BYTES, RepoEntry, RepoError, RepoStore, RepoWriter, WIRE_CHUNK_BYTES, check_path, check_prefix,
+    MAX_STREAM_BYTES, RepoEntry, RepoError, RepoStore, RepoWriter, Shallow, WIRE_CHUNK_BYTES, check_path, check_prefix,
     check_stream_size,
 };
 use crate::rpc::{self, RpcTimeouts, proto};
@@ -204,6 +204,30 @@ impl BrokerStore {
     }
 }
 
+impl BrokerStore {
+    /// The broker's list of `prefix`, every entry as it sent it.
+    async fn list_entries(&self, prefix: &str, shallow: bool) -> Result<Vec<proto::BrokerEntry>, RepoError> {
+        check_prefix(prefix)?;
+        let request = proto::BrokerListRequest {
+            location: self.location.clone(),
+            properties: self.properties.clone(),
+            prefix: prefix.to_string(),
+            shallow,
+        };
+        let mut stream = self.client()?.broker_list(request).await.map_err(|s| self.error(s, prefix))?.into_inner();
+        let mut entries = Vec::new();
+        while let Some(chunk) = self.next(&mut stream, prefix).await? {
+            if entries.len() + chunk.entries.len() > MAX_LIST_ENTRIES {
+                return Err(RepoError::Invalid(format!(
+                    "more than {MAX_LIST_ENTRIES} files start with {prefix:?}; use a narrower prefix"
+                )));
+            }
+            entries.extend(chunk.entries);
+        }
+        Ok(entries)
+    }
+}
+
 #[async_trait]
 impl RepoStore for BrokerStore {
     async fn put(&self, path: &str, data: Vec<u8>) -> Result<(), RepoError> {
@@ -245,24 +269,29 @@ impl RepoStore for BrokerStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<RepoEntry>, RepoError> {
-        check_prefix(prefix)?;
-        let request = proto::BrokerListRequest {
-            location: self.location.clone(),
-            properties: self.properties.clone(),
-            prefix: prefix.to_string(),
-        };
-        let mut stream = self.client()?.broker_list(request).await.map_err(|s| self.error(s, prefix))?.into_inner();
-        let mut entries = Vec::new();
-        while let Some(chunk) = self.next(&mut stream, prefix).await? {
-            if entries.len() + chunk.entries.len() > MAX_LIST_ENTRIES {
-                return Err(RepoError::Invalid(format!(
-                    "more than {MAX_LIST_ENTRIES} files start with {prefix:?}; use a narrower prefix"
-                )));
-            }
-            entries.extend(chunk.entries.into_iter().map(|e| RepoEntry { path: e.path, size_bytes: e.size_bytes }));
-        }
-        entries.sort();
-        Ok(entries)
+        let entries = self.list_entries(prefix, false).await?;
+        let mut files: Vec<RepoEntry> = entries
+            .into_iter()
+            .filter(|e| !e.is_dir)
+            .map(|e| RepoEntry { path: e.path, size_bytes: e.size_bytes })
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    async fn list_shallow(&self, prefix: &str) -> Result<Shallow, RepoError> {
+        let entries = self.list_entries(prefix, true).await?;
+        let (dirs, files): (Vec<proto::BrokerEntry>, Vec<proto::BrokerEntry>) =
+            entries.into_iter().partition(|e| e.is_dir);
+        // Cut to one level here too: a broker that ignores `shallow` lists everything.
+        let mut shallow = Shallow::of(
+            prefix,
+            files.into_iter().map(|e| RepoEntry { path: e.path, size_bytes: e.size_bytes }).collect(),
+        );
+        shallow.dirs.extend(dirs.into_iter().map(|e| e.path).filter(|d| d.starts_with(prefix)));
+        shallow.dirs.sort();
+        shallow.dirs.dedup();
+        Ok(shallow)
     }
 
     async fn delete(&self, path: &str) -> Result<(), RepoError> {

@@ -90,6 +90,11 @@ impl RepoStore for FaultyStore {
         self.inner.list(prefix).await
     }
 
+    async fn list_shallow(&self, prefix: &str) -> Result<super::Shallow, RepoError> {
+        before("list", prefix).await?;
+        self.inner.list_shallow(prefix).await
+    }
+
     async fn delete(&self, path: &str) -> Result<(), RepoError> {
         before("delete", path).await?;
         self.inner.delete(path).await

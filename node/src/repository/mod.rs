@@ -65,6 +65,42 @@ pub struct RepoEntry {
     pub size_bytes: u64,
 }
 
+/// One level of a directory: [`RepoStore::list_shallow`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shallow {
+    /// Files of the directory that start with the prefix, sorted by path.
+    pub files: Vec<RepoEntry>,
+    /// Its subdirectories that start with the prefix, as paths without a trailing `/`, sorted.
+    pub dirs: Vec<String>,
+}
+
+impl Shallow {
+    /// One level of `prefix`'s directory, taken from a list of every file under it (paths that
+    /// do not start with `prefix` are ignored).
+    pub fn of(prefix: &str, entries: Vec<RepoEntry>) -> Shallow {
+        let dir_len = prefix.rfind('/').map_or(0, |at| at + 1);
+        let mut shallow = Shallow::default();
+        for entry in entries {
+            if !entry.path.starts_with(prefix) {
+                continue;
+            }
+            match entry.path[dir_len..].find('/') {
+                None => shallow.files.push(entry),
+                Some(at) => {
+                    let dir = &entry.path[..dir_len + at];
+                    if shallow.dirs.last().map(String::as_str) != Some(dir) {
+                        shallow.dirs.push(dir.to_string());
+                    }
+                }
+            }
+        }
+        shallow.files.sort();
+        shallow.dirs.sort();
+        shallow.dirs.dedup();
+        shallow
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RepoError {
     #[error("remote file {0} does not exist")]
@@ -97,6 +133,12 @@ pub trait RepoStore: Send + Sync {
     /// Every file whose path starts with `prefix` (a plain string prefix: `a/__meta` finds
     /// `a/__meta.<md5>`; `a/` finds everything under `a`), sorted by path.
     async fn list(&self, prefix: &str) -> Result<Vec<RepoEntry>, RepoError>;
+    /// One level of `prefix`'s directory: its files and subdirectories that start with `prefix`,
+    /// without walking what the subdirectories hold (a snapshot's `__info` beside 10^5 tablet
+    /// files). By default a whole [`RepoStore::list`], cut to one level.
+    async fn list_shallow(&self, prefix: &str) -> Result<Shallow, RepoError> {
+        Ok(Shallow::of(prefix, self.list(prefix).await?))
+    }
     /// Deletes a file; a missing one is fine.
     async fn delete(&self, path: &str) -> Result<(), RepoError>;
     async fn exists(&self, path: &str) -> Result<bool, RepoError> {

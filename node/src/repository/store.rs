@@ -13,7 +13,8 @@ use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutMode, PutPay
 
 use super::{
     MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_LIST_SCANNED, MAX_PUT_BYTES, MAX_PUT_IF_ABSENT_BYTES, MAX_RANGE_BYTES,
-    RepoEntry, RepoError, RepoStore, RepoWriter, STREAM_PART_BYTES, check_path, check_prefix, check_stream_size,
+    RepoEntry, RepoError, RepoStore, RepoWriter, STREAM_PART_BYTES, Shallow, check_path, check_prefix,
+    check_stream_size,
 };
 
 /// Most distinct `mem://` buckets alive at once.
@@ -60,6 +61,15 @@ fn check_put_size(path: &str, data: &[u8], limit_bytes: u64) -> Result<(), RepoE
         )));
     }
     Ok(())
+}
+
+/// The directory a list of `prefix` walks: its parent (`None`: the root).
+fn parent_dir(prefix: &str) -> Result<Option<Path>, RepoError> {
+    let dir = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
+    if dir.is_empty() {
+        return Ok(None);
+    }
+    Path::parse(dir).map(Some).map_err(|e| RepoError::Invalid(format!("prefix {prefix:?}: {e}")))
 }
 
 #[async_trait]
@@ -130,12 +140,7 @@ impl RepoStore for ObjectRepoStore {
     async fn list(&self, prefix: &str) -> Result<Vec<RepoEntry>, RepoError> {
         check_prefix(prefix)?;
         // object_store lists whole directories: list the prefix's parent and filter.
-        let dir = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
-        let dir_path = if dir.is_empty() {
-            None
-        } else {
-            Some(Path::parse(dir).map_err(|e| RepoError::Invalid(format!("prefix {prefix:?}: {e}")))?)
-        };
+        let dir_path = parent_dir(prefix)?;
         let mut stream = self.store.list(dir_path.as_ref());
         let mut entries = Vec::new();
         let mut scanned = 0usize;
@@ -159,6 +164,34 @@ impl RepoStore for ObjectRepoStore {
         }
         entries.sort();
         Ok(entries)
+    }
+
+    async fn list_shallow(&self, prefix: &str) -> Result<Shallow, RepoError> {
+        check_prefix(prefix)?;
+        let dir_path = parent_dir(prefix)?;
+        let listed = self.store.list_with_delimiter(dir_path.as_ref()).await.map_err(|e| self.error(e, prefix))?;
+        if listed.objects.len() + listed.common_prefixes.len() > MAX_LIST_SCANNED {
+            return Err(RepoError::Invalid(format!(
+                "listing {prefix:?} walks more than {MAX_LIST_SCANNED} entries; use a narrower prefix"
+            )));
+        }
+        let mut shallow = Shallow {
+            files: listed
+                .objects
+                .into_iter()
+                .map(|meta| RepoEntry { path: meta.location.to_string(), size_bytes: meta.size })
+                .filter(|e| e.path.starts_with(prefix))
+                .collect(),
+            dirs: listed.common_prefixes.iter().map(|p| p.to_string()).filter(|d| d.starts_with(prefix)).collect(),
+        };
+        if shallow.files.len() + shallow.dirs.len() > MAX_LIST_ENTRIES {
+            return Err(RepoError::Invalid(format!(
+                "more than {MAX_LIST_ENTRIES} entries start with {prefix:?}; use a narrower prefix"
+            )));
+        }
+        shallow.files.sort();
+        shallow.dirs.sort();
+        Ok(shallow)
     }
 
     async fn delete(&self, path: &str) -> Result<(), RepoError> {

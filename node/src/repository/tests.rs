@@ -53,6 +53,19 @@ async fn contract(store: Arc<dyn RepoStore>, root: &str) {
     assert_eq!(with_a.last(), Some(&p("ab")));
     assert!(store.list(&p("nothing/here/")).await.unwrap().is_empty());
 
+    // list_shallow: one level, files and directories that start with the prefix, and the same
+    // answer as a whole list cut to one level
+    let shallow = store.list_shallow(&p("a/")).await.unwrap();
+    let files: Vec<String> = shallow.files.iter().map(|e| e.path.clone()).collect();
+    assert_eq!(files, vec![p("a/__info_1"), p("a/__info_2"), p("a/__meta")]);
+    assert_eq!(shallow.dirs, vec![p("a/b")]);
+    assert_eq!(shallow, crate::repository::Shallow::of(&p("a/"), store.list(&p("a/")).await.unwrap()));
+    let shallow = store.list_shallow(&p("a")).await.unwrap();
+    assert_eq!(shallow.files.iter().map(|e| e.path.clone()).collect::<Vec<_>>(), vec![p("ab")]);
+    assert_eq!(shallow.dirs, vec![p("a")]);
+    assert_eq!(store.list_shallow(&p("a/__info_")).await.unwrap().files, info);
+    assert_eq!(store.list_shallow(&p("nothing/here/")).await.unwrap(), crate::repository::Shallow::default());
+
     // delete (a missing file is fine)
     store.delete(&p("a/__info_1")).await.unwrap();
     store.delete(&p("a/__info_1")).await.unwrap();
@@ -308,6 +321,13 @@ async fn broker_store_through_a_real_broker() {
     let range = store.get_range("snap/big.dat", start as u64, WIRE_CHUNK_BYTES as u64 + 20).await.unwrap();
     assert_eq!(range, big[start..start + WIRE_CHUNK_BYTES + 20]);
     assert_eq!(store.size_bytes("snap/big.dat").await.unwrap(), big.len() as u64);
+
+    // A shallow list through the broker: one level.
+    store.put("snap/deep/er/file", b"x".to_vec()).await.unwrap();
+    let shallow = store.list_shallow("snap/").await.unwrap();
+    assert_eq!(shallow.files.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), vec!["snap/big.dat"]);
+    assert_eq!(shallow.dirs, vec!["snap/deep".to_string()]);
+    store.delete("snap/deep/er/file").await.unwrap();
 
     // list, exists, conditional create, rename, delete, errors mapped back
     store.put("snap/__meta.x", b"m".to_vec()).await.unwrap();

@@ -3,9 +3,10 @@
 //! every size). A measurement, not a test: it fails only on errors (a job cancelled, a snapshot
 //! missing, a restored table without its rows), never on a number.
 //!
-//! For each size N of `--tablets`: a table of P range partitions x B buckets = N tablets (B at
-//! most 1 024), one replica each, holding `--rows` rows; BACKUP of it, then RESTORE of that
-//! snapshot into a new table; each timed from the statement to FINISHED with the time in each
+//! For each size N of `--tablets`: T tables of P range partitions x B buckets = N tablets (B at
+//! most 1 024, T the fewest tables of at most 64 partitions: a table holds at most 65 536
+//! tablets), one replica each, holding `--rows` rows; BACKUP of them, then RESTORE of that
+//! snapshot into new tables; each timed from the statement to FINISHED with the time in each
 //! state and the CPU palo-node used. Then a summary: time and CPU per tablet at each size, and
 //! how the time per tablet grew from the smallest size to the largest.
 
@@ -19,12 +20,13 @@ pub const ABOUT: &str = "Build palo-node and palo in release mode and start a lo
     directory, which also holds a file:// repository (WITH BROKER local_broker); it is removed at \
     the end.\n\n\
     For each size N of --tablets (in order): CREATE TABLE of P range partitions x B buckets = N \
-    tablets (B = N / P with P the fewest partitions that keep B <= 1024; N must split so), \
-    replication_num = 1, and --rows rows in one INSERT (spread over the partitions); BACKUP \
-    SNAPSHOT ON that table, timed from the statement to FINISHED (SHOW BACKUP polled every \
+    tablets (B = N / P with P the fewest partitions that keep B <= 1024; N must split so; above \
+    65 536 tablets, the fewest tables of at most 64 partitions each, as a table holds at most \
+    65 536 tablets), replication_num = 1, and --rows rows in one INSERT per table (spread over \
+    the partitions); BACKUP SNAPSHOT ON those tables, timed from the statement to FINISHED (SHOW BACKUP polled every \
     --poll-ms), with the time in each state and palo-node's busy cores; then RESTORE SNAPSHOT of \
-    it into a new table (replication_num = 1), timed the same way, and the restored table's row \
-    count checked by SELECT count(*).\n\n\
+    it into new tables (replication_num = 1), timed the same way, and the restored tables' row \
+    counts checked by SELECT count(*).\n\n\
     Prints, for each size: backup and restore time, time and CPU per tablet, palo-node's resident \
     memory after the restore; and the growth of the time per tablet from the smallest size to \
     the largest (1.0 is linear growth of a job's cost with tablets). A measurement, not a test: \
@@ -32,6 +34,8 @@ pub const ABOUT: &str = "Build palo-node and palo in release mode and start a lo
 
 /// Buckets of one partition at most (as `CREATE TABLE` allows).
 const MAX_BUCKETS: u32 = 1_024;
+/// Partitions of one table at most (a table holds at most 65 536 tablets).
+const MAX_PARTITIONS_PER_TABLE: u32 = 64;
 /// Rows of each range partition's key range.
 const PARTITION_SPAN: u64 = 1_000_000;
 
@@ -80,64 +84,88 @@ impl Timed {
 }
 
 pub fn run(args: &ScaleArgs) -> Result<(), String> {
-    let shapes: Vec<(u32, u32)> = args.tablets.iter().map(|&n| shape(n)).collect::<Result<_, _>>()?;
+    let shapes: Vec<Shape> = args.tablets.iter().map(|&n| shape(n)).collect::<Result<_, _>>()?;
     setup::with_cluster("scale", args.port_offset, args.keep, |bench| {
         bench.prepare()?;
         let mut measured = Vec::new();
-        for &(partitions, buckets) in &shapes {
-            measured.push(one_size(bench, args, partitions, buckets)?);
+        for &size in &shapes {
+            measured.push(one_size(bench, args, size)?);
         }
         summary(&measured);
         Ok(())
     })
 }
 
-/// (partitions, buckets) of a table of `tablets` tablets: the fewest partitions of at most
-/// [`MAX_BUCKETS`] buckets each.
-fn shape(tablets: u32) -> Result<(u32, u32), String> {
+/// How one size is laid out: `tables` tables of `partitions` partitions of `buckets` buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    tables: u32,
+    partitions: u32,
+    buckets: u32,
+}
+
+/// The shape of `tablets` tablets: the fewest partitions of at most [`MAX_BUCKETS`] buckets
+/// each, in the fewest tables of at most [`MAX_PARTITIONS_PER_TABLE`] partitions.
+fn shape(tablets: u32) -> Result<Shape, String> {
     if tablets == 0 {
         return Err("--tablets: a table has at least one tablet".into());
     }
-    let partitions = tablets.div_ceil(MAX_BUCKETS);
-    if !tablets.is_multiple_of(partitions) {
+    let all_partitions = tablets.div_ceil(MAX_BUCKETS);
+    let tables = all_partitions.div_ceil(MAX_PARTITIONS_PER_TABLE);
+    if !tablets.is_multiple_of(all_partitions) || !all_partitions.is_multiple_of(tables) {
         return Err(format!(
-            "--tablets {tablets}: needs {partitions} partitions of at most {MAX_BUCKETS} buckets, and {tablets} is \
-             not a multiple of {partitions}; pick a multiple"
+            "--tablets {tablets}: needs {all_partitions} partitions of at most {MAX_BUCKETS} buckets in {tables} \
+             table(s) of at most {MAX_PARTITIONS_PER_TABLE}, and {tablets} does not split so; pick a multiple of \
+             {}",
+            MAX_BUCKETS * tables
         ));
     }
-    Ok((partitions, tablets / partitions))
+    Ok(Shape { tables, partitions: all_partitions / tables, buckets: tablets / all_partitions })
 }
 
-fn one_size(bench: &mut Bench, args: &ScaleArgs, partitions: u32, buckets: u32) -> Result<Measured, String> {
-    let tablets = partitions * buckets;
-    let table = format!("t{tablets}");
+fn one_size(bench: &mut Bench, args: &ScaleArgs, size: Shape) -> Result<Measured, String> {
+    let Shape { tables: table_count, partitions, buckets } = size;
+    let tablets = table_count * partitions * buckets;
+    let tables: Vec<String> = if table_count == 1 {
+        vec![format!("t{tablets}")]
+    } else {
+        (0..table_count).map(|i| format!("t{tablets}_{i}")).collect()
+    };
     println!();
-    println!("bench scale: {tablets} tablets ({partitions} partitions x {buckets} buckets), {} rows", args.rows);
+    println!(
+        "bench scale: {tablets} tablets ({table_count} table(s) of {partitions} partitions x {buckets} buckets), {} \
+         rows per table",
+        args.rows
+    );
     let created = Instant::now();
     let ranges: Vec<String> = (0..u64::from(partitions))
         .map(|p| format!("PARTITION p{p} VALUES [(\"{}\"), (\"{}\"))", p * PARTITION_SPAN, (p + 1) * PARTITION_SPAN))
         .collect();
-    bench.sql(&format!(
-        "CREATE TABLE {DB}.{table} (id BIGINT NOT NULL, v VARCHAR(16)) DUPLICATE KEY(id) PARTITION BY RANGE(id) \
-         ({}) DISTRIBUTED BY HASH(id) BUCKETS {buckets} PROPERTIES (\"replication_num\" = \"1\");",
-        ranges.join(", ")
-    ))?;
     let values: Vec<String> =
         (0..args.rows).map(|i| format!("({}, 'r{i}')", (i % u64::from(partitions)) * PARTITION_SPAN + i)).collect();
-    bench.sql(&format!("INSERT INTO {DB}.{table} VALUES {};", values.join(", ")))?;
+    for table in &tables {
+        bench.sql(&format!(
+            "CREATE TABLE {DB}.{table} (id BIGINT NOT NULL, v VARCHAR(16)) DUPLICATE KEY(id) PARTITION BY RANGE(id) \
+             ({}) DISTRIBUTED BY HASH(id) BUCKETS {buckets} PROPERTIES (\"replication_num\" = \"1\");",
+            ranges.join(", ")
+        ))?;
+        bench.sql(&format!("INSERT INTO {DB}.{table} VALUES {};", values.join(", ")))?;
+    }
     println!("  CREATE TABLE and INSERT: {:.2} s", created.elapsed().as_secs_f64());
 
     let label = format!("scale_{tablets}");
-    println!("  BACKUP SNAPSHOT {DB}.{label} ON ({table}):");
+    let on = tables.join(", ");
+    println!("  BACKUP SNAPSHOT {DB}.{label} ON ({on}):");
     bench.drop_caches();
-    let (start, watched) = bench.backup(&label, &table, args.poll_ms)?;
+    let (start, watched) = bench.backup(&label, &on, args.poll_ms)?;
     let backup = finished(&start, &watched, "BACKUP")?;
     let timestamp = snapshot_timestamp(bench, &label)?;
 
-    let restored = format!("{table}_r");
+    let renames: Vec<String> = tables.iter().map(|t| format!("{t} AS {t}_r")).collect();
     let statement = format!(
-        "RESTORE SNAPSHOT {DB}.{label} FROM {REPO} ON ({table} AS {restored}) PROPERTIES (\"backup_timestamp\" = \
-         \"{timestamp}\", \"replication_num\" = \"1\");"
+        "RESTORE SNAPSHOT {DB}.{label} FROM {REPO} ON ({}) PROPERTIES (\"backup_timestamp\" = \"{timestamp}\", \
+         \"replication_num\" = \"1\");",
+        renames.join(", ")
     );
     println!("  {statement}");
     bench.drop_caches();
@@ -149,11 +177,14 @@ fn one_size(bench: &mut Bench, args: &ScaleArgs, partitions: u32, buckets: u32) 
     println!("    states first seen (polled every {} ms): {}", args.poll_ms, watched.timeline(start.at));
     setup::print_phases(&watched, &start);
     let restore = finished(&start, &watched, "RESTORE")?;
-    let count = bench.sql(&format!("SELECT count(*) FROM {DB}.{restored}\\G"))?;
-    let rows = parse_vertical(&count);
-    let got = rows.first().and_then(|r| field(r, "count(*)")).unwrap_or("?");
-    if got != args.rows.to_string() {
-        return Err(format!("the restored table {restored} holds {got} rows, not the {} loaded", args.rows));
+    for table in &tables {
+        let restored = format!("{table}_r");
+        let count = bench.sql(&format!("SELECT count(*) FROM {DB}.{restored}\\G"))?;
+        let rows = parse_vertical(&count);
+        let got = rows.first().and_then(|r| field(r, "count(*)")).unwrap_or("?");
+        if got != args.rows.to_string() {
+            return Err(format!("the restored table {restored} holds {got} rows, not the {} loaded", args.rows));
+        }
     }
     let rss_kib = resident_kib(cluster.pid());
     println!(
@@ -241,11 +272,15 @@ mod tests {
 
     #[test]
     fn a_size_splits_into_the_fewest_partitions_of_at_most_1024_buckets() {
-        assert_eq!(shape(256), Ok((1, 256)));
-        assert_eq!(shape(1024), Ok((1, 1024)));
-        assert_eq!(shape(20_480), Ok((20, 1024)));
-        assert_eq!(shape(3_000), Ok((3, 1000)));
+        let one = |partitions, buckets| Ok(Shape { tables: 1, partitions, buckets });
+        assert_eq!(shape(256), one(1, 256));
+        assert_eq!(shape(1024), one(1, 1024));
+        assert_eq!(shape(20_480), one(20, 1024));
+        assert_eq!(shape(3_000), one(3, 1000));
+        assert_eq!(shape(65_536), one(64, 1024));
+        assert_eq!(shape(102_400), Ok(Shape { tables: 2, partitions: 50, buckets: 1024 }));
         assert!(shape(1025).unwrap_err().contains("pick a multiple"));
+        assert!(shape(100_000).unwrap_err().contains("pick a multiple of 2048"));
         assert!(shape(0).is_err());
     }
 }

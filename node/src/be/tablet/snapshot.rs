@@ -132,6 +132,9 @@ struct Owner {
     version: u64,
 }
 
+/// Snapshots a job's release removes between two syncs of the snapshot directory.
+const RELEASE_CHUNK_SNAPSHOTS: usize = 1_024;
+
 #[derive(Default)]
 pub(super) struct Live {
     /// Snapshot name -> what it is of.
@@ -140,6 +143,9 @@ pub(super) struct Live {
     by_owner: BTreeMap<(i64, i64, u64), String>,
     /// Jobs whose snapshots were released, newest last, at most [`MAX_RELEASED_JOBS`].
     released_jobs: VecDeque<i64>,
+    /// Jobs whose snapshots a call is removing now: a second call for one (a heartbeat's, while
+    /// the job's end removes 10^5 snapshots) returns at once instead of removing them again.
+    releasing: BTreeSet<i64>,
 }
 
 impl Live {
@@ -392,7 +398,9 @@ impl TabletStore {
         Ok(())
     }
 
-    /// Removes every snapshot made for `job_id` and refuses new ones for it; how many went.
+    /// Removes every snapshot made for `job_id` and refuses new ones for it; how many went (0
+    /// when another call is removing them now). The snapshot directory is synced once per
+    /// [`RELEASE_CHUNK_SNAPSHOTS`] snapshots, not once per snapshot.
     pub async fn release_job_snapshots(&self, job_id: i64) -> Result<usize, TabletError> {
         if job_id == 0 {
             return Err(TabletError::InvalidArgument("job id 0 names no job".into()));
@@ -405,12 +413,39 @@ impl TabletStore {
                 }
                 live.released_jobs.push_back(job_id);
             }
+            if !live.releasing.insert(job_id) {
+                return Ok(0);
+            }
             live.names.iter().filter(|(_, o)| o.job_id == job_id).map(|(n, _)| n.clone()).collect()
         };
-        for name in &names {
-            self.release_snapshot(&format!("{SNAPSHOT_DIR}/{name}")).await?;
+        let removed = self.remove_snapshots(&names).await;
+        self.snapshots.live().releasing.remove(&job_id);
+        removed?;
+        if !names.is_empty() {
+            tracing::info!(job_id, snapshots = names.len(), "be: job's snapshots released");
         }
         Ok(names.len())
+    }
+
+    /// Removes the snapshots `names` (one already gone is fine), a chunk at a time: their
+    /// directories, one sync of the snapshot directory, then the registry's entries.
+    async fn remove_snapshots(&self, names: &[String]) -> Result<(), TabletError> {
+        for chunk in names.chunks(RELEASE_CHUNK_SNAPSHOTS) {
+            for name in chunk {
+                match self.disk.remove_dir_all(&self.snapshots.root.join(name)).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(disk_error(format!("releasing snapshot {SNAPSHOT_DIR}/{name}"))(e)),
+                }
+            }
+            let context = || format!("releasing {} snapshots", chunk.len());
+            self.disk.sync_dir(&self.snapshots.root).await.map_err(disk_error(context()))?;
+            let mut live = self.snapshots.live();
+            for name in chunk {
+                live.remove(name);
+            }
+        }
+        Ok(())
     }
 
     /// The jobs that have snapshots on this BE, each once, in id order.
@@ -639,6 +674,24 @@ pub(crate) mod tests {
         assert_eq!(store.make_job_snapshot(7, 3, 60, 5).await.expect("after a restart"), first);
         assert_eq!(store.release_job_snapshots(5).await.unwrap(), 2);
         assert_eq!(listing(&temp, SNAPSHOT_DIR).await.len(), 1);
+        temp.remove().await;
+    }
+
+    /// Bench scale, 102 400 tablets: at a backup's end the FE and every heartbeat asked for its
+    /// snapshots' release while the first call still removed them (34 000 per backend, each
+    /// with a sync of the snapshot directory); every call removed all of them again, each
+    /// snapshot 430 times, and the restore after it ran at 77 files/s. Two calls at once now
+    /// remove each snapshot once.
+    #[tokio::test]
+    async fn a_job_released_twice_at_once_removes_its_snapshots_once() {
+        let temp = TempDisk::new("snapshot-release-twice").await;
+        let store = store_at_v4(&temp).await;
+        store.make_job_snapshot(7, 3, 60, 5).await.expect("snapshot");
+        store.make_job_snapshot(7, 4, 60, 5).await.expect("snapshot");
+        let (first, second) = tokio::join!(store.release_job_snapshots(5), store.release_job_snapshots(5));
+        assert_eq!(first.unwrap() + second.unwrap(), 2, "each snapshot removed by one call");
+        assert!(listing(&temp, SNAPSHOT_DIR).await.is_empty());
+        assert_eq!(store.release_job_snapshots(5).await.unwrap(), 0);
         temp.remove().await;
     }
 

@@ -17,6 +17,8 @@ pub const JOB_POLL_MS: u64 = 500;
 pub struct JobRuntime {
     /// Tablet -> the backend its task is on (or would go to).
     pub unfinished: BTreeMap<i64, i64>,
+    /// The whole transfer state (UPLOADING, DOWNLOADING): totals fixed when it started here.
+    pub totals: Option<TransferTotals>,
     /// Per backend: uploads assigned and done, and the BE's counters of its running uploads.
     pub progress: BTreeMap<i64, BackendProgress>,
     /// `[what: message]`, newest last, at most [`MAX_SHOWN_TASKS`].
@@ -31,20 +33,66 @@ pub struct BackendProgress {
     pub files_done: u64,
 }
 
+/// A transfer state's tablets and files, counted when its tasks were queued (when the state
+/// started, or when a restarted FE resumed it), and what is done of them since.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferTotals {
+    pub started: tokio::time::Instant,
+    pub tablets_total: u64,
+    pub tablets_done: u64,
+    pub files_total: u64,
+    pub files_done: u64,
+    pub bytes_done: u64,
+}
+
+impl TransferTotals {
+    pub fn new(started: tokio::time::Instant, tablets_total: u64, files_total: u64) -> TransferTotals {
+        TransferTotals { started, tablets_total, tablets_done: 0, files_total, files_done: 0, bytes_done: 0 }
+    }
+
+    /// A tablet of `files` files finished, having moved `bytes` (files already in place move none).
+    pub fn finished(&mut self, files: u64, bytes: u64) {
+        self.tablets_done += 1;
+        self.files_done += files;
+        self.bytes_done += bytes;
+        debug_assert!(self.tablets_done <= self.tablets_total, "more tablets done than the state has");
+    }
+
+    /// `total: 120/2048 tablets, 240/4096 files, 1.2 MB in 3 s (80 files/s, 0.4 MB/s), about 48 s
+    /// left`: the time left is the files left at the rate so far.
+    pub fn text(&self, now: tokio::time::Instant) -> String {
+        let elapsed_s = now.saturating_duration_since(self.started).as_secs_f64();
+        let mb = self.bytes_done as f64 / 1e6;
+        let mut text = format!(
+            "total: {}/{} tablets, {}/{} files, {mb:.1} MB in {elapsed_s:.0} s",
+            self.tablets_done, self.tablets_total, self.files_done, self.files_total
+        );
+        if elapsed_s >= 1.0 && self.files_done > 0 {
+            let files_per_s = self.files_done as f64 / elapsed_s;
+            let left_s = (self.files_total.saturating_sub(self.files_done)) as f64 / files_per_s;
+            text += &format!(" ({files_per_s:.0} files/s, {:.1} MB/s), about {left_s:.0} s left", mb / elapsed_s);
+        }
+        text
+    }
+}
+
 impl JobRuntime {
     pub fn unfinished_text(&self) -> String {
         self.unfinished.iter().take(MAX_SHOWN_TASKS).map(|(t, b)| format!("[{t}={b}]")).collect::<Vec<_>>().join(", ")
     }
 
+    /// The whole state's progress first (when a transfer runs), then each backend's.
     pub fn progress_text(&self) -> String {
-        self.progress
+        let now = crate::clock::monotonic();
+        self.totals
             .iter()
-            .map(|(be, p)| {
+            .map(|t| format!("[{}]", t.text(now)))
+            .chain(self.progress.iter().map(|(be, p)| {
                 format!(
                     "[{be}: {}/{} tablets, {}/{} files]",
                     p.tablets_done, p.tablets_total, p.files_done, p.files_total
                 )
-            })
+            }))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -122,5 +170,31 @@ impl Fe {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Progress says what is done of totals fixed at the start, the rate, and the time left.
+    #[test]
+    fn progress_shows_totals_rate_and_time_left() {
+        let start = crate::clock::monotonic();
+        let mut totals = TransferTotals::new(start, 4, 100);
+        assert_eq!(totals.text(start), "total: 0/4 tablets, 0/100 files, 0.0 MB in 0 s");
+        totals.finished(25, 5_000_000);
+        let later = start + Duration::from_secs(5);
+        assert_eq!(
+            totals.text(later),
+            "total: 1/4 tablets, 25/100 files, 5.0 MB in 5 s (5 files/s, 1.0 MB/s), about 15 s left"
+        );
+        let mut runtime = JobRuntime { totals: Some(totals), ..JobRuntime::default() };
+        runtime
+            .progress
+            .insert(10_001, BackendProgress { tablets_total: 2, tablets_done: 1, files_total: 0, files_done: 0 });
+        let text = runtime.progress_text();
+        assert!(text.starts_with("[total: 1/4 tablets, 25/100 files"), "{text}");
+        assert!(text.ends_with("[10001: 1/2 tablets, 0/0 files]"), "{text}");
     }
 }

@@ -24,7 +24,7 @@ use futures_util::stream::FuturesUnordered;
 
 use crate::fe::catalog::{RepositoryKind, RepositoryRecord};
 use crate::fe::jobs::driver::{MAX_TASK_ATTEMPTS, StepError, backoff, fail};
-use crate::fe::jobs::runtime::JobRuntime;
+use crate::fe::jobs::runtime::{JobRuntime, TransferTotals};
 use crate::fe::{Fe, FeState};
 use crate::signal::Signal;
 
@@ -141,6 +141,8 @@ pub(crate) trait Transfer {
     fn backend_dead(backend_id: i64) -> TaskFailure;
     /// Checks what a finished task gave back.
     fn check(&self, task: &Self::Task, backend_id: i64, output: Self::Output) -> Result<Self::Output, TaskFailure>;
+    /// The bytes a finished task moved (SHOW's Progress).
+    fn bytes(output: &Self::Output) -> u64;
     /// The progress each backend starts with.
     fn begin(&self, runtime: &mut JobRuntime, queue: &[Queued<Self::Task>]);
     /// Progress when a task starts on a backend, and when it fails there.
@@ -190,7 +192,9 @@ impl Fe {
         let dead_backends = Signal::new(BTreeSet::<i64>::new());
         let mut in_flight = FuturesUnordered::new();
         // Every task is unfinished from now until it is done (a failed one keeps its entry).
+        let files_total = queue.iter().map(|q| kind.files(&q.task) as u64).sum();
         self.with_runtime(job_id, |r| {
+            r.totals = Some(TransferTotals::new(start, total as u64, files_total));
             kind.begin(r, queue.make_contiguous());
             for queued in &queue {
                 r.unfinished.entry(K::tablet_id(&queued.task)).or_insert(K::shown_backend(&queued.task));
@@ -246,9 +250,13 @@ impl Fe {
                 let tablet_id = K::tablet_id(&queued.task);
                 match outcome.and_then(|output| kind.check(&queued.task, backend_id, output)) {
                     Ok(output) => {
+                        let (files, bytes) = (kind.files(&queued.task) as u64, K::bytes(&output));
                         self.with_runtime(job_id, |r| {
                             r.unfinished.remove(&tablet_id);
                             r.progress.entry(backend_id).or_default().tablets_done += 1;
+                            if let Some(totals) = &mut r.totals {
+                                totals.finished(files, bytes);
+                            }
                         });
                         done.push((queued.task, backend_id, output));
                     }

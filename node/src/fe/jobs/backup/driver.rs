@@ -55,6 +55,12 @@ struct UploadTask {
     copies: Vec<ReplicaSnapshot>,
 }
 
+/// What an upload gave back: every file of the snapshot as `name.<md5>`, and the bytes it sent.
+struct Uploaded {
+    files: Vec<String>,
+    bytes: u64,
+}
+
 /// A backup's uploads, as the transfer pump runs them.
 struct Uploads {
     job_id: i64,
@@ -64,7 +70,7 @@ impl Transfer for Uploads {
     type Task = UploadTask;
     type Item = proto::UploadItem;
     type Batch = proto::UploadSnapshotsRequest;
-    type Output = Vec<String>;
+    type Output = Uploaded;
     const VERB: &'static str = "upload";
     const PREPOSITION: &'static str = "from";
 
@@ -139,24 +145,34 @@ impl Transfer for Uploads {
         fe: &Fe,
         addr: String,
         batch: Self::Batch,
-    ) -> Result<Vec<Result<Vec<String>, TaskFailure>>, TaskFailure> {
+    ) -> Result<Vec<Result<Uploaded, TaskFailure>>, TaskFailure> {
         // An upload of this tablet still running there (an earlier attempt) is no failure of the
         // tablet: it counts against that backend only.
         let failure =
             |e: AgentError| TaskFailure { message: e.to_string(), counts: !e.is_already_running(), damaged: false };
         let outcomes = fe.agent.upload_snapshots(&addr, batch).await.map_err(failure)?;
-        Ok(outcomes.into_iter().map(|o| o.map(|r| r.files).map_err(failure)).collect())
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map(|r| Uploaded { files: r.files, bytes: r.bytes_uploaded }).map_err(failure))
+            .collect())
     }
 
     fn backend_dead(backend_id: i64) -> TaskFailure {
         TaskFailure::counted(format!("backend {backend_id} is shown dead; the upload moves to another replica"))
     }
 
-    fn check(&self, task: &UploadTask, backend_id: i64, files: Vec<String>) -> Result<Vec<String>, TaskFailure> {
+    fn check(&self, task: &UploadTask, backend_id: i64, output: Uploaded) -> Result<Uploaded, TaskFailure> {
         match task.copies.iter().find(|c| c.backend_id == backend_id) {
-            Some(copy) => check_uploaded(copy, files).map_err(TaskFailure::counted),
+            Some(copy) => {
+                let files = check_uploaded(copy, output.files).map_err(TaskFailure::counted)?;
+                Ok(Uploaded { files, bytes: output.bytes })
+            }
             None => Err(TaskFailure::counted(format!("backend {backend_id} holds no snapshot of the tablet"))),
         }
+    }
+
+    fn bytes(output: &Uploaded) -> u64 {
+        output.bytes
     }
 
     fn begin(&self, runtime: &mut JobRuntime, _queue: &[Queued<UploadTask>]) {
@@ -407,7 +423,7 @@ impl Fe {
         self.move_to_next(job, move |_, moved| {
             moved.snapshots = taken;
             moved.snapshot_finished_time_ms = Some(now);
-            Ok(())
+            moved.check_record_weight(crate::journal::MAX_RECORD_BYTES).map_err(fail)
         })
         .await
     }
@@ -431,7 +447,7 @@ impl Fe {
         }
         let done = self.pump(&Uploads { job_id: job.id }, job.repo_id, tasks).await?;
         let uploaded: BTreeMap<i64, Vec<String>> =
-            done.into_iter().map(|(task, _, files)| (task.tablet_id, files)).collect();
+            done.into_iter().map(|(task, _, uploaded)| (task.tablet_id, uploaded.files)).collect();
         let now = crate::clock::now_ms();
         self.move_to_next(job, move |_, moved| {
             moved.uploaded = uploaded;
@@ -519,9 +535,9 @@ impl Fe {
         for attempt in 1..=MAX_INFO_REMOVE_ATTEMPTS {
             let mut failed = None;
             for prefix in [format!("{dir}/__info_"), format!("{dir}/__meta.")] {
-                match store.list(&prefix).await {
-                    Ok(entries) => {
-                        for entry in entries {
+                match store.list_shallow(&prefix).await {
+                    Ok(listed) => {
+                        for entry in listed.files {
                             if let Err(e) = store.delete(&entry.path).await {
                                 failed = Some(e.to_string());
                             }

@@ -194,7 +194,7 @@ async fn read_one_checked(
     store: &dyn crate::repository::RepoStore,
     prefix: &str,
 ) -> Result<Vec<u8>, SnapshotReadError> {
-    let listed = store.list(prefix).await.map_err(|e| SnapshotReadError::Store(e.to_string()))?;
+    let listed = store.list_shallow(prefix).await.map_err(|e| SnapshotReadError::Store(e.to_string()))?.files;
     let [entry] = listed.as_slice() else {
         return Err(SnapshotReadError::NotOne { prefix: prefix.to_string(), found: listed.len() });
     };

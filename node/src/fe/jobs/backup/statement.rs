@@ -182,7 +182,7 @@ pub(crate) async fn label_taken(store: &dyn RepoStore, repo: &str, label: &str) 
     }
     let dir = layout::snapshot_dir(repo, label);
     for prefix in [format!("{dir}/__info_"), format!("{dir}/__meta")] {
-        if !store.list(&prefix).await?.is_empty() {
+        if !store.list_shallow(&prefix).await?.files.is_empty() {
             return Ok(true);
         }
     }
@@ -389,21 +389,23 @@ impl Fe {
                 })
             }
             (snapshot, _) => {
-                let listed = store.list(&format!("{}/__ss_", repository_dir(&repo.name))).await.map_err(failed)?;
-                let mut snapshots: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                // One level at a time: the labels, then each label's `__info` files, never the
+                // tablet files beside them (10^5 and more per snapshot).
                 let prefix = format!("{}/__ss_", repository_dir(&repo.name));
-                for entry in &listed {
-                    let Some((label, rest)) = entry.path.strip_prefix(&prefix).and_then(|r| r.split_once('/')) else {
-                        continue;
-                    };
+                let labels = store.list_shallow(&prefix).await.map_err(failed)?.dirs;
+                let mut snapshots: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for dir in &labels {
+                    let Some(label) = dir.strip_prefix(&prefix) else { continue };
                     if snapshot.as_ref().is_some_and(|s| s != label) {
                         continue;
                     }
                     let infos = snapshots.entry(label.to_string()).or_default();
-                    if let Some(info) = rest.strip_prefix("__info_") {
+                    let info_prefix = format!("{dir}/__info_");
+                    for entry in store.list_shallow(&info_prefix).await.map_err(failed)?.files {
+                        let info = &entry.path[info_prefix.len()..];
                         infos.push(match repository::split_md5(info) {
                             Some((ts, _)) => ts.to_string(),
-                            None => format!("Invalid: {rest}"),
+                            None => format!("Invalid: __info_{info}"),
                         });
                     }
                 }

@@ -95,7 +95,8 @@ impl Transfer for Downloads<'_> {
     type Task = DownloadTask;
     type Item = proto::DownloadItem;
     type Batch = proto::DownloadSnapshotsRequest;
-    type Output = ();
+    /// The bytes the download fetched.
+    type Output = u64;
     const VERB: &'static str = "download";
     const PREPOSITION: &'static str = "on";
 
@@ -152,7 +153,7 @@ impl Transfer for Downloads<'_> {
         }
     }
 
-    async fn call(fe: &Fe, addr: String, batch: Self::Batch) -> Result<Vec<Result<(), TaskFailure>>, TaskFailure> {
+    async fn call(fe: &Fe, addr: String, batch: Self::Batch) -> Result<Vec<Result<u64, TaskFailure>>, TaskFailure> {
         // A download of this replica still running there (an earlier attempt) is waited for, not
         // counted as a failure.
         let failure = |e: AgentError| TaskFailure {
@@ -161,7 +162,7 @@ impl Transfer for Downloads<'_> {
             damaged: e.is_data_loss(),
         };
         let outcomes = fe.agent.download_snapshots(&addr, batch).await.map_err(failure)?;
-        Ok(outcomes.into_iter().map(|o| o.map(|_| ()).map_err(failure)).collect())
+        Ok(outcomes.into_iter().map(|o| o.map(|r| r.bytes_downloaded).map_err(failure)).collect())
     }
 
     fn backend_dead(backend_id: i64) -> TaskFailure {
@@ -172,8 +173,12 @@ impl Transfer for Downloads<'_> {
         }
     }
 
-    fn check(&self, _task: &DownloadTask, _backend_id: i64, output: ()) -> Result<(), TaskFailure> {
+    fn check(&self, _task: &DownloadTask, _backend_id: i64, output: u64) -> Result<u64, TaskFailure> {
         Ok(output)
+    }
+
+    fn bytes(output: &u64) -> u64 {
+        *output
     }
 
     /// Every replica downloads on its own backend: each backend's share is known from the start.
