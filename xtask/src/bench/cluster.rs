@@ -44,6 +44,11 @@ impl TempDir {
         Ok(TempDir { path, keep })
     }
 
+    /// Whether the directory stays after the benchmark (`--keep`).
+    pub fn kept(&self) -> bool {
+        self.keep
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -29,8 +29,11 @@ pub const ABOUT: &str = "Build palo-node and palo in release mode and start a lo
     counts checked by SELECT count(*).\n\n\
     Prints, for each size: backup and restore time, time and CPU per tablet, palo-node's resident \
     memory after the restore; and the growth of the time per tablet from the smallest size to \
-    the largest (1.0 is linear growth of a job's cost with tablets). A measurement, not a test: \
-    it fails only on errors, never on a number.";
+    the largest (1.0 is linear growth of a job's cost with tablets). Last, the cluster is killed \
+    (SIGKILL) and started again on its data, the FE holding every table and its restored copy: \
+    the time until it answers with its backends alive (journal replay included), the journal's \
+    size, palo-node's resident memory, and the time of SHOW PARTITIONS and SHOW TABLETS of the \
+    largest size's tables. A measurement, not a test: it fails only on errors, never on a number.";
 
 /// Buckets of one partition at most (as `CREATE TABLE` allows).
 const MAX_BUCKETS: u32 = 1_024;
@@ -85,15 +88,53 @@ impl Timed {
 
 pub fn run(args: &ScaleArgs) -> Result<(), String> {
     let shapes: Vec<Shape> = args.tablets.iter().map(|&n| shape(n)).collect::<Result<_, _>>()?;
-    setup::with_cluster("scale", args.port_offset, args.keep, |bench| {
-        bench.prepare()?;
-        let mut measured = Vec::new();
-        for &size in &shapes {
-            measured.push(one_size(bench, args, size)?);
+    let held: u32 = shapes.iter().map(|s| 2 * s.tablets()).sum();
+    let largest = shapes.iter().copied().max_by_key(Shape::tablets).ok_or("--tablets: no size given")?;
+    setup::with_cluster_restarted(
+        "scale",
+        args.port_offset,
+        args.keep,
+        |bench| {
+            bench.prepare()?;
+            let mut measured = Vec::new();
+            for &size in &shapes {
+                measured.push(one_size(bench, args, size)?);
+            }
+            summary(&measured);
+            Ok(())
+        },
+        Some(|bench: &mut Bench, up: Duration| restarted(bench, up, held, largest)),
+    )
+}
+
+/// The FE holding every table (each size's and its restored copy): the cluster's restart
+/// (killed, then started on its data), its resident memory, and SHOW PARTITIONS and SHOW
+/// TABLETS of the largest size's tables.
+fn restarted(bench: &mut Bench, up: Duration, held: u32, largest: Shape) -> Result<(), String> {
+    let meta = bench.cluster.data_dir().join("fe").join("meta");
+    let journal_bytes: u64 = std::fs::read_dir(&meta)
+        .map_err(|e| format!("reading {}: {e}", meta.display()))?
+        .filter_map(|entry| entry.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    println!();
+    println!(
+        "bench scale: the cluster killed (SIGKILL) and started again on its data, the FE holding {held} tablets: \
+         answering with 3 backends alive in {:.2} s (journal and image: {:.1} MiB); palo-node (FE, 3 BEs, broker) \
+         resident {}",
+        up.as_secs_f64(),
+        journal_bytes as f64 / (1024.0 * 1024.0),
+        resident_kib(bench.cluster.pid()).map_or("?".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
+    );
+    for table in largest.table_names() {
+        for show in ["PARTITIONS", "TABLETS"] {
+            let at = Instant::now();
+            let out = bench.sql(&format!("SHOW {show} FROM {DB}.{table};"))?;
+            let rows = out.lines().filter(|l| l.starts_with("| ")).count().saturating_sub(1);
+            println!("  SHOW {show} FROM {table}: {rows} rows in {:.2} s", at.elapsed().as_secs_f64());
         }
-        summary(&measured);
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// How one size is laid out: `tables` tables of `partitions` partitions of `buckets` buckets.
@@ -102,6 +143,22 @@ struct Shape {
     tables: u32,
     partitions: u32,
     buckets: u32,
+}
+
+impl Shape {
+    fn tablets(&self) -> u32 {
+        self.tables * self.partitions * self.buckets
+    }
+
+    /// The tables of this size: `t<N>`, or `t<N>_<i>` when there are several.
+    fn table_names(&self) -> Vec<String> {
+        let tablets = self.tablets();
+        if self.tables == 1 {
+            vec![format!("t{tablets}")]
+        } else {
+            (0..self.tables).map(|i| format!("t{tablets}_{i}")).collect()
+        }
+    }
 }
 
 /// The shape of `tablets` tablets: the fewest partitions of at most [`MAX_BUCKETS`] buckets
@@ -125,12 +182,8 @@ fn shape(tablets: u32) -> Result<Shape, String> {
 
 fn one_size(bench: &mut Bench, args: &ScaleArgs, size: Shape) -> Result<Measured, String> {
     let Shape { tables: table_count, partitions, buckets } = size;
-    let tablets = table_count * partitions * buckets;
-    let tables: Vec<String> = if table_count == 1 {
-        vec![format!("t{tablets}")]
-    } else {
-        (0..table_count).map(|i| format!("t{tablets}_{i}")).collect()
-    };
+    let tablets = size.tablets();
+    let tables = size.table_names();
     println!();
     println!(
         "bench scale: {tablets} tablets ({table_count} table(s) of {partitions} partitions x {buckets} buckets), {} \

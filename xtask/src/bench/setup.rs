@@ -49,20 +49,51 @@ pub fn with_cluster(
     keep: bool,
     body: impl FnOnce(&mut Bench) -> Result<(), String>,
 ) -> Result<(), String> {
+    with_cluster_restarted(name, port_offset, keep, body, None::<fn(&mut Bench, Duration) -> Result<(), String>>)
+}
+
+/// [`with_cluster`], then, with `after`, the cluster killed (SIGKILL, as a crash would) and
+/// started again on the same data: `after` runs on it, given the time from the new process's
+/// start until its FE answered with every backend shown alive (the journal replayed, the
+/// tablets opened).
+pub fn with_cluster_restarted(
+    name: &'static str,
+    port_offset: u16,
+    keep: bool,
+    body: impl FnOnce(&mut Bench) -> Result<(), String>,
+    after: Option<impl FnOnce(&mut Bench, Duration) -> Result<(), String>>,
+) -> Result<(), String> {
     let bin = cluster::build_release()?;
     let temp = TempDir::new(&format!("palo-bench-{name}"), keep)?;
-    let cluster = Cluster::start(
-        &bin,
-        &temp.path().join("data"),
-        &temp.path().join("node.log"),
-        port_offset,
-        &["--compaction-interval-ms", COMPACTION_OFF_MS],
-    )?;
-    let outcome = Bench::new(&cluster, &temp, name).and_then(|mut bench| body(&mut bench));
+    let start = |log: &str| {
+        Cluster::start(
+            &bin,
+            &temp.path().join("data"),
+            &temp.path().join(log),
+            port_offset,
+            &["--compaction-interval-ms", COMPACTION_OFF_MS],
+        )
+    };
+    on_cluster(&start("node.log")?, &temp, name, body)?;
+    let Some(after) = after else { return Ok(()) };
+    let restarted_at = Instant::now();
+    let cluster = start("node-restarted.log")?;
+    let up = restarted_at.elapsed();
+    on_cluster(&cluster, &temp, name, |bench| after(bench, up))
+}
+
+/// Runs `body` with a [`Bench`] on `cluster`; on an error, prints the end of the cluster's log.
+fn on_cluster(
+    cluster: &Cluster,
+    temp: &TempDir,
+    name: &'static str,
+    body: impl FnOnce(&mut Bench) -> Result<(), String>,
+) -> Result<(), String> {
+    let outcome = Bench::new(cluster, temp, name).and_then(|mut bench| body(&mut bench));
     if outcome.is_err() {
         eprintln!("bench: the cluster's log ends with:\n{}", cluster.log_tail(30));
-        if keep {
-            eprintln!("bench: the whole log is {}", temp.path().join("node.log").display());
+        if temp.kept() {
+            eprintln!("bench: the whole log is in {}", temp.path().display());
         }
     }
     outcome

@@ -470,37 +470,19 @@ impl Fe {
         let store = self.store_of(&state, job)?;
         self.check_owner(store.as_ref(), &state, job).await?;
         // Every file the info will list must be there (a store that lost one is caught here,
-        // not by the restore).
+        // not by the restore): a few partitions listed at once.
+        let mut checks: Vec<futures_util::future::BoxFuture<'_, Result<(), StepError>>> = Vec::new();
         for table in &job.tables {
             for p in &table.partitions {
-                let dir = format!(
-                    "{}/__db_{}/__tbl_{}/__part_{}/",
-                    layout::content_dir(&job.repo_name, &job.label),
-                    job.db_id,
-                    table.id,
-                    p.id
-                );
-                let listed: BTreeSet<String> = store
-                    .list(&dir)
-                    .await
-                    .map_err(|e| StepError::Retry(format!("listing {dir}: {e}")))?
-                    .into_iter()
-                    .map(|e| e.path)
-                    .collect();
-                for t in &p.tablets {
-                    let tablet_dir = layout::tablet_dir(&job.repo_name, &job.label, job.db_id, table.id, p.id, t.id);
-                    for file in job.uploaded.get(&t.id).into_iter().flatten() {
-                        let path = format!("{tablet_dir}/{file}");
-                        if !listed.contains(&path) {
-                            return Err(StepError::Fail(JobStatus::error(
-                                StatusCode::BadFile,
-                                format!("{path} is missing from the repository"),
-                            )));
-                        }
-                    }
-                }
+                let check = check_partition_uploaded(store.as_ref(), job, table.id, p, MAX_FILES_PER_PARTITION_LIST);
+                checks.push(Box::pin(check));
             }
         }
+        let mut checks = futures_util::stream::iter(checks).buffer_unordered(UPLOAD_INFO_LISTS_AT_ONCE);
+        while let Some(checked) = checks.next().await {
+            checked?;
+        }
+        drop(checks);
         let meta = render_meta(job)?;
         let info = render_info(job)?;
         // `__info` makes the snapshot exist: it is written, and the job finished, only while the
@@ -555,6 +537,52 @@ impl Fe {
             }
         }
     }
+}
+
+/// Partitions whose files UPLOAD_INFO lists at once.
+const UPLOAD_INFO_LISTS_AT_ONCE: usize = 4;
+
+/// Files a partition may hold and still be listed in one call (a list is at most
+/// [`repository::MAX_LIST_ENTRIES`]); one with more (1 024 tablets of many small versions) is
+/// listed a tablet at a time.
+const MAX_FILES_PER_PARTITION_LIST: usize = repository::MAX_LIST_ENTRIES / 2;
+
+/// Whether every file job `job` uploaded for partition `p` of table `table_id` is in the
+/// repository (listed whole, or a tablet at a time above `max_files_per_list` files): `BAD_FILE`
+/// naming the first missing one.
+async fn check_partition_uploaded(
+    store: &dyn RepoStore,
+    job: &BackupJob,
+    table_id: i64,
+    p: &crate::fe::catalog::PartitionRecord,
+    max_files_per_list: usize,
+) -> Result<(), StepError> {
+    let tablet_dir = |tablet_id| layout::tablet_dir(&job.repo_name, &job.label, job.db_id, table_id, p.id, tablet_id);
+    let expected: usize = p.tablets.iter().map(|t| job.uploaded.get(&t.id).map_or(0, Vec::len)).sum();
+    let dirs: Vec<String> = if expected <= max_files_per_list {
+        let content = layout::content_dir(&job.repo_name, &job.label);
+        vec![format!("{content}/__db_{}/__tbl_{table_id}/__part_{}/", job.db_id, p.id)]
+    } else {
+        p.tablets.iter().map(|t| format!("{}/", tablet_dir(t.id))).collect()
+    };
+    let mut listed: BTreeSet<String> = BTreeSet::new();
+    for dir in &dirs {
+        let entries = store.list(dir).await.map_err(|e| StepError::Retry(format!("listing {dir}: {e}")))?;
+        listed.extend(entries.into_iter().map(|e| e.path));
+    }
+    for t in &p.tablets {
+        let dir = tablet_dir(t.id);
+        for file in job.uploaded.get(&t.id).into_iter().flatten() {
+            let path = format!("{dir}/{file}");
+            if !listed.contains(&path) {
+                return Err(StepError::Fail(JobStatus::error(
+                    StatusCode::BadFile,
+                    format!("{path} is missing from the repository"),
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The uploaded files of a tablet, checked against the snapshot's: the same names, each with
@@ -673,6 +701,46 @@ mod tests {
     fn backoff_doubles_and_is_capped() {
         let ms: Vec<u128> = (1..=8).map(|a| backoff(a).as_millis()).collect();
         assert_eq!(ms, vec![1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    }
+
+    /// UPLOAD_INFO finds every uploaded file, listing a partition whole or, when it holds more
+    /// files than one list may return, a tablet at a time; a file the store lost fails the job.
+    #[tokio::test]
+    async fn upload_info_lists_a_large_partition_a_tablet_at_a_time() {
+        use crate::fe::catalog::{PartitionRecord, TabletRecord};
+        let store = repository::open_direct("mem://upload-info-check/r", &BTreeMap::new()).expect("mem store");
+        let mut job = crate::fe::jobs::backup::job::tests::job(9, 7, BackupState::UploadInfo);
+        let partition = PartitionRecord {
+            id: 30,
+            name: "p".into(),
+            range: None,
+            visible_version: 2,
+            visible_version_time_ms: 0,
+            tablets: vec![TabletRecord { id: 41, replicas: Vec::new() }, TabletRecord { id: 42, replicas: Vec::new() }],
+            recent_txns: BTreeMap::new(),
+        };
+        for t in [41, 42] {
+            let files = vec![format!("{t}.hdr.{}", "0".repeat(32)), format!("r_0.dat.{}", "1".repeat(32))];
+            for f in &files {
+                let dir = layout::tablet_dir(&job.repo_name, &job.label, job.db_id, 20, 30, t);
+                store.put(&format!("{dir}/{f}"), b"x".to_vec()).await.expect("put");
+            }
+            job.uploaded.insert(t, files);
+        }
+        for max_files_per_list in [100, 1] {
+            check_partition_uploaded(store.as_ref(), &job, 20, &partition, max_files_per_list)
+                .await
+                .expect("all there");
+        }
+        let lost =
+            format!("{}/r_0.dat.{}", layout::tablet_dir(&job.repo_name, &job.label, 7, 20, 30, 42), "1".repeat(32));
+        store.delete(&lost).await.expect("delete");
+        for max_files_per_list in [100, 1] {
+            match check_partition_uploaded(store.as_ref(), &job, 20, &partition, max_files_per_list).await {
+                Err(StepError::Fail(status)) => assert!(status.message.contains("is missing"), "{}", status.message),
+                _ => panic!("a lost file must fail the job"),
+            }
+        }
     }
 
     fn view(members: &[i64], alive: &[i64]) -> ClusterView {

@@ -321,11 +321,11 @@ impl crate::fe::jobs::journaled::JournaledJob for BackupJob {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fe::jobs::status::{MAX_JOBS_PER_DATABASE, StatusCode};
 
-    fn job(id: i64, db_id: i64, state: BackupState) -> BackupJob {
+    pub(crate) fn job(id: i64, db_id: i64, state: BackupState) -> BackupJob {
         BackupJob {
             id,
             label: format!("l{id}"),
