@@ -29,7 +29,9 @@ pub const ABOUT: &str = "Build palo-node and palo in release mode and start a lo
     counts checked by SELECT count(*).\n\n\
     Prints, for each size: backup and restore time, time and CPU per tablet, palo-node's resident \
     memory after the restore; and the growth of the time per tablet from the smallest size to \
-    the largest (1.0 is linear growth of a job's cost with tablets). Last, the cluster is killed \
+    the largest (1.0 is linear growth of a job's cost with tablets). Then a table of one tablet \
+    holding --versions rowsets (one INSERT of one row each), backed up and restored the same \
+    way, with files/s. Last, the cluster is killed \
     (SIGKILL) and started again on its data, the FE holding every table and its restored copy: \
     the time until it answers with its backends alive (journal replay included), the journal's \
     size, palo-node's resident memory, and the time of SHOW PARTITIONS and SHOW TABLETS of the \
@@ -50,6 +52,9 @@ pub struct ScaleArgs {
     /// Rows loaded into each table (one INSERT), spread over its partitions.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     rows: u64,
+    /// Rowsets of the one-tablet table backed up and restored after the sizes (0: none).
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(0..=2_000))]
+    versions: u32,
     /// Milliseconds between two polls of SHOW BACKUP / SHOW RESTORE.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     poll_ms: u64,
@@ -101,6 +106,9 @@ pub fn run(args: &ScaleArgs) -> Result<(), String> {
                 measured.push(one_size(bench, args, size)?);
             }
             summary(&measured);
+            if args.versions > 0 {
+                many_versions(bench, args)?;
+            }
             Ok(())
         },
         Some(|bench: &mut Bench, up: Duration| restarted(bench, up, held, largest)),
@@ -214,31 +222,8 @@ fn one_size(bench: &mut Bench, args: &ScaleArgs, size: Shape) -> Result<Measured
     let backup = finished(&start, &watched, "BACKUP")?;
     let timestamp = snapshot_timestamp(bench, &label)?;
 
-    let renames: Vec<String> = tables.iter().map(|t| format!("{t} AS {t}_r")).collect();
-    let statement = format!(
-        "RESTORE SNAPSHOT {DB}.{label} FROM {REPO} ON ({}) PROPERTIES (\"backup_timestamp\" = \"{timestamp}\", \
-         \"replication_num\" = \"1\");",
-        renames.join(", ")
-    );
-    println!("  {statement}");
-    bench.drop_caches();
+    let restore = restore_timed(bench, &label, &timestamp, &tables, args.rows, args.poll_ms)?;
     let cluster = bench.cluster;
-    let start = bench.start();
-    bench.sql(&statement)?;
-    let every = Duration::from_millis(args.poll_ms);
-    let watched = cluster::watch_restore(&mut bench.session, DB, &label, every, &|| cluster.cpu_time())?;
-    println!("    states first seen (polled every {} ms): {}", args.poll_ms, watched.timeline(start.at));
-    setup::print_phases(&watched, &start);
-    let restore = finished(&start, &watched, "RESTORE")?;
-    for table in &tables {
-        let restored = format!("{table}_r");
-        let count = bench.sql(&format!("SELECT count(*) FROM {DB}.{restored}\\G"))?;
-        let rows = parse_vertical(&count);
-        let got = rows.first().and_then(|r| field(r, "count(*)")).unwrap_or("?");
-        if got != args.rows.to_string() {
-            return Err(format!("the restored table {restored} holds {got} rows, not the {} loaded", args.rows));
-        }
-    }
     let rss_kib = resident_kib(cluster.pid());
     println!(
         "  {tablets} tablets: BACKUP {:.2} s ({:.3} ms/tablet), RESTORE {:.2} s ({:.3} ms/tablet); restored rows \
@@ -250,6 +235,80 @@ fn one_size(bench: &mut Bench, args: &ScaleArgs, size: Shape) -> Result<Measured
         rss_kib.map_or("?".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0)),
     );
     Ok(Measured { tablets, backup, restore, rss_kib })
+}
+
+/// RESTORE of snapshot `label` (at `timestamp`) of `tables` into `<table>_r`, timed from the
+/// statement to FINISHED; each restored table must hold `rows` rows.
+fn restore_timed(
+    bench: &mut Bench,
+    label: &str,
+    timestamp: &str,
+    tables: &[String],
+    rows: u64,
+    poll_ms: u64,
+) -> Result<Timed, String> {
+    let renames: Vec<String> = tables.iter().map(|t| format!("{t} AS {t}_r")).collect();
+    let statement = format!(
+        "RESTORE SNAPSHOT {DB}.{label} FROM {REPO} ON ({}) PROPERTIES (\"backup_timestamp\" = \"{timestamp}\", \
+         \"replication_num\" = \"1\");",
+        renames.join(", ")
+    );
+    println!("  {statement}");
+    bench.drop_caches();
+    let cluster = bench.cluster;
+    let start = bench.start();
+    bench.sql(&statement)?;
+    let every = Duration::from_millis(poll_ms);
+    let watched = cluster::watch_restore(&mut bench.session, DB, label, every, &|| cluster.cpu_time())?;
+    println!("    states first seen (polled every {poll_ms} ms): {}", watched.timeline(start.at));
+    setup::print_phases(&watched, &start);
+    let restore = finished(&start, &watched, "RESTORE")?;
+    for table in tables {
+        let restored = format!("{table}_r");
+        let count = bench.sql(&format!("SELECT count(*) FROM {DB}.{restored}\\G"))?;
+        let counted = parse_vertical(&count);
+        let got = counted.first().and_then(|r| field(r, "count(*)")).unwrap_or("?");
+        if got != rows.to_string() {
+            return Err(format!("the restored table {restored} holds {got} rows, not the {rows} loaded"));
+        }
+    }
+    Ok(restore)
+}
+
+/// BACKUP and RESTORE of one tablet of `versions` one-row rowsets (compaction held off): the
+/// per-file costs, paid per batch or per file.
+fn many_versions(bench: &mut Bench, args: &ScaleArgs) -> Result<(), String> {
+    let versions = args.versions;
+    let table = "tv".to_string();
+    println!();
+    println!("bench scale: 1 tablet of {versions} rowsets (one INSERT of one row each; compaction held off)");
+    bench.sql(&format!(
+        "CREATE TABLE {DB}.{table} (id BIGINT NOT NULL, v VARCHAR(16)) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) \
+         BUCKETS 1 PROPERTIES (\"replication_num\" = \"1\");"
+    ))?;
+    let loaded = Instant::now();
+    for i in 0..versions {
+        bench.sql(&format!("INSERT INTO {DB}.{table} VALUES ({i}, 'v{i}');"))?;
+    }
+    println!("  {versions} INSERTs: {:.2} s", loaded.elapsed().as_secs_f64());
+    let label = "scale_versions";
+    println!("  BACKUP SNAPSHOT {DB}.{label} ON ({table}):");
+    bench.drop_caches();
+    let (start, watched) = bench.backup(label, &table, args.poll_ms)?;
+    let backup = finished(&start, &watched, "BACKUP")?;
+    let timestamp = snapshot_timestamp(bench, label)?;
+    let restore = restore_timed(bench, label, &timestamp, &[table], u64::from(versions), args.poll_ms)?;
+    let files = f64::from(versions + 1);
+    println!(
+        "  1 tablet of {versions} rowsets ({} files with its header): BACKUP {:.2} s ({:.0} files/s), RESTORE {:.2} s \
+         ({:.0} files/s)",
+        versions + 1,
+        backup.wall.as_secs_f64(),
+        files / backup.wall.as_secs_f64().max(1e-9),
+        restore.wall.as_secs_f64(),
+        files / restore.wall.as_secs_f64().max(1e-9),
+    );
+    Ok(())
 }
 
 /// The job's time from the statement to the poll that first showed FINISHED, and the CPU
