@@ -76,8 +76,13 @@ impl StandaloneConfig {
     }
 }
 
-/// How long standalone waits for one of its own backends to answer at start.
-const BACKEND_START_WAIT: Duration = Duration::from_secs(30);
+/// How long standalone waits for one of its own backends to answer at start: a backend opens
+/// every tablet it holds before it serves (tens of thousands take minutes on a slow disk). A
+/// backend that fails to start ends the wait at once (see [`run`]).
+const BACKEND_START_WAIT: Duration = Duration::from_secs(900);
+
+/// How often the wait for a backend says it is still waiting.
+const BACKEND_WAIT_NOTE_EVERY: Duration = Duration::from_secs(15);
 
 /// Registers the local backends and broker that the FE does not know yet. A backend that
 /// already is a member (the cluster was started before, maybe on other ports) is not added
@@ -87,13 +92,23 @@ async fn register(fe: &Fe, config: &StandaloneConfig) -> Result<(), NodeError> {
     for be in config.be_configs() {
         let addr = HostPort { host: config.host.clone(), port: be.port };
         let started = crate::clock::monotonic();
+        let mut noted = Duration::ZERO;
         let who = loop {
             match fe.identify_backend(&addr.to_string()).await {
                 Ok(who) => break who,
                 Err(e) if crate::clock::elapsed(started) > BACKEND_START_WAIT => {
-                    return Err(NodeError::Other(format!("backend {addr} did not start: {e}")));
+                    return Err(NodeError::Other(format!(
+                        "backend {addr} did not start within {} s: {e}",
+                        BACKEND_START_WAIT.as_secs()
+                    )));
                 }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(_) => {
+                    if crate::clock::elapsed(started) >= noted + BACKEND_WAIT_NOTE_EVERY {
+                        noted += BACKEND_WAIT_NOTE_EVERY;
+                        tracing::info!(%addr, waited_s = noted.as_secs(), "standalone: waiting for a backend to open its tablets");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
         };
         let state = fe.state().await;
@@ -192,7 +207,13 @@ pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(),
         }));
     }
     drop(ended_tx);
-    register(&fe, &config).await?;
+    // A role that stops while the backends are awaited (a backend that cannot open its data)
+    // ends the start at once, with its error.
+    tokio::select! {
+        biased;
+        ended = ended_rx.recv() => return Err(role_ended(ended)),
+        registered = register(&fe, &config) => registered?,
+    }
     tracing::info!(fe = %fe_addr, data = %config.data_dir.display(), "standalone: cluster is up");
     eprintln!(
         "Palo standalone is up: FE at {fe_addr} (MySQL protocol on {host}:{query_port}), {} backends, \
@@ -208,11 +229,7 @@ pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(),
     let outcome = tokio::select! {
         biased;
         _ = shutdown.wait() => Ok(()),
-        ended = ended_rx.recv() => match ended {
-            Some((name, Err(e))) => Err(NodeError::Other(format!("{name} stopped: {e}"))),
-            Some((name, Ok(()))) => Err(NodeError::Other(format!("{name} stopped unexpectedly"))),
-            None => Err(NodeError::Other("every role stopped".into())),
-        },
+        ended = ended_rx.recv() => Err(role_ended(ended)),
     };
     stop_roles.trigger();
     // Give every role a bounded time to finish.
@@ -222,4 +239,13 @@ pub async fn run(config: StandaloneConfig, mut shutdown: Shutdown) -> Result<(),
         }
     }
     outcome
+}
+
+/// The error of a role that stopped (`None`: every role did).
+fn role_ended(ended: Option<(String, Result<(), NodeError>)>) -> NodeError {
+    match ended {
+        Some((name, Err(e))) => NodeError::Other(format!("{name} stopped: {e}")),
+        Some((name, Ok(()))) => NodeError::Other(format!("{name} stopped unexpectedly")),
+        None => NodeError::Other("every role stopped".into()),
+    }
 }

@@ -150,6 +150,25 @@ fn a_second_process_on_a_data_directory_is_refused_with_the_holders_pid() {
     assert!(be.log().contains(&format!("(PID {})", first.pid())), "{}", be.log());
 }
 
+/// A backend that cannot start (its port taken) ends the standalone start at once with the
+/// backend's own error; the start used to wait 30 s and say only that the backend "did not
+/// start" (and now waits up to 15 minutes for backends opening 10^5 tablets).
+#[test]
+fn a_backend_that_cannot_start_ends_the_start_with_its_error() {
+    let dir = TempDir::new("be-port-taken");
+    let offset = free_offset(35_000);
+    let taken = std::net::TcpListener::bind(("0.0.0.0", 9061 + offset)).expect("binds the second backend's port");
+    let data = dir.path().join("data").display().to_string();
+    let args: Vec<String> =
+        vec!["standalone".into(), "--data".into(), data, "--port-offset".into(), offset.to_string()];
+    let mut standalone = Proc::start("standalone", &binary("palo-node"), &args, dir.path());
+    let exited = standalone.wait_exit(Duration::from_secs(60));
+    assert!(exited.is_some_and(|ok| !ok), "the start fails:\n{}", standalone.log());
+    let said = standalone.log();
+    assert!(said.contains(&format!("be:{} stopped", 9061 + offset)), "names the backend and its error: {said}");
+    drop(taken);
+}
+
 #[test]
 fn a_mem_repository_is_refused_by_the_real_binary() {
     if !mysql::available() {

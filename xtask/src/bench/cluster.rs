@@ -64,6 +64,9 @@ impl Drop for TempDir {
     }
 }
 
+/// How long a starting cluster may take to show its backends alive.
+const UP_WITHIN: Duration = Duration::from_secs(900);
+
 /// A running `palo-node standalone` (one FE, three BEs, a broker), killed when dropped.
 pub struct Cluster {
     child: Child,
@@ -94,7 +97,7 @@ impl Cluster {
             .stderr(log_file)
             .spawn()
             .map_err(|e| format!("starting palo-node standalone: {e}"))?;
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             child,
             bin: bin.to_path_buf(),
             fe: format!("127.0.0.1:{}", 9020 + u32::from(port_offset)),
@@ -108,9 +111,17 @@ impl Cluster {
             {
                 return Ok(cluster);
             }
-            if started.elapsed() > Duration::from_secs(60) {
+            if let Ok(Some(status)) = cluster.child.try_wait() {
                 return Err(format!(
-                    "the local cluster did not come up within 60 s; its log ends with:\n{}",
+                    "the local cluster exited ({status}); its log ends with:\n{}",
+                    cluster.log_tail(20)
+                ));
+            }
+            // Backends open every tablet before they serve: minutes with 10^5 of them.
+            if started.elapsed() > UP_WITHIN {
+                return Err(format!(
+                    "the local cluster did not come up within {} s; its log ends with:\n{}",
+                    UP_WITHIN.as_secs(),
                     cluster.log_tail(20)
                 ));
             }
