@@ -84,6 +84,11 @@ pub trait Disk: Send + Sync + 'static {
     async fn create_new(&self, path: &Path) -> DiskResult<()>;
     /// Writes `data` at `offset`, creating the file if it does not exist and growing it as needed.
     async fn write_at(&self, path: &Path, offset_bytes: u64, data: &[u8]) -> DiskResult<()>;
+    /// [`Disk::write_at`] of bytes the caller gives away: a disk that hands writes to another
+    /// thread takes them as they are instead of copying them.
+    async fn write_owned_at(&self, path: &Path, offset_bytes: u64, data: Vec<u8>) -> DiskResult<()> {
+        self.write_at(path, offset_bytes, &data).await
+    }
     /// Appends `data` to the end of the file (created if missing); returns the new length.
     async fn append(&self, path: &Path, data: &[u8]) -> DiskResult<u64>;
     /// Reads up to `len_bytes` from `offset_bytes`; a short result means end of file.

@@ -208,7 +208,7 @@ impl proto::broker_server::Broker for BrokerService {
             proto::BrokerWriteResponse { created, size_bytes }
         } else {
             let mut writer = store.writer(&first.path).await.map_err(|e| status(&e))?;
-            if let Err(e) = stream_write(writer.as_mut(), &first.data, &mut rest).await {
+            if let Err(e) = stream_write(writer.as_mut(), first.data, &mut rest).await {
                 writer.abort().await;
                 return Err(e);
             }
@@ -247,10 +247,10 @@ impl WriteData {
 }
 
 /// Streams a write into `writer` as it comes (the caller aborts the writer on an error).
-async fn stream_write(writer: &mut dyn RepoWriter, first: &[u8], rest: &mut WriteData) -> Result<(), Status> {
-    writer.write(first).await.map_err(|e| status(&e))?;
+async fn stream_write(writer: &mut dyn RepoWriter, first: Vec<u8>, rest: &mut WriteData) -> Result<(), Status> {
+    writer.write_owned(first).await.map_err(|e| status(&e))?;
     while let Some(data) = rest.next().await? {
-        writer.write(&data).await.map_err(|e| status(&e))?;
+        writer.write_owned(data).await.map_err(|e| status(&e))?;
     }
     Ok(())
 }

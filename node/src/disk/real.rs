@@ -14,6 +14,8 @@ use super::{DirEntry, DirLock, Disk, DiskError, DiskResult, LOCK_FILE, Metadata}
 const DIR_MODE: u32 = 0o700;
 /// Files a node creates: its owner's only.
 const FILE_MODE: u32 = 0o600;
+/// The most a read reserves before it reads: its callers read at most a few MiB at a time.
+const READ_RESERVE_MAX_BYTES: u64 = 8 << 20;
 
 /// Options that open (creating if missing) a file of the node's.
 fn create_options() -> OpenOptions {
@@ -102,7 +104,10 @@ impl Disk for RealDisk {
     }
 
     async fn write_at(&self, path: &Path, offset_bytes: u64, data: &[u8]) -> DiskResult<()> {
-        let data = data.to_vec();
+        self.write_owned_at(path, offset_bytes, data.to_vec()).await
+    }
+
+    async fn write_owned_at(&self, path: &Path, offset_bytes: u64, data: Vec<u8>) -> DiskResult<()> {
         self.blocking(path, move |p| {
             let mut f = create_options().write(true).truncate(false).open(p)?;
             f.seek(SeekFrom::Start(offset_bytes))?;
@@ -125,7 +130,9 @@ impl Disk for RealDisk {
         self.blocking(path, move |p| {
             let mut f = fs::File::open(p)?;
             f.seek(SeekFrom::Start(offset_bytes))?;
-            let mut out = Vec::new();
+            // Room for the whole read up front (up to a bound): growing the buffer as it fills
+            // would copy it again at every doubling.
+            let mut out = Vec::with_capacity(len_bytes.min(READ_RESERVE_MAX_BYTES) as usize);
             f.take(len_bytes).read_to_end(&mut out)?;
             Ok(out)
         })

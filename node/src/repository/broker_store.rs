@@ -145,7 +145,11 @@ impl BrokerStore {
                     "{path} is more than the {limit} bytes one read allows; read it in ranges"
                 )));
             }
-            data.extend_from_slice(&chunk.data);
+            match data.is_empty() {
+                // Most reads are one chunk: taken as it came, not copied.
+                true => data = chunk.data,
+                false => data.extend_from_slice(&chunk.data),
+            }
         }
         Ok(data)
     }
@@ -432,6 +436,21 @@ impl RepoWriter for BrokerWriter {
             }
             self.written_bytes += piece.len() as u64;
         }
+        Ok(())
+    }
+
+    async fn write_owned(&mut self, chunk: Vec<u8>) -> Result<(), RepoError> {
+        if chunk.len() > WIRE_CHUNK_BYTES {
+            return self.write(&chunk).await;
+        }
+        self.check_usable()?;
+        check_stream_size(&self.path, self.written_bytes, chunk.len())?;
+        let len_bytes = chunk.len() as u64;
+        if let Err(e) = self.send(proto::BrokerWriteRequest { data: chunk, ..Default::default() }).await {
+            self.failed = true;
+            return Err(e);
+        }
+        self.written_bytes += len_bytes;
         Ok(())
     }
 

@@ -166,6 +166,11 @@ pub trait RepoStore: Send + Sync {
 pub trait RepoWriter: Send {
     /// Appends `chunk`. After an error the writer is unusable: abort it.
     async fn write(&mut self, chunk: &[u8]) -> Result<(), RepoError>;
+    /// [`RepoWriter::write`] of bytes the caller gives away: a writer that holds or sends them
+    /// takes them as they are instead of copying them.
+    async fn write_owned(&mut self, chunk: Vec<u8>) -> Result<(), RepoError> {
+        self.write(&chunk).await
+    }
     /// Publishes the file; its size in bytes.
     async fn finish(self: Box<Self>) -> Result<u64, RepoError>;
     /// Drops what was written (best effort: an error is only logged).

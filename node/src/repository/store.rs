@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutMode, PutPayload, PutPayloadMut};
 
 use super::{
     MAX_GET_BYTES, MAX_LIST_ENTRIES, MAX_LIST_SCANNED, MAX_PUT_BYTES, MAX_PUT_IF_ABSENT_BYTES, MAX_RANGE_BYTES,
@@ -113,7 +114,8 @@ impl RepoStore for ObjectRepoStore {
             offset.checked_add(len).ok_or_else(|| RepoError::Invalid(format!("range {offset}+{len} overflows")))?;
         if len > 0 {
             match self.store.get_range(&p, offset..end).await {
-                Ok(bytes) => return Ok(bytes.to_vec()),
+                // Taken over, not copied, when the buffer is the store's own (file:// reads).
+                Ok(bytes) => return Ok(Vec::from(bytes)),
                 Err(e @ object_store::Error::NotFound { .. }) => return Err(self.error(e, path)),
                 // A start at or past the end is an error to object_store: tell the two apart.
                 Err(_) => {}
@@ -215,7 +217,7 @@ impl RepoStore for ObjectRepoStore {
             location,
             path: path.to_string(),
             name: self.name.clone(),
-            buffer: Vec::new(),
+            buffer: PutPayloadMut::new(),
             upload: None,
             written_bytes: 0,
             failed: false,
@@ -237,7 +239,9 @@ struct ObjectWriter {
     /// The relative path and the store's name, for messages.
     path: String,
     name: String,
-    buffer: Vec<u8>,
+    /// The part being gathered: at most [`STREAM_PART_BYTES`], as the chunks written (owned
+    /// chunks are held as they came; borrowed ones are copied into blocks).
+    buffer: PutPayloadMut,
     upload: Option<Box<dyn MultipartUpload>>,
     written_bytes: u64,
     /// A part failed (and the upload was aborted): nothing more may be written.
@@ -254,7 +258,7 @@ impl ObjectWriter {
 
     /// Sends the buffer as the next part; on failure aborts the upload and poisons the writer.
     async fn send_part(&mut self) -> Result<(), RepoError> {
-        let part = PutPayload::from(std::mem::take(&mut self.buffer));
+        let part = std::mem::take(&mut self.buffer).freeze();
         let mut upload = match self.upload.take() {
             Some(upload) => upload,
             None => match self.store.put_multipart(&self.location).await {
@@ -278,14 +282,10 @@ impl ObjectWriter {
         }
     }
 
-    /// Appends to the buffer, growing it like a `Vec` would but never past one part.
-    fn buffer_extend(&mut self, bytes: &[u8]) {
-        let needed = self.buffer.len() + bytes.len();
-        if needed > self.buffer.capacity() {
-            let target = needed.max(self.buffer.capacity() * 2).min(STREAM_PART_BYTES);
-            self.buffer.reserve_exact(target - self.buffer.len());
-        }
-        self.buffer.extend_from_slice(bytes);
+    /// Bytes the part being gathered can still take.
+    fn part_room_bytes(&self) -> usize {
+        debug_assert!(self.buffer.content_length() <= STREAM_PART_BYTES);
+        STREAM_PART_BYTES - self.buffer.content_length()
     }
 }
 
@@ -301,20 +301,35 @@ impl RepoWriter for ObjectWriter {
         self.check_usable()?;
         check_stream_size(&self.path, self.written_bytes, chunk.len())?;
         while !chunk.is_empty() {
-            if self.buffer.len() == STREAM_PART_BYTES {
+            if self.part_room_bytes() == 0 {
                 self.send_part().await?;
             }
-            let take = (STREAM_PART_BYTES - self.buffer.len()).min(chunk.len());
-            self.buffer_extend(&chunk[..take]);
+            let take = self.part_room_bytes().min(chunk.len());
+            self.buffer.extend_from_slice(&chunk[..take]);
             self.written_bytes += take as u64;
             chunk = &chunk[take..];
         }
         Ok(())
     }
 
+    async fn write_owned(&mut self, chunk: Vec<u8>) -> Result<(), RepoError> {
+        self.check_usable()?;
+        check_stream_size(&self.path, self.written_bytes, chunk.len())?;
+        let mut chunk = Bytes::from(chunk);
+        while !chunk.is_empty() {
+            if self.part_room_bytes() == 0 {
+                self.send_part().await?;
+            }
+            let take = self.part_room_bytes().min(chunk.len());
+            self.buffer.push(chunk.split_to(take));
+            self.written_bytes += take as u64;
+        }
+        Ok(())
+    }
+
     async fn finish(mut self: Box<Self>) -> Result<u64, RepoError> {
         self.check_usable()?;
-        let last = PutPayload::from(std::mem::take(&mut self.buffer));
+        let last = std::mem::take(&mut self.buffer).freeze();
         let result = match self.upload.take() {
             None => self.store.put(&self.location, last).await.map(drop),
             Some(mut upload) => {
