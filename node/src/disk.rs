@@ -111,6 +111,18 @@ pub trait Disk: Send + Sync + 'static {
     /// The entries of a directory, sorted by name (so callers never see an order that differs by
     /// run).
     async fn read_dir(&self, path: &Path) -> DiskResult<Vec<DirEntry>>;
+    /// [`Disk::read_dir`] with each entry's metadata (an entry gone by the time it is looked at is
+    /// left out): a disk that hands calls to another thread does it in one call, not one per
+    /// entry.
+    async fn read_dir_with_metadata(&self, path: &Path) -> DiskResult<Vec<(String, Metadata)>> {
+        let mut out = Vec::new();
+        for entry in self.read_dir(path).await? {
+            if let Some(meta) = self.metadata(&path.join(&entry.name)).await? {
+                out.push((entry.name, meta));
+            }
+        }
+        Ok(out)
+    }
     /// `Ok(None)` when nothing is at `path`.
     async fn metadata(&self, path: &Path) -> DiskResult<Option<Metadata>>;
     /// Bytes still free on the device that holds the disk's root.

@@ -295,7 +295,14 @@ async fn fetch_into(
     let mut written = 0;
     while offset < file.size {
         let want = DOWNLOAD_CHUNK_BYTES.min(file.size - offset);
-        let chunk = store.get_range(remote, offset, want).await.map_err(repo_err(format!("reading {remote}")))?;
+        // The last read asks for one byte more: a file longer than it was listed with is caught
+        // without a read of its own.
+        let last = offset + want == file.size;
+        let ask = if last { want + 1 } else { want };
+        let chunk = store.get_range(remote, offset, ask).await.map_err(repo_err(format!("reading {remote}")))?;
+        if last && chunk.len() as u64 > want {
+            return Err(longer_than_listed(remote, file));
+        }
         if chunk.len() as u64 != want {
             return Err(DownloadError::Corrupt(format!(
                 "remote file {remote} ends at {} bytes, before the {} bytes it was listed with",
@@ -314,11 +321,9 @@ async fn fetch_into(
         disk.write_owned_at(part, written, out).await.map_err(disk_err(format!("writing {}", part.display())))?;
         written += len_bytes;
     }
-    if !store.get_range(remote, file.size, 1).await.map_err(repo_err(format!("reading {remote}")))?.is_empty() {
-        return Err(DownloadError::Corrupt(format!(
-            "remote file {remote} is longer than the {} bytes it was listed with",
-            file.size
-        )));
+    let empty = file.size == 0;
+    if empty && !store.get_range(remote, 0, 1).await.map_err(repo_err(format!("reading {remote}")))?.is_empty() {
+        return Err(longer_than_listed(remote, file));
     }
     if let Some(footer) = check.finish(remote, file)? {
         disk.write_at(part, written, &footer).await.map_err(disk_err(format!("writing {}", part.display())))?;
@@ -326,6 +331,10 @@ async fn fetch_into(
     }
     debug_assert_eq!(written, file.size, "a download writes as many bytes as it reads");
     Ok(())
+}
+
+fn longer_than_listed(remote: &str, file: &Planned) -> DownloadError {
+    DownloadError::Corrupt(format!("remote file {remote} is longer than the {} bytes it was listed with", file.size))
 }
 
 /// How a downloaded file is checked as it streams in.

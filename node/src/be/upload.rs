@@ -20,7 +20,9 @@
 //! and hashed again as it is sent. Either way a file whose content changed is refused: the write
 //! is aborted rather than published under a name whose MD5 is wrong. After it is published, the
 //! remote size is checked against the local one, so a store that lost data is caught here, not
-//! at restore.
+//! at restore: by asking the store, unless its write already did (the broker answers each write
+//! with the bytes it published: one round trip per file fewer).
+//!
 //! Files are at most [`MAX_UPLOAD_FILE_BYTES`] (checked for every file before anything is sent).
 //!
 //! Files are written directly at their final name, with no `.part` and rename (which Doris's
@@ -112,6 +114,7 @@ pub async fn upload_snapshot(
     }
 
     let mut report = UploadReport { files: Vec::new(), files_uploaded: 0, bytes_uploaded: 0, files_removed: 0 };
+    let mut batch = SmallFiles::default();
     for (name, size) in &local {
         let path = local_dir.join(name);
         let candidates: Vec<&str> = remote
@@ -133,21 +136,25 @@ pub async fn upload_snapshot(
             (None, None) => file_md5(disk, &path, *size).await?,
         };
         let remote_name = repository::with_md5(name, &md5);
-        if !candidates.contains(&md5.as_str()) {
-            let target = format!("{prefix}{remote_name}");
-            match small {
-                Some(bytes) => put_file(&path, bytes, store, &target).await?,
-                None => {
-                    let check = Check::new(&path, *size, &md5, known_md5.contains_key(name))?;
-                    send_file(disk, &path, *size, check, store, &target).await?
-                }
-            }
-            report.files_uploaded += 1;
-            report.bytes_uploaded += size;
+        let sent = !candidates.contains(&md5.as_str());
+        report.files.push(remote_name.clone());
+        if !sent {
+            progress.file_done(*size);
+            continue;
         }
-        progress.file_done(*size);
-        report.files.push(remote_name);
+        let target = format!("{prefix}{remote_name}");
+        report.files_uploaded += 1;
+        report.bytes_uploaded += size;
+        match small {
+            Some(bytes) => batch.add(path, target, bytes, store, progress).await?,
+            None => {
+                let check = Check::new(&path, *size, &md5, known_md5.contains_key(name))?;
+                send_file(disk, &path, *size, check, store, &target).await?;
+                progress.file_done(*size);
+            }
+        }
     }
+    batch.flush(store, progress).await?;
 
     let wanted: BTreeSet<&str> = report.files.iter().map(String::as_str).collect();
     for stale in remote_entries.iter().filter(|f| !wanted.contains(f.as_str())) {
@@ -165,7 +172,7 @@ fn is_md5(text: &str) -> bool {
 /// The files of `dir` with their sizes, by name; refuses subdirectories, too many files and files
 /// too big to upload.
 async fn local_files(disk: &dyn Disk, dir: &Path) -> Result<Vec<(String, u64)>, UploadError> {
-    let entries = disk.read_dir(dir).await.map_err(disk_err(format!("listing {}", dir.display())))?;
+    let entries = disk.read_dir_with_metadata(dir).await.map_err(disk_err(format!("listing {}", dir.display())))?;
     if entries.len() > MAX_UPLOAD_FILES {
         return Err(UploadError::Invalid(format!(
             "{} holds {} entries, more than the {MAX_UPLOAD_FILES} files a snapshot uploads",
@@ -174,20 +181,18 @@ async fn local_files(disk: &dyn Disk, dir: &Path) -> Result<Vec<(String, u64)>, 
         )));
     }
     let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let path = dir.join(&entry.name);
-        let meta = disk.metadata(&path).await.map_err(disk_err(format!("reading {}", path.display())))?;
-        let size = match meta {
-            Some(m) if !m.is_dir && !entry.is_dir => m.len_bytes,
-            _ => return Err(UploadError::Invalid(format!("{} is not a file", path.display()))),
-        };
+    for (name, meta) in entries {
+        if meta.is_dir {
+            return Err(UploadError::Invalid(format!("{} is not a file", dir.join(&name).display())));
+        }
+        let size = meta.len_bytes;
         if size > MAX_UPLOAD_FILE_BYTES {
             return Err(UploadError::Invalid(format!(
                 "{} is {size} bytes, above the {MAX_UPLOAD_FILE_BYTES} bytes one upload sends",
-                path.display()
+                dir.join(&name).display()
             )));
         }
-        out.push((entry.name, size));
+        out.push((name, size));
     }
     out.sort();
     Ok(out)
@@ -264,15 +269,63 @@ async fn read_small(disk: &dyn Disk, path: &Path, size: u64, known: Option<&str>
     Ok(bytes)
 }
 
-/// Sends a small file's bytes to `target` in one write, then checks the remote size.
-async fn put_file(path: &Path, mut bytes: Vec<u8>, store: &dyn RepoStore, target: &str) -> Result<(), UploadError> {
-    let size = bytes.len() as u64;
-    if palo_buggify::injected_bug(palo_buggify::Bug::UploadDropsLastByte) {
-        bytes.pop();
+/// Small files read and waiting to be sent together, in one [`RepoStore::put_files`]: a tablet
+/// of many small rowsets pays one round trip for them all, not one each.
+#[derive(Default)]
+struct SmallFiles {
+    /// (local path, target, local size) of each, and the bytes to send.
+    files: Vec<(PathBuf, String, u64)>,
+    bytes: Vec<Vec<u8>>,
+    total_bytes: u64,
+}
+
+impl SmallFiles {
+    /// Adds a file of at most [`UPLOAD_READ_CHUNK_BYTES`]; sends the waiting ones first if it
+    /// would not fit with them.
+    async fn add(
+        &mut self,
+        path: PathBuf,
+        target: String,
+        mut bytes: Vec<u8>,
+        store: &dyn RepoStore,
+        progress: &TransferProgress,
+    ) -> Result<(), UploadError> {
+        debug_assert!(bytes.len() as u64 <= UPLOAD_READ_CHUNK_BYTES);
+        let size = bytes.len() as u64;
+        let full =
+            self.files.len() == repository::MAX_PUT_FILES || self.total_bytes + size > repository::MAX_PUT_FILES_BYTES;
+        if full {
+            self.flush(store, progress).await?;
+        }
+        if palo_buggify::injected_bug(palo_buggify::Bug::UploadDropsLastByte) {
+            bytes.pop();
+        }
+        self.files.push((path, target, size));
+        self.bytes.push(bytes);
+        self.total_bytes += size;
+        Ok(())
     }
-    let context = format!("uploading {} to {target}", path.display());
-    store.put(target, bytes).await.map_err(repo_err(context))?;
-    check_remote_size(path, size, store, target).await
+
+    /// Sends the waiting files, then checks their remote sizes.
+    async fn flush(&mut self, store: &dyn RepoStore, progress: &TransferProgress) -> Result<(), UploadError> {
+        let files = std::mem::take(&mut self.files);
+        let bytes = std::mem::take(&mut self.bytes);
+        self.total_bytes = 0;
+        let Some((first, _, _)) = files.first() else {
+            return Ok(());
+        };
+        let context = match files.len() {
+            1 => format!("uploading {} to {}", first.display(), files[0].1),
+            n => format!("uploading {n} files ({} and after) to {}", first.display(), files[0].1),
+        };
+        let puts = files.iter().zip(bytes).map(|((_, target, _), bytes)| (target.clone(), bytes)).collect();
+        store.put_files(puts).await.map_err(repo_err(context))?;
+        for (path, target, size) in &files {
+            check_remote_size(path, *size, store, target).await?;
+            progress.file_done(*size);
+        }
+        Ok(())
+    }
 }
 
 /// Streams `path` (`size` bytes, checked by `check` as they are read) to `target`, then checks
@@ -297,6 +350,9 @@ async fn send_file(
 
 /// Checks that `target`, just written from `path`, holds `size` bytes.
 async fn check_remote_size(path: &Path, size: u64, store: &dyn RepoStore, target: &str) -> Result<(), UploadError> {
+    if store.checks_written_sizes() {
+        return Ok(()); // the write itself failed unless the store published every byte
+    }
     let remote = store.size_bytes(target).await.map_err(repo_err(format!("checking {target} after uploading it")))?;
     if remote != size && !palo_buggify::injected_bug(palo_buggify::Bug::UploadDropsLastByte) {
         // Not left under a name that promises this content (a retry sends it again anyway, as

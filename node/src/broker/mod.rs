@@ -187,6 +187,22 @@ impl proto::broker_server::Broker for BrokerService {
         Ok(Response::new(stream))
     }
 
+    async fn broker_put_files(
+        &self,
+        request: Request<proto::BrokerPutFilesRequest>,
+    ) -> Result<Response<proto::BrokerPutFilesResponse>, Status> {
+        let r = request.into_inner();
+        crate::repository::check_put_files(r.files.iter().map(|f| (f.path.as_str(), f.data.len())))
+            .map_err(|e| status(&e))?;
+        let store = self.store(&r.location, r.properties).await?;
+        let mut size_bytes = Vec::with_capacity(r.files.len());
+        for file in r.files {
+            size_bytes.push(file.data.len() as u64);
+            store.put(&file.path, file.data).await.map_err(|e| status(&e))?;
+        }
+        Ok(Response::new(proto::BrokerPutFilesResponse { size_bytes }))
+    }
+
     async fn broker_write(
         &self,
         request: Request<tonic::Streaming<proto::BrokerWriteRequest>>,

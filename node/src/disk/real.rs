@@ -189,6 +189,27 @@ impl Disk for RealDisk {
         .await
     }
 
+    async fn read_dir_with_metadata(&self, path: &Path) -> DiskResult<Vec<(String, Metadata)>> {
+        self.blocking(path, |p| {
+            let mut entries = Vec::new();
+            for entry in fs::read_dir(p)? {
+                let entry = entry?;
+                // Follows links, as `metadata` does.
+                match fs::metadata(entry.path()) {
+                    Ok(m) => entries.push((
+                        entry.file_name().to_string_lossy().into_owned(),
+                        Metadata { len_bytes: m.len(), is_dir: m.is_dir() },
+                    )),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(entries)
+        })
+        .await
+    }
+
     async fn metadata(&self, path: &Path) -> DiskResult<Option<Metadata>> {
         self.blocking(path, |p| match fs::metadata(p) {
             Ok(m) => Ok(Some(Metadata { len_bytes: m.len(), is_dir: m.is_dir() })),

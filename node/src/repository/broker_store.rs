@@ -130,7 +130,12 @@ impl BrokerStore {
             len,
         };
         let mut stream = self.client()?.broker_read(request).await.map_err(|s| self.error(s, path))?.into_inner();
-        let mut data = Vec::new();
+        // A read of one wire chunk takes it as it came; a longer one gathers its chunks into room
+        // made once (growing as they come would copy them again at every doubling).
+        let mut data = match len as usize > WIRE_CHUNK_BYTES {
+            true => Vec::with_capacity(len.min(limit) as usize),
+            false => Vec::new(),
+        };
         while let Some(chunk) = self.next(&mut stream, path).await? {
             if chunk.offset != offset + data.len() as u64 {
                 return Err(RepoError::Unreachable(format!(
@@ -145,8 +150,7 @@ impl BrokerStore {
                     "{path} is more than the {limit} bytes one read allows; read it in ranges"
                 )));
             }
-            match data.is_empty() {
-                // Most reads are one chunk: taken as it came, not copied.
+            match data.capacity() == 0 {
                 true => data = chunk.data,
                 false => data.extend_from_slice(&chunk.data),
             }
@@ -176,7 +180,11 @@ impl BrokerStore {
             )));
         }
         let data_len = data.len();
-        let header = proto::BrokerWriteRequest { last: data.is_empty(), ..self.header(path, if_absent) };
+        // Most writes are small (headers, `__info`, the rowsets of small loads): one message.
+        let (header, data) = match data.len() <= WIRE_CHUNK_BYTES {
+            true => (proto::BrokerWriteRequest { data, last: true, ..self.header(path, if_absent) }, Vec::new()),
+            false => (proto::BrokerWriteRequest { last: false, ..self.header(path, if_absent) }, data),
+        };
         // The header, then the data in chunks cut one at a time as the stream is polled; the
         // final message says `last`.
         let chunks = futures_util::stream::unfold((Some(header), data, 0usize), |(header, data, at)| async move {
@@ -307,6 +315,33 @@ impl RepoStore for BrokerStore {
         };
         self.client()?.broker_delete(request).await.map_err(|s| self.error(s, path))?;
         Ok(())
+    }
+
+    async fn put_files(&self, files: Vec<(String, Vec<u8>)>) -> Result<(), RepoError> {
+        super::check_put_files(files.iter().map(|(path, data)| (path.as_str(), data.len())))?;
+        let Some(first) = files.first().map(|(path, _)| path.clone()) else {
+            return Ok(());
+        };
+        let sent: Vec<u64> = files.iter().map(|(_, data)| data.len() as u64).collect();
+        let request = proto::BrokerPutFilesRequest {
+            location: self.location.clone(),
+            properties: self.properties.clone(),
+            files: files.into_iter().map(|(path, data)| proto::BrokerFile { path, data }).collect(),
+        };
+        let response = self.client()?.broker_put_files(request).await.map_err(|s| self.error(s, &first))?.into_inner();
+        if response.size_bytes != sent {
+            return Err(RepoError::Unreachable(format!(
+                "broker {}: a put of {} files from {first}: the broker wrote {:?} bytes, {sent:?} were sent",
+                self.addr,
+                sent.len(),
+                response.size_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    fn checks_written_sizes(&self) -> bool {
+        true
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), RepoError> {

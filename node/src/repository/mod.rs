@@ -53,6 +53,10 @@ pub const MAX_LIST_SCANNED: usize = 1_000_000;
 pub const MAX_PATH_BYTES: usize = 1024;
 /// Data per message on the broker protocol.
 pub const WIRE_CHUNK_BYTES: usize = 1024 * 1024;
+/// The most files one [`RepoStore::put_files`] writes.
+pub const MAX_PUT_FILES: usize = 1024;
+/// The most bytes, all files together, one [`RepoStore::put_files`] writes.
+pub const MAX_PUT_FILES_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Property names [`open_direct`] accepts (Doris's names).
 pub const KNOWN_PROPERTIES: &[&str] =
@@ -153,6 +157,23 @@ pub trait RepoStore: Send + Sync {
     /// A streaming write to `path`, replacing what is there once it finishes (see
     /// [`RepoWriter`]).
     async fn writer(&self, path: &str) -> Result<Box<dyn RepoWriter>, RepoError>;
+    /// Puts small files, each as [`RepoStore::put`] would, in order: at most [`MAX_PUT_FILES`]
+    /// files of at most [`MAX_PUT_FILES_BYTES`] in all. A store that can (the broker) writes them
+    /// in one call: a backup of many small files pays one round trip for many of them. After an
+    /// error, the files before the one that failed are published; the others may or may not be.
+    async fn put_files(&self, files: Vec<(String, Vec<u8>)>) -> Result<(), RepoError> {
+        check_put_files(files.iter().map(|(path, data)| (path.as_str(), data.len())))?;
+        for (path, data) in files {
+            self.put(&path, data).await?;
+        }
+        Ok(())
+    }
+    /// Whether a put or a finished writer has already checked that the store published every byte
+    /// it was given (the broker answers each write with the bytes it published, and the write
+    /// fails if they differ), so a writer need not ask the store for the size again.
+    fn checks_written_sizes(&self) -> bool {
+        false
+    }
 }
 
 /// A file being written piece by piece. Nothing is visible under its path (an earlier file there
@@ -242,6 +263,24 @@ pub fn split_md5(file: &str) -> Option<(&str, &str)> {
 }
 
 /// Checks a relative path; the error says what is wrong.
+/// Refuses a [`RepoStore::put_files`] of `(path, bytes)` above its limits, or with a bad path.
+pub fn check_put_files<'a>(files: impl ExactSizeIterator<Item = (&'a str, usize)>) -> Result<(), RepoError> {
+    if files.len() > MAX_PUT_FILES {
+        return Err(RepoError::Invalid(format!("{} files in one put, more than {MAX_PUT_FILES}", files.len())));
+    }
+    let mut total_bytes = 0u64;
+    for (path, len) in files {
+        check_path(path)?;
+        total_bytes = total_bytes.saturating_add(len as u64);
+    }
+    if total_bytes > MAX_PUT_FILES_BYTES {
+        return Err(RepoError::Invalid(format!(
+            "{total_bytes} bytes in one put of files, more than {MAX_PUT_FILES_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
 fn check_path(path: &str) -> Result<(), RepoError> {
     if path.is_empty() {
         return Err(RepoError::Invalid("the path is empty".into()));

@@ -473,6 +473,14 @@ impl crate::rpc::proto::broker_server::Broker for ShortBroker {
             size_bytes: received.saturating_sub(1),
         }))
     }
+    async fn broker_put_files(
+        &self,
+        request: tonic::Request<crate::rpc::proto::BrokerPutFilesRequest>,
+    ) -> Result<tonic::Response<crate::rpc::proto::BrokerPutFilesResponse>, tonic::Status> {
+        let files = request.into_inner().files;
+        let size_bytes = files.iter().map(|f| (f.data.len() as u64).saturating_sub(1)).collect();
+        Ok(tonic::Response::new(crate::rpc::proto::BrokerPutFilesResponse { size_bytes }))
+    }
 }
 
 /// A put whose bytes the broker did not all publish fails (seed 2356: a backup's `__info`
@@ -504,5 +512,31 @@ async fn a_put_the_broker_published_short_fails() {
     }
     let err = last.expect("the fake broker answered").unwrap_err();
     assert!(err.to_string().contains("the broker wrote 6 bytes, 7 were sent"), "{err}");
+    // The same for small files put in one call.
+    let files = vec![("snap/a".to_string(), vec![1; 3]), ("snap/b".to_string(), vec![2; 5])];
+    let err = store.put_files(files).await.unwrap_err();
+    assert!(err.to_string().contains("a put of 2 files from snap/a: the broker wrote [2, 4] bytes, [3, 5]"), "{err}");
     trigger.trigger();
+}
+
+/// Small files put in one call through the broker are each published whole; the limits hold.
+#[tokio::test]
+async fn the_broker_puts_small_files_in_one_call() {
+    let (addr, stop) = start_broker().await;
+    let location = "mem://put-files/repo";
+    let store = BrokerStore::new(&addr, location, &no_properties());
+    let files: Vec<(String, Vec<u8>)> = (0..5u8).map(|i| (format!("d/f{i}"), vec![i; 10 + i as usize])).collect();
+    let result = store.put_files(files.clone()).await;
+    result.expect("put");
+    let direct = open_direct(location, &BTreeMap::new()).unwrap();
+    for (path, data) in &files {
+        assert_eq!(&direct.get(path).await.unwrap(), data, "{path}");
+    }
+    let too_many: Vec<(String, Vec<u8>)> = (0..MAX_PUT_FILES + 1).map(|i| (format!("d/m{i}"), vec![])).collect();
+    let err = store.put_files(too_many).await.unwrap_err();
+    assert!(err.to_string().contains("more than 1024"), "{err}");
+    let too_big = vec![("d/big".to_string(), vec![0; MAX_PUT_FILES_BYTES as usize + 1])];
+    assert!(matches!(store.put_files(too_big).await, Err(RepoError::Invalid(_))));
+    assert!(!direct.exists("d/big").await.unwrap() && !direct.exists("d/m0").await.unwrap());
+    stop.trigger();
 }

@@ -110,6 +110,16 @@ pub fn timed_cp(flags: &str, copies: &[(&[PathBuf], PathBuf)]) -> Result<Timed, 
     Ok(Timed { wall, cpu })
 }
 
+/// Runs `sync` and times it: after a copy, the time its written data takes to reach the disk.
+pub fn timed_sync() -> Result<Duration, String> {
+    let started = Instant::now();
+    let status = Command::new("sync").status().map_err(|e| format!("running sync: {e}"))?;
+    if !status.success() {
+        return Err(format!("sync failed ({status})"));
+    }
+    Ok(started.elapsed())
+}
+
 /// How long a step took, and the CPU time it used when known.
 #[derive(Debug, Clone, Copy)]
 pub struct Timed {
