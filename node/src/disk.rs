@@ -111,6 +111,13 @@ pub trait Disk: Send + Sync + 'static {
     /// The entries of a directory, sorted by name (so callers never see an order that differs by
     /// run).
     async fn read_dir(&self, path: &Path) -> DiskResult<Vec<DirEntry>>;
+    /// Replaces the file at `path` with `data` so that a crash leaves either the old or the new
+    /// content, never a mix: write a temporary file, sync it, rename it over, sync the directory.
+    /// A disk that hands calls to another thread does all of it in one call (a tablet's meta is
+    /// replaced several times in a restore: five hand-offs each added up over 10^4 tablets).
+    async fn write_file_atomic(&self, path: &Path, data: &[u8]) -> DiskResult<()> {
+        write_file_atomic_in_steps(self, path, data).await
+    }
     /// [`Disk::read_dir`] with each entry's metadata (an entry gone by the time it is looked at is
     /// left out): a disk that hands calls to another thread does it in one call, not one per
     /// entry.
@@ -152,13 +159,22 @@ pub async fn create_dir_all_durable(disk: &dyn Disk, path: &Path) -> DiskResult<
     Ok(())
 }
 
-/// Replaces the file at `path` with `data` so that a crash leaves either the old or the new
-/// content, never a mix: write a temporary file, sync it, rename it over, sync the directory.
+/// [`Disk::write_file_atomic`].
 pub async fn write_file_atomic(disk: &dyn Disk, path: &Path, data: &[u8]) -> DiskResult<()> {
-    let dir = parent_of(path)?;
+    disk.write_file_atomic(path, data).await
+}
+
+/// The temporary file [`Disk::write_file_atomic`] writes before it renames it to `path`.
+pub fn atomic_temp_path(path: &Path) -> PathBuf {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    PathBuf::from(tmp)
+}
+
+/// [`Disk::write_file_atomic`] as one call of the disk per step.
+async fn write_file_atomic_in_steps<D: Disk + ?Sized>(disk: &D, path: &Path, data: &[u8]) -> DiskResult<()> {
+    let dir = parent_of(path)?;
+    let tmp = atomic_temp_path(path);
     match disk.remove_file(&tmp).await {
         Ok(()) => {}
         Err(e) if e.is_not_found() => {}

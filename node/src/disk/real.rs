@@ -189,6 +189,26 @@ impl Disk for RealDisk {
         .await
     }
 
+    async fn write_file_atomic(&self, path: &Path, data: &[u8]) -> DiskResult<()> {
+        let dir = self.resolve(super::parent_of(path)?);
+        let tmp = self.resolve(&super::atomic_temp_path(path));
+        let data = data.to_vec();
+        self.blocking(path, move |p| {
+            match fs::remove_file(&tmp) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            let mut file = create_options().write(true).truncate(true).open(&tmp)?;
+            file.write_all(&data)?;
+            file.sync_all()?;
+            drop(file);
+            fs::rename(&tmp, p)?;
+            fs::File::open(&dir)?.sync_all()
+        })
+        .await
+    }
+
     async fn read_dir_with_metadata(&self, path: &Path) -> DiskResult<Vec<(String, Metadata)>> {
         self.blocking(path, |p| {
             let mut entries = Vec::new();
@@ -271,4 +291,29 @@ fn lock_dir_blocking(dir: &Path) -> Result<FileLock, LockFailure> {
     writeln!(file, "{}", std::process::id()).map_err(LockFailure::Io)?;
     file.sync_all().map_err(LockFailure::Io)?;
     Ok(FileLock { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::be::test_support::TempDisk;
+    use crate::disk::{self, Disk};
+
+    /// The one-call atomic replace does what the steps do: the new content in place, a stale
+    /// temporary file of a crashed earlier write replaced, none left; a missing directory fails.
+    #[tokio::test]
+    async fn an_atomic_write_in_one_call_replaces_the_file_and_leaves_no_temporary() {
+        let temp = TempDisk::new("real-atomic").await;
+        let disk = temp.disk();
+        let path = temp.path("meta.json");
+        disk.write_file_atomic(&path, b"first, and longer").await.unwrap();
+        disk.write_at(&disk::atomic_temp_path(&path), 0, b"a torn earlier write").await.unwrap();
+        disk.write_file_atomic(&path, b"second").await.unwrap();
+        assert_eq!(disk.read_all(&path).await.unwrap(), b"second");
+        let names: Vec<String> = disk.read_dir(temp.root()).await.unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["meta.json"]);
+        let missing = temp.path("no-such-dir/meta.json");
+        let err = disk.write_file_atomic(&missing, b"x").await.unwrap_err();
+        assert!(err.is_not_found(), "{err}");
+        temp.remove().await;
+    }
 }
