@@ -296,7 +296,7 @@ fn lock_dir_blocking(dir: &Path) -> Result<FileLock, LockFailure> {
 #[cfg(test)]
 mod tests {
     use crate::be::test_support::TempDisk;
-    use crate::disk::{self, Disk};
+    use crate::disk;
 
     /// The one-call atomic replace does what the steps do: the new content in place, a stale
     /// temporary file of a crashed earlier write replaced, none left; a missing directory fails.
