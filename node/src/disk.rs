@@ -118,14 +118,16 @@ pub trait Disk: Send + Sync + 'static {
     async fn write_file_atomic(&self, path: &Path, data: &[u8]) -> DiskResult<()> {
         write_file_atomic_in_steps(self, path, data).await
     }
-    /// [`Disk::read_dir`] with each entry's metadata (an entry gone by the time it is looked at is
-    /// left out): a disk that hands calls to another thread does it in one call, not one per
-    /// entry.
+    /// [`Disk::read_dir`] with each entry's metadata (an entry gone by the time it is looked at
+    /// is an error, `NotFound` for it: a directory changing underneath is never read as whole):
+    /// a disk that hands calls to another thread does it in one call, not one per entry.
     async fn read_dir_with_metadata(&self, path: &Path) -> DiskResult<Vec<(String, Metadata)>> {
         let mut out = Vec::new();
         for entry in self.read_dir(path).await? {
-            if let Some(meta) = self.metadata(&path.join(&entry.name)).await? {
-                out.push((entry.name, meta));
+            let entry_path = path.join(&entry.name);
+            match self.metadata(&entry_path).await? {
+                Some(meta) => out.push((entry.name, meta)),
+                None => return Err(DiskError::NotFound { path: entry_path }),
             }
         }
         Ok(out)

@@ -3,9 +3,11 @@
 //!
 //! The algorithm: list the remote directory once; for each local file, if a remote file with the
 //! same name, the same size and the same MD5 is there, skip it (an upload retried after a failure
-//! resumes where it stopped); otherwise upload it. Finally remove the remote directory's other
-//! direct entries (files of an earlier attempt whose content differs, or whose upload was cut),
-//! so the directory holds exactly this snapshot, which is what a restore downloads.
+//! resumes where it stopped); otherwise upload it (a file cut short is replaced). Other files in
+//! the directory are left alone: the upload of another replica of the same tablet (a task given
+//! to another backend while the first still ran, or resumed after a restart) may be the one the
+//! job records, and a restore downloads exactly the files the job recorded. Removing "stale"
+//! files here deleted that upload's header or rowsets from FINISHED backups (seeds 2603, 9216).
 //!
 //! A file of at most [`UPLOAD_READ_CHUNK_BYTES`] (a header; the rowsets of small loads) is read
 //! once, in one read that asks for one byte more (a file that grew is refused), checked and sent
@@ -33,7 +35,7 @@
 //! that replaces, not a conditional create: a same-named remote file whose size is wrong must be
 //! replaced.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
@@ -69,8 +71,6 @@ pub struct UploadReport {
     /// Files actually sent (the rest were already there).
     pub files_uploaded: u64,
     pub bytes_uploaded: u64,
-    /// Stale remote files removed.
-    pub files_removed: u64,
 }
 
 fn disk_err(context: String) -> impl FnOnce(DiskError) -> UploadError {
@@ -102,7 +102,6 @@ pub async fn upload_snapshot(
     // name -> (md5, size) of the remote files directly in the directory.
     let listed = store.list(&prefix).await.map_err(repo_err(format!("listing {prefix}")))?;
     let mut remote: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
-    let mut remote_entries = Vec::new();
     for entry in listed {
         let Some(file) = entry.path.strip_prefix(&prefix).filter(|f| !f.contains('/')) else {
             continue;
@@ -110,10 +109,9 @@ pub async fn upload_snapshot(
         if let Some((name, md5)) = repository::split_md5(file) {
             remote.entry(name.to_string()).or_default().push((md5.to_ascii_lowercase(), entry.size_bytes));
         }
-        remote_entries.push(file.to_string());
     }
 
-    let mut report = UploadReport { files: Vec::new(), files_uploaded: 0, bytes_uploaded: 0, files_removed: 0 };
+    let mut report = UploadReport { files: Vec::new(), files_uploaded: 0, bytes_uploaded: 0 };
     let mut batch = SmallFiles::default();
     for (name, size) in &local {
         let path = local_dir.join(name);
@@ -155,13 +153,6 @@ pub async fn upload_snapshot(
         }
     }
     batch.flush(store, progress).await?;
-
-    let wanted: BTreeSet<&str> = report.files.iter().map(String::as_str).collect();
-    for stale in remote_entries.iter().filter(|f| !wanted.contains(f.as_str())) {
-        let target = format!("{prefix}{stale}");
-        store.delete(&target).await.map_err(repo_err(format!("removing the stale remote file {target}")))?;
-        report.files_removed += 1;
-    }
     Ok(report)
 }
 
@@ -449,6 +440,8 @@ fn changed(md5: &str, why: &str) -> UploadError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::be::rowset;
     use crate::be::tablet::snapshot::tests::{load_and_publish, store_at_v4};
@@ -456,6 +449,12 @@ mod tests {
 
     fn mem_store(bucket: &str) -> std::sync::Arc<dyn RepoStore> {
         repository::open_direct(&format!("mem://{bucket}/repo"), &BTreeMap::new()).expect("opens")
+    }
+
+    /// The names of the files directly in `dir` of `repo`, in name order.
+    async fn remote_names(repo: &dyn RepoStore, dir: &str) -> Vec<String> {
+        let listed = repo.list(&format!("{dir}/")).await.unwrap();
+        listed.into_iter().map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string()).collect()
     }
 
     #[tokio::test]
@@ -472,12 +471,10 @@ mod tests {
             upload_snapshot(temp.disk().as_ref(), &local, &BTreeMap::new(), repo.as_ref(), remote_dir, &progress)
                 .await
                 .unwrap();
-        assert_eq!(first.files.len(), info.files.len());
-        assert_eq!(first.files_uploaded, info.files.len() as u64);
-        let counts = progress.counts();
-        assert_eq!((counts.files_done, counts.files_total), (4, 4));
-        assert_eq!(counts.bytes_done, counts.bytes_total);
-        assert_eq!(counts.bytes_total, first.bytes_uploaded);
+        assert_eq!((first.files.len(), first.files_uploaded), (info.files.len(), info.files.len() as u64));
+        let c = progress.counts();
+        let all_bytes = first.bytes_uploaded;
+        assert_eq!((c.files_done, c.files_total, c.bytes_done, c.bytes_total), (4, 4, all_bytes, all_bytes));
         for remote_name in &first.files {
             let (name, md5) = repository::split_md5(remote_name).expect("name.md5");
             assert!(info.files.iter().any(|f| f == name), "{name}");
@@ -532,10 +529,10 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(again.files, first.files);
-        assert_eq!((again.files_uploaded, again.files_removed), (0, 0));
+        assert_eq!(again.files_uploaded, 0);
 
-        // A remote file of the right name but the wrong size (a cut upload) is sent again; a stale
-        // file of another attempt is removed.
+        // A remote file of the right name but the wrong size (a cut upload) is sent again; another
+        // file is left alone.
         let victim = format!("{remote_dir}/{}", first.files[0]);
         repo.put(&victim, b"short".to_vec()).await.unwrap();
         repo.put(&format!("{remote_dir}/old.rowset.{}", repository::md5_hex(b"x")), b"x".to_vec()).await.unwrap();
@@ -549,17 +546,12 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!((repaired.files_uploaded, repaired.files_removed), (1, 1));
+        assert_eq!(repaired.files_uploaded, 1);
         let content = repo.get(&victim).await.unwrap();
         assert_eq!(repository::md5_hex(&content), repository::split_md5(&first.files[0]).unwrap().1);
-        let listed: Vec<String> = repo
-            .list(&format!("{remote_dir}/"))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.path.rsplit('/').next().unwrap_or_default().to_string())
-            .collect();
-        assert_eq!(listed, first.files);
+        let listed = remote_names(repo.as_ref(), remote_dir).await;
+        let other = format!("old.rowset.{}", repository::md5_hex(b"x"));
+        assert_eq!(listed, [first.files.clone(), vec![other]].concat());
 
         // The snapshot of a later version uploads only what differs (new rowset, new header).
         load_and_publish(&store, 300, 7, 5, 2).await;
@@ -575,7 +567,15 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!((later.files_uploaded, later.files_removed), (2, 1));
+        assert_eq!(later.files_uploaded, 2);
+        // The earlier snapshot's files all stay: another replica's upload of the same tablet (a
+        // task given to another backend while the first still ran) may be the one its job
+        // records. Removing the files of "other attempts" deleted that one's header or rowsets
+        // from FINISHED backups (simulator seeds 2603 and 9216).
+        let listed: BTreeSet<String> = remote_names(repo.as_ref(), remote_dir).await.into_iter().collect();
+        for file in first.files.iter().chain(&later.files) {
+            assert!(listed.contains(file), "{file} is gone from {listed:?}");
+        }
         temp.remove().await;
     }
 

@@ -214,15 +214,10 @@ impl Disk for RealDisk {
             let mut entries = Vec::new();
             for entry in fs::read_dir(p)? {
                 let entry = entry?;
-                // Follows links, as `metadata` does.
-                match fs::metadata(entry.path()) {
-                    Ok(m) => entries.push((
-                        entry.file_name().to_string_lossy().into_owned(),
-                        Metadata { len_bytes: m.len(), is_dir: m.is_dir() },
-                    )),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e),
-                }
+                // Follows links, as `metadata` does; an entry gone meanwhile is an error.
+                let m = fs::metadata(entry.path())?;
+                let meta = Metadata { len_bytes: m.len(), is_dir: m.is_dir() };
+                entries.push((entry.file_name().to_string_lossy().into_owned(), meta));
             }
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Ok(entries)
